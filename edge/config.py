@@ -1,0 +1,145 @@
+"""One device's configuration: `firmware_cfg/sites/<site>/devices/<id>.toml`.
+
+A Pi reads only its own file. Every error names the file, the key and the reason, so an
+installer standing at a seat with a laptop knows what to fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.exceptions import ConfigError
+from edge.wire import ID_PATTERN
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class BrokerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    tls: bool = False
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    username: str | None = None
+    password_file: str | None = None
+
+
+class ReaderConfig(_Section):
+    """A badge or equipment-tag reader. `kind` picks the driver in edge.drivers."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: Literal["rdm6300", "line", "wiegand", "sim"]
+    role: Literal["badge", "inventory"] = "badge"
+    port: str | None = None  # serial device, e.g. /dev/floorwatch-reader
+    baudrate: Annotated[int, Field(ge=300)] = 9600
+    hold_off_s: Annotated[float, Field(ge=0)] = 2.0
+    # line readers: how a card number looks on the wire and how to normalise it
+    pattern: str | None = None
+    number_format: Literal["hex", "decimal"] = "hex"
+    # wiegand: D0 and D1 GPIO pins
+    d0_pin: int | None = None
+    d1_pin: int | None = None
+    bits: Literal[26, 34] | None = None
+    # inventory readers: how often to report the set of tags seen
+    period_s: Annotated[float, Field(gt=0)] = 60.0
+
+
+class SensorConfig(_Section):
+    """A seat-occupancy sensor."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: Literal["pir", "mat", "ld2410", "sim"]
+    pin: int | None = None
+    port: str | None = None
+    baudrate: Annotated[int, Field(ge=300)] = 256000
+    hold_s: Annotated[float, Field(ge=0)] = 60.0  # PIR: occupied until no motion this long
+    bounce_s: Annotated[float, Field(ge=0)] = 0.2  # mat: a state must hold this long to count
+
+
+class ButtonsConfig(_Section):
+    break_pin: int | None = None
+    meal_pin: int | None = None
+    back_pin: int | None = None
+
+
+class FeedbackConfig(_Section):
+    green_pin: int | None = None
+    red_pin: int | None = None
+    buzzer_pin: int | None = None
+
+
+class SpoolConfig(_Section):
+    path: str = "/var/lib/floorwatch/spool.db"
+    max_events: Annotated[int, Field(ge=10)] = 100_000
+
+
+class DeviceConfig(_Section):
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    site: Annotated[str, Field(pattern=ID_PATTERN)]
+    role: Literal["seat", "door", "kiosk"]
+    seat: str | None = None  # role seat: the seat id in site.toml
+    door: str | None = None  # role door: the door id in site.toml
+    kiosk: str | None = None  # role kiosk: the kiosk id in site.toml
+    heartbeat_s: Annotated[float, Field(gt=0)] = 30.0
+    broker: BrokerConfig = BrokerConfig()
+    spool: SpoolConfig = SpoolConfig()
+    readers: list[ReaderConfig] = []
+    sensors: list[SensorConfig] = []
+    buttons: ButtonsConfig = ButtonsConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
+
+    @property
+    def place(self) -> str | None:
+        """The seat, door or kiosk this device stands at."""
+        return {"seat": self.seat, "door": self.door, "kiosk": self.kiosk}[self.role]
+
+
+def config_hash(data: bytes) -> str:
+    """Short content hash reported in the device's `online` status."""
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def load_toml(path: Path) -> tuple[dict, bytes]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), "-", f"cannot read: {exc.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8")), raw
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "-", "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "-", f"not valid TOML: {exc}") from None
+
+
+def validation_to_config_error(path: Path | str, exc: ValidationError) -> ConfigError:
+    err = exc.errors(include_url=False)[0]
+    key = ".".join(str(p) for p in err["loc"]) or "-"
+    return ConfigError(str(path), key, err["msg"])
+
+
+def parse_device_config(data: dict, path: Path | str = "<device>") -> DeviceConfig:
+    try:
+        cfg = DeviceConfig.model_validate(data)
+    except ValidationError as exc:
+        raise validation_to_config_error(path, exc) from None
+    if cfg.place is None:
+        raise ConfigError(str(path), cfg.role, f"a {cfg.role} device must name its {cfg.role}")
+    return cfg
+
+
+def load_device_config(path: str | Path) -> tuple[DeviceConfig, str]:
+    """Load and validate a device file; returns the config and its hash."""
+    path = Path(path)
+    data, raw = load_toml(path)
+    return parse_device_config(data, path), config_hash(raw)

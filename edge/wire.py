@@ -1,0 +1,281 @@
+"""The floorwatch wire contract, version 1: topics and payloads.
+
+This is the one module both sides import: the edge agent builds messages with it and the hub
+validates them with it, so the two cannot drift apart. `docs/protocol.md` describes the same
+contract for third-party devices (an ESP32, a vendor reader).
+
+Topics:
+  fw/v1/{site}/{device}/event   observations, QoS 1, not retained
+  fw/v1/{site}/{device}/status  retained; "online" on connect, "offline" as the last will
+  fw/v1/{site}/{device}/cmd     hub -> device: tap feedback, config reload
+  fw/v1/{site}/acd              optional contact-center feed: idle-agent count
+
+Validation is strict about types (a string "3" is not an integer) and tolerant of unknown
+fields, so a newer device can talk to an older hub.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from edge.exceptions import WireError
+
+SCHEMA_VERSION = 1
+TOPIC_ROOT = "fw/v1"
+EVENT_QOS = 1
+
+# Device ids and site ids appear in topics and file names: keep them boring.
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+_ID_RE = re.compile(ID_PATTERN)
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+# A device clock before this (2024-01-01 UTC) is a Pi that booted without a time source.
+VALID_CLOCK_AFTER_MS = 1_704_067_200_000
+
+TopicKind = Literal["event", "status", "cmd", "acd"]
+
+
+# ---------------------------------------------------------------- topics
+
+
+def event_topic(site: str, device: str) -> str:
+    return f"{TOPIC_ROOT}/{site}/{device}/event"
+
+
+def status_topic(site: str, device: str) -> str:
+    return f"{TOPIC_ROOT}/{site}/{device}/status"
+
+
+def cmd_topic(site: str, device: str) -> str:
+    return f"{TOPIC_ROOT}/{site}/{device}/cmd"
+
+
+def acd_topic(site: str) -> str:
+    return f"{TOPIC_ROOT}/{site}/acd"
+
+
+def hub_subscriptions(site: str) -> list[str]:
+    """What a hub for `site` subscribes to."""
+    return [
+        f"{TOPIC_ROOT}/{site}/+/event",
+        f"{TOPIC_ROOT}/{site}/+/status",
+        acd_topic(site),
+    ]
+
+
+@dataclass(frozen=True)
+class Topic:
+    site: str
+    device: str | None
+    kind: TopicKind
+
+
+def parse_topic(topic: str) -> Topic:
+    """Split a floorwatch topic, or raise WireError naming what is wrong with it."""
+    parts = topic.split("/")
+    if len(parts) < 4 or "/".join(parts[:2]) != TOPIC_ROOT:
+        raise WireError("topic", f"not a {TOPIC_ROOT} topic", topic=topic)
+    site = parts[2]
+    if not _ID_RE.match(site):
+        raise WireError("topic", f"bad site id {site!r}", topic=topic)
+    if len(parts) == 4 and parts[3] == "acd":
+        return Topic(site, None, "acd")
+    if len(parts) != 5 or parts[4] not in ("event", "status", "cmd"):
+        raise WireError("topic", "expected fw/v1/{site}/{device}/event|status|cmd", topic=topic)
+    device = parts[3]
+    if not _ID_RE.match(device):
+        raise WireError("topic", f"bad device id {device!r}", topic=topic)
+    return Topic(site, device, parts[4])  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- payloads
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+
+
+DeviceId = Annotated[str, Field(pattern=ID_PATTERN)]
+EpochMs = Annotated[int, Field(ge=0)]
+ShortText = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _EventBase(_Message):
+    v: Literal[1]
+    id: Annotated[str, Field(pattern=_UUID_RE.pattern)]
+    device: DeviceId
+    seq: Annotated[int, Field(ge=1)]
+    ts: EpochMs
+    # False when the device knows its clock is not set (booted without NTP or RTC): the hub
+    # then orders this device's events by receipt time instead.
+    clock_ok: bool = True
+
+
+class BadgeEvent(_EventBase):
+    """A badge (or equipment tag presented like a badge) was tapped on a reader."""
+
+    type: Literal["badge"]
+    uid: ShortText
+    reader: ShortText
+
+
+class OccupancyEvent(_EventBase):
+    """A seat's debounced occupancy changed."""
+
+    type: Literal["occupancy"]
+    occupied: bool
+    sensor: ShortText
+
+
+class InventoryEvent(_EventBase):
+    """The equipment tags a reader sees now (sent each period and on change)."""
+
+    type: Literal["inventory"]
+    tags: Annotated[list[ShortText], Field(max_length=256)]
+    reader: ShortText
+
+
+class ButtonEvent(_EventBase):
+    """A seat button: going on break, going to a meal, or back."""
+
+    type: Literal["button"]
+    button: Literal["break", "meal", "back"]
+
+
+class HeartbeatEvent(_EventBase):
+    """Proof of life, with the spool backlog and what overflow has dropped."""
+
+    type: Literal["heartbeat"]
+    uptime_s: Annotated[int, Field(ge=0)]
+    spooled: Annotated[int, Field(ge=0)]
+    dropped: Annotated[int, Field(ge=0)] = 0
+
+
+Event = Annotated[
+    BadgeEvent | OccupancyEvent | InventoryEvent | ButtonEvent | HeartbeatEvent,
+    Field(discriminator="type"),
+]
+EVENT_TYPES = ("badge", "occupancy", "inventory", "button", "heartbeat")
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class Status(_Message):
+    """Retained device status; `offline` is registered as the last will."""
+
+    v: Literal[1]
+    device: DeviceId
+    state: Literal["online", "offline"]
+    ts: EpochMs
+    fw: str = ""
+    config: str = ""
+
+
+class Command(_Message):
+    """Hub to device: feedback for a tap (`re` is the event id it answers) or a config reload."""
+
+    v: Literal[1]
+    device: DeviceId
+    ts: EpochMs
+    cmd: Literal["feedback", "reload"]
+    result: Literal["ok", "warn", "deny"] | None = None
+    text: Annotated[str, Field(max_length=120)] = ""
+    re: str | None = None
+
+
+class AcdFeed(_Message):
+    """The contact center's count of idle agents (AWAY-PEAK)."""
+
+    v: Literal[1]
+    ts: EpochMs
+    idle: Annotated[int, Field(ge=0)]
+
+
+# ---------------------------------------------------------------- encode / decode
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def encode(message: BaseModel) -> bytes:
+    """Compact JSON, extra fields included."""
+    return message.model_dump_json(exclude_none=True).encode()
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    err = exc.errors(include_url=False)[0]
+    parts = [str(p) for p in err["loc"]]
+    if parts and parts[0] in EVENT_TYPES:  # a discriminated union prefixes the tag value
+        parts = parts[1:]
+    return ".".join(parts) or "payload", err["msg"]
+
+
+def _load_object(payload: bytes | str, topic: str | None) -> dict[str, Any]:
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WireError("payload", f"not JSON: {exc}", topic=topic) from None
+    if not isinstance(data, dict):
+        raise WireError("payload", "not a JSON object", topic=topic)
+    return data
+
+
+def decode_event(payload: bytes | str, topic: str | None = None) -> Event:
+    """Validate an event payload; with `topic`, also check that `device` matches the topic."""
+    data = _load_object(payload, topic)
+    if data.get("type") not in EVENT_TYPES:
+        raise WireError("type", f"unknown event type {data.get('type')!r}", topic=topic)
+    try:
+        event = _EVENT_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        field, reason = _first_error(exc)
+        raise WireError(field, reason, topic=topic) from None
+    if topic is not None:
+        t = parse_topic(topic)
+        if t.kind != "event" or t.device != event.device:
+            raise WireError("device", f"{event.device!r} does not match the topic", topic=topic)
+    return event
+
+
+def _decode(model: type[_Message], payload: bytes | str, topic: str | None) -> Any:
+    data = _load_object(payload, topic)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        field, reason = _first_error(exc)
+        raise WireError(field, reason, topic=topic) from None
+
+
+def decode_status(payload: bytes | str, topic: str | None = None) -> Status:
+    status = _decode(Status, payload, topic)
+    if topic is not None and parse_topic(topic).device != status.device:
+        raise WireError("device", f"{status.device!r} does not match the topic", topic=topic)
+    return status
+
+
+def decode_command(payload: bytes | str, topic: str | None = None) -> Command:
+    return _decode(Command, payload, topic)
+
+
+def decode_acd(payload: bytes | str, topic: str | None = None) -> AcdFeed:
+    return _decode(AcdFeed, payload, topic)
+
+
+def is_valid_id(value: str) -> bool:
+    """A site or device id as topics allow it."""
+    return bool(_ID_RE.match(value))
+
+
+def clock_is_valid(ts_ms: int) -> bool:
+    return ts_ms >= VALID_CLOCK_AFTER_MS

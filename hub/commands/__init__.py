@@ -1,0 +1,1 @@
+"""`floorwatch` subcommands, one module per area; each has `register(subparsers)`."""

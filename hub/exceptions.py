@@ -1,0 +1,25 @@
+"""Errors raised by the hub package."""
+
+from __future__ import annotations
+
+from edge.exceptions import ConfigError
+
+
+class HubError(Exception):
+    """Base of every floorwatch hub error."""
+
+
+class SiteConfigError(HubError, ValueError):
+    """A site folder with one or more problems; `errors` lists each (file, key, reason)."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors) or "invalid site configuration")
+
+
+class BrokerError(HubError, RuntimeError):
+    """The MQTT broker could not be started or reached."""
+
+
+class StoreError(HubError):
+    """The hub database is unusable (wrong schema, locked, corrupt)."""

@@ -1,0 +1,51 @@
+"""Run the hub in the foreground until SIGINT/SIGTERM: `floorwatch hub`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from hub.service import HubService
+from hub.site import load_site
+from hub.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def serve_web(hub: HubService, host: str, port: int):
+    """Start the web UI inside the hub process; returns the running server."""
+    from kiosk_ui import create_app
+    from kiosk_ui.server import WebServer
+
+    app = create_app(hub=hub)
+    return WebServer(app, host, port).start()
+
+
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    while not done.wait(1):
+        pass
+
+
+def run_hub(site_dir: Path, db_path: Path, host: str, port: int, *, protocol: str = "3.1.1",
+            web: tuple[str, int] | None = ("127.0.0.1", 8080)) -> int:
+    site = load_site(site_dir)
+    store = Store(db_path)
+    hub = HubService(site, store, broker_host=host, broker_port=port, protocol=protocol).start(wait=0)
+    server = serve_web(hub, *web) if web else None
+    print(f"hub: site {site.id}, broker {host}:{port}, database {db_path}", flush=True)
+    if server:
+        print(f"web: {server.url}/", flush=True)
+    try:
+        wait_for_signal()
+    finally:
+        if server:
+            server.stop()
+        hub.stop()
+        store.close()
+    return 0

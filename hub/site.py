@@ -1,0 +1,448 @@
+"""The site as files: layout, rules, agents, equipment, prices, devices and roster.
+
+`load_site(dir)` reads a `firmware_cfg/sites/<site>/` folder into one validated `Site`, or raises
+`SiteConfigError` listing every problem found, each naming file, key (or CSV row and column) and
+reason. `floorwatch check-config DIR` is a thin wrapper around it.
+
+Folder contents:
+  site.toml        id, name, timezone, zones, seats (with map positions), doors, kiosks, shifts
+  rules.toml       thresholds per rule id (defaults from RULES.md), points and escalation
+  agents.csv       employee_no, name, team, role, badges (";"-separated), active
+  equipment.csv    tag, kind, home_seat
+  prices.csv       kind, name, price (the compensation table, CNY)
+  roster.csv       date, employee_no, shift, seat, meal_start  (optional here; usually imported)
+  devices/*.toml   one file per Pi (edge.config.DeviceConfig)
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edge.config import DeviceConfig, load_device_config, load_toml, validation_to_config_error
+from edge.exceptions import ConfigError
+from edge.wire import ID_PATTERN
+from hub.exceptions import SiteConfigError
+
+HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- site.toml
+
+
+class Zone(_Model):
+    id: Annotated[str, Field(min_length=1, max_length=32)]
+    name: str
+    ac_relay_device: str | None = None  # a zone device whose relay switches the air conditioning
+
+
+class Seat(_Model):
+    id: Annotated[str, Field(min_length=1, max_length=32)]
+    zone: str
+    x: float
+    y: float
+    position: str | None = None  # a position shared by consecutive shifts (handover), default the seat
+
+
+class Door(_Model):
+    id: Annotated[str, Field(min_length=1, max_length=32)]
+    name: str
+    kind: Literal["entry", "exit", "both"] = "both"
+    zone: str | None = None
+    x: float = 0
+    y: float = 0
+
+
+class Kiosk(_Model):
+    id: Annotated[str, Field(min_length=1, max_length=32)]
+    name: str
+    x: float = 0
+    y: float = 0
+
+
+class ShiftTemplate(_Model):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
+    name: str
+    start: HHMM
+    end: HHMM  # an end at or before the start crosses midnight
+    meal_minutes: Annotated[int, Field(ge=0)] = 30
+
+    @property
+    def start_time(self) -> dt.time:
+        return dt.time.fromisoformat(self.start)
+
+    @property
+    def end_time(self) -> dt.time:
+        return dt.time.fromisoformat(self.end)
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end_time <= self.start_time
+
+
+class MapConfig(_Model):
+    width: float = 1200
+    height: float = 700
+
+
+class SiteInfo(_Model):
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    name: str
+    timezone: str = "Asia/Shanghai"
+    opening: HHMM = "07:00"  # facilities rules (FAC-ZONE-EMPTY) apply in opening hours
+    closing: HHMM = "23:59"
+    map: MapConfig = MapConfig()
+    zones: list[Zone]
+    seats: list[Seat]
+    doors: list[Door] = []
+    kiosks: list[Kiosk] = []
+    shifts: list[ShiftTemplate]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+
+# ---------------------------------------------------------------- rules.toml
+
+
+class Escalation(_Model):
+    """What the n-th violation of a rule in one assessment period costs."""
+
+    fines: list[float] = [10, 30]  # 1st, 2nd; the step after the last fine is dismissal review
+    warning_first: bool = True
+
+
+class RuleSettings(_Model):
+    enabled: bool = True
+    points: float = 2
+    escalation: Escalation | None = None
+
+
+class Thresholds(_Model):
+    """Every number of RULES.md, named for what it limits. Seconds unless the name says."""
+
+    badge_grace_s: Annotated[float, Field(ge=0)] = 120
+    badge_min_travel_s: Annotated[float, Field(ge=0)] = 30
+    tailgate_window_s: Annotated[float, Field(ge=0)] = 10
+    roll_call_lead_min: Annotated[float, Field(ge=0)] = 10
+    absent_after_min: Annotated[float, Field(ge=0)] = 30
+    seat_signin_window_min: Annotated[float, Field(ge=0)] = 3
+    early_leave_grace_min: Annotated[float, Field(ge=0)] = 0
+    break_max_min: Annotated[float, Field(gt=0)] = 10
+    break_total_min: Annotated[float, Field(gt=0)] = 30
+    meal_max_min: Annotated[float, Field(gt=0)] = 30
+    meal_slot_tolerance_min: Annotated[float, Field(ge=0)] = 5
+    peak_idle_threshold: Annotated[int, Field(ge=0)] = 3
+    equipment_missing_cycles: Annotated[int, Field(ge=1)] = 2
+    inventory_period_s: Annotated[float, Field(gt=0)] = 60
+    zone_empty_min: Annotated[float, Field(ge=0)] = 15
+    heartbeat_s: Annotated[float, Field(gt=0)] = 30
+    offline_after_s: Annotated[float, Field(gt=0)] = 90
+    clock_skew_max_s: Annotated[float, Field(ge=0)] = 5
+    reorder_tolerance_s: Annotated[float, Field(ge=0)] = 60
+    tap_hold_off_s: Annotated[float, Field(ge=0)] = 2
+
+
+class Grades(_Model):
+    excellent: float = 90  # 优秀
+    good: float = 80  # 良好
+    pass_: Annotated[float, Field(alias="pass")] = 70  # 合格; below is 不合格
+
+
+class Retention(_Model):
+    raw_events_days: Annotated[int, Field(ge=1)] = 90
+    occupancy_days: Annotated[int, Field(ge=1)] = 90
+    attendance_days: Annotated[int, Field(ge=1)] = 730
+    audit_days: Annotated[int, Field(ge=1)] = 730
+
+
+RULE_IDS = (
+    "BADGE-NO-TAP", "BADGE-UNKNOWN", "BADGE-WRONG-SEAT", "BADGE-SHARED", "BADGE-TAILGATE",
+    "ROLL-EARLY", "ROLL-ABSENT", "ROLL-SEAT-SIGNIN", "ROLL-EARLY-LEAVE", "ROLL-HANDOVER",
+    "SWAP-UNAPPROVED",
+    "AWAY-BREAK-LONG", "AWAY-BREAK-TOTAL", "AWAY-MEAL-LONG", "AWAY-MEAL-SLOT", "AWAY-PEAK",
+    "AWAY-UNATTENDED",
+    "EQUIP-MOVED", "EQUIP-MISSING", "EQUIP-EXIT", "EQUIP-LIABILITY",
+    "FAC-ZONE-EMPTY", "DEV-OFFLINE", "DEV-CLOCK",
+)  # fmt: skip
+
+
+class Rules(_Model):
+    thresholds: Thresholds = Thresholds()
+    grades: Grades = Grades()
+    escalation: Escalation = Escalation()  # default ladder for every rule
+    retention: Retention = Retention()
+    rules: dict[str, RuleSettings] = {}
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, v: dict[str, RuleSettings]) -> dict[str, RuleSettings]:
+        for rule_id in v:
+            if rule_id not in RULE_IDS:
+                raise ValueError(f"unknown rule id {rule_id!r}")
+        return v
+
+    def rule(self, rule_id: str) -> RuleSettings:
+        return self.rules.get(rule_id, RuleSettings())
+
+
+# ---------------------------------------------------------------- CSV files
+
+
+class Agent(_Model):
+    employee_no: Annotated[str, Field(min_length=1, max_length=32)]
+    name: Annotated[str, Field(min_length=1)]
+    team: Annotated[str, Field(min_length=1)]
+    role: Literal["agent", "lead"] = "agent"
+    badges: list[str] = []
+    active: bool = True
+
+
+class Equipment(_Model):
+    tag: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: Annotated[str, Field(min_length=1)]
+    home_seat: str
+
+
+class Price(_Model):
+    kind: Annotated[str, Field(min_length=1)]
+    name: str
+    price: Annotated[float, Field(ge=0)]
+
+
+class RosterEntry(_Model):
+    date: dt.date
+    employee_no: str
+    shift: str
+    seat: str
+    meal_start: HHMM | None = None
+
+
+# ---------------------------------------------------------------- the whole site
+
+
+@dataclass
+class Site:
+    root: Path
+    info: SiteInfo
+    rules: Rules
+    agents: list[Agent]
+    equipment: list[Equipment]
+    prices: list[Price]
+    roster: list[RosterEntry]
+    devices: dict[str, DeviceConfig]
+    device_hashes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.info.timezone)
+
+    def seat(self, seat_id: str) -> Seat | None:
+        return next((s for s in self.info.seats if s.id == seat_id), None)
+
+    def shift(self, shift_id: str) -> ShiftTemplate | None:
+        return next((s for s in self.info.shifts if s.id == shift_id), None)
+
+    def badge_owner(self) -> dict[str, Agent]:
+        """Badge UID (normalised upper-case) -> active agent."""
+        return {b.upper(): a for a in self.agents if a.active for b in a.badges}
+
+
+def _split_list(value: str) -> list[str]:
+    return [p.strip() for p in value.replace(",", ";").split(";") if p.strip()]
+
+
+def read_csv_rows(
+    path: Path | str, model: type[_Model], errors: list[ConfigError], text: str | None = None
+) -> list:
+    """Parse a CSV into `model` rows; each bad row adds an error naming row and column."""
+    path = Path(path)
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            errors.append(ConfigError(str(path), "-", f"cannot read: {exc.strerror}"))
+            return []
+        except UnicodeDecodeError:
+            errors.append(ConfigError(str(path), "-", "not UTF-8 text"))
+            return []
+    reader = csv.DictReader(io.StringIO(text))
+    fields = set(model.model_fields)
+    missing = [f for f, info in model.model_fields.items() if info.is_required()]
+    header = reader.fieldnames or []
+    absent = [f for f in missing if f not in header]
+    if absent:
+        errors.append(ConfigError(str(path), "header", f"missing column(s): {', '.join(absent)}"))
+        return []
+    rows = []
+    for lineno, raw in enumerate(reader, start=2):
+        data = {k: (v or "").strip() for k, v in raw.items() if k in fields}
+        for k in [k for k, v in data.items() if v == "" and not model.model_fields[k].is_required()]:
+            del data[k]
+        if "badges" in data:
+            data["badges"] = _split_list(data["badges"])
+        if "active" in data:
+            data["active"] = data["active"].lower() not in ("0", "false", "no", "n")
+        try:
+            rows.append(model.model_validate(data))
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            col = ".".join(str(p) for p in err["loc"]) or "-"
+            errors.append(ConfigError(str(path), f"row {lineno}, column {col}", err["msg"]))
+    return rows
+
+
+def _load_model(path: Path, model: type[_Model], errors: list[ConfigError]):
+    try:
+        data, _ = load_toml(path)
+    except ConfigError as exc:
+        errors.append(exc)
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            key = ".".join(str(p) for p in err["loc"]) or "-"
+            errors.append(ConfigError(str(path), key, err["msg"]))
+        return None
+
+
+def _cross_check(site: Site, errors: list[ConfigError]) -> None:
+    """References between files: seats to zones, equipment to seats, devices to places..."""
+    root = site.root
+    info = site.info
+    zone_ids = {z.id for z in info.zones}
+    seat_ids = {s.id for s in info.seats}
+    door_ids = {d.id for d in info.doors}
+    kiosk_ids = {k.id for k in info.kiosks}
+    shift_ids = {s.id for s in info.shifts}
+
+    def dupes(ids: list[str], path: Path, what: str) -> None:
+        seen: set[str] = set()
+        for i in ids:
+            if i in seen:
+                errors.append(ConfigError(str(path), what, f"duplicate id {i!r}"))
+            seen.add(i)
+
+    site_toml = root / "site.toml"
+    dupes([z.id for z in info.zones], site_toml, "zones")
+    dupes([s.id for s in info.seats], site_toml, "seats")
+    dupes([d.id for d in info.doors] + [k.id for k in info.kiosks], site_toml, "doors/kiosks")
+    dupes([s.id for s in info.shifts], site_toml, "shifts")
+    for i, seat in enumerate(info.seats):
+        if seat.zone not in zone_ids:
+            errors.append(ConfigError(str(site_toml), f"seats.{i}.zone", f"unknown zone {seat.zone!r}"))
+    for i, door in enumerate(info.doors):
+        if door.zone is not None and door.zone not in zone_ids:
+            errors.append(ConfigError(str(site_toml), f"doors.{i}.zone", f"unknown zone {door.zone!r}"))
+
+    agents_csv = root / "agents.csv"
+    dupes([a.employee_no for a in site.agents], agents_csv, "employee_no")
+    badge_seen: dict[str, str] = {}
+    for a in site.agents:
+        for b in a.badges:
+            other = badge_seen.setdefault(b.upper(), a.employee_no)
+            if other != a.employee_no:
+                errors.append(ConfigError(str(agents_csv), "badges", f"badge {b!r} belongs to both {other} and {a.employee_no}"))
+    kinds = {p.kind for p in site.prices}
+    equipment_csv = root / "equipment.csv"
+    dupes([e.tag for e in site.equipment], equipment_csv, "tag")
+    for e in site.equipment:
+        if e.home_seat not in seat_ids:
+            errors.append(ConfigError(str(equipment_csv), f"tag {e.tag}", f"unknown home_seat {e.home_seat!r}"))
+        if e.kind not in kinds:
+            errors.append(ConfigError(str(equipment_csv), f"tag {e.tag}", f"kind {e.kind!r} has no price in prices.csv"))
+    employees = {a.employee_no for a in site.agents}
+    roster_csv = root / "roster.csv"
+    for r in site.roster:
+        where = f"{r.date} {r.employee_no}"
+        if r.employee_no not in employees:
+            errors.append(ConfigError(str(roster_csv), where, f"unknown employee_no {r.employee_no!r}"))
+        if r.shift not in shift_ids:
+            errors.append(ConfigError(str(roster_csv), where, f"unknown shift {r.shift!r}"))
+        if r.seat not in seat_ids:
+            errors.append(ConfigError(str(roster_csv), where, f"unknown seat {r.seat!r}"))
+    places = {"seat": seat_ids, "door": door_ids, "kiosk": kiosk_ids}
+    for dev_id, dev in site.devices.items():
+        path = root / "devices" / f"{dev_id}.toml"
+        if dev.site != info.id:
+            errors.append(ConfigError(str(path), "site", f"{dev.site!r} is not this site ({info.id!r})"))
+        if dev.place not in places[dev.role]:
+            errors.append(ConfigError(str(path), dev.role, f"unknown {dev.role} {dev.place!r}"))
+
+
+def load_site(root: str | Path, *, with_roster: bool = True) -> Site:
+    """Read and validate a whole site folder; raise SiteConfigError with every problem."""
+    root = Path(root)
+    errors: list[ConfigError] = []
+    if not (root / "site.toml").is_file():
+        raise SiteConfigError([ConfigError(str(root / "site.toml"), "-", "missing")])
+    info = _load_model(root / "site.toml", SiteInfo, errors)
+    rules_path = root / "rules.toml"
+    rules = _load_model(rules_path, Rules, errors) if rules_path.exists() else Rules()
+    agents = read_csv_rows(root / "agents.csv", Agent, errors)
+    equipment = read_csv_rows(root / "equipment.csv", Equipment, errors) if (root / "equipment.csv").exists() else []
+    prices = read_csv_rows(root / "prices.csv", Price, errors) if (root / "prices.csv").exists() else []
+    roster_path = root / "roster.csv"
+    roster = read_csv_rows(roster_path, RosterEntry, errors) if with_roster and roster_path.exists() else []
+    devices: dict[str, DeviceConfig] = {}
+    hashes: dict[str, str] = {}
+    for path in sorted((root / "devices").glob("*.toml")):
+        try:
+            dev, digest = load_device_config(path)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        except ValidationError as exc:  # pragma: no cover - load_device_config converts these
+            errors.append(validation_to_config_error(path, exc))
+            continue
+        if dev.id != path.stem:
+            errors.append(ConfigError(str(path), "id", f"{dev.id!r} differs from the file name"))
+        devices[dev.id] = dev
+        hashes[dev.id] = digest
+    if info is None or rules is None:
+        raise SiteConfigError(errors)
+    site = Site(root, info, rules, agents, equipment, prices, roster, devices, hashes)
+    _cross_check(site, errors)
+    if errors:
+        raise SiteConfigError(errors)
+    return site
+
+
+def example_site_dir() -> Path:
+    """The example site shipped inside the package (the demo's embedded default)."""
+    from importlib.resources import files
+
+    return Path(str(files("firmware_cfg") / "sites" / "example"))
+
+
+def parse_rules_toml(text: str, path: str = "rules.toml") -> Rules:
+    try:
+        data = tomllib.loads(text)
+        return Rules.model_validate(data)
+    except tomllib.TOMLDecodeError as exc:
+        raise SiteConfigError([ConfigError(path, "-", f"not valid TOML: {exc}")]) from None
+    except ValidationError as exc:
+        raise SiteConfigError([validation_to_config_error(path, exc)]) from None

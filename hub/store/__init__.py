@@ -1,0 +1,315 @@
+"""The hub's SQLite database: all SQL lives in this package.
+
+`Store` wraps one sqlite3 connection (injected or opened from a path) in sqlite-utils. The
+`events` table is the append-only source of truth, unique on (device, seq) so replays and QoS 1
+duplicates are stored once; `quarantine` keeps whatever failed validation, with the reason;
+`devices` is the latest status of each device. Derived tables (attendance, violations, seat
+state...) live in sibling modules of this package and are rebuilt from `events`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from hub.exceptions import StoreError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One row of the event log as the engine and API see it."""
+
+    id: int  # the log's own order (receipt order)
+    event_id: str
+    device: str
+    seq: int
+    ts: int  # device time, UTC ms
+    received: int  # hub receipt time, UTC ms
+    type: str
+    clock_ok: bool
+    body: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "event_id": self.event_id,
+            "device": self.device,
+            "seq": self.seq,
+            "ts": self.ts,
+            "received": self.received,
+            "type": self.type,
+            "clock_ok": self.clock_ok,
+            "body": self.body,
+        }
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """A validated event on its way into the log."""
+
+    event_id: str
+    device: str
+    seq: int
+    ts: int
+    received: int
+    type: str
+    clock_ok: bool
+    body: dict[str, Any]
+
+
+_EVENT_COLUMNS = "id, event_id, device, seq, ts, received, type, clock_ok, body"
+
+
+def _row_to_event(row: Sequence[Any]) -> StoredEvent:
+    return StoredEvent(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]), json.loads(row[8]))
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open the hub database the way every part of the hub expects it."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class Store:
+    """The hub database. Thread-safe: one lock serialises use of the single connection."""
+
+    def __init__(self, conn_or_path: sqlite3.Connection | str | Path) -> None:
+        if isinstance(conn_or_path, sqlite3.Connection):
+            self.conn = conn_or_path
+        else:
+            self.conn = connect(conn_or_path)
+        self.db = sqlite_utils.Database(self.conn)
+        self.lock = threading.RLock()
+        self._migrate()
+
+    # ------------------------------------------------------------ schema
+
+    def _migrate(self) -> None:
+        with self.lock:
+            db = self.db
+            db["events"].create(
+                {
+                    "id": int,
+                    "event_id": str,
+                    "device": str,
+                    "seq": int,
+                    "ts": int,
+                    "received": int,
+                    "type": str,
+                    "clock_ok": int,
+                    "body": str,
+                },
+                pk="id",
+                not_null={"event_id", "device", "seq", "ts", "received", "type", "body"},
+                if_not_exists=True,
+            )
+            db.execute("CREATE UNIQUE INDEX IF NOT EXISTS events_device_seq ON events(device, seq)")
+            db.execute("CREATE INDEX IF NOT EXISTS events_type_id ON events(type, id)")
+            db.execute("CREATE INDEX IF NOT EXISTS events_ts ON events(ts)")
+            db["quarantine"].create(
+                {"id": int, "received": int, "topic": str, "payload": str, "reason": str},
+                pk="id",
+                if_not_exists=True,
+            )
+            db["devices"].create(
+                {
+                    "device": str,
+                    "state": str,
+                    "fw": str,
+                    "config": str,
+                    "status_ts": int,
+                    "last_seen": int,
+                    "last_heartbeat": int,
+                    "spooled": int,
+                    "dropped": int,
+                    "clock_skew_ms": int,
+                },
+                pk="device",
+                if_not_exists=True,
+            )
+            db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", [str(SCHEMA_VERSION)])
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(f"database schema {row[0]} is newer than this hub ({SCHEMA_VERSION})")
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    # ------------------------------------------------------------ event log
+
+    def append_events(self, events: Iterable[IncomingEvent]) -> list[StoredEvent]:
+        """Append in one transaction; returns the events that were new (duplicates are skipped)."""
+        stored: list[StoredEvent] = []
+        with self.lock:
+            cur = self.conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                for e in events:
+                    body = json.dumps(e.body, separators=(",", ":"), ensure_ascii=False)
+                    cur.execute(
+                        "INSERT INTO events(event_id, device, seq, ts, received, type, clock_ok, body)"
+                        " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(device, seq) DO NOTHING",
+                        (e.event_id, e.device, e.seq, e.ts, e.received, e.type, int(e.clock_ok), body),
+                    )
+                    if cur.rowcount == 1:
+                        stored.append(
+                            StoredEvent(cur.lastrowid, e.event_id, e.device, e.seq, e.ts, e.received, e.type, e.clock_ok, e.body)
+                        )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return stored
+
+    def quarantine(self, received: int, topic: str, payload: bytes | str, reason: str) -> None:
+        text = payload if isinstance(payload, str) else payload.decode("utf-8", errors="backslashreplace")
+        with self.lock:
+            self.conn.execute(
+                "INSERT INTO quarantine(received, topic, payload, reason) VALUES (?,?,?,?)",
+                (received, topic, text, reason),
+            )
+
+    def quarantine_many(self, rows: Iterable[tuple[int, str, bytes | str, str]]) -> None:
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                for received, topic, payload, reason in rows:
+                    text = payload if isinstance(payload, str) else payload.decode("utf-8", errors="backslashreplace")
+                    self.conn.execute(
+                        "INSERT INTO quarantine(received, topic, payload, reason) VALUES (?,?,?,?)",
+                        (received, topic, text, reason),
+                    )
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def quarantined(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT id, received, topic, payload, reason FROM quarantine ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [dict(zip(("id", "received", "topic", "payload", "reason"), r, strict=True)) for r in rows]
+
+    def count_events(self) -> int:
+        with self.lock:
+            return self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    def count_quarantined(self) -> int:
+        with self.lock:
+            return self.conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+
+    def recent_events(
+        self, *, device: str | None = None, type: str | None = None, limit: int = 100
+    ) -> list[StoredEvent]:
+        """Newest first."""
+        where, args = [], []
+        if device:
+            where.append("device = ?")
+            args.append(device)
+        if type:
+            where.append("type = ?")
+            args.append(type)
+        sql = f"SELECT {_EVENT_COLUMNS} FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        with self.lock:
+            rows = self.conn.execute(sql, args).fetchall()
+        return [_row_to_event(r) for r in rows]
+
+    def iter_events(self, *, after_id: int = 0, batch: int = 5000) -> Iterator[StoredEvent]:
+        """The whole log in receipt order, streamed in batches (for rebuilds)."""
+        last = after_id
+        while True:
+            with self.lock:
+                rows = self.conn.execute(
+                    f"SELECT {_EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+                ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield _row_to_event(r)
+            last = rows[-1][0]
+
+    def events_by_ids(self, ids: Sequence[str]) -> list[StoredEvent]:
+        """Events by their event ids (evidence for a violation)."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self.lock:
+            rows = self.conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id IN ({marks}) ORDER BY ts", list(ids)
+            ).fetchall()
+        return [_row_to_event(r) for r in rows]
+
+    def max_seq(self, device: str) -> int:
+        with self.lock:
+            row = self.conn.execute("SELECT max(seq) FROM events WHERE device = ?", (device,)).fetchone()
+        return row[0] or 0
+
+    # ------------------------------------------------------------ devices
+
+    def update_device_status(self, device: str, state: str, fw: str, config: str, status_ts: int, seen: int) -> None:
+        with self.lock:
+            self.conn.execute(
+                "INSERT INTO devices(device, state, fw, config, status_ts, last_seen) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT(device) DO UPDATE SET state=excluded.state, fw=excluded.fw,"
+                " config=excluded.config, status_ts=excluded.status_ts, last_seen=max(coalesce(last_seen,0), excluded.last_seen)",
+                (device, state, fw, config, status_ts, seen),
+            )
+
+    def touch_devices(self, seen: dict[str, tuple[int, int | None, int | None, int | None, int]]) -> None:
+        """Record receipt of events: device -> (received, heartbeat ts, spooled, dropped, skew ms)."""
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                for device, (received, hb, spooled, dropped, skew) in seen.items():
+                    self.conn.execute(
+                        "INSERT INTO devices(device, state, last_seen, last_heartbeat, spooled, dropped, clock_skew_ms)"
+                        " VALUES (?, 'online', ?, ?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET"
+                        " last_seen=max(coalesce(last_seen,0), excluded.last_seen),"
+                        " last_heartbeat=coalesce(excluded.last_heartbeat, last_heartbeat),"
+                        " spooled=coalesce(excluded.spooled, spooled),"
+                        " dropped=coalesce(excluded.dropped, dropped),"
+                        " clock_skew_ms=excluded.clock_skew_ms",
+                        (device, received, hb, spooled, dropped, skew),
+                    )
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def devices(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.db.query("SELECT * FROM devices ORDER BY device"))
+
+    def device_counts(self) -> dict[str, int]:
+        with self.lock:
+            rows = self.conn.execute("SELECT state, count(*) FROM devices GROUP BY state").fetchall()
+        counts = {"online": 0, "offline": 0}
+        for state, n in rows:
+            counts[state] = counts.get(state, 0) + n
+        return counts
+
+    def distinct_event_devices(self) -> int:
+        with self.lock:
+            return self.conn.execute("SELECT count(DISTINCT device) FROM events").fetchone()[0]

@@ -1,0 +1,44 @@
+"""floorwatch web UI: the kiosk page agents tap at, the floor map, the leads' console, the API.
+
+`create_app(test_config)` follows Flask's tutorial: configuration first, then one blueprint per
+area. The app reads the hub's store and, when it runs inside the hub process, the hub's live
+bus (app.extensions["floorwatch.hub"]).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) -> Flask:
+    """Build the app.
+
+    Config keys: DATABASE (path to the hub db), SITE_DIR (the site folder). `hub` is a running
+    hub.service.HubService; without it the app serves what the database holds.
+    """
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_mapping(
+        SECRET_KEY=None,
+        DATABASE=None,
+        SITE_DIR=None,
+        JSON_AS_ASCII=False,
+    )
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    from kiosk_ui import state
+
+    state.init_app(app, hub=hub)
+
+    from kiosk_ui import api
+
+    app.register_blueprint(api.bp)
+    return app
+
+
+def template_dir() -> Path:
+    return Path(__file__).parent / "templates"

@@ -1,0 +1,70 @@
+"""JSON API under /api. Parameters are validated; a bad one is a 400 naming it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from edge import wire
+from kiosk_ui import state
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+class BadParameter(ValueError):
+    def __init__(self, name: str, reason: str) -> None:
+        self.name, self.reason = name, reason
+        super().__init__(f"{name}: {reason}")
+
+
+@bp.errorhandler(BadParameter)
+def _bad_parameter(exc: BadParameter):
+    return jsonify({"error": "bad parameter", "parameter": exc.name, "reason": exc.reason}), 400
+
+
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(name, f"not an integer: {raw!r}") from None
+    if not lo <= value <= hi:
+        raise BadParameter(name, f"must be between {lo} and {hi}")
+    return value
+
+
+def id_arg(name: str) -> str | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not wire.is_valid_id(raw):
+        raise BadParameter(name, "not a valid id")
+    return raw
+
+
+@bp.get("/health")
+def health():
+    """Open to monitoring: counts only, no personal data."""
+    st = state.store()
+    return jsonify(
+        {
+            "status": "ok",
+            "site": state.site().id,
+            "events": st.count_events(),
+            "quarantined": st.count_quarantined(),
+            "devices": st.device_counts(),
+        }
+    )
+
+
+@bp.get("/events")
+def events():
+    """Newest first; filter by device and type."""
+    device = id_arg("device")
+    etype = request.args.get("type") or None
+    if etype is not None and etype not in wire.EVENT_TYPES:
+        raise BadParameter("type", f"one of {', '.join(wire.EVENT_TYPES)}")
+    limit = int_arg("limit", 100, 1, 5000)
+    rows = state.store().recent_events(device=device, type=etype, limit=limit)
+    return jsonify([e.to_json() for e in rows])

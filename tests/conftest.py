@@ -1,0 +1,76 @@
+"""Shared fixtures. Every MQTT test talks to a real mosquitto that the suite starts itself on a
+free port with a generated config; nothing here depends on a broker the machine may run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from hub.broker import MosquittoBroker
+from hub.site import load_site
+from hub.sitegen import generate_site
+from hub.store import Store
+
+OUTPUT_DIR = Path(os.environ.get("FLOORWATCH_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output"))
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """Artifacts the tests leave for people (screenshots, exported files)."""
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    return OUTPUT_DIR
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    """One mosquitto for the session (tests use distinct site ids or client ids to stay apart)."""
+    b = MosquittoBroker(tmp_path_factory.mktemp("broker")).start()
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def fresh_broker(tmp_path):
+    """A broker of this test's own, for tests that stop, kill or restart it."""
+    b = MosquittoBroker(tmp_path / "broker").start()
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def site_dir(tmp_path) -> Path:
+    """A small generated site (8 seats, 2 zones) rostered for today, with simulated devices."""
+    return generate_site(tmp_path / "site", site="t" + os.urandom(3).hex(), seats=8, zones=2,
+                         roster_date=dt.date.today(), sim_devices=True)
+
+
+@pytest.fixture
+def site(site_dir):
+    return load_site(site_dir)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "hub.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def app(site_dir, tmp_path):
+    from kiosk_ui import create_app
+
+    return create_app({"TESTING": True, "DATABASE": str(tmp_path / "hub.db"), "SITE_DIR": str(site_dir)})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
