@@ -23,12 +23,12 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from edge import wire
 from edge.exceptions import WireError
-from hub.store import IncomingEvent, StoredEvent, Store
+from hub.store import IncomingEvent, Store, StoredEvent
 
 log = logging.getLogger(__name__)
 

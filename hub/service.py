@@ -17,7 +17,7 @@ from edge import wire
 from hub.ingest import Ingest
 from hub.live import LiveBus
 from hub.site import Site
-from hub.store import StoredEvent, Store
+from hub.store import Store, StoredEvent
 
 log = logging.getLogger(__name__)
 

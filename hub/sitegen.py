@@ -246,7 +246,7 @@ def generate_site(
     height = max(-(-zones // zcols) * (block_h + 30) + 60, 600)
     text = SITE_TOML_HEAD.format(site=site, name=name, tz=tz, width=width, height=height)
     zone_ids = [chr(ord("A") + z) if zones <= 26 else f"Z{z + 1:02d}" for z in range(zones)]
-    for z, zid in enumerate(zone_ids):
+    for zid in zone_ids:
         text += f'\n[[zones]]\nid = "{zid}"\nname = "{zid} 区 Zone {zid}"\n'
     seat_ids: list[str] = []
     for i in range(seats):
