@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge import wire
+from edge.clock import Clock, SystemClock
 from hub.ingest import Ingest
 from hub.live import LiveBus
 from hub.site import Site
@@ -37,16 +37,16 @@ class HubService:
     """Owns the hub's parts and their threads. `start()`, then `stop()`."""
 
     def __init__(self, site: Site, store: Store, *, broker_host: str = "127.0.0.1", broker_port: int = 1883,
-                 protocol: str = "3.1.1", clock: Callable[[], int] = wire.now_ms, tick_s: float = 1.0,
+                 protocol: str = "3.1.1", clock: Clock | None = None, tick_s: float = 1.0,
                  engine: object | None = None) -> None:
         self.site = site
         self.store = store
-        self.clock = clock
+        self.clock: Clock = clock or SystemClock()
         self.live = LiveBus()
         self.tick_s = tick_s
         self.engine = engine if engine is not None else self._default_engine()
         self.ingest = Ingest(
-            store, site.id, broker_host, broker_port, protocol=protocol, clock=clock,
+            store, site.id, broker_host, broker_port, protocol=protocol, clock=self.clock.now_ms,
             on_events=self._on_events, on_status=self._on_status, on_acd=self._on_acd,
         )
         self._stop = threading.Event()
@@ -98,7 +98,7 @@ class HubService:
             if self.engine is None or not hasattr(self.engine, "tick"):
                 continue
             try:
-                self._dispatch(self.engine.tick(self.clock()))
+                self._dispatch(self.engine.tick(self.clock.now_ms()))
             except Exception:
                 log.exception("hub: engine tick failed")
 
