@@ -127,9 +127,9 @@ class Ingest:
 
     def stop(self) -> None:
         """Disconnect, then drain and commit everything already received."""
+        self._stop.set()
         self.client.disconnect()
         self.client.loop_stop()
-        self._stop.set()
         self._queue.put(None)
         if self._writer is not None:
             self._writer.join(30)
