@@ -11,6 +11,7 @@ import sys
 # Modules with a `register(subparsers)` function, one per area.
 COMMAND_MODULES = [
     "hub.commands.core",
+    "hub.commands.export",
 ]
 
 

@@ -1,0 +1,315 @@
+"""Turning rows into files people and machines open: CSV, XLSX and JSON lines.
+
+Every export family describes its columns once (`Column`: key, zh and en header, kind, width)
+and yields rows as plain dicts of machine values (UTC ms, ISO dates, codes, lists). This module
+renders those rows, one at a time, so an export of any length needs the memory of one row:
+
+- CSV: UTF-8 with a byte-order mark (Excel on a Chinese Windows desktop otherwise guesses GBK),
+  zh or en headers, local times as text, codes as words in the chosen language. Text that Excel
+  would run as a formula (=, +, -, @ first) is prefixed with an apostrophe.
+- XLSX: openpyxl write-only mode (rows go straight to a temporary XML file), a bold frozen
+  header row, column widths, times as real date-time cells in the site's zone, and text cells
+  forced to text so a name like "=1+1" stays a name.
+- JSON lines: one object per row with English keys, codes, lists and ISO 8601 times carrying the
+  site's offset, for machines.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+Format = Literal["csv", "xlsx", "json"]
+Lang = Literal["zh", "en"]
+FORMATS: tuple[str, ...] = ("csv", "xlsx", "json")
+LANGS: tuple[str, ...] = ("zh", "en")
+
+Kind = Literal["text", "int", "number", "datetime", "date", "enum", "list", "json", "bool"]
+
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/x-ndjson; charset=utf-8",
+}
+EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "json": "jsonl"}
+
+DATETIME_TEXT = "%Y-%m-%d %H:%M:%S"
+XLSX_DATETIME = "yyyy-mm-dd hh:mm:ss"
+XLSX_DATE = "yyyy-mm-dd"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_BOOL_LABELS = {"zh": ("是", "否"), "en": ("yes", "no")}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an export: `key` in rows and JSON, headers per language, how to render."""
+
+    key: str
+    zh: str
+    en: str
+    kind: Kind = "text"
+    width: float = 12
+    labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # enum code -> (zh, en)
+    digits: int | None = None  # numbers: round to this many decimals
+
+    def header(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+# ---------------------------------------------------------------- value conversion
+
+
+def local_datetime(ms: int, tz: ZoneInfo) -> dt.datetime:
+    """UTC epoch ms -> aware datetime in the site's zone, exact to the millisecond."""
+    return dt.datetime.fromtimestamp(ms // 1000, tz).replace(microsecond=(ms % 1000) * 1000)
+
+
+def _number(col: Column, value: Any) -> int | float:
+    if col.kind == "int":
+        return int(value)
+    value = float(value)
+    return round(value, col.digits) if col.digits is not None else value
+
+
+def _label(col: Column, value: Any, lang: str) -> str:
+    pair = col.labels.get(str(value))
+    if pair is None:
+        return str(value)
+    return pair[0] if lang == "zh" else pair[1]
+
+
+def _joined(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def json_value(col: Column, value: Any, tz: ZoneInfo) -> Any:
+    """The machine form of one value (JSON lines)."""
+    if value is None:
+        return None
+    if col.kind == "datetime":
+        return local_datetime(int(value), tz).isoformat()
+    if col.kind in ("int", "number"):
+        return _number(col, value)
+    if col.kind == "bool":
+        return bool(value)
+    if col.kind == "list":
+        return list(value) if isinstance(value, list | tuple) else [value]
+    return value
+
+
+def text_value(col: Column, value: Any, tz: ZoneInfo, lang: str) -> str:
+    """The human text form of one value (CSV)."""
+    if value is None:
+        return ""
+    if col.kind == "datetime":
+        return local_datetime(int(value), tz).strftime(DATETIME_TEXT)
+    if col.kind in ("int", "number"):
+        return str(_number(col, value))
+    if col.kind == "bool":
+        return _BOOL_LABELS[lang][0 if value else 1]
+    if col.kind == "enum":
+        return _label(col, value, lang)
+    if col.kind == "list":
+        return _joined(value)
+    if col.kind == "json":
+        return _json_text(value)
+    return str(value)
+
+
+def cell_value(col: Column, value: Any, tz: ZoneInfo, lang: str) -> Any:
+    """The typed spreadsheet form of one value (XLSX): numbers, naive local date-times, text."""
+    if value is None:
+        return None
+    if col.kind == "datetime":
+        return local_datetime(int(value), tz).replace(tzinfo=None)
+    if col.kind == "date":
+        return dt.date.fromisoformat(str(value))
+    if col.kind in ("int", "number"):
+        return _number(col, value)
+    return text_value(col, value, tz, lang)
+
+
+def defuse_formula(text: str) -> str:
+    """Text a spreadsheet would evaluate as a formula gets a leading apostrophe (CSV only)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+# ---------------------------------------------------------------- writers
+
+Rows = Iterable[dict[str, Any]]
+
+
+def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, rows_per_chunk: int = 500) -> Iterator[bytes]:
+    """UTF-8 CSV with a byte-order mark, as byte chunks of a few hundred rows each."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([c.header(lang) for c in columns])
+    yield codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
+    buf.seek(0)
+    buf.truncate()
+    texts = {c.key for c in columns if c.kind in ("text", "enum", "list", "json")}
+    for n, row in enumerate(rows, start=1):
+        writer.writerow(
+            [
+                defuse_formula(s) if c.key in texts else s
+                for c in columns
+                for s in (text_value(c, row.get(c.key), tz, lang),)
+            ]
+        )
+        if n % rows_per_chunk == 0:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    if buf.tell():
+        yield buf.getvalue().encode("utf-8")
+
+
+def json_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, *, rows_per_chunk: int = 500) -> Iterator[bytes]:
+    """JSON lines: one object per row, English keys in column order."""
+    lines: list[str] = []
+    for row in rows:
+        obj = {c.key: json_value(c, row.get(c.key), tz) for c in columns}
+        for key, value in row.items():  # nested extras a family adds for machines (e.g. evidence)
+            if key.startswith("_"):
+                obj[key[1:]] = value
+        lines.append(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+        if len(lines) >= rows_per_chunk:
+            yield ("\n".join(lines) + "\n").encode("utf-8")
+            lines = []
+    if lines:
+        yield ("\n".join(lines) + "\n").encode("utf-8")
+
+
+@dataclass
+class Sheet:
+    """One worksheet of an XLSX export."""
+
+    title: str
+    columns: list[Column]
+    rows: Rows
+
+
+def write_xlsx(sheets: list[Sheet], out: BinaryIO | str | Path, tz: ZoneInfo, lang: str) -> None:
+    """Write-only workbook: rows stream to a temporary file inside openpyxl, never a big tree."""
+    wb = Workbook(write_only=True)
+    bold = Font(bold=True)
+    wrap = Alignment(vertical="top")
+    for sheet in sheets:
+        ws = wb.create_sheet(sheet.title[:31])
+        ws.freeze_panes = "A2"
+        for i, col in enumerate(sheet.columns, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = col.width
+        header = []
+        for col in sheet.columns:
+            cell = WriteOnlyCell(ws, value=col.header(lang))
+            cell.font = bold
+            cell.alignment = wrap
+            header.append(cell)
+        ws.append(header)
+        formats: list[str | None] = [
+            XLSX_DATETIME if c.kind == "datetime" else XLSX_DATE if c.kind == "date" else None for c in sheet.columns
+        ]
+        numeric = [c.kind in ("int", "number") for c in sheet.columns]
+        for row in sheet.rows:
+            cells = []
+            for col, fmt, is_num in zip(sheet.columns, formats, numeric, strict=True):
+                value = cell_value(col, row.get(col.key), tz, lang)
+                if value is None:
+                    cells.append(None)
+                    continue
+                cell = WriteOnlyCell(ws, value=value)
+                if fmt is not None:
+                    cell.number_format = fmt
+                elif not is_num:
+                    cell.data_type = "s"  # never a formula, whatever the text starts with
+                cells.append(cell)
+            ws.append(cells)
+    wb.save(out)
+
+
+# ---------------------------------------------------------------- one entry point
+
+
+@dataclass
+class Rendered:
+    """A rendered export: its byte chunks (lazy) and how to name and label it."""
+
+    chunks: Iterator[bytes]
+    media_type: str
+    extension: str
+
+
+def xlsx_chunks(sheets_factory: Callable[[], list[Sheet]], tz: ZoneInfo, lang: str, *, chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """XLSX as chunks: openpyxl needs a seekable file, so write a temporary one, then stream it."""
+    fd, name = tempfile.mkstemp(prefix="floorwatch-export-", suffix=".xlsx")
+    os.close(fd)
+    try:
+        write_xlsx(sheets_factory(), name, tz, lang)
+        with open(name, "rb") as fh:
+            while data := fh.read(chunk):
+                yield data
+    finally:
+        os.unlink(name)
+
+
+def render(sheets_factory: Callable[[], list[Sheet]], fmt: str, tz: ZoneInfo, lang: str) -> Rendered:
+    """Render sheets lazily. CSV and JSON lines carry the first sheet only (one table per file)."""
+    if fmt == "xlsx":
+        chunks = xlsx_chunks(sheets_factory, tz, lang)
+    elif fmt == "csv":
+        chunks = _first_sheet(sheets_factory, lambda s: csv_chunks(s.rows, s.columns, tz, lang))
+    elif fmt == "json":
+        chunks = _first_sheet(sheets_factory, lambda s: json_chunks(s.rows, s.columns, tz))
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+    return Rendered(chunks, MEDIA_TYPES[fmt], EXTENSIONS[fmt])
+
+
+def _first_sheet(factory: Callable[[], list[Sheet]], fn: Callable[[Sheet], Iterator[bytes]]) -> Iterator[bytes]:
+    sheets = factory()
+    yield from fn(sheets[0])
+
+
+def write_file(rendered: Rendered, out: str | Path | BinaryIO) -> int:
+    """Write a rendered export to a path (atomically: a partial file never replaces a good one)
+    or an open binary stream; returns the bytes written."""
+    if not isinstance(out, str | Path):
+        n = 0
+        for data in rendered.chunks:
+            out.write(data)
+            n += len(data)
+        return n
+    path = Path(out)
+    tmp = path.with_name(f".{path.name}.part")
+    n = 0
+    try:
+        with open(tmp, "wb") as fh:
+            for data in rendered.chunks:
+                fh.write(data)
+                n += len(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return n

@@ -1,0 +1,268 @@
+"""Read-only queries behind exports and the monthly assessment.
+
+Exports can run for minutes over years of data while the hub keeps ingesting, so they never hold
+the Store's lock: `ReportReader` opens its own read-only connection to the database file and
+reads inside one transaction (a consistent snapshot under WAL, and ingest is never blocked). Rows
+come from cursors in batches (`fetchmany`), so memory does not grow with the range. An in-memory
+database (tests only) cannot be opened twice; there the reader borrows the Store's connection
+and takes the lock for each batch.
+
+The derived tables belong to the rule engine (hub/store/derived.py); a table the engine has not
+created yet reads as empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from hub.store import Store
+
+BATCH = 1000
+# Evidence is looked up first among events near the violation (the ts index), then anywhere.
+EVIDENCE_SLACK_MS = 24 * 3600 * 1000
+
+
+def _db_path(store: Store) -> str | None:
+    row = store.conn.execute("PRAGMA database_list").fetchone()
+    path = row[2] if row else ""
+    return path or None
+
+
+def _loads(text: str | None, default: Any) -> Any:
+    if text is None or text == "":
+        return default
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return default  # a damaged JSON cell must not stop an export; the raw ids stay in the DB
+
+
+class ReportReader:
+    """A read-only snapshot of the hub database. Use as a context manager; close() releases it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        path = _db_path(store)
+        self._own = path is not None
+        if self._own:
+            self.conn = sqlite3.connect(
+                f"file:{quote(path)}?mode=ro", uri=True, check_same_thread=False, isolation_level=None, timeout=30
+            )
+            self.conn.execute("PRAGMA busy_timeout=30000")
+            self.conn.execute("BEGIN")  # one snapshot for every query of this export
+        else:
+            self.conn = store.conn
+        self._tables: set[str] | None = None
+
+    def close(self) -> None:
+        if self._own:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("COMMIT")
+            self.conn.close()
+            self._own = False
+
+    def __enter__(self) -> ReportReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ plumbing
+
+    def has_table(self, name: str) -> bool:
+        if self._tables is None:
+            rows = self._fetchall("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')", ())
+            self._tables = {r[0] for r in rows}
+        return name in self._tables
+
+    def _fetchall(self, sql: str, args: Sequence[Any]) -> list[tuple]:
+        if self._own:
+            return self.conn.execute(sql, args).fetchall()
+        with self.store.lock:
+            return self.conn.execute(sql, args).fetchall()
+
+    def _rows(self, sql: str, args: Sequence[Any]) -> Iterator[dict[str, Any]]:
+        """Stream a query as dicts, BATCH rows at a time."""
+        if self._own:
+            cur = self.conn.execute(sql, args)
+            names = [d[0] for d in cur.description]
+            while batch := cur.fetchmany(BATCH):
+                for r in batch:
+                    yield dict(zip(names, r, strict=True))
+            return
+        offset = 0  # shared in-memory connection: page under the lock, never hold it across yields
+        while True:
+            with self.store.lock:
+                cur = self.conn.execute(f"{sql} LIMIT ? OFFSET ?", [*args, BATCH, offset])
+                names = [d[0] for d in cur.description]
+                batch = cur.fetchall()
+            for r in batch:
+                yield dict(zip(names, r, strict=True))
+            if len(batch) < BATCH:
+                return
+            offset += BATCH
+
+    # ------------------------------------------------------------ attendance
+
+    def attendance(
+        self, date_from: str, date_to: str, *, team: str | None = None, employees: Iterable[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Attendance rows by date, shift, employee number; JSON cells decoded."""
+        if not self.has_table("attendance"):
+            return
+        where, args = _filters("date BETWEEN ? AND ?", [date_from, date_to], team, employees)
+        for row in self._rows(f"SELECT * FROM attendance WHERE {where} ORDER BY date, shift, employee_no", args):
+            row["seats_used"] = _loads(row.get("seats_used"), [])
+            row["violation_ids"] = _loads(row.get("violation_ids"), [])
+            row["excused"] = _loads(row.get("excused"), [])
+            yield row
+
+    # ------------------------------------------------------------ violations
+
+    def violations(
+        self, date_from: str, date_to: str, *, team: str | None = None, employees: Iterable[str] | None = None,
+        agents_only: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Violations by date and start time; evidence and details decoded."""
+        if not self.has_table("violations"):
+            return
+        where, args = _filters("date BETWEEN ? AND ?", [date_from, date_to], team, employees)
+        if agents_only:
+            where += " AND employee_no IS NOT NULL AND employee_no != ''"
+        sql = f"SELECT * FROM violations WHERE {where} ORDER BY date, start, id"
+        for row in self._rows(sql, args):
+            row["evidence"] = _loads(row.get("evidence"), [])
+            row["details"] = _loads(row.get("details"), {})
+            yield row
+
+    def evidence_events(self, event_ids: Sequence[str], near: tuple[int, int] | None = None) -> dict[str, dict[str, Any]]:
+        """Event id -> {event_id, ts, device, type, body} for the evidence of some violations.
+
+        With `near` (a UTC ms window) the ts index narrows the search first; ids not found there
+        are looked up in the whole log.
+        """
+        wanted = list(dict.fromkeys(i for i in event_ids if isinstance(i, str)))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            queries: list[tuple[str, list[Any]]] = []
+            if near is not None:
+                lo, hi = near
+                queries.append((
+                    f"SELECT event_id, ts, device, type, body FROM events WHERE ts BETWEEN ? AND ? AND event_id IN ({marks})",
+                    [lo - EVIDENCE_SLACK_MS, hi + EVIDENCE_SLACK_MS, *chunk],
+                ))
+            for sql, args in queries:
+                for eid, ts, device, etype, body in self._fetchall(sql, args):
+                    found[eid] = {"event_id": eid, "ts": ts, "device": device, "type": etype, "body": _loads(body, {})}
+            missing = [i for i in chunk if i not in found]
+            if missing:
+                marks = ",".join("?" * len(missing))
+                sql = f"SELECT event_id, ts, device, type, body FROM events WHERE event_id IN ({marks})"
+                for eid, ts, device, etype, body in self._fetchall(sql, missing):
+                    found[eid] = {"event_id": eid, "ts": ts, "device": device, "type": etype, "body": _loads(body, {})}
+        return found
+
+    def violation(self, violation_id: str) -> dict[str, Any] | None:
+        if not self.has_table("violations"):
+            return None
+        rows = list(self._rows("SELECT * FROM violations WHERE id = ?", [violation_id]))
+        if not rows:
+            return None
+        row = rows[0]
+        row["evidence"] = _loads(row.get("evidence"), [])
+        row["details"] = _loads(row.get("details"), {})
+        return row
+
+    # ------------------------------------------------------------ raw tables
+
+    def badge_events(self, from_ms: int, to_ms: int) -> Iterator[dict[str, Any]]:
+        """Badge taps from the event log (the source of truth), in device time order."""
+        sql = (
+            "SELECT id, event_id, device, seq, ts, received, clock_ok, body FROM events"
+            " WHERE type = 'badge' AND ts >= ? AND ts < ? ORDER BY ts, id"
+        )
+        for row in self._rows(sql, [from_ms, to_ms]):
+            body = _loads(row.pop("body"), {})
+            row["uid"] = str(body.get("uid", ""))
+            row["reader"] = str(body.get("reader", ""))
+            yield row
+
+    def occupancy_intervals(
+        self, from_ms: int, to_ms: int, *, seats: Iterable[str] | None = None, occupied_by: Iterable[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Intervals that overlap [from_ms, to_ms) (an open interval overlaps until now)."""
+        if not self.has_table("occupancy_intervals"):
+            return
+        where = 'start < ? AND ("end" IS NULL OR "end" >= ?)'
+        args: list[Any] = [to_ms, from_ms]
+        if seats is not None:
+            where, args = _in(where, args, "seat", seats)
+        if occupied_by is not None:
+            where, args = _in(where, args, "occupied_by", occupied_by)
+        yield from self._rows(f"SELECT * FROM occupancy_intervals WHERE {where} ORDER BY start, seat", args)
+
+    def equipment_incidents(self, from_ms: int, to_ms: int) -> Iterator[dict[str, Any]]:
+        """Incidents opened in [from_ms, to_ms); liable shares and evidence decoded."""
+        if not self.has_table("equipment_incidents"):
+            return
+        sql = "SELECT * FROM equipment_incidents WHERE opened >= ? AND opened < ? ORDER BY opened, id"
+        for row in self._rows(sql, [from_ms, to_ms]):
+            row["liable"] = _loads(row.get("liable"), [])
+            row["evidence"] = _loads(row.get("evidence"), [])
+            yield row
+
+    def audit(self, from_ms: int, to_ms: int) -> Iterator[dict[str, Any]]:
+        if not self.has_table("audit"):
+            return
+        sql = "SELECT * FROM audit WHERE ts >= ? AND ts < ? ORDER BY ts, id"
+        for row in self._rows(sql, [from_ms, to_ms]):
+            row["details"] = _loads(row.get("details"), {})
+            yield row
+
+    def employees_with_rows(self, date_from: str, date_to: str) -> set[str]:
+        """Who has attendance or violations in the range (the assessment's population)."""
+        found: set[str] = set()
+        for table in ("attendance", "violations"):
+            if self.has_table(table):
+                rows = self._fetchall(
+                    f"SELECT DISTINCT employee_no FROM {table} WHERE date BETWEEN ? AND ? AND employee_no IS NOT NULL",
+                    [date_from, date_to],
+                )
+                found.update(r[0] for r in rows if r[0])
+        return found
+
+    def shift_attendance(self, date: str, shift: str) -> list[dict[str, Any]]:
+        """Who attended one shift (equipment liability shared by the team on shift)."""
+        if not self.has_table("attendance"):
+            return []
+        rows = self._fetchall(
+            "SELECT employee_no, team, rostered_seat, first_arrival, rollcall FROM attendance"
+            " WHERE date = ? AND shift = ? ORDER BY employee_no",
+            [date, shift],
+        )
+        return [dict(zip(("employee_no", "team", "rostered_seat", "first_arrival", "rollcall"), r, strict=True)) for r in rows]
+
+
+def _in(where: str, args: list[Any], column: str, values: Iterable[str]) -> tuple[str, list[Any]]:
+    vals = list(values)
+    if not vals:
+        return where + " AND 0", args
+    if len(vals) > 900:  # SQLite's variable limit; use a JSON array instead of many markers
+        return where + f" AND {column} IN (SELECT value FROM json_each(?))", [*args, json.dumps(vals)]
+    return where + f" AND {column} IN ({','.join('?' * len(vals))})", [*args, *vals]
+
+
+def _filters(where: str, args: list[Any], team: str | None, employees: Iterable[str] | None) -> tuple[str, list[Any]]:
+    if team is not None:
+        where += " AND team = ?"
+        args = [*args, team]
+    if employees is not None:
+        where, args = _in(where, args, "employee_no", employees)
+    return where, args
