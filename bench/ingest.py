@@ -59,6 +59,46 @@ def mosquitto_sub_drain(broker: MosquittoBroker, n: int) -> float:
     return time.perf_counter() - t0
 
 
+def paho_count_drain(broker: MosquittoBroker, n: int) -> float:
+    """The client library's own ceiling: a paho subscriber that only counts."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    count = [0]
+    done = threading.Event()
+
+    def make() -> mqtt.Client:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-count", clean_session=False)
+        c.on_connect = lambda cl, *a: cl.subscribe(f"fw/v1/{SITE}/+/event", 1)
+
+        def on_message(cl, userdata, msg) -> None:
+            count[0] += 1
+            if count[0] == n:
+                done.set()
+
+        c.on_message = on_message
+        return c
+
+    c = make()
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    time.sleep(0.5)
+    c.disconnect()
+    c.loop_stop()
+    publish_backlog(broker, n)
+    c = make()
+    t0 = time.perf_counter()
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    done.wait(300)
+    elapsed = time.perf_counter() - t0
+    c.disconnect()
+    c.loop_stop()
+    return elapsed
+
+
 def hub_drain(broker: MosquittoBroker, n: int, db: Path, protocol: str) -> float:
     store = Store(db)
     ingest = Ingest(store, SITE, broker.host, broker.port, protocol=protocol, client_id="bench-hub").start()
@@ -85,12 +125,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         with MosquittoBroker(Path(tmp) / "b1") as broker:
             base = mosquitto_sub_drain(broker, n)
+        with MosquittoBroker(Path(tmp) / "b3") as broker:
+            paho = paho_count_drain(broker, n)
         with MosquittoBroker(Path(tmp) / "b2") as broker:
             hub = hub_drain(broker, n, Path(tmp) / "hub.db", args.protocol)
     print(f"events: {n} QoS 1 badge events, backlog drained from a persistent session (MQTT {args.protocol})")
     print(f"mosquitto_sub drain: {n / base:10.0f} events/s  ({base:.2f} s)")
+    print(f"paho count-only:     {n / paho:10.0f} events/s  ({paho:.2f} s)  the client library's ceiling")
     print(f"hub ingest drain:    {n / hub:10.0f} events/s  ({hub:.2f} s)  validated, de-duplicated, committed, acked")
-    print(f"ratio hub / mosquitto_sub: {base / hub:.2f}")
+    print(f"ratio hub / mosquitto_sub: {base / hub:.2f}; hub / paho count-only: {paho / hub:.2f}")
 
 
 if __name__ == "__main__":

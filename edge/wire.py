@@ -16,6 +16,7 @@ fields, so a newer device can talk to an older hub.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -77,6 +78,7 @@ class Topic:
     kind: TopicKind
 
 
+@functools.lru_cache(maxsize=65536)  # a site has a few thousand topics; ingest parses each message's
 def parse_topic(topic: str) -> Topic:
     """Split a floorwatch topic, or raise WireError naming what is wrong with it."""
     parts = topic.split("/")
