@@ -37,6 +37,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) ->
     from kiosk_ui import api
 
     app.register_blueprint(api.bp)
+
+    from kiosk_ui import exports_api
+
+    app.register_blueprint(exports_api.bp)
     return app
 
 
