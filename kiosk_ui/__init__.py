@@ -41,6 +41,13 @@ def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) ->
     from kiosk_ui import exports_api
 
     app.register_blueprint(exports_api.bp)
+
+    from kiosk_ui import console, floor, i18n, kiosk, live, pages
+
+    i18n.init_app(app)
+    live.init_app(app)
+    for module in (pages, kiosk, floor, console, live):
+        app.register_blueprint(module.bp)
     return app
 
 

@@ -3,6 +3,7 @@ bus. Views call `store()`, `site()` and `hub()` instead of reaching into app.con
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Flask, current_app
@@ -23,6 +24,12 @@ def init_app(app: Flask, hub: Any = None) -> None:
 
 def hub() -> Any:
     return current_app.extensions[_KEY]["hub"]
+
+
+def now_ms() -> int:
+    """The hub's clock (tests and the demo inject one), or wall time when there is no hub."""
+    running = hub()
+    return running.clock.now_ms() if running is not None else time.time_ns() // 1_000_000
 
 
 def store() -> Store:

@@ -1,0 +1,139 @@
+"""The leads' console: `/console`.
+
+Roll-call board for a shift (the current one by default, `?date=&shift=` for another), the live
+violations feed with evidence, lead actions (reassign seat, approve swap, set meal slot, grant
+leave, excuse a violation with a reason) posted to the engine's /api/lead/* and
+/api/violations/<id>/excuse, device health and equipment incidents.
+
+The board starts from the roster in the site config, so every rostered agent is on it before
+the engine has said anything; the engine's /api/rollcall and live `rollcall` updates fill in
+arrivals and statuses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from edge import wire
+from hub.site import ShiftTemplate, Site
+from kiosk_ui import state
+from kiosk_ui.floor import device_rows, layout
+from kiosk_ui.pages import page_config, render_page
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+
+ROLLCALL_STATUSES = ("on_time", "roll_call_late", "late", "absent", "pending", "leave")
+ROLL_CALL_OPENS_H = 2  # a shift is "current" from this long before its start (arrivals come early)
+MAX_EVIDENCE = 100
+
+
+def shift_window(site: Site, day: dt.date, shift: ShiftTemplate) -> tuple[dt.datetime, dt.datetime]:
+    """Start and end of `shift` on `day`, in the site's time zone (an end before the start is
+    the next day)."""
+    start = dt.datetime.combine(day, shift.start_time, tzinfo=site.tz)
+    end = dt.datetime.combine(day, shift.end_time, tzinfo=site.tz)
+    if shift.crosses_midnight:
+        end += dt.timedelta(days=1)
+    return start, end
+
+
+def current_shift(site: Site, now_ms: int) -> tuple[dt.date, ShiftTemplate]:
+    """The shift a lead is most likely watching at `now_ms`: of the shifts under way (or about
+    to start), preferring rostered ones, the one that started last; else the day's first."""
+    now = dt.datetime.fromtimestamp(now_ms / 1000, site.tz)
+    opens = dt.timedelta(hours=ROLL_CALL_OPENS_H)
+    candidates = []
+    for day in (now.date() - dt.timedelta(days=1), now.date()):
+        for shift in site.info.shifts:
+            start, end = shift_window(site, day, shift)
+            if start - opens <= now < end:
+                candidates.append((start, day, shift))
+    rostered = {(r.date, r.shift) for r in site.roster}
+    if any((day, shift.id) in rostered for _, day, shift in candidates):
+        candidates = [c for c in candidates if (c[1], c[2].id) in rostered]
+    if candidates:
+        # Prefer the shift whose start is nearest the present (a handover hour belongs to the
+        # incoming shift once it has started).
+        started = [c for c in candidates if c[0] <= now]
+        pick = max(started, key=lambda c: c[0]) if started else min(candidates, key=lambda c: c[0])
+        return pick[1], pick[2]
+    return now.date(), min(site.info.shifts, key=lambda s: s.start)
+
+
+def roster_board(site: Site, day: dt.date, shift_id: str) -> list[dict[str, Any]]:
+    """Everyone rostered for the shift, as the board's starting rows (status "pending")."""
+    agents = {a.employee_no: a for a in site.agents}
+    rows = []
+    for r in site.roster:
+        if r.date != day or r.shift != shift_id:
+            continue
+        a = agents.get(r.employee_no)
+        rows.append({
+            "employee_no": r.employee_no,
+            "name": a.name if a else r.employee_no,
+            "team": a.team if a else None,
+            "seat": r.seat,
+            "meal_start": r.meal_start,
+            "status": "pending",
+            "arrival": None,
+        })
+    return sorted(rows, key=lambda r: (r["seat"], r["employee_no"]))
+
+
+def _selected_shift(site: Site) -> tuple[dt.date, ShiftTemplate]:
+    day, shift = current_shift(site, state.now_ms())
+    raw_date, raw_shift = request.args.get("date"), request.args.get("shift")
+    if raw_date:
+        with contextlib.suppress(ValueError):  # a bad date shows the current shift
+            day = dt.date.fromisoformat(raw_date)
+    if raw_shift and site.shift(raw_shift) is not None:
+        shift = site.shift(raw_shift)  # type: ignore[assignment]
+    return day, shift
+
+
+@bp.get("")
+def console():
+    site = state.site()
+    day, shift = _selected_shift(site)
+    start, end = shift_window(site, day, shift)
+    lay = layout()
+    config = page_config(
+        date=day.isoformat(),
+        shift={"id": shift.id, "name": shift.name, "start": shift.start, "end": shift.end,
+               "startMs": int(start.timestamp() * 1000), "endMs": int(end.timestamp() * 1000)},
+        shifts=[{"id": s.id, "name": s.name, "start": s.start, "end": s.end} for s in site.info.shifts],
+        board=roster_board(site, day, shift.id),
+        agents=[{"employee_no": a.employee_no, "name": a.name, "team": a.team} for a in site.agents if a.active],
+        seats=[s["id"] for s in lay["seats"]],
+        devices=device_rows(),
+        deviceInfo=lay["devices"],
+        equipment=lay["equipment"],
+        statuses=list(ROLLCALL_STATUSES),
+        offlineAfterS=site.rules.thresholds.offline_after_s,
+        clockSkewMaxS=site.rules.thresholds.clock_skew_max_s,
+    )
+    return render_page("console.html", site=site, config=config)
+
+
+@bp.get("/evidence")
+def evidence():
+    """The events a violation cites (`?ids=` comma-separated event ids), oldest first."""
+    raw = [i.strip() for i in request.args.get("ids", "").split(",") if i.strip()]
+    if not raw:
+        return jsonify({"error": "bad parameter", "parameter": "ids", "reason": "no event ids"}), 400
+    if len(raw) > MAX_EVIDENCE:
+        return jsonify({"error": "bad parameter", "parameter": "ids", "reason": f"at most {MAX_EVIDENCE}"}), 400
+    bad = [i for i in raw if len(i) > 64 or not wire.is_valid_id(i.lower())]
+    if bad:
+        return jsonify({"error": "bad parameter", "parameter": "ids", "reason": f"not an event id: {bad[0][:64]!r}"}), 400
+    return jsonify([e.to_json() for e in state.store().events_by_ids(raw)])
+
+
+@bp.get("/devices.json")
+def devices_json():
+    """Device health rows for the console's table (refreshed by the page)."""
+    return jsonify({"now": state.now_ms(), "devices": device_rows()})

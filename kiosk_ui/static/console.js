@@ -1,0 +1,292 @@
+/* The leads' console: roll-call board, violations, lead actions, devices, equipment. */
+"use strict";
+(function () {
+  const cfg = FW.config;
+  const $ = (id) => document.getElementById(id);
+  const agents = new Map(cfg.agents.map((a) => [a.employee_no, a]));
+  const agentName = (no) => (agents.get(no) || {}).name || no || "";
+  const shiftKey = `${cfg.date}/${cfg.shift.id}`;
+  const context = { date: cfg.date, shift: cfg.shift.id };
+
+  $("board-shift").textContent = `${cfg.date} ${cfg.shift.name} ${cfg.shift.start}–${cfg.shift.end}`;
+  setInterval(() => { $("hub-time").textContent = FW.fmtTime(FW.now(), true); }, 500);
+
+  for (const a of cfg.agents) $("agents-list").append(FW.el("option", { value: a.employee_no, text: `${a.name} · ${a.team}` }));
+  for (const s of cfg.seats) $("seats-list").append(FW.el("option", { value: s }));
+
+  // ------------------------------------------------------------------ roll-call board
+  const board = new Map(cfg.board.map((r) => [r.employee_no, { ...r }]));
+  const STATUS_TONE = { on_time: "ok", roll_call_late: "warn", late: "bad", absent: "bad", pending: "muted", leave: "info" };
+
+  function applyRollcall(row) {
+    if (!row || !row.employee_no) return;
+    const prev = board.get(row.employee_no) || { employee_no: row.employee_no, name: row.name || agentName(row.employee_no), seat: null };
+    const status = row.status || row.rollcall || prev.status || "pending";
+    const arrival = row.arrival !== undefined ? row.arrival : row.first_arrival !== undefined ? row.first_arrival : prev.arrival;
+    board.set(row.employee_no, {
+      ...prev,
+      name: row.name || prev.name,
+      team: row.team || prev.team,
+      seat: row.seat || row.rostered_seat || prev.seat,
+      status: row.leave && status === "pending" ? "leave" : status,
+      arrival,
+      minutes: row.arrival_minutes_before !== undefined ? row.arrival_minutes_before : prev.minutes,
+    });
+  }
+
+  function renderBoard() {
+    const el = $("board");
+    el.replaceChildren();
+    for (const st of cfg.statuses) {
+      const rows = [...board.values()].filter((r) => (r.status || "pending") === st)
+        .sort((a, b) => (a.arrival || 0) - (b.arrival || 0) || String(a.seat).localeCompare(String(b.seat)));
+      const col = FW.el("div", { class: `board-col tone-${STATUS_TONE[st]}`, "data-status": st },
+        FW.el("h3", {}, FW.el("span", { text: FW.t(`rollcall.${st}`) }), " ", FW.el("b", { class: "count", text: rows.length })));
+      const list = FW.el("ul");
+      for (const r of rows) {
+        list.append(FW.el("li", { "data-employee": r.employee_no, title: r.team || "" },
+          FW.el("b", { text: r.name || r.employee_no }), " ",
+          FW.el("span", { class: "muted", text: r.employee_no }), " ",
+          FW.el("span", { class: "seat", text: r.seat || "" }), " ",
+          r.arrival ? FW.el("time", { text: FW.fmtTime(r.arrival) }) : null));
+      }
+      col.append(list);
+      el.append(col);
+    }
+  }
+
+  async function loadBoard() {
+    const r = await FW.api("/api/rollcall", { params: context });
+    if (r.ok && r.data) {
+      const rows = Array.isArray(r.data) ? r.data : r.data.rows || r.data.rollcall || [];
+      rows.forEach(applyRollcall);
+      $("board-source").textContent = "";
+    } else {
+      $("board-source").textContent = FW.t("console.engine_unavailable", { status: r.status });
+    }
+    renderBoard();
+  }
+
+  // ------------------------------------------------------------------ violations
+  const violations = new Map();
+  const dialog = $("excuse-dialog");
+  let excusing = null;
+
+  function violationItem(v) {
+    const li = FW.el("li", { "data-id": v.id, "data-rule": v.rule || "", class: v.excused ? "excused" : "" });
+    const who = v.agent ? `${agentName(v.agent)} (${v.agent})` : "";
+    li.append(
+      FW.el("time", { text: FW.fmtTime(v.start) }), " ",
+      FW.el("b", { class: "rule", text: v.rule || "" }), " ",
+      FW.el("span", { class: "kind", text: FW.t(`kind.${v.kind}`) !== `kind.${v.kind}` ? FW.t(`kind.${v.kind}`) : v.kind || "" }), " ",
+      FW.el("span", { class: "who", text: who }), " ",
+      v.seat ? FW.el("span", { class: "seat", text: v.seat }) : null);
+    if (v.excused) li.append(" ", FW.el("em", { class: "excuse", text: FW.t("console.excused", { reason: v.excuse_reason || "" }) }));
+    const tools = FW.el("span", { class: "tools" });
+    const evidence = Array.isArray(v.evidence) ? v.evidence : [];
+    const evList = FW.el("ol", { class: "evidence", hidden: true });
+    if (evidence.length) {
+      tools.append(FW.el("button", { type: "button", class: "ev-btn", text: FW.t("console.evidence", { n: evidence.length }), onclick: () => toggleEvidence(evList, evidence) }));
+    }
+    if (!v.excused) {
+      tools.append(FW.el("button", { type: "button", class: "excuse-btn", text: FW.t("action.excuse"), onclick: () => openExcuse(v) }));
+    }
+    li.append(" ", tools, evList);
+    return li;
+  }
+
+  async function toggleEvidence(list, ids) {
+    if (!list.hidden) { list.hidden = true; return; }
+    list.hidden = false;
+    list.replaceChildren(FW.el("li", { class: "muted", text: FW.t("floor.loading") }));
+    const r = await FW.api("/console/evidence", { params: { ids: ids.join(",") } });
+    if (!r.ok) { list.replaceChildren(FW.el("li", { class: "error", text: FW.t("common.load_failed", { status: r.status }) })); return; }
+    list.replaceChildren(...r.data.map((e) => FW.el("li", { "data-event": e.event_id },
+      FW.el("time", { text: FW.fmtTime(e.ts, true) }), " ", FW.el("b", { text: FW.t(`event.${e.type}`) }), " ",
+      FW.el("span", { text: `${e.device} ${e.body.uid || ""}${e.type === "occupancy" ? FW.t(e.body.occupied ? "event.occupied" : "event.vacant") : ""}${e.body.button ? FW.t(`button.${e.body.button}`) : ""}` }))));
+    if (!r.data.length) list.replaceChildren(FW.el("li", { class: "muted", text: FW.t("console.evidence_missing") }));
+  }
+
+  function renderViolations() {
+    const rows = [...violations.values()].sort((a, b) => (b.start || 0) - (a.start || 0)).slice(0, 300);
+    $("violations").replaceChildren(...rows.map(violationItem));
+    if (!rows.length) $("violations").append(FW.el("li", { class: "none", text: FW.t("console.no_violations") }));
+    $("viol-count").textContent = [...violations.values()].filter((v) => !v.excused).length;
+  }
+  function inShift(v) {
+    if (v.shift) return v.shift === shiftKey || v.shift === cfg.shift.id;
+    return typeof v.start === "number" && v.start >= cfg.shift.startMs - 2 * 3600e3 && v.start <= cfg.shift.endMs;
+  }
+  async function loadViolations() {
+    const r = await FW.api("/api/violations", { params: { from: cfg.date, to: cfg.date } });
+    if (r.ok && r.data) {
+      const rows = Array.isArray(r.data) ? r.data : r.data.violations || [];
+      for (const v of rows) if (v && v.id && inShift(v)) violations.set(v.id, v);
+      $("viol-source").textContent = "";
+    } else {
+      $("viol-source").textContent = FW.t("console.engine_unavailable", { status: r.status });
+    }
+    renderViolations();
+  }
+
+  function openExcuse(v) {
+    excusing = v;
+    $("excuse-what").textContent = `${v.rule || ""} ${agentName(v.agent)}`;
+    const form = $("excuse-form");
+    form.reset();
+    form.querySelector("output").textContent = "";
+    if (dialog.showModal) dialog.showModal(); else dialog.setAttribute("open", "");
+  }
+  $("excuse-cancel").addEventListener("click", () => dialog.close());
+  $("excuse-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = ev.target;
+    const reason = form.reason.value.trim();
+    if (!excusing || !reason) return;
+    const r = await FW.api(`/api/violations/${encodeURIComponent(excusing.id)}/excuse`, { method: "POST", body: { reason } });
+    if (r.ok) {
+      const updated = r.data && r.data.id ? r.data : { ...excusing, excused: true, excuse_reason: reason };
+      violations.set(updated.id, updated);
+      renderViolations();
+      dialog.close();
+      loadBoard();
+    } else {
+      form.querySelector("output").textContent = failure(r);
+    }
+  });
+
+  // ------------------------------------------------------------------ lead actions
+  function failure(r) {
+    const d = r.data || {};
+    const why = [d.error, d.parameter || d.field, d.reason].filter(Boolean).join(": ");
+    return FW.t("action.failed", { status: r.status || FW.t("common.network"), reason: why });
+  }
+  for (const form of document.querySelectorAll("form.action")) {
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const out = form.querySelector("output");
+      const body = { ...context };
+      for (const [k, v] of new FormData(form)) body[k] = String(v).trim();
+      form.classList.add("busy");
+      const r = await FW.api(`/api/lead/${form.dataset.action}`, { method: "POST", body });
+      form.classList.remove("busy");
+      out.className = `result ${r.ok ? "ok" : "bad"}`;
+      out.textContent = r.ok ? FW.t("action.done") : failure(r);
+      if (r.ok) {
+        form.reset();
+        loadBoard();
+        loadViolations();
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ devices
+  const devices = new Map(cfg.devices.map((d) => [d.device, d]));
+  function renderDevices() {
+    const now = FW.now();
+    const rows = [...devices.values()].sort((a, b) => (a.state === "online") - (b.state === "online") || a.device.localeCompare(b.device));
+    const tbody = $("device-rows");
+    tbody.replaceChildren();
+    let offline = 0;
+    for (const d of rows) {
+      const info = cfg.deviceInfo[d.device] || {};
+      const online = d.state === "online";
+      if (!online) offline += 1;
+      const skewS = typeof d.clock_skew_ms === "number" ? d.clock_skew_ms / 1000 : null;
+      const hb = d.last_heartbeat || d.last_seen;
+      const age = typeof hb === "number" ? Math.max(0, Math.round((now - hb) / 1000)) : null;
+      tbody.append(FW.el("tr", { "data-device": d.device, class: online ? "" : "offline" },
+        FW.el("td", { text: d.device }),
+        FW.el("td", { text: info.place ? `${FW.t(`role.${info.role}`)} ${info.place}` : "" }),
+        FW.el("td", { class: online ? "ok" : "bad", text: FW.t(online ? "device.online" : "device.offline") }),
+        FW.el("td", { text: age === null ? "" : FW.t("device.ago", { time: FW.fmtTime(hb, true), s: age }) }),
+        FW.el("td", { class: d.spooled > 0 ? "warn" : "", text: d.spooled === null || d.spooled === undefined ? "" : `${d.spooled}${d.dropped ? " / " + FW.t("device.dropped", { n: d.dropped }) : ""}` }),
+        FW.el("td", { class: skewS !== null && Math.abs(skewS) > cfg.clockSkewMaxS ? "bad" : "", text: skewS === null ? "" : `${skewS.toFixed(1)} s` }),
+        FW.el("td", { text: d.fw || "" })));
+    }
+    $("dev-summary").textContent = FW.t("device.summary", { total: devices.size, offline });
+  }
+  async function refreshDevices() {
+    const r = await FW.api("/console/devices.json");
+    if (r.ok) {
+      for (const d of r.data.devices) devices.set(d.device, { ...(devices.get(d.device) || {}), ...d });
+      renderDevices();
+    }
+  }
+  setInterval(refreshDevices, 15000);
+
+  // ------------------------------------------------------------------ equipment incidents
+  const incidents = new Map();
+  const INCIDENT_STATE = { "EQUIP-MOVED": "moved", "EQUIP-MISSING": "missing", "EQUIP-EXIT": "exit" };
+  function applyEquipment(row) {
+    if (!row || !row.tag) return;
+    const state = row.state || (row.closed ? "home" : INCIDENT_STATE[row.rule]);
+    if (!state || state === "home") incidents.delete(row.tag);
+    else incidents.set(row.tag, { ...(incidents.get(row.tag) || {}), ...row, state });
+  }
+  function renderIncidents() {
+    const list = $("incidents");
+    list.replaceChildren();
+    for (const e of incidents.values()) {
+      const home = e.home_seat || (cfg.equipment[e.tag] || {}).home_seat || "";
+      const kind = e.kind || (cfg.equipment[e.tag] || {}).kind || "";
+      const liable = Array.isArray(e.liable) ? e.liable.map((l) => `${agentName(l.employee_no)} ${typeof l.share === "number" ? "¥" + l.share.toFixed(2) : ""}`).join(", ") : "";
+      list.append(FW.el("li", { "data-tag": e.tag, class: `eq-${e.state}` },
+        FW.el("b", { text: FW.t(`equipment.${e.state}`) }), " ",
+        FW.el("span", { text: FW.t("console.incident", { kind, tag: e.tag, home, seen: e.seen_at || e.last_seen_device || FW.t("floor.unseen") }) }),
+        e.opened ? FW.el("time", { text: " " + FW.fmtDayTime(e.opened) }) : null,
+        typeof e.price === "number" ? FW.el("span", { class: "price", text: ` ¥${e.price.toFixed(2)}` }) : null,
+        liable ? FW.el("span", { class: "muted", text: " " + FW.t("console.liable", { who: liable }) }) : null));
+    }
+    if (!incidents.size) list.append(FW.el("li", { class: "none", text: FW.t("floor.none") }));
+    $("equip-count").textContent = incidents.size;
+  }
+  async function loadEquipment() {
+    const r = await FW.api("/api/equipment");
+    if (r.ok && r.data) {
+      const rows = Array.isArray(r.data) ? r.data : r.data.incidents || r.data.equipment || [];
+      rows.forEach(applyEquipment);
+    }
+    renderIncidents();
+  }
+
+  // ------------------------------------------------------------------ live
+  renderBoard();
+  renderViolations();
+  renderDevices();
+  renderIncidents();
+  let wasLinked = true; // the first load below is not a reconnect
+  FW.live({
+    channels: ["rollcall", "violation", "device", "equipment"],
+    snapshot: true,
+    onUpdate(channel, data) {
+      if (channel === "rollcall") {
+        if ((data.date && data.date !== cfg.date) || (data.shift && data.shift !== cfg.shift.id && data.shift !== shiftKey)) return;
+        applyRollcall(data);
+        renderBoard();
+      } else if (channel === "violation") {
+        if (data && data.id && inShift(data)) {
+          violations.set(data.id, data);
+          renderViolations();
+        }
+      } else if (channel === "device" && data.device) {
+        const prev = devices.get(data.device) || { device: data.device };
+        const state = typeof data.state === "string" ? data.state : data.online ? "online" : "offline";
+        devices.set(data.device, { ...prev, ...data, state: state === "online" ? "online" : "offline" });
+        renderDevices();
+      } else if (channel === "equipment") {
+        applyEquipment(data);
+        renderIncidents();
+      }
+    },
+    onLink(state) {
+      $("link-state").textContent = FW.t(state.link ? (state.mqtt ? "live.open" : "live.mqtt_down") : "live.closed");
+      // after a reconnect, fetch what the stream may have missed
+      if (state.link && !wasLinked) { loadBoard(); loadViolations(); }
+      wasLinked = state.link;
+    },
+  });
+  loadBoard();
+  loadViolations();
+  loadEquipment();
+})();
