@@ -50,6 +50,8 @@ class ReaderConfig(_Section):
     d0_pin: int | None = None
     d1_pin: int | None = None
     bits: Literal[26, 34] | None = None
+    frame_gap_ms: Annotated[float, Field(gt=0, le=1000)] = 25.0  # wiegand: silence that ends a frame
+    uid_digits: Annotated[int, Field(ge=1, le=32)] = 10  # canonical UID width (hex digits)
     # inventory readers: how often to report the set of tags seen
     period_s: Annotated[float, Field(gt=0)] = 60.0
 
@@ -62,14 +64,16 @@ class SensorConfig(_Section):
     pin: int | None = None
     port: str | None = None
     baudrate: Annotated[int, Field(ge=300)] = 256000
-    hold_s: Annotated[float, Field(ge=0)] = 60.0  # PIR: occupied until no motion this long
+    hold_s: Annotated[float, Field(ge=0)] = 60.0  # PIR, LD2410: occupied until no presence this long
     bounce_s: Annotated[float, Field(ge=0)] = 0.2  # mat: a state must hold this long to count
+    pull_up: bool = True  # mat: switch to ground with the Pi's pull-up (pressed = low)
 
 
 class ButtonsConfig(_Section):
     break_pin: int | None = None
     meal_pin: int | None = None
     back_pin: int | None = None
+    bounce_s: Annotated[float, Field(ge=0)] = 0.05
 
 
 class FeedbackConfig(_Section):
@@ -81,6 +85,8 @@ class FeedbackConfig(_Section):
 class SpoolConfig(_Section):
     path: str = "/var/lib/floorwatch/spool.db"
     max_events: Annotated[int, Field(ge=10)] = 100_000
+    # full: fsync every event (survives power loss); normal: survives a crashed process only
+    sync: Literal["full", "normal"] = "full"
 
 
 class DeviceConfig(_Section):

@@ -1,0 +1,265 @@
+"""Pieces every driver shares: the callback interfaces, repeat suppression, UID normalisation,
+timers, and the thin pyserial and gpiozero ports that feed the pure decoders.
+
+A driver is a pure decoder (fed bytes or timestamped edges, no I/O, no clock of its own) plus a
+thin port that feeds it from real hardware. Tests drive the decoders with synthetic timestamps
+and the ports through a pseudo-terminal or gpiozero's mock pins, so the code a Pi runs is the
+code the tests exercise.
+
+Interfaces (gpiozero-style attributes, set by the agent):
+  badge / tag readers  `name`, `when_tap(uid)`, `stats`, `close()`
+  occupancy sensors    `name`, `when_changed(occupied)`, `occupied`, `close()`
+  seat buttons         `when_pressed(button)`, `close()`
+  feedback             `show(result, text)`, `close()`
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+TapCallback = Callable[[str], None]
+ChangeCallback = Callable[[bool], None]
+PressCallback = Callable[[str], None]
+
+DEFAULT_UID_DIGITS = 10  # EM4100: version byte + 32-bit card number as 10 hex digits
+
+
+class Scheduler(Protocol):
+    """Runs a function after a delay in real seconds (the agent's link loop is one)."""
+
+    def call_later(self, delay_s: float, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+
+class TimerThread:
+    """A minimal Scheduler for ports used on their own (one thread, a heap of deadlines)."""
+
+    def __init__(self, name: str = "floorwatch-timers") -> None:
+        self._heap: list[tuple[float, int, Callable[..., Any], tuple]] = []
+        self._ids = itertools.count()
+        self._cv = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def call_later(self, delay_s: float, fn: Callable[..., Any], *args: Any) -> None:
+        with self._cv:
+            heapq.heappush(self._heap, (time.monotonic() + max(delay_s, 0.0), next(self._ids), fn, args))
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._closed and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    self._cv.wait(None if not self._heap else self._heap[0][0] - time.monotonic())
+                if self._closed:
+                    return
+                _, _, fn, args = heapq.heappop(self._heap)
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("timer callback %r failed", fn)
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify()
+        self._thread.join(2)
+
+
+_shared_timers: TimerThread | None = None
+_shared_lock = threading.Lock()
+
+
+def default_scheduler() -> TimerThread:
+    """One timer thread per process for ports constructed without the agent's loop."""
+    global _shared_timers
+    with _shared_lock:
+        if _shared_timers is None:
+            _shared_timers = TimerThread()
+        return _shared_timers
+
+
+class HoldOff:
+    """Suppress the repeats a reader sends while a card stays in its field.
+
+    A read of a UID within `hold_off_s` of the previous read of the same UID is a repeat (the
+    window slides: a card held for a minute is one tap). A card taken away for longer than the
+    hold-off and presented again is a genuine second tap. Times are seconds, any origin.
+    """
+
+    def __init__(self, hold_off_s: float = 2.0) -> None:
+        self.hold_off_s = hold_off_s
+        self._last: dict[str, float] = {}
+        self.repeats = 0
+
+    def accept(self, uid: str, t: float) -> bool:
+        last = self._last.get(uid)
+        self._last[uid] = t
+        if len(self._last) > 64:  # forget cards long gone
+            self._last = {u: s for u, s in self._last.items() if t - s < self.hold_off_s}
+            self._last[uid] = t
+        if last is not None and 0 <= t - last < self.hold_off_s:
+            self.repeats += 1
+            return False
+        return True
+
+
+def uid_from_int(value: int, digits: int = DEFAULT_UID_DIGITS) -> str:
+    """The canonical UID: upper-case hex, zero-padded to `digits` (longer values kept whole)."""
+    return f"{value:0{digits}X}"
+
+
+def normalise_uid(text: str, number_format: str = "hex", digits: int = DEFAULT_UID_DIGITS) -> str:
+    """A card number as a reader prints it -> the canonical UID; ValueError if it is not one."""
+    text = text.strip()
+    if number_format == "decimal":
+        if not text.isdigit():
+            raise ValueError(f"not a decimal card number: {text!r}")
+        return uid_from_int(int(text), digits)
+    cleaned = text.replace(":", "").replace(" ", "")
+    if cleaned.lower().startswith("0x"):
+        cleaned = cleaned[2:]
+    if not cleaned or any(c not in "0123456789abcdefABCDEF" for c in cleaned):
+        raise ValueError(f"not a hex card number: {text!r}")
+    return cleaned.upper().rjust(digits, "0")
+
+
+def fire(callback: Callable[..., Any] | None, *args: Any) -> None:
+    """Call a user callback; a failing callback is logged, never kills a reader thread."""
+    if callback is None:
+        return
+    try:
+        callback(*args)
+    except Exception:
+        log.exception("driver callback %r failed", callback)
+
+
+# ---------------------------------------------------------------- thin ports
+
+
+class SerialPort:
+    """Reads a serial device in a thread and hands each chunk, with its arrival time
+    (time.monotonic seconds), to `on_bytes`. Reopens the device after it disappears (a USB
+    reader unplugged), logging once per outage."""
+
+    def __init__(
+        self,
+        port: str,
+        baudrate: int,
+        on_bytes: Callable[[bytes, float], None],
+        *,
+        name: str = "serial",
+        retry_s: float = 2.0,
+    ) -> None:
+        self.port = port
+        self.baudrate = baudrate
+        self.on_bytes = on_bytes
+        self.name = name
+        self.retry_s = retry_s
+        self.is_open = threading.Event()
+        self.errors = 0
+        self._stop = threading.Event()
+        self._serial = None
+        self._thread = threading.Thread(target=self._run, name=f"serial-{name}", daemon=True)
+        self._thread.start()
+
+    def _open(self):
+        import serial  # pyserial
+
+        return serial.Serial(self.port, self.baudrate, bytesize=8, parity="N", stopbits=1, timeout=0.5)
+
+    def _run(self) -> None:
+        import serial
+
+        reported = False
+        while not self._stop.is_set():
+            try:
+                ser = self._open()
+            except (serial.SerialException, OSError) as exc:
+                self.errors += 1
+                if not reported:
+                    log.error("%s: cannot open %s: %s; retrying every %.0f s", self.name, self.port, exc, self.retry_s)
+                    reported = True
+                self._stop.wait(self.retry_s)
+                continue
+            if reported:
+                log.info("%s: %s is back", self.name, self.port)
+            reported = False
+            self._serial = ser
+            self.is_open.set()
+            try:
+                while not self._stop.is_set():
+                    data = ser.read(ser.in_waiting or 1)
+                    if data:
+                        fire(self.on_bytes, data, time.monotonic())
+            except (serial.SerialException, OSError, TypeError) as exc:
+                if not self._stop.is_set():
+                    self.errors += 1
+                    log.error("%s: %s failed: %s; reopening", self.name, self.port, exc)
+            finally:
+                self.is_open.clear()
+                self._serial = None
+                with contextlib.suppress(Exception):
+                    ser.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        ser = self._serial
+        if ser is not None:
+            with contextlib.suppress(Exception):
+                ser.cancel_read()
+        self._thread.join(3)
+
+
+class EdgeInput:
+    """A GPIO input whose edges arrive with the timestamp the pin factory reports.
+
+    gpiozero's `when_activated` does not pass the time of the edge, and Python callback time
+    under load is late and jittery (which corrupts Wiegand reads). So a `DigitalInputDevice`
+    owns the pin (reservation, pull-up), and we take the pin's own `when_changed(ticks, state)`
+    callback, converting ticks to seconds since this input was created with the factory's
+    `ticks_diff`. With lgpio the ticks come from the kernel's edge timestamps.
+    """
+
+    def __init__(
+        self,
+        pin: int | str,
+        on_edge: Callable[[bool, float], None],
+        *,
+        pull_up: bool = True,
+        pin_factory: Any = None,
+    ) -> None:
+        from gpiozero import DigitalInputDevice
+
+        self.on_edge = on_edge
+        self.device = DigitalInputDevice(pin, pull_up=pull_up, bounce_time=None, pin_factory=pin_factory)
+        self.factory = self.device.pin_factory
+        self.active_low = pull_up
+        self._t0 = self.factory.ticks()
+        self.device.pin.when_changed = self._changed
+
+    def now(self) -> float:
+        """Seconds on this input's time base (the same base as edge times)."""
+        return self.factory.ticks_diff(self.factory.ticks(), self._t0)
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.device.pin.state) != self.active_low
+
+    def _changed(self, ticks: Any, state: int) -> None:
+        active = bool(state) != self.active_low
+        fire(self.on_edge, active, self.factory.ticks_diff(ticks, self._t0))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.device.pin.when_changed = None
+        self.device.close()

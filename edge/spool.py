@@ -1,0 +1,174 @@
+"""The durable outbox: every event is in SQLite before it is published, and leaves only when
+the broker has acknowledged it.
+
+paho keeps its outgoing queue in memory only, so a Pi that loses power or is killed loses
+whatever had not reached the broker. Here each event gets its `seq` and its row in one
+transaction (WAL; `synchronous=FULL` by default, so a committed event survives power loss), and
+`last_seq` lives in the same database, so the sequence never goes backwards, even after SIGKILL
+and even when the outbox is empty. The outbox is bounded: on overflow the oldest events go and
+are counted (`dropped`, reported in heartbeats).
+
+A brand-new spool starts its sequence at `seq_floor` (the agent passes the device clock in ms
+when the clock is valid): a Pi whose SD card was replaced then never reuses a number the hub has
+already stored (the hub drops a (device, seq) it has seen as a duplicate). A spool file that
+cannot be read is moved aside (kept, named in the log) and a new one started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from edge.exceptions import SpoolError
+
+log = logging.getLogger(__name__)
+
+
+class Spool:
+    def __init__(
+        self,
+        path: str | Path,
+        max_events: int = 100_000,
+        *,
+        sync: str = "full",
+        seq_floor: int = 0,
+    ) -> None:
+        self.path = Path(path)
+        self.max_events = max_events
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SpoolError(f"{self.path}: cannot create the folder: {exc.strerror}") from None
+        try:
+            self._conn = self._open(sync, seq_floor)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+                raise SpoolError(f"{self.path}: cannot open: {exc}") from None
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            log.error("spool %s is unreadable (%s); kept as %s, starting a new one", self.path, exc, aside)
+            self.path.rename(aside)
+            for suffix in ("-wal", "-shm"):
+                side = Path(str(self.path) + suffix)
+                if side.exists():
+                    side.rename(Path(str(aside) + suffix))
+            self._conn = self._open(sync, seq_floor)
+
+    def _open(self, sync: str, seq_floor: int) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=10)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
+            conn.execute("PRAGMA cache_size=-256")  # 256 KiB: a Pi Zero has 512 MB for everything
+            conn.execute("PRAGMA wal_autocheckpoint=256")
+            conn.execute("CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            conn.execute("BEGIN IMMEDIATE")
+            floor = max(int(seq_floor), 0)
+            conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('base_seq', ?)", (floor,))
+            conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('last_seq', ?)", (floor,))
+            conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('dropped', 0)")
+            conn.execute("COMMIT")
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            self._last_seq = int(meta["last_seq"])
+            self.base_seq = int(meta["base_seq"])
+            self._dropped = int(meta["dropped"])
+            self._count = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            top = conn.execute("SELECT max(seq) FROM outbox").fetchone()[0]
+            if top is not None and top > self._last_seq:  # cannot happen; never go backwards anyway
+                self._last_seq = top
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def last_seq(self) -> int:
+        """The highest sequence number ever given out (0 before the first event of a floor-0 spool)."""
+        with self._lock:
+            return self._last_seq
+
+    @property
+    def dropped(self) -> int:
+        """Events lost to overflow since this spool was created."""
+        with self._lock:
+            return self._dropped
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._count
+
+    # ------------------------------------------------------------ writing
+
+    def append(self, build: Callable[[int], bytes]) -> int:
+        """Give out the next seq, store `build(seq)` under it, commit; returns the seq.
+
+        If `build` raises, nothing is stored and the seq is not used.
+        """
+        with self._lock:
+            seq = self._last_seq + 1
+            payload = build(seq)
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT INTO outbox(seq, payload) VALUES (?, ?)", (seq, payload))
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (seq,))
+                over = self._count + 1 - self.max_events
+                if over > 0:
+                    conn.execute(
+                        "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)", (over,)
+                    )
+                    conn.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (over,))
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise SpoolError(f"{self.path}: cannot store event {seq}: {exc}") from None
+            self._last_seq = seq
+            if over > 0:
+                self._dropped += over
+                self._count = self.max_events
+                log.warning("spool %s full: dropped the %d oldest event(s)", self.path, over)
+            else:
+                self._count += 1
+            return seq
+
+    def ack(self, seqs: Iterable[int]) -> int:
+        """Forget events the broker has acknowledged; returns how many rows went."""
+        seqs = list(seqs)
+        if not seqs:
+            return 0
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                cur = conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+                gone = cur.rowcount
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                log.error("spool %s: cannot remove acknowledged events: %s (they will be sent again)", self.path, exc)
+                return 0
+            self._count -= gone
+            return gone
+
+    # ------------------------------------------------------------ reading
+
+    def pending(self, after_seq: int = 0, limit: int = 100) -> list[tuple[int, bytes]]:
+        """Unacknowledged events with seq > after_seq, oldest first."""
+        with self._lock:
+            return self._conn.execute(
+                "SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+            ).fetchall()
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._conn.close()
