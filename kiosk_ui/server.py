@@ -57,6 +57,21 @@ class _Server(ThreadedWSGIServer):
         self._slots = threading.BoundedSemaphore(max_connections)
         self._dead_peer_ms = int(dead_peer_s * 1000)
         self.refused = 0
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    @property
+    def connections(self) -> int:
+        with self._open_lock:
+            return len(self._open)
+
+    def close_connections(self) -> None:
+        """End every open connection (streams included): a stopped server leaves none behind."""
+        with self._open_lock:
+            conns = list(self._open)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def process_request(self, request, client_address) -> None:  # type: ignore[override]
         if not self._slots.acquire(blocking=False):
@@ -68,17 +83,24 @@ class _Server(ThreadedWSGIServer):
         if hasattr(socket, "TCP_USER_TIMEOUT"):
             with contextlib.suppress(OSError):  # not every platform honours it
                 request.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, self._dead_peer_ms)
+        with self._open_lock:
+            self._open.add(request)
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._forget(request)
             raise
 
     def process_request_thread(self, request, client_address) -> None:  # type: ignore[override]
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._forget(request)
+
+    def _forget(self, request: socket.socket) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        self._slots.release()
 
 
 class WebServer:
@@ -107,8 +129,14 @@ class WebServer:
         self._thread.start()
         return self
 
+    @property
+    def connections(self) -> int:
+        """Connections open now (each holds one thread)."""
+        return self.server.connections
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.server.close_connections()
         if self._thread is not None:
             self._thread.join(5)

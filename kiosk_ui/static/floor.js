@@ -238,7 +238,7 @@
       const kind = L.prices[e.kind] || e.kind || (L.equipment[e.tag] || {}).kind || "";
       list.append(FW.el("li", { "data-tag": e.tag, class: `eq-${e.state}` },
         FW.el("b", { text: FW.t(`equipment.${e.state}`) }), " ",
-        FW.el("span", { text: FW.t("floor.equip_item", { kind, tag: e.tag, home: e.home_seat || "", seen: e.seen_at || FW.t("floor.unseen") }) })));
+        FW.el("span", { text: FW.t(e.seen_at ? "floor.equip_item" : "floor.equip_missing", { kind, tag: e.tag, home: e.home_seat || "", seen: e.seen_at }) })));
     }
     if (!list.children.length) list.append(FW.el("li", { class: "none", text: FW.t("floor.none") }));
   }

@@ -1,0 +1,166 @@
+"""Fixtures for the web UI tests: headless Chromium (Debian's) through Playwright, and a whole
+running hub: the suite's real mosquitto, a real HubService (with the rule engine when
+hub.engine exists), the web app served by kiosk_ui.server, and a real paho client playing the
+devices. Time is a ManualClock set relative to the roster's day shift.
+
+Import the fixtures a test module needs: `from tests.ui_harness import browser, floor_hub  # noqa: F401`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from edge import wire
+from edge.clock import ManualClock
+from hub.service import HubService
+from hub.site import Site, load_site
+from hub.store import Store
+from kiosk_ui import create_app
+from kiosk_ui.server import WebServer
+from tests.mqtt_util import Publisher
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+WAIT_S = 25.0  # generous: several engineers' suites share two cores
+
+
+def wait_until(cond: Callable[[], Any], timeout: float = WAIT_S, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def shift_time(site: Site, hhmm: str, day: dt.date | None = None) -> int:
+    """UTC ms of a site-local wall time on the roster's day."""
+    day = day or site.roster[0].date
+    local = dt.datetime.combine(day, dt.time.fromisoformat(hhmm), tzinfo=site.tz)
+    return int(local.timestamp() * 1000)
+
+
+@dataclass
+class RunningHub:
+    """A hub on the suite's broker, its web server, its clock and a device-side publisher."""
+
+    site: Site
+    store: Store
+    hub: HubService
+    server: WebServer
+    clock: ManualClock
+    pub: Publisher
+    seqs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def has_engine(self) -> bool:
+        return self.hub.engine is not None
+
+    def at(self, hhmm: str) -> int:
+        """Move hub time to `hhmm` site time on the roster day."""
+        ms = shift_time(self.site, hhmm)
+        self.clock.set(ms)
+        return ms
+
+    def _send(self, device: str, event: wire.BaseModel) -> str:
+        self.pub.publish(wire.event_topic(self.site.id, device), wire.encode(event)).wait_for_publish(10)
+        return event.id  # type: ignore[attr-defined]
+
+    def _common(self, device: str) -> dict[str, Any]:
+        self.seqs[device] = self.seqs.get(device, 0) + 1
+        return {"v": 1, "id": wire.new_event_id(), "device": device, "seq": self.seqs[device], "ts": self.clock.now_ms()}
+
+    def tap(self, device: str, uid: str) -> str:
+        """A badge tap at `device` (device time = hub time); returns the event id."""
+        return self._send(device, wire.BadgeEvent(**self._common(device), type="badge", uid=uid, reader="badge"))
+
+    def occupancy(self, device: str, occupied: bool) -> str:
+        return self._send(device, wire.OccupancyEvent(**self._common(device), type="occupancy", occupied=occupied, sensor="seat"))
+
+    def status(self, device: str, state: str = "online") -> None:
+        msg = wire.Status(v=1, device=device, state=state, ts=self.clock.now_ms(), fw="test-1.0", config="cfg")
+        self.pub.publish(wire.status_topic(self.site.id, device), wire.encode(msg), retain=True).wait_for_publish(10)
+
+    def wait_device_state(self, device: str, state: str) -> None:
+        wait_until(lambda: any(r["device"] == device and r["state"] == state for r in self.store.devices()),
+                   what=f"{device} {state} in the hub's device table")
+
+    def rostered(self, shift: str = "day") -> list[tuple[Any, str, str]]:
+        """(agent, badge uid, seat) for everyone on `shift` of the roster day."""
+        agents = {a.employee_no: a for a in self.site.agents}
+        return [(agents[r.employee_no], agents[r.employee_no].badges[0], r.seat)
+                for r in self.site.roster if r.shift == shift]
+
+    def get_json(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=20) as resp:
+            return json.load(resp)
+
+    def post_json(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=20) as resp:
+                return resp.status, json.load(resp)
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace")
+
+
+def start_hub(site_dir, tmp_path, broker, *, start: str = "08:15", config: dict | None = None) -> RunningHub:
+    site = load_site(site_dir)
+    clock = ManualClock(shift_time(site, start))
+    store = Store(tmp_path / "hub.db")
+    hub = HubService(site, store, broker_host=broker.host, broker_port=broker.port, clock=clock, tick_s=0.5).start()
+    app = create_app({"TESTING": True, **(config or {})}, hub=hub)
+    server = WebServer(app).start()
+    pub = Publisher(broker.host, broker.port)
+    return RunningHub(site, store, hub, server, clock, pub)
+
+
+def stop_hub(running: RunningHub) -> None:
+    running.pub.close()
+    running.server.stop()
+    running.hub.stop()
+    running.store.close()
+
+
+@pytest.fixture
+def floor_hub(site_dir, tmp_path, broker):
+    """The whole floor running at 08:15 on the roster day (day shift 08:30-16:00)."""
+    running = start_hub(site_dir, tmp_path, broker, config={"LIVE_KEEPALIVE_S": 1.0})
+    yield running
+    stop_hub(running)
+
+
+def open_page(browser, url: str, viewport: tuple[int, int] = (1280, 800)):
+    """A fresh browser context (no shared cookies) with the page loaded and its stream open."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    page.wait_for_function("document.body.dataset.live === 'open'", timeout=WAIT_S * 1000)
+    page.js_errors = errors  # type: ignore[attr-defined]
+    return page
