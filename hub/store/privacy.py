@@ -1,0 +1,127 @@
+"""SQL of privacy: the retention purge (hub.privacy decides the cut-offs; this deletes) and the
+rows held about one agent (the access right).
+
+Each category names its tables and the column that dates a row. A table the hub has not created
+(yet), or one without the dating column, is skipped and reported as -1 rather than guessed at.
+Open rows (an occupancy interval or incident that has not ended) are never purged. Deletes run
+in chunks, each its own short transaction, so ingest is not held up by a large purge.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hub.store import Store
+
+CHUNK = 5000
+
+# category -> (table, dating column, cut-off attribute of hub.privacy.Cutoffs, extra condition)
+PLAN: dict[str, list[tuple[str, str, str, str]]] = {
+    "raw_events": [
+        ("events", "received", "raw_events_ms", ""),
+        ("quarantine", "received", "raw_events_ms", ""),
+    ],
+    "occupancy": [
+        ("occupancy_intervals", "end", "occupancy_ms", '"end" IS NOT NULL'),
+        ("away_periods", "end", "occupancy_ms", '"end" IS NOT NULL'),
+    ],
+    "attendance": [
+        ("attendance", "date", "attendance_date", ""),
+        ("violations", "date", "attendance_date", ""),
+        ("equipment_incidents", "closed", "attendance_ms", "closed IS NOT NULL"),
+        ("roster", "date", "attendance_date", ""),
+        ("leave", "date", "attendance_date", ""),
+        ("swaps", "date", "attendance_date", ""),
+        ("seat_assignments", "date", "attendance_date", ""),
+    ],
+    "audit": [
+        ("audit", "ts", "audit_ms", ""),
+    ],
+}
+
+
+def _columns(store: Store, table: str) -> set[str]:
+    with store.lock:
+        return {r[1] for r in store.conn.execute(f'PRAGMA table_info("{table}")').fetchall()}
+
+
+def purge_before(store: Store, cut: Any, *, dry_run: bool = False) -> dict[str, int]:
+    """Delete (or with dry_run count) rows older than `cut` (a hub.privacy.Cutoffs)."""
+    counts: dict[str, int] = {}
+    for plan in PLAN.values():
+        for table, column, attr, extra in plan:
+            if column not in _columns(store, table):
+                counts[table] = -1
+                continue
+            where = f'"{column}" < ?' + (f" AND {extra}" if extra else "")
+            value = getattr(cut, attr)
+            if dry_run:
+                with store.lock:
+                    counts[table] = store.conn.execute(f'SELECT count(*) FROM "{table}" WHERE {where}', (value,)).fetchone()[0]
+                continue
+            total = 0
+            while True:
+                with store.lock:
+                    n = store.conn.execute(
+                        f'DELETE FROM "{table}" WHERE rowid IN (SELECT rowid FROM "{table}" WHERE {where} LIMIT {CHUNK})',
+                        (value,),
+                    ).rowcount
+                total += n
+                if n < CHUNK:
+                    break
+            counts[table] = total
+    return counts
+
+
+# table -> columns that hold an employee number (rows about that agent)
+AGENT_TABLES: dict[str, tuple[str, ...]] = {
+    "roster": ("employee_no",),
+    "attendance": ("employee_no",),
+    "violations": ("employee_no",),
+    "away_periods": ("employee_no",),
+    "occupancy_intervals": ("occupied_by",),
+    "seat_assignments": ("employee_no",),
+    "leave": ("employee_no",),
+    "swaps": ("from_employee_no", "to_employee_no"),
+}
+
+
+def _rows(store: Store, sql: str, args: list[Any]) -> list[dict[str, Any]]:
+    with store.lock:
+        cur = store.conn.execute(sql, args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def agent_rows(store: Store, employee_no: str, badges: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every row the hub holds about one agent, table by table (tables not created are absent)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table, cols in AGENT_TABLES.items():
+        have = _columns(store, table)
+        use = [c for c in cols if c in have]
+        if not use:
+            continue
+        where = " OR ".join(f'"{c}" = ?' for c in use)
+        out[table] = _rows(store, f'SELECT * FROM "{table}" WHERE {where} ORDER BY rowid', [employee_no] * len(use))
+    if "liable" in _columns(store, "equipment_incidents"):  # few rows; liable is a JSON list
+        rows = _rows(store, "SELECT * FROM equipment_incidents ORDER BY rowid", [])
+        out["equipment_incidents"] = [r for r in rows if _liable(r.get("liable"), employee_no)]
+    if badges:
+        marks = ",".join("?" * len(badges))
+        out["badge_events"] = _rows(
+            store,
+            "SELECT id, event_id, device, seq, ts, received, type, body FROM events"
+            f" WHERE type = 'badge' AND upper(json_extract(body, '$.uid')) IN ({marks}) ORDER BY id",
+            [b.upper() for b in badges],
+        )
+    if "target" in _columns(store, "audit"):
+        out["audit"] = _rows(store, "SELECT * FROM audit WHERE target = ? ORDER BY id", [employee_no])
+    return out
+
+
+def _liable(raw: Any, employee_no: str) -> bool:
+    try:
+        return any(isinstance(x, dict) and x.get("employee_no") == employee_no for x in json.loads(raw or "[]"))
+    except ValueError:
+        return False
