@@ -458,6 +458,7 @@ def guard() -> Response | None:
     if p is None:
         return _deny(401, "sign in or send Authorization: Bearer <token>")
     g.principal = p
+    g.user = p.username  # the engine's lead actions take their audit actor from flask.g.user
     if p.via == "query" and _wants_html():  # swap a page URL's token for a session
         user = accounts().db.user_by_id(p.user_id)
         if user is not None:

@@ -5,8 +5,9 @@ and API tokens as SHA-256 of random 190+-bit values (a fast hash is right for ra
 slow one is for guessable passwords).
 
 The `audit` table follows the engine contract (id, ts, actor, action, target, details JSON);
-`write_audit` creates it if the engine has not yet, with the same columns, so either side may
-come first. Rebuilding derived tables must never drop it: it is not derivable from events.
+`write_audit` writes through the engine's `DerivedStore.audit` (hub/store/derived.py) when
+it is there, and the table is created here too, with the same columns, so either side may come
+first. Rebuilding derived tables must never drop it: it is not derivable from events.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class AuthStore:
                 CREATE TABLE IF NOT EXISTS audit (
                     id INTEGER PRIMARY KEY,
                     ts INTEGER NOT NULL,
-                    actor TEXT NOT NULL,
+                    actor TEXT,
                     action TEXT NOT NULL,
                     target TEXT,
                     details TEXT
@@ -247,12 +248,26 @@ class AuthStore:
 
     def write_audit(self, ts: int, actor: str, action: str, target: str | None = None,
                     details: dict[str, Any] | None = None) -> int:
+        derived = self._derived()
+        if derived is not None:
+            return int(derived.audit(ts, actor, action, target, json.loads(json.dumps(details or {}, default=str))))
         with self.lock:
             cur = self.conn.execute(
                 "INSERT INTO audit(ts, actor, action, target, details) VALUES (?,?,?,?,?)",
                 (ts, actor, action, target, json.dumps(details or {}, ensure_ascii=False, default=str)),
             )
             return int(cur.lastrowid)
+
+    def _derived(self) -> Any:
+        """The engine's store (owner of the audit table), if this hub has one."""
+        if not hasattr(self, "_derived_store"):
+            try:
+                from hub.store.derived import DerivedStore
+            except ImportError:
+                self._derived_store = None
+            else:
+                self._derived_store = DerivedStore(self.store)
+        return self._derived_store
 
     def last_audit_id(self) -> int:
         with self.lock:

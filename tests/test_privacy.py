@@ -1,0 +1,190 @@
+"""Privacy: retention purge removes exactly what the policy says, on command and on schedule;
+an agent's own data export; badge UIDs masked in logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+
+import pytest
+
+from edge.clock import ManualClock
+from hub.privacy import PurgeSchedule, UidMaskingFilter, agent_data, cutoffs, mask_uid, purge
+from hub.store import IncomingEvent
+from hub.store.auth import AuthStore
+
+DAY = 86_400_000
+NOW = int(dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC).timestamp() * 1000)
+
+
+@pytest.fixture
+def derived(store):
+    from hub.store.derived import DerivedStore
+
+    return DerivedStore(store)
+
+
+def _event(i: int, received: int, uid: str = "0A00000001") -> IncomingEvent:
+    return IncomingEvent(f"00000000-0000-4000-8000-{i:012d}", "seat-a01", i, received, received, "badge", True,
+                         {"uid": uid, "reader": "badge"})
+
+
+def _fill(site, store, derived) -> dict[str, dict[str, list]]:
+    """For each category, rows just past its cut-off (must go) and at/after it (must stay)."""
+    cut = cutoffs(site.rules.retention, NOW, site.tz)
+    old_day = (dt.date.fromisoformat(cut.attendance_date) - dt.timedelta(days=1)).isoformat()
+    keep_day = cut.attendance_date
+    store.append_events([_event(1, cut.raw_events_ms - 1), _event(2, cut.raw_events_ms),
+                         _event(3, NOW - DAY)])
+    store.quarantine(cut.raw_events_ms - 1, "fw/v1/x/y/event", b"old", "bad")
+    store.quarantine(cut.raw_events_ms + 1, "fw/v1/x/y/event", b"new", "bad")
+    c = store.conn
+    for i, (end, start) in enumerate([(cut.occupancy_ms - 1, cut.occupancy_ms - 10),
+                                      (cut.occupancy_ms, cut.occupancy_ms - 10),
+                                      (None, cut.occupancy_ms - 5 * DAY)]):  # still open: kept
+        c.execute('INSERT INTO occupancy_intervals(id, seat, start, "end", occupied_by) VALUES (?,?,?,?,?)',
+                  (f"o{i}", "A01", start, end, "10001"))
+        c.execute('INSERT INTO away_periods(id, employee_no, seat, kind, start, "end") VALUES (?,?,?,?,?,?)',
+                  (f"a{i}", "10001", "A01", "break", start, end))
+    for day in (old_day, keep_day):
+        c.execute("INSERT INTO attendance(date, shift, employee_no, rollcall) VALUES (?,?,?,?)",
+                  (day, "day", "10001", "on_time"))
+        c.execute("INSERT INTO violations(id, rule, kind, employee_no, date, start) VALUES (?,?,?,?,?,?)",
+                  (f"v{day}", "ROLL-EARLY", "late", "10001", day, NOW))
+        c.execute("INSERT INTO roster(date, employee_no, shift, seat) VALUES (?,?,?,?)", (day, "10001", "day", "A01"))
+        c.execute("INSERT INTO leave(date, employee_no, kind) VALUES (?,?,?)", (day, "10002", "sick"))
+        c.execute("INSERT INTO swaps(date, shift, from_employee_no, to_employee_no) VALUES (?,?,?,?)",
+                  (day, "day", "10001", "10002"))
+        c.execute("INSERT INTO seat_assignments(date, shift, employee_no, seat) VALUES (?,?,?,?)",
+                  (day, "day", "10001", "A02"))
+    for i, closed in enumerate([cut.attendance_ms - 1, cut.attendance_ms, None]):
+        c.execute("INSERT INTO equipment_incidents(id, tag, rule, opened, closed, liable) VALUES (?,?,?,?,?,?)",
+                  (f"i{i}", "E1", "EQUIP-MISSING", cut.attendance_ms - 10 * DAY, closed,
+                   json.dumps([{"employee_no": "10001", "share": 1.0}])))
+    auth = AuthStore(store)
+    auth.write_audit(cut.audit_ms - 1, "lead1", "reassign", "10001", {})
+    auth.write_audit(cut.audit_ms, "lead1", "reassign", "10001", {})
+    return {"cut": cut}
+
+
+def _count(store, table: str) -> int:
+    return store.conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+
+
+def test_purge_removes_exactly_what_the_policy_says(site, store, derived):
+    _fill(site, store, derived)
+    other = {t: _count(store, t) for t in ("devices", "meta", "users", "seat_state", "status_log", "excuses")}
+    before = {t: _count(store, t) for t in ("events", "quarantine", "occupancy_intervals", "away_periods",
+                                            "attendance", "violations", "roster", "leave", "swaps",
+                                            "seat_assignments", "equipment_incidents", "audit")}
+    dry = purge(site, store, NOW, dry_run=True)
+    assert {t: _count(store, t) for t in before} == before  # a dry run deletes nothing
+    counts = purge(site, store, NOW)
+    assert counts == dry
+    expected = {"events": 1, "quarantine": 1, "occupancy_intervals": 1, "away_periods": 1, "attendance": 1,
+                "violations": 1, "roster": 1, "leave": 1, "swaps": 1, "seat_assignments": 1,
+                "equipment_incidents": 1, "audit": 1}
+    assert counts == expected
+    for table, n in expected.items():
+        after = _count(store, table) - (1 if table == "audit" else 0)  # the purge audits itself
+        assert after == before[table] - n, table
+    assert [e.seq for e in store.iter_events()] == [2, 3]
+    assert store.conn.execute("SELECT id FROM occupancy_intervals ORDER BY id").fetchall() == [("o1",), ("o2",)]
+    assert store.conn.execute("SELECT id FROM equipment_incidents ORDER BY id").fetchall() == [("i1",), ("i2",)]
+    assert {t: _count(store, t) for t in other} == other  # nothing outside the policy is touched
+    last = AuthStore(store).audit_since(0)[-1]
+    assert last["action"] == "purge" and last["details"]["deleted"] == expected
+    assert purge(site, store, NOW) == dict.fromkeys(expected, 0)  # idempotent
+
+
+def test_cutoffs_follow_the_site_policy(site):
+    ret = site.rules.retention.model_copy(update={"raw_events_days": 7, "attendance_days": 365})
+    cut = cutoffs(ret, NOW, site.tz)
+    assert cut.raw_events_ms == NOW - 7 * DAY
+    assert cut.attendance_date == "2025-06-15"  # a site-local day, 365 days back
+    assert cut.occupancy_ms == NOW - site.rules.retention.occupancy_days * DAY
+
+
+def test_scheduled_purge_runs_in_the_hub(site, store, derived):
+    _fill(site, store, derived)
+    sched = PurgeSchedule(site, store, ManualClock(NOW), every_s=3600, first_after_s=0.05).start()
+    try:
+        deadline = time.monotonic() + 20
+        while sched.runs == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        sched.stop()
+    assert sched.runs == 1 and sched.last["events"] == 1
+    assert [e.seq for e in store.iter_events()] == [2, 3]
+
+
+def test_agent_data_export_holds_all_and_only_their_data(site, store, derived):
+    _fill(site, store, derived)
+    agent = next(a for a in site.agents if a.employee_no == "10001")
+    store.append_events([_event(10, NOW, uid=agent.badges[0].lower()), _event(11, NOW, uid="FFFFFFFFFF")])
+    data = agent_data(site, store, "10001", NOW)
+    assert data["agent"]["employee_no"] == "10001" and data["agent"]["badges"] == agent.badges
+    d = data["data"]
+    assert [e["seq"] for e in d["badge_events"]] == [10]  # its badge (any case), not another
+    assert d["badge_events"][0]["body"]["uid"] == agent.badges[0].lower()  # unmasked: their own data
+    assert len(d["attendance"]) == 2 and all(r["employee_no"] == "10001" for r in d["attendance"])
+    assert len(d["swaps"]) == 2 and len(d["equipment_incidents"]) == 3 and len(d["audit"]) == 2
+    assert d["leave"] == []  # that leave was 10002's
+    assert data["retention_days"]["attendance_days"] == 730
+    json.dumps(data)  # one JSON document
+    assert agent_data(site, store, "nobody", NOW) is None
+
+
+def test_uid_masking_helpers():
+    assert mask_uid("0A00000007") == "******0007"
+    assert mask_uid("0A00000007", reveal=True) == "0A00000007"
+    assert mask_uid("1234") == "****"
+    flt = UidMaskingFilter(["0A00000007"])
+    rec = logging.LogRecord("hub", logging.INFO, __file__, 1, "tap of %s at %s, uid=%s", ("0a00000007", "K1", "DEADBEEF99"), None)
+    flt.filter(rec)
+    msg = rec.getMessage()
+    assert "0a00000007" not in msg and "DEADBEEF99" not in msg and "K1" in msg and msg.count("*") >= 10
+
+
+def test_cli_purge_and_agent_export(site_dir, tmp_path, capsys):
+    from hub.cli import main
+    from hub.store import Store
+
+    db = tmp_path / "cli.db"
+    s = Store(db)
+    s.append_events([_event(1, 1_704_067_200_000)])  # 2024-01-01: older than 90 days by now
+    s.close()
+    assert main(["purge", "--site", str(site_dir), "--db", str(db), "--dry-run"]) == 0
+    assert "events                 would delete 1" in capsys.readouterr().out
+    assert main(["purge", "--site", str(site_dir), "--db", str(db)]) == 0
+    assert "events                 deleted 1" in capsys.readouterr().out
+    out = tmp_path / "agent.json"
+    assert main(["privacy", "export-agent", "10001", "--site", str(site_dir), "--db", str(db), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["agent"]["employee_no"] == "10001"
+    assert main(["privacy", "export-agent", "nobody", "--site", str(site_dir), "--db", str(db)]) == 1
+    s = Store(db)
+    actions = [r["action"] for r in AuthStore(s).audit_since(0)]
+    assert actions == ["purge", "export"]
+
+
+def test_cli_accounts_and_tokens(tmp_path, capsys):
+    from hub.accounts import Accounts
+    from hub.cli import main
+    from hub.store import Store
+
+    db = str(tmp_path / "acc.db")
+    assert main(["user", "add", "hr", "--role", "admin", "--generate-password", "--db", db]) == 0
+    password = capsys.readouterr().out.split("password: ")[1].strip()
+    assert main(["user", "add", "l1", "--role", "lead", "--db", db, "--generate-password"]) == 1  # no teams
+    assert main(["token", "issue", "hr", "--name", "payroll", "--scope", "export", "--db", db]) == 0
+    token = capsys.readouterr().out.split("token: ")[1].strip()
+    acc = Accounts(Store(db))
+    assert acc.authenticate("hr", password) is not None
+    p = acc.principal_for_token(token)
+    assert p is not None and p.scope == "export"
+    assert main(["token", "revoke", "1", "--db", db]) == 0
+    assert acc.principal_for_token(token) is None
+    assert main(["user", "disable", "hr", "--db", db]) == 0
+    assert acc.authenticate("hr", password) is None
