@@ -12,6 +12,7 @@ import sys
 COMMAND_MODULES = [
     "hub.commands.core",
     "hub.commands.export",
+    "hub.commands.provision",
 ]
 
 
