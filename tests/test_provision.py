@@ -318,3 +318,36 @@ def test_mosquitto_password_hash_matches_mosquitto_passwd(tmp_path):
         subprocess.run([tool, "-c", "-b", str(tmp_path / "pw"), "u", "s3cret"], check=True)
         stored = (tmp_path / "pw").read_text().strip().split(":", 1)[1]
         assert mosquitto_password_check("s3cret", stored)
+
+
+def test_edge_link_with_its_bundle_reaches_the_hub_over_tls(provisioned, tmp_path):
+    """The real edge Link, configured from its bundle, publishes through the TLS listener."""
+    from edge.link import Link, LinkLoop
+    from edge.spool import Spool
+
+    p = provisioned
+    site = p["site"]
+    dev = sorted(d for d in site.devices if d.startswith("seat-"))[-1]
+    cfg, digest = load_device_config(p["out"] / "devices" / dev / "etc/floorwatch/device.toml")
+    ca, cert, key = _device_files(p["out"], dev)  # the bundle's files, where the Pi has /etc/floorwatch
+    broker = cfg.broker.model_copy(update={"ca": str(ca), "cert": str(cert), "key": str(key)})
+    store = Store(tmp_path / "hub.db")
+    statuses: list[wire.Status] = []
+    creds = load_hub_credentials(p["result"].hub_conf)
+    hub = Ingest(store, site.id, "127.0.0.1", p["plain"], username=creds.username, password=creds.password,
+                 client_id=f"hub-{uuid.uuid4().hex[:6]}", on_status=statuses.append).start(wait=15)
+    loop = LinkLoop().start()
+    spool = Spool(tmp_path / "spool.db")
+    link = Link(dev, site.id, broker, spool, loop=loop, config_hash=digest).start()
+    try:
+        assert link.connected.wait(20), f"edge link refused: {link.last_error}"
+        for _ in range(3):
+            spool.append(lambda seq: badge_event(dev, seq))
+        link.kick()
+        assert _wait(lambda: store.count_events() == 3)
+        assert _wait(lambda: any(s.device == dev and s.state == "online" for s in statuses))
+    finally:
+        link.stop()
+        loop.stop()
+        hub.stop()
+        store.close()
