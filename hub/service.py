@@ -38,7 +38,8 @@ class HubService:
 
     def __init__(self, site: Site, store: Store, *, broker_host: str = "127.0.0.1", broker_port: int = 1883,
                  protocol: str = "3.1.1", clock: Clock | None = None, tick_s: float = 1.0,
-                 engine: object | None = None) -> None:
+                 engine: object | None = None, username: str | None = None,
+                 password: str | None = None, purge_every_s: float | None = 6 * 3600) -> None:
         self.site = site
         self.store = store
         self.clock: Clock = clock or SystemClock()
@@ -48,7 +49,11 @@ class HubService:
         self.ingest = Ingest(
             store, site.id, broker_host, broker_port, protocol=protocol, clock=self.clock.now_ms,
             on_events=self._on_events, on_status=self._on_status, on_acd=self._on_acd,
+            username=username, password=password,
         )
+        # Retention (hub.privacy): purge what rules.toml [retention] says is too old, on a schedule.
+        self.purge_every_s = purge_every_s
+        self.retention = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -66,10 +71,16 @@ class HubService:
         self.ingest.start(wait=wait)
         self._ticker = threading.Thread(target=self._tick_loop, name="hub-ticker", daemon=True)
         self._ticker.start()
+        if self.purge_every_s:
+            from hub.privacy import PurgeSchedule
+
+            self.retention = PurgeSchedule(self.site, self.store, self.clock, every_s=self.purge_every_s).start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        if self.retention is not None:
+            self.retention.stop()
         self.ingest.stop()
         if self._ticker is not None:
             self._ticker.join(5)

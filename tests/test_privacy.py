@@ -188,3 +188,18 @@ def test_cli_accounts_and_tokens(tmp_path, capsys):
     assert acc.principal_for_token(token) is None
     assert main(["user", "disable", "hr", "--db", db]) == 0
     assert acc.authenticate("hr", password) is None
+
+
+def test_the_hub_runs_the_retention_schedule(site, store, broker):
+    from hub.service import HubService
+
+    hub = HubService(site, store, broker_host=broker.host, broker_port=broker.port, clock=ManualClock(NOW),
+                     engine=object()).start()
+    try:
+        assert hub.retention is not None and hub.retention._thread.is_alive()
+        assert hub.retention.every_s == 6 * 3600
+        store.append_events([_event(1, NOW - 91 * DAY), _event(2, NOW - 89 * DAY)])
+        assert hub.retention.run_once()["events"] == 1
+    finally:
+        hub.stop()
+    assert not hub.retention._thread.is_alive()
