@@ -52,6 +52,7 @@ DATETIME_TEXT = "%Y-%m-%d %H:%M:%S"
 XLSX_DATETIME = "yyyy-mm-dd hh:mm:ss"
 XLSX_DATE = "yyyy-mm-dd"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CHUNK_CHARS = 32 * 1024  # text per yielded chunk: small enough to keep memory flat
 _BOOL_LABELS = {"zh": ("是", "否"), "en": ("yes", "no")}
 
 
@@ -160,8 +161,8 @@ def defuse_formula(text: str) -> str:
 Rows = Iterable[dict[str, Any]]
 
 
-def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, rows_per_chunk: int = 500) -> Iterator[bytes]:
-    """UTF-8 CSV with a byte-order mark, as byte chunks of a few hundred rows each."""
+def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, chunk_chars: int = CHUNK_CHARS) -> Iterator[bytes]:
+    """UTF-8 CSV with a byte-order mark, as byte chunks of about `chunk_chars` characters."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([c.header(lang) for c in columns])
@@ -169,7 +170,7 @@ def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, ro
     buf.seek(0)
     buf.truncate()
     texts = {c.key for c in columns if c.kind in ("text", "enum", "list", "json")}
-    for n, row in enumerate(rows, start=1):
+    for row in rows:
         writer.writerow(
             [
                 defuse_formula(s) if c.key in texts else s
@@ -177,7 +178,7 @@ def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, ro
                 for s in (text_value(c, row.get(c.key), tz, lang),)
             ]
         )
-        if n % rows_per_chunk == 0:
+        if buf.tell() >= chunk_chars:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)
             buf.truncate()
@@ -185,20 +186,22 @@ def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, ro
         yield buf.getvalue().encode("utf-8")
 
 
-def json_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, *, rows_per_chunk: int = 500) -> Iterator[bytes]:
+def json_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, *, chunk_chars: int = CHUNK_CHARS) -> Iterator[bytes]:
     """JSON lines: one object per row, English keys in column order."""
-    lines: list[str] = []
+    buf = io.StringIO()
     for row in rows:
         obj = {c.key: json_value(c, row.get(c.key), tz) for c in columns}
         for key, value in row.items():  # nested extras a family adds for machines (e.g. evidence)
             if key.startswith("_"):
                 obj[key[1:]] = value
-        lines.append(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
-        if len(lines) >= rows_per_chunk:
-            yield ("\n".join(lines) + "\n").encode("utf-8")
-            lines = []
-    if lines:
-        yield ("\n".join(lines) + "\n").encode("utf-8")
+        buf.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+        buf.write("\n")
+        if buf.tell() >= chunk_chars:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    if buf.tell():
+        yield buf.getvalue().encode("utf-8")
 
 
 @dataclass
@@ -230,20 +233,20 @@ def write_xlsx(sheets: list[Sheet], out: BinaryIO | str | Path, tz: ZoneInfo, la
         formats: list[str | None] = [
             XLSX_DATETIME if c.kind == "datetime" else XLSX_DATE if c.kind == "date" else None for c in sheet.columns
         ]
-        numeric = [c.kind in ("int", "number") for c in sheet.columns]
+        plan = list(zip(sheet.columns, formats, strict=True))
         for row in sheet.rows:
-            cells = []
-            for col, fmt, is_num in zip(sheet.columns, formats, numeric, strict=True):
+            cells: list[Any] = []
+            for col, fmt in plan:
                 value = cell_value(col, row.get(col.key), tz, lang)
-                if value is None:
-                    cells.append(None)
-                    continue
-                cell = WriteOnlyCell(ws, value=value)
-                if fmt is not None:
+                if fmt is not None and value is not None:
+                    cell = WriteOnlyCell(ws, value=value)
                     cell.number_format = fmt
-                elif not is_num:
-                    cell.data_type = "s"  # never a formula, whatever the text starts with
-                cells.append(cell)
+                    value = cell
+                elif isinstance(value, str) and value.startswith("="):
+                    cell = WriteOnlyCell(ws, value=value)
+                    cell.data_type = "s"  # text that looks like a formula stays text
+                    value = cell
+                cells.append(value)  # plain numbers and text need no cell object (faster)
             ws.append(cells)
     wb.save(out)
 
