@@ -261,6 +261,8 @@ def test_bundle_contents(provisioned):
         assert (bundle / "etc/udev/rules.d/99-floorwatch.rules").exists()
         assert (bundle / "install.sh").stat().st_mode & 0o111
         assert ((bundle / "usr/local/bin/floorwatch-kiosk").exists()) == (dev.role == "kiosk")
+    for script in [*(out / "devices").glob("*/install.sh"), *(out / "devices").glob("*/usr/local/bin/*")]:
+        subprocess.run(["sh", "-n", str(script)], check=True)  # valid shell
     kiosk_script = next((out / "devices").glob("kiosk-*/usr/local/bin/floorwatch-kiosk")).read_text()
     assert "--kiosk" in kiosk_script and "$TOKEN" in kiosk_script and "$$" not in kiosk_script
     for secret in ("ca/ca.key", "broker/server.key", "broker/passwd", "hub/hub-mqtt-password"):
