@@ -161,8 +161,9 @@ def defuse_formula(text: str) -> str:
 Rows = Iterable[dict[str, Any]]
 
 
-def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, chunk_chars: int = CHUNK_CHARS) -> Iterator[bytes]:
+def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, chunk_chars: int | None = None) -> Iterator[bytes]:
     """UTF-8 CSV with a byte-order mark, as byte chunks of about `chunk_chars` characters."""
+    limit = chunk_chars or CHUNK_CHARS
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([c.header(lang) for c in columns])
@@ -178,7 +179,7 @@ def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, ch
                 for s in (text_value(c, row.get(c.key), tz, lang),)
             ]
         )
-        if buf.tell() >= chunk_chars:
+        if buf.tell() >= limit:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)
             buf.truncate()
@@ -186,8 +187,9 @@ def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, ch
         yield buf.getvalue().encode("utf-8")
 
 
-def json_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, *, chunk_chars: int = CHUNK_CHARS) -> Iterator[bytes]:
+def json_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, *, chunk_chars: int | None = None) -> Iterator[bytes]:
     """JSON lines: one object per row, English keys in column order."""
+    limit = chunk_chars or CHUNK_CHARS
     buf = io.StringIO()
     for row in rows:
         obj = {c.key: json_value(c, row.get(c.key), tz) for c in columns}
@@ -196,7 +198,7 @@ def json_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, *, chunk_chars:
                 obj[key[1:]] = value
         buf.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
         buf.write("\n")
-        if buf.tell() >= chunk_chars:
+        if buf.tell() >= limit:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)
             buf.truncate()
