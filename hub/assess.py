@@ -12,7 +12,8 @@ Per agent per month, from the engine's derived tables and the site's rules confi
 - equipment compensation: each loss incident (EQUIP-MISSING / EQUIP-LIABILITY, opened in the
   month, not recovered) charges its price (the incident's, else prices.csv) by the liable shares
   the engine recorded; with nobody liable it is split equally across the team on shift when the
-  tag was last seen (RULES.md EQUIP-LIABILITY).
+  tag was last seen (RULES.md EQUIP-LIABILITY). A lead who excuses someone's EQUIP-LIABILITY
+  violation for that tag waives that person's charge.
 Every score keeps its violations (with evidence ids) and incidents, so it can be shown and
 disputed.
 """
@@ -200,7 +201,11 @@ def _on_shift_at(site: Site, reader: ReportReader, ms: int, home_seat: str | Non
 
 
 def incident_charges(incident: dict[str, Any], site: Site, reader: ReportReader) -> list[Charge]:
-    """Who pays what for one equipment incident (nothing unless it is an unrecovered loss)."""
+    """Who pays what for one equipment incident (nothing unless it is an unrecovered loss).
+
+    The engine records each liable person's share of the price (and, when it split the price
+    across a team, the exact amount in cents); without anyone liable the team on shift pays.
+    """
     if incident.get("rule") not in LOSS_RULES or incident.get("closed") is not None:
         return []
     price = _price(incident, site)
@@ -209,12 +214,10 @@ def incident_charges(incident: dict[str, Any], site: Site, reader: ReportReader)
     if liable:
         charges = []
         for p in liable:
-            try:
-                share = float(p.get("share", 1.0 / len(liable)))
-            except (TypeError, ValueError):
-                share = 1.0 / len(liable)
-            charges.append(Charge(**base, employee_no=str(p["employee_no"]), share=share,
-                                  amount=round(price * share, 2), team_shared=len(liable) > 1))
+            share = _float(p.get("share"), 1.0 / len(liable))
+            amount = _float(p.get("amount"), round(price * share, 2))
+            charges.append(Charge(**base, employee_no=str(p["employee_no"]), share=share, amount=round(amount, 2),
+                                  team_shared=len(liable) > 1))
         return charges
     seen = incident.get("last_seen") or incident.get("opened")
     members = _on_shift_at(site, reader, int(seen), incident.get("home_seat")) if seen is not None else []
@@ -224,6 +227,13 @@ def incident_charges(incident: dict[str, Any], site: Site, reader: ReportReader)
         Charge(**base, employee_no=emp, share=1 / len(members), amount=amount, team_shared=True)
         for emp, amount in zip(members, _split(price, len(members)), strict=True)
     ]
+
+
+def _float(value: Any, default: float) -> float:
+    try:
+        return float(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
 
 
 # ---------------------------------------------------------------- the month
@@ -261,8 +271,11 @@ def assess_month(
             if wanted(emp, person.team if person else None) and (person is None or person.role == "agent"):
                 score_of(emp, None)
         steps: dict[tuple[str, str], int] = {}
+        waived: set[tuple[str, str, int | None]] = set()  # excused EQUIP-LIABILITY: (agent, tag, opened)
         for v in reader.violations(first.isoformat(), last.isoformat(), agents_only=True):
             emp = v["employee_no"]
+            if v.get("rule") == "EQUIP-LIABILITY" and v.get("excused"):
+                waived.add((emp, str((v.get("details") or {}).get("tag", "")), v.get("start")))
             person = people.get(emp)
             if not wanted(emp, person.team if person else v.get("team")):
                 continue
@@ -284,7 +297,10 @@ def assess_month(
             s.points += points
         lo, hi = day_start_ms(first, site.tz), day_start_ms(last + dt.timedelta(days=1), site.tz)
         for inc in reader.equipment_incidents(lo, hi):
-            charges = incident_charges(inc, site, reader)
+            charges = [
+                c for c in incident_charges(inc, site, reader)
+                if (c.employee_no, c.tag, inc.get("opened")) not in waived
+            ]
             if not charges and inc.get("rule") in LOSS_RULES and inc.get("closed") is None:
                 unassigned.append({k: inc.get(k) for k in ("id", "tag", "kind", "home_seat", "opened", "last_seen")})
             for c in charges:

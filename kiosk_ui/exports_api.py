@@ -21,11 +21,11 @@ from hub.exports import (
     Rendered,
     assessment_filename,
     export_filename,
+    labels,
     parse_query,
     render_assessment,
     render_export,
 )
-from hub.exports import labels
 from hub.exports.query import parse_agent, parse_format, parse_lang, parse_month, parse_team
 from kiosk_ui import state
 

@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from hub.cli import main
 from hub.exports import ExportQuery, render_export, write_file
 from hub.exports.attendance import COLUMNS
-from tests.test_exports_data import add_attendance, ensure_tables, local_ms
+from tests.test_exports_data import CONTRACT_COLUMNS, add_attendance, ensure_tables, local_ms
 
 NOV3 = dt.date(2026, 11, 3)
 
@@ -204,7 +204,8 @@ def _fill(store, days: int, agents: int) -> None:
             rows.append((day, "day", f"{20000 + a}", "某某", "T1", "A01", '["A01"]', 1767225600000 + d * 86400000,
                          10.0, "on_time", None, None, 450.0, 1, 8.0, 30.0, "[]", None, "[]", 0))
     with store.lock:
-        store.conn.executemany(f"INSERT INTO attendance VALUES ({','.join('?' * 20)})", rows)
+        cols = ",".join(f'"{c}"' for c in CONTRACT_COLUMNS["attendance"])
+        store.conn.executemany(f"INSERT INTO attendance ({cols}) VALUES ({','.join('?' * 20)})", rows)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])

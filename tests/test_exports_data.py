@@ -1,7 +1,6 @@
 """Builders for export tests: rows in the engine's derived tables, shaped by the shared contract
-(/tmp/prompts/contract.md). The engine (hub/store/derived.py) owns these tables; until it is in
-the tree the builders create them from the contract's column list, and the test at the bottom
-checks that every column the exports read exists in whatever schema is in use."""
+(/tmp/prompts/contract.md). The engine (hub/store/derived.py) owns and creates these tables; the
+test at the bottom checks that every column the exports read exists in its schema."""
 
 from __future__ import annotations
 
@@ -30,41 +29,12 @@ CONTRACT_COLUMNS = {
     "audit": ["id", "ts", "actor", "action", "target", "details"],
 }  # fmt: skip
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS violations (id TEXT PRIMARY KEY, rule TEXT, kind TEXT, employee_no TEXT, team TEXT,
-  seat TEXT, zone TEXT, device TEXT, shift TEXT, date TEXT, start INTEGER, "end" INTEGER, evidence TEXT,
-  details TEXT, amount REAL, excused INTEGER DEFAULT 0, excuse_reason TEXT, excused_by TEXT, excused_at INTEGER);
-CREATE TABLE IF NOT EXISTS attendance (date TEXT, shift TEXT, employee_no TEXT, name TEXT, team TEXT,
-  rostered_seat TEXT, seats_used TEXT, first_arrival INTEGER, arrival_minutes_before REAL, rollcall TEXT,
-  seat_signin INTEGER, signout INTEGER, minutes_worked REAL, breaks_count INTEGER, breaks_minutes REAL,
-  meal_minutes REAL, violation_ids TEXT, leave TEXT, excused TEXT, unrostered INTEGER,
-  PRIMARY KEY (date, shift, employee_no));
-CREATE TABLE IF NOT EXISTS occupancy_intervals (id TEXT PRIMARY KEY, seat TEXT, device TEXT, start INTEGER,
-  "end" INTEGER, occupied_by TEXT);
-CREATE TABLE IF NOT EXISTS equipment_incidents (id TEXT PRIMARY KEY, tag TEXT, kind TEXT, home_seat TEXT,
-  rule TEXT, opened INTEGER, closed INTEGER, last_seen INTEGER, last_seen_device TEXT, price REAL, liable TEXT,
-  evidence TEXT);
-CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, ts INTEGER, actor TEXT, action TEXT, target TEXT,
-  details TEXT);
-"""
-
 
 def ensure_tables(store: Store) -> None:
-    """The derived tables: the engine's own schema when it exists, else the contract's."""
-    try:
-        from hub.store import derived  # type: ignore[attr-defined]
-    except ImportError:
-        derived = None
-    for name in ("ensure_schema", "create_tables", "migrate", "ensure_tables"):
-        fn = getattr(derived, name, None) if derived is not None else None
-        if callable(fn):
-            try:
-                fn(store)
-            except TypeError:
-                fn(store.db)
-            return
-    with store.lock:
-        store.conn.executescript(_DDL)
+    """The derived tables, created by the engine's own schema (hub/store/derived.py)."""
+    from hub.store.derived import DerivedStore
+
+    DerivedStore(store)
 
 
 def local_ms(tz, day: dt.date, hhmm: str, seconds: int = 0) -> int:
@@ -92,7 +62,7 @@ def add_attendance(store: Store, **row: Any) -> dict[str, Any]:
 
 
 def add_violation(store: Store, **row: Any) -> dict[str, Any]:
-    base = {"id": "v-" + uuid.uuid4().hex[:10], "kind": None, "team": None, "seat": None, "zone": None, "device": None,
+    base = {"id": "v-" + uuid.uuid4().hex[:10], "kind": "test", "team": None, "seat": None, "zone": None, "device": None,
             "shift": None, "end": None, "evidence": [], "details": {}, "amount": None, "excused": 0,
             "excuse_reason": None, "excused_by": None, "excused_at": None}
     base.update(row)
