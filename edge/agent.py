@@ -194,8 +194,8 @@ class Agent:
 
     # ------------------------------------------------------------ events
 
-    def emit(self, type_: str, **body: Any) -> Any:
-        """Build, spool and send one event; returns it, or None if it could not be stored."""
+    def emit(self, type_: str, *, if_room: bool = False, **body: Any) -> Any:
+        """Build, spool and send one event; returns it, or None if it was not stored."""
         ts = self.clock.now_ms()
         model = _MODELS[type_]
         box: list[Any] = []
@@ -207,7 +207,8 @@ class Agent:
             return wire.encode(event)
 
         try:
-            self.spool.append(build)
+            if self.spool.append(build, if_room=if_room) is None:
+                return None
         except (ValueError, SpoolError) as exc:  # pydantic's ValidationError is a ValueError
             self.stats["lost"] += 1
             log.error("%s: %s event not stored: %s", self.device, type_, exc)
@@ -226,7 +227,9 @@ class Agent:
         if not self.link.connected.is_set():
             return None  # a heartbeat is proof of life now; spooling one is pointless
         uptime = max(self.clock.now_ms() - self._started_ms, 0) // 1000
-        return self.emit("heartbeat", uptime_s=uptime, spooled=len(self.spool), dropped=self.spool.dropped)
+        # if_room: a heartbeat never pushes an observation out of a full spool
+        return self.emit("heartbeat", if_room=True, uptime_s=uptime, spooled=len(self.spool),
+                         dropped=self.spool.dropped)
 
     # ------------------------------------------------------------ driver callbacks
 

@@ -200,6 +200,13 @@ class LinkLoop:
             log.exception("link loop: %r failed", fn)
 
 
+def backoff_delay(attempt: int, min_s: float, max_s: float, rng: random.Random | None = None) -> float:
+    """Seconds before reconnect attempt `attempt` (0-based): exponential, capped at `max_s`, with
+    full jitter so devices that lost the broker together do not come back together."""
+    cap = min(max_s, min_s * (2 ** min(attempt, 16)))
+    return (rng or random).uniform(min(min_s / 2, cap), cap)
+
+
 def _read_password(path: str | None, base_dir: Path | None) -> str | None:
     if not path:
         return None
@@ -360,8 +367,7 @@ class Link:
     def _schedule_reconnect(self) -> None:
         if self._reconnect_timer is not None:
             return
-        cap = min(self.reconnect_max_s, self.reconnect_min_s * (2 ** min(self._attempt, 16)))
-        delay = random.uniform(self.reconnect_min_s / 2, cap)  # full jitter
+        delay = backoff_delay(self._attempt, self.reconnect_min_s, self.reconnect_max_s)
         self._attempt += 1
         self._reconnect_timer = self.loop.call_later(delay, self._connect)
 

@@ -41,6 +41,7 @@ class Spool:
         self.path = Path(path)
         self.max_events = max_events
         self._lock = threading.Lock()
+        self._overflow_logged = -1e9
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -107,12 +108,15 @@ class Spool:
 
     # ------------------------------------------------------------ writing
 
-    def append(self, build: Callable[[int], bytes]) -> int:
+    def append(self, build: Callable[[int], bytes], *, if_room: bool = False) -> int | None:
         """Give out the next seq, store `build(seq)` under it, commit; returns the seq.
 
-        If `build` raises, nothing is stored and the seq is not used.
+        If `build` raises, nothing is stored and the seq is not used. With `if_room` (heartbeats)
+        a full outbox refuses the event (returns None) rather than dropping an observation for it.
         """
         with self._lock:
+            if if_room and self._count >= self.max_events:
+                return None
             seq = self._last_seq + 1
             payload = build(seq)
             conn = self._conn
@@ -135,7 +139,11 @@ class Spool:
             if over > 0:
                 self._dropped += over
                 self._count = self.max_events
-                log.warning("spool %s full: dropped the %d oldest event(s)", self.path, over)
+                now = time.monotonic()
+                if now - self._overflow_logged > 60:  # once a minute, not once per event
+                    self._overflow_logged = now
+                    log.warning("spool %s full (%d events): dropping the oldest; %d dropped so far",
+                                self.path, self.max_events, self._dropped)
             else:
                 self._count += 1
             return seq
