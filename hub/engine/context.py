@@ -1,0 +1,391 @@
+"""The questions every rule asks of the facts: who was signed in where, when a seat was occupied,
+whether a device had a data gap, and records in the contract's shape.
+
+Rules are pure: they read facts and `now` and return records. Whenever a rule's answer would
+change at some later time without any new event (a break passing 10 minutes, a shift ending), it
+calls `need(t)` so the engine recomputes it then. Results never depend on *when* they were
+computed, only on the facts and `now`; that is what lets a rebuild reproduce live processing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, local_date
+from hub.engine.facts import DeviceTrack, Fact, TagTrack, Timeline
+from hub.engine.plans import Duty, Plans
+from hub.site import Site
+
+INF = 1 << 62
+
+
+@dataclass(frozen=True)
+class Limits:
+    """rules.toml thresholds in milliseconds (and counts), read once."""
+
+    badge_grace: int
+    min_travel: int
+    tailgate_window: int
+    roll_call_lead: int
+    absent_after: int
+    signin_window: int
+    early_leave_grace: int
+    break_max: int
+    break_total: int
+    meal_max: int
+    meal_slot_tolerance: int
+    peak_idle: int
+    missing_cycles: int
+    inventory_period: int
+    zone_empty: int
+    heartbeat: int
+    offline_after: int
+    clock_skew_max: int
+    reorder_tolerance: int
+    tap_hold_off: int
+    max_shift: int  # the longest shift template: how long a sign-in without a duty lasts
+
+    @classmethod
+    def from_site(cls, site: Site) -> Limits:
+        th = site.rules.thresholds
+        s, m = 1000, 60_000
+        longest = 0
+        for tmpl in site.info.shifts:
+            a = int(tmpl.start[:2]) * 60 + int(tmpl.start[3:])
+            b = int(tmpl.end[:2]) * 60 + int(tmpl.end[3:])
+            longest = max(longest, (b - a) % (24 * 60) or 24 * 60)
+        return cls(
+            badge_grace=int(th.badge_grace_s * s), min_travel=int(th.badge_min_travel_s * s),
+            tailgate_window=int(th.tailgate_window_s * s), roll_call_lead=int(th.roll_call_lead_min * m),
+            absent_after=int(th.absent_after_min * m), signin_window=int(th.seat_signin_window_min * m),
+            early_leave_grace=int(th.early_leave_grace_min * m), break_max=int(th.break_max_min * m),
+            break_total=int(th.break_total_min * m), meal_max=int(th.meal_max_min * m),
+            meal_slot_tolerance=int(th.meal_slot_tolerance_min * m), peak_idle=th.peak_idle_threshold,
+            missing_cycles=th.equipment_missing_cycles, inventory_period=int(th.inventory_period_s * s),
+            zone_empty=int(th.zone_empty_min * m), heartbeat=int(th.heartbeat_s * s),
+            offline_after=int(th.offline_after_s * s), clock_skew_max=int(th.clock_skew_max_s * s),
+            reorder_tolerance=int(th.reorder_tolerance_s * s), tap_hold_off=int(th.tap_hold_off_s * s),
+            max_shift=longest * m,
+        )
+
+
+@dataclass
+class Session:
+    """An agent signed in at a seat: from a badge tap until sign-out, takeover, a move or expiry."""
+
+    seat: str
+    emp: str
+    start: int
+    start_event: str
+    end: int | None  # None: still signed in
+    end_reason: str | None  # signout | takeover | move | expired
+    end_event: str | None
+
+
+@dataclass
+class Interval:
+    """A stretch of one occupancy state at a seat. occupied None: unknown (no report yet)."""
+
+    occupied: bool | None
+    start: int
+    end: int | None
+    start_event: str | None
+    end_event: str | None
+
+
+def vid(rule: str, *parts: object) -> str:
+    """A violation id that a rebuild reproduces: the rule and what anchors it, hashed."""
+    h = hashlib.sha1("|".join([rule, *map(str, parts)]).encode()).hexdigest()
+    return f"v{h[:15]}"
+
+
+def rid(prefix: str, *parts: object) -> str:
+    h = hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()
+    return f"{prefix}{h[:15]}"
+
+
+class Facts:
+    """All timelines, by seat, agent, badge, door, tag and device."""
+
+    def __init__(self) -> None:
+        self.seat_occ: dict[str, Timeline] = {}
+        self.seat_taps: dict[str, Timeline] = {}
+        self.seat_buttons: dict[str, Timeline] = {}
+        self.agent_taps: dict[str, Timeline] = {}  # taps whose badge was the agent's and valid
+        self.uid_taps: dict[str, Timeline] = {}
+        self.door_pass: dict[str, Timeline] = {}
+        self.door_taps: dict[str, Timeline] = {}
+        self.tags: dict[str, TagTrack] = {}
+        self.inv_reports: dict[str, list[tuple[int, str]]] = {}
+        self.devices: dict[str, DeviceTrack] = {}
+        self.acd: list[tuple[int, int]] = []  # (time, idle agents), sorted
+        self.latest = 0  # the latest effective time of any fact
+
+    @staticmethod
+    def line(index: dict[str, Timeline], key: str) -> Timeline:
+        tl = index.get(key)
+        if tl is None:
+            tl = index[key] = Timeline()
+        return tl
+
+
+@dataclass
+class Statics:
+    """Lookups from the site configuration, built once."""
+
+    seat_device: dict[str, str]  # seat -> its device
+    zone_of: dict[str, str]  # seat -> zone
+    door_kind: dict[str, str]  # door -> entry | exit | both
+    seats_in_zone: dict[str, list[str]]
+    site_equipment: dict[str, Any]  # tag (upper case) -> Equipment
+    prices: dict[str, float]  # equipment kind -> price
+
+    @classmethod
+    def from_site(cls, site: Site) -> Statics:
+        seat_device = {d.seat: dev for dev, d in site.devices.items() if d.role == "seat" and d.seat}
+        zones: dict[str, list[str]] = {}
+        for s in site.info.seats:
+            zones.setdefault(s.zone, []).append(s.id)
+        return cls(
+            seat_device=seat_device, zone_of={s.id: s.zone for s in site.info.seats},
+            door_kind={d.id: d.kind for d in site.info.doors}, seats_in_zone=zones,
+            site_equipment={e.tag.upper(): e for e in site.equipment},
+            prices={p.kind: p.price for p in site.prices},
+        )
+
+
+class Ctx:
+    """One evaluation at time `now` over the engine's facts and plans."""
+
+    def __init__(self, site: Site, plans: Plans, facts: Facts, limits: Limits, now: int,
+                 excuses: dict[str, dict[str, Any]], statics: Statics) -> None:
+        self.site = site
+        self.plans = plans
+        self.f = facts
+        self.lim = limits
+        self.now = now
+        self.excuses = excuses
+        self.st = statics
+        self.seat_device = statics.seat_device
+        self.zone_of = statics.zone_of
+        self.door_kind = statics.door_kind
+        self.site_equipment = statics.site_equipment
+        self.prices = statics.prices
+        self.tz = site.tz
+        self.deadline: int | None = None
+        self._repeat_memo: dict[str, bool] = {}
+        self._session_memo: dict[tuple, list[Session]] = {}
+
+    # ------------------------------------------------------------ time
+
+    def need(self, t: int | None) -> None:
+        """Recompute this unit at t (if that is still ahead)."""
+        if t is not None and t > self.now and (self.deadline is None or t < self.deadline):
+            self.deadline = t
+
+    def reached(self, t: int) -> bool:
+        """now >= t, registering t as a deadline when not yet."""
+        if self.now >= t:
+            return True
+        self.need(t)
+        return False
+
+    def date_of(self, t: int) -> str:
+        return local_date(t, self.tz).isoformat()
+
+    # ------------------------------------------------------------ devices
+
+    def gap(self, device: str | None, t0: int, t1: int) -> bool:
+        """True when the device had no data somewhere in [t0, t1] (or is unknown)."""
+        if device is None:
+            return False
+        track = self.f.devices.get(device)
+        if track is None:
+            return True
+        return track.has_gap(t0, t1, self.now)
+
+    def seat_gap(self, seat: str, t0: int, t1: int) -> bool:
+        return self.gap(self.seat_device.get(seat), t0, t1)
+
+    # ------------------------------------------------------------ badges
+
+    def is_repeat(self, f: Fact) -> bool:
+        """A tap within tap_hold_off_s of an earlier (non-repeat) tap of the same badge at the
+        same device repeats that tap: same feedback, no new record."""
+        memo = self._repeat_memo.get(f.event_id)
+        if memo is not None:
+            return memo
+        result = False
+        tl = self.f.uid_taps.get(f.uid or "")
+        if tl is not None and self.lim.tap_hold_off > 0:
+            for g in reversed(tl.between(f.t - self.lim.tap_hold_off, f.t + 1)):
+                if g.key >= f.key or g.device != f.device:
+                    continue
+                if not self.is_repeat(g):
+                    result = True
+                    break
+        self._repeat_memo[f.event_id] = result
+        return result
+
+    def first_of_repeat(self, f: Fact) -> Fact:
+        """The tap a repeat repeats."""
+        tl = self.f.uid_taps.get(f.uid or "")
+        if tl is None:
+            return f
+        for g in reversed(tl.between(f.t - self.lim.tap_hold_off, f.t + 1)):
+            if g.key < f.key and g.device == f.device and not self.is_repeat(g):
+                return g
+        return f
+
+    def agent_taps(self, emp: str, t0: int, t1: int, roles: tuple[str, ...] | None = None) -> list[Fact]:
+        tl = self.f.agent_taps.get(emp)
+        if tl is None:
+            return []
+        return [f for f in tl.between(t0, t1) if (roles is None or f.role in roles) and not self.is_repeat(f)]
+
+    def arrival_places(self, f: Fact) -> bool:
+        """Kiosk taps and entry-door taps are roll-call arrivals."""
+        return f.role == "kiosk" or (f.role == "door" and self.door_kind.get(f.place or "", "both") in ("entry", "both"))
+
+    def owner_emp(self, f: Fact) -> str | None:
+        o = self.plans.owner(f.uid or "", f.t)
+        return o.agent.employee_no if o.status == "ok" and o.agent is not None else None
+
+    # ------------------------------------------------------------ sessions
+
+    def _session_expiry(self, emp: str, start: int) -> int:
+        duty = self.plans.agent_duty_at(emp, start)
+        if duty is not None:
+            return duty.end + self.lim.absent_after
+        return start + self.lim.max_shift
+
+    def _move_time(self, emp: str, seat: str, after_key: tuple) -> tuple[int, str] | None:
+        tl = self.f.agent_taps.get(emp)
+        if tl is None:
+            return None
+        for g in tl.between(after_key[0], INF):
+            if g.key <= after_key or g.role != "seat" or g.place == seat or self.is_repeat(g):
+                continue
+            return g.t, g.event_id
+        return None
+
+    def sessions_at(self, seat: str, t0: int, t1: int) -> list[Session]:
+        """Sign-in sessions at a seat that overlap [t0, t1)."""
+        memo_key = (seat, t0, t1)
+        if memo_key in self._session_memo:
+            return self._session_memo[memo_key]
+        tl = self.f.seat_taps.get(seat)
+        out: list[Session] = []
+        if tl is not None:
+            span = self.lim.max_shift + self.lim.absent_after + ARRIVAL_LOOKBACK_MS
+            taps = [(f, self.owner_emp(f)) for f in tl.between(t0 - span, t1) if not self.is_repeat(f)]
+            cur: Session | None = None
+            limit: tuple[int, str, str | None] = (INF, "", None)
+            for f, emp in taps:
+                if emp is None:
+                    continue
+                if cur is not None and limit[0] <= f.t:
+                    cur.end, cur.end_reason, cur.end_event = limit
+                    out.append(cur)
+                    cur = None
+                if cur is not None and cur.emp == emp:
+                    cur.end, cur.end_reason, cur.end_event = f.t, "signout", f.event_id
+                    out.append(cur)
+                    cur = None
+                    continue
+                if cur is not None:
+                    cur.end, cur.end_reason, cur.end_event = f.t, "takeover", f.event_id
+                    out.append(cur)
+                cur = Session(seat, emp, f.t, f.event_id, None, None, None)
+                expiry = self._session_expiry(emp, f.t)
+                move = self._move_time(emp, seat, f.key)
+                limit = (move[0], "move", move[1]) if move and move[0] < expiry else (expiry, "expired", None)
+            if cur is not None:
+                if self.reached(limit[0]):
+                    cur.end, cur.end_reason, cur.end_event = limit
+                out.append(cur)
+        result = [s for s in out if s.start < t1 and (s.end is None or s.end > t0)]
+        self._session_memo[memo_key] = result
+        return result
+
+    def session_at(self, seat: str, t: int) -> Session | None:
+        for s in self.sessions_at(seat, t, t + 1):
+            if s.start <= t and (s.end is None or t < s.end):
+                return s
+        return None
+
+    def agent_sessions(self, emp: str, t0: int, t1: int) -> list[Session]:
+        """The agent's sessions at any seat overlapping [t0, t1)."""
+        span = self.lim.max_shift + self.lim.absent_after
+        seats: list[str] = []
+        for f in self.agent_taps(emp, t0 - span, t1, ("seat",)):
+            if f.place and f.place not in seats:
+                seats.append(f.place)
+        out = [s for seat in seats for s in self.sessions_at(seat, t0, t1) if s.emp == emp]
+        out.sort(key=lambda s: (s.start, s.seat))
+        return out
+
+    def duty_sessions(self, duty: Duty) -> list[Session]:
+        """The agent's sessions that belong to this duty (started while it was the agent's duty)."""
+        t0, t1 = duty.start - ARRIVAL_LOOKBACK_MS, duty.end
+        return [s for s in self.agent_sessions(duty.emp, t0, t1) if self.plans.agent_duty_at(duty.emp, s.start) == duty]
+
+    # ------------------------------------------------------------ occupancy
+
+    def occupancy(self, seat: str, t0: int, t1: int) -> list[Interval]:
+        """Occupancy intervals of a seat overlapping [t0, t1), unclipped; the last one may be open."""
+        tl = self.f.seat_occ.get(seat)
+        if tl is None or not len(tl):
+            return [Interval(None, t0, None, None, None)]
+        prev = tl.last_before(t0)
+        out: list[Interval] = []
+        cur = Interval(prev.occupied if prev else None, prev.t if prev else t0, None, prev.event_id if prev else None, None)
+        for f in tl.between(t0 + 1 if prev else t0, t1):
+            if f.occupied == cur.occupied:
+                continue
+            cur.end, cur.end_event = f.t, f.event_id
+            out.append(cur)
+            cur = Interval(f.occupied, f.t, None, f.event_id, None)
+        for f in tl.between(t1, INF):  # where does the last one end?
+            if f.occupied != cur.occupied:
+                cur.end, cur.end_event = f.t, f.event_id
+                break
+        out.append(cur)
+        return out
+
+    def occupied_at(self, seat: str, t: int) -> bool | None:
+        tl = self.f.seat_occ.get(seat)
+        f = tl.last_before(t) if tl is not None else None
+        return f.occupied if f is not None else None
+
+    # ------------------------------------------------------------ records
+
+    def team_of(self, emp: str | None) -> str | None:
+        a = self.plans.agents.get(emp or "")
+        return a.team if a else None
+
+    def violation(
+        self, rule: str, kind: str, anchor: tuple, *, start: int, end: int | None, evidence: list[str],
+        emp: str | None = None, seat: str | None = None, zone: str | None = None, device: str | None = None,
+        shift: str | None = None, date: str | None = None, details: dict[str, Any] | None = None,
+        amount: float | None = None,
+    ) -> dict[str, Any]:
+        v_id = vid(rule, *anchor)
+        exc = self.excuses.get(v_id)
+        if zone is None and seat is not None:
+            zone = self.zone_of.get(seat)
+        if device is None and seat is not None:
+            device = self.seat_device.get(seat)
+        return {
+            "id": v_id, "rule": rule, "kind": kind, "employee_no": emp, "team": self.team_of(emp),
+            "seat": seat, "zone": zone, "device": device, "shift": shift,
+            "date": date or (shift.split("/")[0] if shift else self.date_of(start)),
+            "start": start, "end": end, "evidence": [e for e in evidence if e], "details": details or {},
+            "amount": amount, "excused": 1 if exc else 0, "excuse_reason": exc["reason"] if exc else None,
+            "excused_by": exc["by"] if exc else None, "excused_at": exc["at"] if exc else None,
+        }
+
+    def enabled(self, rule: str) -> bool:
+        return self.site.rules.rule(rule).enabled

@@ -1,0 +1,772 @@
+"""The rule engine: events and a clock in; seat states, attendance and violations out.
+
+How it stays deterministic (live processing == a rebuild from the log):
+
+1. Every event is placed on timelines at its *effective time* (DEV-CLOCK decides which clock to
+   believe, folded over the log in log order, which live processing and a rebuild share).
+2. Judgments are made per *unit* (one duty, one seat-day, one zone-day, one tag, one door-day,
+   one badge-day, one device-day, the live state of one seat) by pure functions of the timelines
+   and `now` (hub.engine.rollcall, badge, away, equipment, facilities, devices).
+3. A unit is recomputed when an event touches it, or at the moment its answer would change by
+   itself (a deadline the unit declared). Results never depend on when they were computed, so an
+   event that arrives late (within the reorder tolerance, or a spool replay hours later) is simply
+   inserted at its device time and the units it touches are recomputed, in device-time order.
+4. Each unit's rows replace its previous rows; violation ids are hashes of what anchors them, so
+   a rebuild writes the same ids and keeps the leads' excuses.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge import wire
+from edge.clock import Clock
+from hub.engine import badge, devices, equipment, facilities, rollcall
+from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, HOUR_MS, local_date, shift_key
+from hub.engine.context import Ctx, Facts, Limits, Statics
+from hub.engine.facts import DeviceTrack, Fact, TagTrack
+from hub.engine.plans import Plans
+from hub.site import Site
+from hub.store import Store, StoredEvent
+from hub.store.derived import COLUMNS, KEYS, DerivedStore, encode_row
+
+log = logging.getLogger(__name__)
+
+HORIZON_MS = 36 * HOUR_MS  # events older than this (by device time, at receipt) are logged, not judged
+WARM_START_MS = 24 * HOUR_MS  # a restarted hub replays this much of the log to rebuild its state
+PRUNE_EVERY_MS = 10 * 60_000
+INVENTORY_REPORTS_KEPT = 64
+
+Unit = tuple
+
+
+@dataclass
+class Outcome:
+    """What one call decided: commands for devices and updates for the live views."""
+
+    commands: list[wire.Command] = field(default_factory=list)
+    updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def extend(self, other: Outcome) -> None:
+        self.commands.extend(other.commands)
+        self.updates.extend(other.updates)
+
+
+def unit_name(unit: Unit) -> str:
+    return "|".join(str(p) for p in unit)
+
+
+def violation_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A violation as the API and the live view show it."""
+    return {
+        "id": row["id"], "rule": row["rule"], "kind": row["kind"], "agent": row.get("employee_no"),
+        "team": row.get("team"), "seat": row.get("seat"), "zone": row.get("zone"), "device": row.get("device"),
+        "shift": row.get("shift"), "date": row.get("date"), "start": row["start"], "end": row.get("end"),
+        "evidence": row.get("evidence") or [], "excused": bool(row.get("excused")),
+        "excuse_reason": row.get("excuse_reason"), "details": row.get("details") or {},
+        "amount": row.get("amount"),
+    }
+
+
+class _UnitState:
+    __slots__ = ("rows", "deadline")
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[tuple, tuple]] | None = None  # None: not written by this engine yet
+        self.deadline: int | None = None
+
+
+class Engine:
+    """The hub's rule engine. Thread-safe: HubService calls it from ingest and ticker threads."""
+
+    def __init__(self, site: Site, store: Store, clock: Clock, *, warm: bool = True, live: bool = True) -> None:
+        self.site = site
+        self.store = store
+        self.clock = clock
+        self.live = live
+        self.derived = DerivedStore(store)
+        self.lim = Limits.from_site(site)
+        self.statics = Statics.from_site(site)
+        self.facts = Facts()
+        self.plans = Plans(site, self.derived)
+        self.excuses = self.derived.excuses()
+        self.lock = threading.RLock()
+        self.units: dict[Unit, _UnitState] = {}
+        self.dirty: set[Unit] = set()
+        self._heap: list[tuple[int, Unit]] = []
+        self._dev_heap: list[tuple[int, str]] = []
+        self._dev_online: dict[str, bool] = {}
+        self._owner_of_violation: dict[str, Unit] = {}
+        self._away_starts: dict[Unit, list[int]] = {}
+        self._rows_cache: dict[Unit, dict[str, list[dict[str, Any]]]] = {}
+        self._last_prune = 0
+        self._pending_updates: list[tuple[str, dict[str, Any]]] = []
+        self.stats = {"events": 0, "units_computed": 0, "ignored_old": 0}
+        self.derived.seed_roster([r.model_dump(mode="json") | {"source": "site"} for r in site.roster])
+        self._plans_version = self.derived.plans_version()
+        self.seats_by_position: dict[str, list[str]] = self.plans.positions
+        self.tags_at_seat: dict[str, list[str]] = {}
+        for tag, e in self.statics.site_equipment.items():
+            self.tags_at_seat.setdefault(self.plans.equipment_home.get(tag, e.home_seat), []).append(tag)
+        self._seatnow_all()
+        if warm:
+            self.warm_start()
+
+    # ------------------------------------------------------------ public API (HubService)
+
+    def process(self, events: list[StoredEvent]) -> Outcome:
+        """New events from the log (in log order)."""
+        with self.lock:
+            out = Outcome()
+            taps = []
+            for e in events:
+                f = self._ingest(e)
+                if f is not None and f.kind == "badge":
+                    taps.append(f)
+            now = self.now()
+            self._flush(now, out)
+            if self.live and taps:
+                ctx = self._ctx(now)
+                for f in taps:
+                    self._feedback(ctx, f, out)
+            return out
+
+    def tick(self, now_ms: int) -> Outcome:
+        """Time passes: deadlines fire (absent, break too long, device offline...)."""
+        with self.lock:
+            out = Outcome()
+            self._check_plans()
+            now = max(now_ms, self.facts.latest)
+            self._flush(now, out)
+            if now - self._last_prune >= PRUNE_EVERY_MS:
+                self._prune(now)
+            return out
+
+    def on_status(self, status: wire.Status, received: int | None = None) -> Outcome:
+        """A device's retained status: `online` (with its clock) or `offline` (its last will)."""
+        with self.lock:
+            received = self.clock.now_ms() if received is None else received
+            self.derived.log_status(received, status.device, status.state, status.ts, status.fw, status.config)
+            self._apply_status(status.device, status.state, status.ts, received)
+            out = Outcome()
+            self._flush(self.now(), out)
+            return out
+
+    def on_acd(self, feed: wire.AcdFeed, received: int | None = None) -> Outcome:
+        """The contact center's idle-agent count (AWAY-PEAK)."""
+        with self.lock:
+            received = self.clock.now_ms() if received is None else received
+            self.derived.log_acd(received, feed.ts, feed.idle)
+            self._apply_acd(feed.ts, feed.idle, received)
+            out = Outcome()
+            self._flush(self.now(), out)
+            return out
+
+    def now(self) -> int:
+        return max(self.clock.now_ms(), self.facts.latest)
+
+    def refresh(self) -> Outcome:
+        """Re-read plans, badges and excuses now (after a lead action in this process)."""
+        with self.lock:
+            self._plans_version = -1
+            return self.tick(self.clock.now_ms())
+
+    # ------------------------------------------------------------ replay (warm start and rebuild)
+
+    def replay(self, events: Iterable[StoredEvent], statuses: list[dict[str, Any]], acds: list[dict[str, Any]],
+               *, batch: int = 2000) -> int:
+        """Feed the log in receipt order, statuses and ACD counts merged in by receipt time; the
+        clock follows the receipt times. Returns the number of events fed."""
+        was_live, self.live = self.live, False
+        inputs = sorted([(s["received"], 0, i, s) for i, s in enumerate(statuses)]
+                        + [(a["received"], 1, i, a) for i, a in enumerate(acds)], key=lambda x: x[:3])
+        j = 0
+        n = 0
+        chunk: list[StoredEvent] = []
+        set_clock = getattr(self.clock, "set", None)
+
+        def feed_chunk() -> None:
+            if not chunk:
+                return
+            if set_clock is not None:
+                set_clock(max(self.clock.now_ms(), chunk[-1].received))
+            with self.lock:
+                for e in chunk:
+                    self._ingest(e)
+                self._flush(self.now(), Outcome())
+                now = self.now()
+                if now - self._last_prune >= PRUNE_EVERY_MS:
+                    self._prune(now)
+            chunk.clear()
+
+        try:
+            for e in events:
+                while j < len(inputs) and inputs[j][0] <= e.received:
+                    feed_chunk()
+                    self._replay_input(inputs[j], set_clock)
+                    j += 1
+                chunk.append(e)
+                n += 1
+                if len(chunk) >= batch:
+                    feed_chunk()
+            feed_chunk()
+            while j < len(inputs):
+                self._replay_input(inputs[j], set_clock)
+                j += 1
+        finally:
+            self.live = was_live
+        return n
+
+    def _replay_input(self, item: tuple, set_clock) -> None:
+        received, kind, _, row = item
+        if set_clock is not None:
+            set_clock(max(self.clock.now_ms(), received))
+        with self.lock:
+            if kind == 0:
+                self._apply_status(row["device"], row["state"], row["ts"] or 0, received)
+            else:
+                self._apply_acd(row["ts"], row["idle"], received)
+            self._flush(self.now(), Outcome())
+
+    def warm_start(self) -> None:
+        """After a restart: replay the recent log so the engine knows what is going on."""
+        now = self.clock.now_ms()
+        since = now - WARM_START_MS
+        first = self.store.first_event_id_received_since(since)
+        if first is None and not self.derived.status_log(since):
+            return
+        events = self.store.iter_events(after_id=(first - 1) if first else 1 << 62)
+        n = self.replay(events, self.derived.status_log(since), self.derived.acd_log(since))
+        with self.lock:
+            self._flush(max(self.clock.now_ms(), self.facts.latest), Outcome())
+        log.info("engine: warm start replayed %d events", n)
+
+    # ------------------------------------------------------------ reads for the web app
+
+    def seats(self) -> list[dict[str, Any]]:
+        """Every seat's live state (contract channel "seat" rows), computed at now."""
+        with self.lock:
+            now = self.now()
+            self._flush(now, Outcome())
+            out = []
+            for seat in self.site.info.seats:
+                st = self.units.get(("seatnow", seat.id))
+                rows = self._rows_cache.get(("seatnow", seat.id), {}).get("seat_state") if st else None
+                row = rows[0] if rows else {"seat": seat.id, "zone": seat.zone, "state": "no_data", "agent": None,
+                                             "since": None, "used_before_s": 0.0}
+                out.append(self._seat_update(row, now))
+            return out
+
+    def equipment(self) -> list[dict[str, Any]]:
+        with self.lock:
+            self._flush(self.now(), Outcome())
+            out = []
+            for tag, e in sorted(self.statics.site_equipment.items()):
+                rows = self._rows_cache.get(("tag", tag), {}).get("equipment_state")
+                row = dict(rows[0]) if rows else {"tag": tag, "kind": e.kind, "home_seat": e.home_seat, "seen_at": None,
+                                                   "seen_device": None, "last_seen": None, "state": "home", "since": None}
+                track = self.facts.tags.get(tag)
+                last = track.last_seen() if track else None
+                row["last_seen"] = last.last if last else None
+                out.append(row)
+            return out
+
+    def device_states(self) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            now = self.now()
+            out = {}
+            for dev, track in self.facts.devices.items():
+                last = track.runs[-1].end if track.runs else None
+                out[dev] = {"device": dev, "reporting": track.online_at(now), "last_report": last,
+                            "clock_trusted": track.verified, "clock_skew_ms": track.last_skew_ms}
+            return out
+
+    # ------------------------------------------------------------ ingest
+
+    def _track(self, device: str) -> DeviceTrack:
+        t = self.facts.devices.get(device)
+        if t is None:
+            t = self.facts.devices[device] = DeviceTrack(device, self.lim.offline_after)
+        return t
+
+    def _date(self, t: int) -> str:
+        return local_date(t, self.site.tz).isoformat()
+
+    def _ingest(self, e: StoredEvent) -> Fact | None:
+        self.stats["events"] += 1
+        track = self._track(e.device)
+        episodes = len(track.episodes), (track.episodes[-1].count if track.episodes else 0)
+        t, timing = track.effective_time(e.ts, e.received, e.clock_ok, e.event_id, self.lim.clock_skew_max)
+        if (len(track.episodes), (track.episodes[-1].count if track.episodes else 0)) != episodes:
+            self.dirty.add(("device", e.device, self._date(track.episodes[-1].start)))
+        if t < e.received - HORIZON_MS:
+            self.stats["ignored_old"] += 1
+            return None
+        if track.add_presence(t):
+            self._device_changed(e.device, t)
+        self._watch_device(e.device, t)
+        cfg = self.site.devices.get(e.device)
+        role, place = (cfg.role, cfg.place) if cfg is not None else ("", None)
+        try:
+            f = Fact(t, e.event_id, e.device, e.seq, e.type, role, place, e.received, timing, e.body)
+        except (KeyError, TypeError, ValueError):
+            log.warning("engine: event %s from %s has an unusable body; logged, not judged", e.event_id, e.device)
+            return None
+        if t > self.facts.latest:
+            self.facts.latest = t
+        fresh = self.plans.ensure_around(t)
+        if fresh:
+            for d in fresh:
+                for duty in self.plans.by_date.get(d, []):
+                    self.dirty.add(duty.unit)
+        kind = e.type
+        if kind == "badge":
+            self._on_badge(f)
+        elif kind == "occupancy":
+            self._on_occupancy(f)
+        elif kind == "button":
+            self._on_button(f)
+        elif kind == "inventory":
+            self._on_inventory(f)
+        return f
+
+    def _on_badge(self, f: Fact) -> None:
+        facts = self.facts
+        uid = f.uid or ""
+        facts.line(facts.uid_taps, uid).add(f)
+        date = self._date(f.t)
+        self.dirty.add(("badge", uid, date))
+        owner = self.plans.owner(uid, f.t)
+        emp = owner.agent.employee_no if owner.status == "ok" and owner.agent else None
+        if emp is not None:
+            facts.line(facts.agent_taps, emp).add(f)
+            self._dirty_agent(emp, f.t)
+        if f.role == "seat" and f.place:
+            facts.line(facts.seat_taps, f.place).add(f)
+            self._dirty_seat(f.place, f.t)
+            if emp is not None:  # seats this agent used lately: a sign-in here ends a sign-in there
+                for g in facts.agent_taps[emp].between(f.t - self.lim.max_shift, f.t + 1):
+                    if g.role == "seat" and g.place and g.place != f.place:
+                        self._dirty_seat(g.place, f.t)
+        elif f.role == "door" and f.place:
+            facts.line(facts.door_taps, f.place).add(f)
+            self.dirty.add(("door", f.place, date))
+
+    def _on_occupancy(self, f: Fact) -> None:
+        facts = self.facts
+        if f.role == "seat" and f.place:
+            tl = facts.line(facts.seat_occ, f.place)
+            prev = tl.last_before(f.t)
+            tl.add(f)
+            self._dirty_seat(f.place, f.t)
+            if prev is not None:
+                self.dirty.add(("seat", f.place, self._date(prev.t)))
+            zone = self.statics.zone_of.get(f.place)
+            if zone:
+                self.dirty.add(("zone", zone, self._date(f.t)))
+        elif f.role == "door" and f.place:
+            facts.line(facts.door_pass, f.place).add(f)
+            self.dirty.add(("door", f.place, self._date(f.t)))
+
+    def _on_button(self, f: Fact) -> None:
+        if f.role == "seat" and f.place:
+            self.facts.line(self.facts.seat_buttons, f.place).add(f)
+            self._dirty_seat(f.place, f.t)
+
+    def _on_inventory(self, f: Fact) -> None:
+        facts = self.facts
+        reports = facts.inv_reports.setdefault(f.device, [])
+        item = (f.t, f.event_id)
+        if not reports or reports[-1] <= item:
+            reports.append(item)
+        else:
+            import bisect  # noqa: PLC0415 - the rare out-of-order path
+
+            bisect.insort(reports, item)
+        if len(reports) > INVENTORY_REPORTS_KEPT:
+            del reports[: len(reports) - INVENTORY_REPORTS_KEPT]
+        seen = set()
+        for tag in f.tags:
+            if tag not in self.statics.site_equipment:
+                continue
+            seen.add(tag)
+            track = facts.tags.get(tag)
+            if track is None:
+                track = facts.tags[tag] = TagTrack(tag)
+                self.dirty.add(("tag", tag))
+            if track.add(f):
+                self.dirty.add(("tag", tag))
+        if f.role == "seat" and f.place:
+            limit = self.lim.missing_cycles * self.lim.inventory_period
+            for tag in self.tags_at_seat.get(f.place, ()):
+                if tag in seen:
+                    continue
+                track = facts.tags.get(tag)
+                last = track.last_seen() if track else None
+                if last is None or last.last <= f.t - limit or last.place != f.place:
+                    self.dirty.add(("tag", tag))
+
+    def _apply_status(self, device: str, state: str, ts: int, received: int) -> None:
+        track = self._track(device)
+        if state == "online":
+            track.probe(ts, received, self.lim.clock_skew_max)
+            changed = track.add_presence(received)
+            self._watch_device(device, received)
+        else:
+            changed = track.add_mark(received)
+            if self._dev_online.get(device):  # a last will acts at once
+                self._dev_online[device] = False
+                self._device_update(device, False, received)
+        if changed:
+            self._device_changed(device, received)
+        self.dirty.add(("device", device, self._date(received)))
+
+    def _apply_acd(self, ts: int, idle: int, received: int) -> None:
+        import bisect  # noqa: PLC0415
+
+        t = ts if abs(received - ts) <= self.lim.clock_skew_max else received
+        bisect.insort(self.facts.acd, (t, idle))
+        for unit, starts in self._away_starts.items():
+            if any(t <= s <= t + self.lim.offline_after for s in starts):
+                self.dirty.add(unit)
+
+    # ------------------------------------------------------------ what an event touches
+
+    def _dirty_agent(self, emp: str, t: int) -> None:
+        for d in self.plans.of_agent(emp):
+            if d.covers(t, ARRIVAL_LOOKBACK_MS + self.lim.max_shift, self.lim.absent_after + self.lim.max_shift):
+                self.dirty.add(d.unit)
+        self.dirty.add(("free", emp, self._date(t)))
+
+    def _dirty_seat(self, seat: str, t: int) -> None:
+        d = self.dirty
+        date = self._date(t)
+        d.add(("seat", seat, date))
+        d.add(("seatnow", seat))
+        margin = ARRIVAL_LOOKBACK_MS + self.lim.absent_after
+        for s in self.seats_by_position.get(self._position(seat), [seat]):
+            for duty in self.plans.duties_near(s, t, margin):
+                d.add(duty.unit)
+        tl = self.facts.seat_taps.get(seat)
+        if tl is not None:
+            for g in tl.between(t - self.lim.max_shift - self.lim.absent_after, t + 1):
+                d.add(("badge", g.uid or "", self._date(g.t)))
+                owner = self.plans.owner(g.uid or "", g.t)
+                if owner.status == "ok" and owner.agent is not None:
+                    for duty in self.plans.of_agent(owner.agent.employee_no):
+                        if duty.covers(t, margin + self.lim.max_shift, margin):
+                            d.add(duty.unit)
+                    d.add(("free", owner.agent.employee_no, self._date(g.t)))
+        for tag in self.tags_at_seat.get(seat, ()):
+            d.add(("tag", tag))
+
+    def _position(self, seat: str) -> str:
+        s = self.site.seat(seat)
+        return (s.position or s.id) if s else seat
+
+    def _device_changed(self, device: str, t: int) -> None:
+        """A device's data gaps changed: everything that trusts it is recomputed."""
+        d = self.dirty
+        date = self._date(t)
+        d.add(("device", device, date))
+        cfg = self.site.devices.get(device)
+        if cfg is None:
+            return
+        if cfg.role == "seat" and cfg.seat:
+            self._dirty_seat(cfg.seat, t)
+            zone = self.statics.zone_of.get(cfg.seat)
+            if zone:
+                d.add(("zone", zone, date))
+        else:
+            # kiosks and doors: every roll call around that time
+            for day in {self._date(t - ARRIVAL_LOOKBACK_MS - self.lim.absent_after), date}:
+                for duty in self.plans.by_date.get(day, []):
+                    if duty.start - ARRIVAL_LOOKBACK_MS <= t <= duty.end + self.lim.absent_after:
+                        d.add(duty.unit)
+            if cfg.role == "door" and cfg.door:
+                d.add(("door", cfg.door, date))
+
+    def _watch_device(self, device: str, t: int) -> None:
+        """Wake up when the device would count as offline if it stays silent."""
+        was = self._dev_online.get(device)
+        if not was:
+            self._dev_online[device] = True
+            self._device_changed(device, t)
+            if was is False:
+                self._device_update(device, True, t)
+        heapq.heappush(self._dev_heap, (t + self.lim.offline_after + 1, device))
+
+    def _check_devices(self, now: int) -> None:
+        heap = self._dev_heap
+        while heap and heap[0][0] <= now:
+            _, device = heapq.heappop(heap)
+            track = self.facts.devices.get(device)
+            if track is None:
+                continue
+            online = track.online_at(now)
+            if not online and self._dev_online.get(device):
+                self._dev_online[device] = False
+                last = track.runs[-1].end if track.runs else now
+                self._device_changed(device, last)
+                self._device_update(device, False, last)
+
+    def _device_update(self, device: str, online: bool, since: int) -> None:
+        if self.live:
+            self._pending_updates.append(("device", {"device": device, "state": "online" if online else "offline",
+                                                     "reporting": online, "since": since, "source": "engine"}))
+
+    # ------------------------------------------------------------ plans
+
+    def _check_plans(self) -> None:
+        version = self.derived.plans_version()
+        if version == self._plans_version:
+            return
+        self._plans_version = version
+        old_excuses = self.excuses
+        self.excuses = self.derived.excuses()
+        for vid_ in old_excuses.keys() ^ self.excuses.keys():
+            unit = self._owner_of_violation.get(vid_)
+            if unit is not None:
+                self.dirty.add(unit)
+        old_badges = (self.plans._badges_static, self.plans._badge_changes)
+        changed = self.plans.reload()
+        self.tags_at_seat = {}
+        for tag, e in self.statics.site_equipment.items():
+            self.tags_at_seat.setdefault(self.plans.equipment_home.get(tag, e.home_seat), []).append(tag)
+        if (self.plans._badges_static, self.plans._badge_changes) != old_badges:
+            self._reindex_agent_taps()
+            self.dirty.update(self.units.keys())
+            return
+        for unit in changed:
+            self.dirty.add(unit)
+            duty = self.plans.get(unit)
+            _, date, shift, emp = unit
+            self.dirty.add(("free", emp, date))
+            seats = {duty.seat, duty.rostered_seat} if duty else set()
+            old = self._rows_cache.get(unit, {}).get("attendance")
+            if old:
+                seats.add(old[0].get("rostered_seat"))
+            for seat in seats - {None}:
+                self.dirty.add(("seatnow", seat))
+                for d in self.plans.at_seat(seat):
+                    if d.date == date:
+                        self.dirty.add(d.unit)
+                        self.dirty.add(("free", d.emp, date))
+        for tag, unit in ((t, ("tag", t)) for t in self.statics.site_equipment):
+            if unit in self.units and self.plans.equipment_home.get(tag) != self._rows_cache.get(unit, {}).get(
+                    "equipment_state", [{}])[0].get("home_seat"):
+                self.dirty.add(unit)
+
+    def _reindex_agent_taps(self) -> None:
+        facts = self.facts
+        facts.agent_taps.clear()
+        for uid, tl in facts.uid_taps.items():
+            for f in tl:
+                owner = self.plans.owner(uid, f.t)
+                if owner.status == "ok" and owner.agent is not None:
+                    facts.line(facts.agent_taps, owner.agent.employee_no).add(f)
+
+    # ------------------------------------------------------------ evaluation
+
+    def _ctx(self, now: int) -> Ctx:
+        return Ctx(self.site, self.plans, self.facts, self.lim, now, self.excuses, self.statics)
+
+    def _seatnow_all(self) -> None:
+        for seat in self.site.info.seats:
+            self.dirty.add(("seatnow", seat.id))
+
+    def _compute(self, ctx: Ctx, unit: Unit) -> dict[str, list[dict[str, Any]]]:
+        kind = unit[0]
+        if kind == "duty":
+            duty = self.plans.get(unit)
+            if duty is None:
+                return {}
+            return rollcall.duty_unit(ctx, duty).records
+        if kind == "seat":
+            return badge.seat_unit(ctx, unit[1], unit[2])
+        if kind == "seatnow":
+            return {"seat_state": [facilities.seat_now(ctx, unit[1])]}
+        if kind == "zone":
+            return facilities.zone_unit(ctx, unit[1], unit[2])
+        if kind == "tag":
+            return equipment.tag_unit(ctx, unit[1])
+        if kind == "door":
+            return badge.door_unit(ctx, unit[1], unit[2])
+        if kind == "badge":
+            return badge.badge_unit(ctx, unit[1], unit[2])
+        if kind == "device":
+            return devices.device_unit(ctx, unit[1], unit[2])
+        if kind == "free":
+            return rollcall.free_unit(ctx, unit[1], unit[2]).records
+        raise ValueError(f"unknown unit {unit!r}")
+
+    def _flush(self, now: int, out: Outcome) -> None:
+        """Recompute every unit that is dirty or due, write what changed, emit live updates."""
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            t, unit = heapq.heappop(heap)
+            st = self.units.get(unit)
+            if st is not None and st.deadline == t:
+                st.deadline = None
+                self.dirty.add(unit)
+        self._check_devices(now)
+        pending, self._pending_updates = self._pending_updates, []
+        if not self.dirty:
+            out.updates.extend(pending)
+            return
+        ctx = self._ctx(now)
+        upserts: dict[str, list[tuple]] = {}
+        deletes: dict[str, list[tuple]] = {}
+        scope: dict[str, list[tuple[str, list[tuple]]]] = {}
+        updates: list[tuple[str, dict[str, Any]]] = pending
+        todo = sorted(self.dirty, key=unit_name)
+        self.dirty = set()
+        for unit in todo:
+            ctx.deadline = None
+            try:
+                records = self._compute(ctx, unit)
+            except Exception:  # one bad unit must not stop the floor
+                log.exception("engine: unit %s failed", unit_name(unit))
+                continue
+            self.stats["units_computed"] += 1
+            self._write_unit(unit, records, ctx.deadline, upserts, deletes, scope, updates, now)
+        try:
+            self.derived.apply(upserts, deletes, scope)
+        except Exception:
+            log.exception("engine: writing derived rows failed")
+        if self.live:
+            out.updates.extend(updates)
+
+    def _write_unit(self, unit: Unit, records: dict[str, list[dict[str, Any]]], deadline: int | None,
+                    upserts: dict, deletes: dict, scope: dict, updates: list, now: int) -> None:
+        st = self.units.get(unit)
+        if st is None:
+            st = self.units[unit] = _UnitState()
+        name = unit_name(unit)
+        first = st.rows is None
+        old = st.rows or {}
+        new: dict[str, dict[tuple, tuple]] = {}
+        for table, rows in records.items():
+            if table.startswith("_"):
+                new[table] = {(r["key"],): tuple(sorted(r.items())) for r in rows}
+                continue
+            enc = {}
+            for r in rows:
+                key = tuple(r[k] for k in KEYS[table])
+                enc[key] = encode_row(table, {**r, "unit": name})
+            new[table] = enc
+        for table in new.keys() | old.keys():
+            n, o = new.get(table, {}), old.get(table, {})
+            pseudo = table.startswith("_")
+            changed = [k for k, v in n.items() if o.get(k) != v]
+            gone = [k for k in o if k not in n]
+            if not pseudo:
+                if changed:
+                    upserts.setdefault(table, []).extend(n[k] for k in changed)
+                if gone and not first:
+                    deletes.setdefault(table, []).extend(gone)
+                if first:
+                    scope.setdefault(table, []).append((name, list(n.keys())))
+            if self.live:
+                self._live_updates(table, records.get(table, []), changed, gone, updates, now)
+        if first:  # tables the unit produced nothing for may still hold its old rows
+            for table in COLUMNS:
+                if table not in new:
+                    scope.setdefault(table, []).append((name, []))
+        st.rows = new
+        self._rows_cache[unit] = records
+        for r in records.get("violations", ()):
+            self._owner_of_violation[r["id"]] = unit
+        if unit[0] == "duty":
+            self._away_starts[unit] = [p["start"] for p in records.get("away_periods", ())]
+        if deadline is not None:
+            st.deadline = deadline
+            heapq.heappush(self._heap, (deadline, unit))
+        else:
+            st.deadline = None
+
+    def _live_updates(self, table: str, rows: list[dict[str, Any]], changed: list[tuple], gone: list[tuple],
+                      updates: list, now: int) -> None:
+        if not changed and not gone:
+            return
+        if table == "violations":
+            by_key = {(r["id"],): r for r in rows}
+            for k in changed:
+                updates.append(("violation", violation_json(by_key[k])))
+            for k in gone:
+                updates.append(("violation", {"id": k[0], "withdrawn": True}))
+        elif table == "seat_state":
+            for r in rows:
+                updates.append(("seat", self._seat_update(r, now)))
+        elif table == "equipment_state":
+            for r in rows:
+                updates.append(("equipment", {k: r[k] for k in ("tag", "kind", "home_seat", "seen_at", "state", "since")}))
+        elif table == "_rollcall":
+            by_key = {(r["key"],): r for r in rows}
+            for k in changed:
+                r = by_key[k]
+                updates.append(("rollcall", {k2: v for k2, v in r.items() if k2 != "key"}))
+        elif table == "_zone":
+            by_key = {(r["key"],): r for r in rows}
+            for k in changed:
+                updates.append(("zone", {k2: v for k2, v in by_key[k].items() if k2 != "key"}))
+            for k in gone:
+                updates.append(("zone", {"zone": k[0], "empty": False, "since": None}))
+
+    def _seat_update(self, row: dict[str, Any], now: int) -> dict[str, Any]:
+        used = row.get("used_before_s") or 0.0
+        if row.get("state") in ("break", "unattended") and row.get("since") is not None and row.get("agent"):
+            used += max(0, now - row["since"]) / 1000
+        return {"seat": row["seat"], "zone": row.get("zone"), "state": row["state"], "agent": row.get("agent"),
+                "since": row.get("since"), "break_used_s": round(used, 1)}
+
+    # ------------------------------------------------------------ tap feedback
+
+    def _feedback(self, ctx: Ctx, f: Fact, out: Outcome) -> None:
+        try:
+            tap = badge.verdict(ctx, f)
+        except Exception:
+            log.exception("engine: no verdict for tap %s", f.event_id)
+            return
+        out.updates.append(("tap", tap))
+        text = f"{tap['text_zh']} / {tap['text_en']}"[:120]
+        out.commands.append(wire.Command(v=1, device=f.device, ts=self.clock.now_ms(), cmd="feedback",
+                                         result=tap["result"], text=text, re=f.event_id))
+
+    # ------------------------------------------------------------ memory
+
+    def _prune(self, now: int) -> None:
+        """Forget what no future event can change any more."""
+        self._last_prune = now
+        cutoff = now - HORIZON_MS - ARRIVAL_LOOKBACK_MS - self.lim.max_shift
+        facts = self.facts
+        for index in (facts.seat_occ, facts.seat_taps, facts.seat_buttons, facts.agent_taps, facts.uid_taps,
+                      facts.door_pass, facts.door_taps):
+            for tl in index.values():
+                tl.prune_before(cutoff)
+        for track in facts.devices.values():
+            track.prune_before(cutoff)
+        for tag in facts.tags.values():
+            tag.prune_before(cutoff)
+        i = 0
+        while i < len(facts.acd) - 1 and facts.acd[i + 1][0] < cutoff:
+            i += 1
+        del facts.acd[:i]
+        old_date = self._date(cutoff)
+        for unit in [u for u in self.units if u[0] in ("seat", "zone", "door", "badge", "device", "free") and u[2] < old_date
+                     or u[0] == "duty" and u[1] < old_date]:
+            st = self.units.pop(unit)
+            st.deadline = None
+            self._rows_cache.pop(unit, None)
+            self._away_starts.pop(unit, None)
+        self._owner_of_violation = {v: u for v, u in self._owner_of_violation.items() if u in self.units}
+        self.plans.drop_dates_before(old_date)
+
+
+def shift_of(duty_date: str, shift: str) -> str:
+    return shift_key(duty_date, shift)

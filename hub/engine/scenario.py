@@ -1,0 +1,200 @@
+"""Scripted floors for tests and benches: a shift written as events at local times, played
+through the real event log and a real Engine on a manual clock in milliseconds.
+
+    floor = ScriptedFloor(site, store, day=dt.date(2026, 3, 10))
+    floor.tap("kiosk-k1", "000A000000", "08:15")
+    floor.occupy("seat-a01", True, "08:20")
+    floor.play(until="17:00")
+
+Every device sends heartbeats (so it counts as reporting) unless the script takes it offline;
+the engine is ticked every `tick_s` of scenario time, as HubService does every second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge import wire
+from edge.clock import ManualClock
+from hub.engine.calendar import local_ms
+from hub.engine.core import Engine, Outcome
+from hub.site import Site
+from hub.store import IncomingEvent, Store
+
+
+@dataclass(order=True)
+class _Item:
+    received: int
+    order: int
+    kind: str = field(compare=False)  # event | status | acd
+    payload: Any = field(compare=False)
+
+
+class ScriptedFloor:
+    def __init__(self, site: Site, store: Store, *, day: dt.date, heartbeat_s: float | None = None,
+                 tick_s: float = 60, start: str = "06:00", devices: list[str] | None = None,
+                 engine: Engine | None = None) -> None:
+        self.site = site
+        self.store = store
+        self.day = day
+        self.tz = site.tz
+        self.t0 = self.at(start)
+        self.clock = ManualClock(self.t0)
+        self.engine = engine or Engine(site, store, self.clock)
+        if engine is not None:
+            self.engine.clock = self.clock
+        self.heartbeat_ms = int((heartbeat_s or site.rules.thresholds.heartbeat_s) * 1000)
+        self.tick_ms = int(tick_s * 1000)
+        self.devices = devices if devices is not None else sorted(site.devices)
+        self._seq: dict[str, int] = {}
+        self._items: list[_Item] = []
+        self._order = 0
+        self._offline: dict[str, list[tuple[int, int]]] = {}
+        self.played_until = self.t0
+        self.outcomes: list[Outcome] = []
+        self.ids: dict[str, str] = {}  # label -> event id
+
+    # ------------------------------------------------------------ time
+
+    def at(self, when: str | int, day: dt.date | None = None) -> int:
+        """UTC ms of a local "HH:MM[:SS]" on the scenario day ("+1 01:00" for the next day)."""
+        if isinstance(when, int):
+            return when
+        d = day or self.day
+        if when.startswith("+"):
+            n, when = when[1:].split(" ", 1)
+            d = d + dt.timedelta(days=int(n))
+        return local_ms(d, dt.time.fromisoformat(when), self.tz)
+
+    # ------------------------------------------------------------ script
+
+    def _push(self, received: int, kind: str, payload: Any) -> None:
+        self._order += 1
+        self._items.append(_Item(received, self._order, kind, payload))
+
+    def event(self, device: str, etype: str, when: str | int, body: dict[str, Any], *, delay_s: float = 0,
+              ts: int | None = None, clock_ok: bool = True, label: str | None = None) -> str:
+        t = self.at(when)
+        seq = self._seq.get(device, 0) + 1
+        self._seq[device] = seq
+        eid = str(uuid.uuid4())
+        if label:
+            self.ids[label] = eid
+        dev_ts = t if ts is None else ts
+        self._push(t + int(delay_s * 1000), "event", (eid, device, seq, dev_ts, etype, clock_ok, body))
+        return eid
+
+    def tap(self, device: str, uid: str, when: str | int, **kw: Any) -> str:
+        return self.event(device, "badge", when, {"uid": uid, "reader": "badge"}, **kw)
+
+    def occupy(self, device: str, occupied: bool, when: str | int, **kw: Any) -> str:
+        return self.event(device, "occupancy", when, {"occupied": occupied, "sensor": "mat"}, **kw)
+
+    def button(self, device: str, which: str, when: str | int, **kw: Any) -> str:
+        return self.event(device, "button", when, {"button": which}, **kw)
+
+    def inventory(self, device: str, tags: list[str], when: str | int, **kw: Any) -> str:
+        return self.event(device, "inventory", when, {"tags": tags, "reader": "tags"}, **kw)
+
+    def passage(self, device: str, when: str | int, count: int = 1, **kw: Any) -> str:
+        """A door's presence counter: people passing."""
+        return self.event(device, "occupancy", when, {"occupied": True, "sensor": "counter", "count": count}, **kw)
+
+    def offline(self, device: str, start: str | int, end: str | int, *, last_will: bool = True) -> None:
+        """The device is silent from start to end (and its last will fires at start)."""
+        a, b = self.at(start), self.at(end)
+        self._offline.setdefault(device, []).append((a, b))
+        if last_will:
+            self._push(a + 45_000, "status", wire.Status(v=1, device=device, state="offline", ts=a, fw="t", config="t"))
+        self._push(b, "status", wire.Status(v=1, device=device, state="online", ts=b, fw="t", config="t"))
+
+    def acd(self, idle: int, when: str | int) -> None:
+        t = self.at(when)
+        self._push(t, "acd", wire.AcdFeed(v=1, ts=t, idle=idle))
+
+    def sit(self, seat_device: str, uid: str, start: str | int, end: str | int | None = None, *,
+            tap_delay_s: float = 20) -> None:
+        """Sit down at `start`, tap in after tap_delay_s; stand up (vacant) at `end`."""
+        a = self.at(start)
+        self.occupy(seat_device, True, a)
+        self.tap(seat_device, uid, a + int(tap_delay_s * 1000))
+        if end is not None:
+            self.occupy(seat_device, False, end)
+
+    # ------------------------------------------------------------ play
+
+    def _silent(self, device: str, t: int) -> bool:
+        return any(a <= t < b for a, b in self._offline.get(device, ()))
+
+    def play(self, until: str | int, *, batch: int = 500) -> Outcome:
+        """Feed everything scripted up to `until` (plus heartbeats), ticking as time passes."""
+        end = self.at(until)
+        items = sorted(i for i in self._items if i.received <= end)
+        self._items = [i for i in self._items if i.received > end]
+        hb: list[_Item] = []
+        start = self.played_until
+        first_hb = start - start % self.heartbeat_ms + self.heartbeat_ms
+        for dev in self.devices:
+            t = first_hb
+            while t <= end:
+                if not self._silent(dev, t):
+                    hb.append(_Item(t, 0, "hb", dev))
+                t += self.heartbeat_ms
+        merged = sorted(items + hb)
+        total = Outcome()
+        next_tick = start - start % self.tick_ms + self.tick_ms
+        pending: list[IncomingEvent] = []
+
+        def flush_pending() -> None:
+            if pending:
+                stored = self.store.append_events(pending)
+                pending.clear()
+                total.extend(self.engine.process(stored))
+
+        for item in merged:
+            while next_tick <= item.received:
+                flush_pending()
+                self.clock.set(max(self.clock.now_ms(), next_tick))
+                total.extend(self.engine.tick(next_tick))
+                next_tick += self.tick_ms
+            if item.kind in ("status", "acd"):
+                flush_pending()
+            self.clock.set(max(self.clock.now_ms(), item.received))
+            if item.kind == "hb":
+                dev = item.payload
+                seq = self._seq.get(dev, 0) + 1
+                self._seq[dev] = seq
+                pending.append(IncomingEvent(str(uuid.uuid4()), dev, seq, item.received, item.received, "heartbeat",
+                                             True, {"uptime_s": 1, "spooled": 0, "dropped": 0}))
+            elif item.kind == "event":
+                eid, device, seq, ts, etype, clock_ok, body = item.payload
+                pending.append(IncomingEvent(eid, device, seq, ts, item.received, etype, clock_ok, body))
+            elif item.kind == "status":
+                total.extend(self.engine.on_status(item.payload, received=item.received))
+            else:
+                total.extend(self.engine.on_acd(item.payload, received=item.received))
+            if len(pending) >= batch:
+                flush_pending()
+        flush_pending()
+        while next_tick <= end:
+            self.clock.set(max(self.clock.now_ms(), next_tick))
+            total.extend(self.engine.tick(next_tick))
+            next_tick += self.tick_ms
+        self.clock.set(max(self.clock.now_ms(), end))
+        total.extend(self.engine.tick(end))
+        self.played_until = end
+        self.outcomes.append(total)
+        return total
+
+    # ------------------------------------------------------------ results
+
+    def violations(self, rule: str | None = None) -> list[dict[str, Any]]:
+        return self.engine.derived.violations(rule=rule)
+
+    def attendance(self, emp: str) -> list[dict[str, Any]]:
+        rows = [r for d in {self.day.isoformat(), (self.day - dt.timedelta(days=1)).isoformat()}
+                for r in self.engine.derived.attendance(d) if r["employee_no"] == emp]
+        return sorted(rows, key=lambda r: (r["date"], r["shift"]))

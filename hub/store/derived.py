@@ -1,0 +1,416 @@
+"""SQL for everything the rule engine derives, the plans it judges against, and the audit trail.
+
+Three kinds of tables live here:
+
+- derived (recomputed from the event log by `floorwatch hub rebuild`, never edited by hand):
+  violations, attendance, away_periods, occupancy_intervals, equipment_incidents, seat_state,
+  equipment_state. Each row carries the engine `unit` that computed it, so a unit's new result
+  replaces exactly its old one (rows the unit no longer produces are deleted).
+- plans and decisions (inputs, kept by a rebuild): roster, leave, swaps, seat_assignments,
+  equipment_assignments, badge_changes, excuses, and the audit trail of every lead action.
+- input logs the event table does not hold (kept by a rebuild, replayed by it): status_log
+  (device online/offline, including last wills) and acd_log (the contact-center idle count).
+
+Times are UTC ms integers, dates site-local ISO dates, shift keys "<date>/<shift id>".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from hub.store import Store
+
+DERIVED_TABLES = (
+    "violations", "attendance", "away_periods", "occupancy_intervals", "equipment_incidents",
+    "seat_state", "equipment_state",
+)  # fmt: skip
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS violations (
+    id TEXT PRIMARY KEY, rule TEXT NOT NULL, kind TEXT NOT NULL, employee_no TEXT, team TEXT,
+    seat TEXT, zone TEXT, device TEXT, shift TEXT, date TEXT NOT NULL, start INTEGER NOT NULL,
+    "end" INTEGER, evidence TEXT NOT NULL DEFAULT '[]', details TEXT NOT NULL DEFAULT '{}',
+    amount REAL, excused INTEGER NOT NULL DEFAULT 0, excuse_reason TEXT, excused_by TEXT,
+    excused_at INTEGER, unit TEXT);
+CREATE INDEX IF NOT EXISTS violations_date ON violations(date, start);
+CREATE INDEX IF NOT EXISTS violations_employee ON violations(employee_no, date);
+CREATE INDEX IF NOT EXISTS violations_unit ON violations(unit);
+CREATE TABLE IF NOT EXISTS attendance (
+    date TEXT NOT NULL, shift TEXT NOT NULL, employee_no TEXT NOT NULL, name TEXT, team TEXT,
+    rostered_seat TEXT, seats_used TEXT NOT NULL DEFAULT '[]', first_arrival INTEGER,
+    arrival_minutes_before REAL, rollcall TEXT NOT NULL, seat_signin INTEGER, signout INTEGER,
+    minutes_worked REAL NOT NULL DEFAULT 0, breaks_count INTEGER NOT NULL DEFAULT 0,
+    breaks_minutes REAL NOT NULL DEFAULT 0, meal_minutes REAL NOT NULL DEFAULT 0,
+    violation_ids TEXT NOT NULL DEFAULT '[]', leave TEXT, excused TEXT NOT NULL DEFAULT '[]',
+    unrostered INTEGER NOT NULL DEFAULT 0, unit TEXT,
+    PRIMARY KEY (date, shift, employee_no));
+CREATE INDEX IF NOT EXISTS attendance_unit ON attendance(unit);
+CREATE TABLE IF NOT EXISTS away_periods (
+    id TEXT PRIMARY KEY, employee_no TEXT, seat TEXT, shift TEXT, kind TEXT NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER, evidence TEXT NOT NULL DEFAULT '[]', unit TEXT);
+CREATE INDEX IF NOT EXISTS away_unit ON away_periods(unit);
+CREATE INDEX IF NOT EXISTS away_start ON away_periods(start);
+CREATE TABLE IF NOT EXISTS occupancy_intervals (
+    id TEXT PRIMARY KEY, seat TEXT NOT NULL, device TEXT, start INTEGER NOT NULL, "end" INTEGER,
+    occupied_by TEXT, unit TEXT);
+CREATE INDEX IF NOT EXISTS occupancy_unit ON occupancy_intervals(unit);
+CREATE INDEX IF NOT EXISTS occupancy_start ON occupancy_intervals(start, seat);
+CREATE TABLE IF NOT EXISTS equipment_incidents (
+    id TEXT PRIMARY KEY, tag TEXT NOT NULL, kind TEXT, home_seat TEXT, rule TEXT NOT NULL,
+    opened INTEGER NOT NULL, closed INTEGER, last_seen INTEGER, last_seen_device TEXT, price REAL,
+    liable TEXT NOT NULL DEFAULT '[]', evidence TEXT NOT NULL DEFAULT '[]', unit TEXT);
+CREATE INDEX IF NOT EXISTS incidents_unit ON equipment_incidents(unit);
+CREATE INDEX IF NOT EXISTS incidents_opened ON equipment_incidents(opened);
+CREATE TABLE IF NOT EXISTS seat_state (
+    seat TEXT PRIMARY KEY, zone TEXT, state TEXT NOT NULL, agent TEXT, since INTEGER,
+    used_before_s REAL NOT NULL DEFAULT 0, unit TEXT);
+CREATE TABLE IF NOT EXISTS equipment_state (
+    tag TEXT PRIMARY KEY, kind TEXT, home_seat TEXT, seen_at TEXT, seen_device TEXT,
+    last_seen INTEGER, state TEXT NOT NULL, since INTEGER, unit TEXT);
+
+CREATE TABLE IF NOT EXISTS roster (
+    date TEXT NOT NULL, employee_no TEXT NOT NULL, shift TEXT NOT NULL, seat TEXT NOT NULL,
+    meal_start TEXT, source TEXT, PRIMARY KEY (date, employee_no, shift));
+CREATE INDEX IF NOT EXISTS roster_seat ON roster(date, seat);
+CREATE TABLE IF NOT EXISTS leave (
+    date TEXT NOT NULL, employee_no TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT,
+    granted_by TEXT, at INTEGER, PRIMARY KEY (date, employee_no));
+CREATE TABLE IF NOT EXISTS swaps (
+    date TEXT NOT NULL, shift TEXT NOT NULL, seat TEXT, from_employee_no TEXT NOT NULL,
+    to_employee_no TEXT NOT NULL, approved_by TEXT, at INTEGER,
+    PRIMARY KEY (date, shift, from_employee_no));
+CREATE TABLE IF NOT EXISTS seat_assignments (
+    date TEXT NOT NULL, shift TEXT NOT NULL, employee_no TEXT NOT NULL, seat TEXT NOT NULL,
+    "by" TEXT, at INTEGER, PRIMARY KEY (date, shift, employee_no));
+CREATE TABLE IF NOT EXISTS equipment_assignments (
+    tag TEXT PRIMARY KEY, home_seat TEXT NOT NULL, "by" TEXT, at INTEGER);
+CREATE TABLE IF NOT EXISTS badge_changes (
+    id INTEGER PRIMARY KEY, at INTEGER NOT NULL, uid TEXT NOT NULL, employee_no TEXT,
+    action TEXT NOT NULL, "by" TEXT, reason TEXT);
+CREATE TABLE IF NOT EXISTS excuses (
+    violation_id TEXT PRIMARY KEY, reason TEXT NOT NULL, "by" TEXT, at INTEGER);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, actor TEXT, action TEXT NOT NULL, target TEXT,
+    details TEXT);
+CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
+CREATE TABLE IF NOT EXISTS status_log (
+    id INTEGER PRIMARY KEY, received INTEGER NOT NULL, device TEXT NOT NULL, state TEXT NOT NULL,
+    ts INTEGER, fw TEXT, config TEXT);
+CREATE INDEX IF NOT EXISTS status_log_received ON status_log(received);
+CREATE TABLE IF NOT EXISTS acd_log (
+    id INTEGER PRIMARY KEY, received INTEGER NOT NULL, ts INTEGER NOT NULL, idle INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS acd_log_received ON acd_log(received);
+"""
+
+# Column lists per derived table (the order rows are written in).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "violations": ("id", "rule", "kind", "employee_no", "team", "seat", "zone", "device", "shift", "date",
+                   "start", "end", "evidence", "details", "amount", "excused", "excuse_reason",
+                   "excused_by", "excused_at", "unit"),
+    "attendance": ("date", "shift", "employee_no", "name", "team", "rostered_seat", "seats_used",
+                   "first_arrival", "arrival_minutes_before", "rollcall", "seat_signin", "signout",
+                   "minutes_worked", "breaks_count", "breaks_minutes", "meal_minutes", "violation_ids",
+                   "leave", "excused", "unrostered", "unit"),
+    "away_periods": ("id", "employee_no", "seat", "shift", "kind", "start", "end", "evidence", "unit"),
+    "occupancy_intervals": ("id", "seat", "device", "start", "end", "occupied_by", "unit"),
+    "equipment_incidents": ("id", "tag", "kind", "home_seat", "rule", "opened", "closed", "last_seen",
+                            "last_seen_device", "price", "liable", "evidence", "unit"),
+    "seat_state": ("seat", "zone", "state", "agent", "since", "used_before_s", "unit"),
+    "equipment_state": ("tag", "kind", "home_seat", "seen_at", "seen_device", "last_seen", "state", "since", "unit"),
+}  # fmt: skip
+KEYS: dict[str, tuple[str, ...]] = {
+    "violations": ("id",), "attendance": ("date", "shift", "employee_no"), "away_periods": ("id",),
+    "occupancy_intervals": ("id",), "equipment_incidents": ("id",), "seat_state": ("seat",),
+    "equipment_state": ("tag",),
+}  # fmt: skip
+JSON_COLUMNS = {"evidence", "details", "seats_used", "violation_ids", "excused", "liable"}
+PLANS_VERSION_KEY = "plans_version"
+
+
+def _q(col: str) -> str:
+    return f'"{col}"'
+
+
+def _upsert_sql(table: str) -> str:
+    cols = COLUMNS[table]
+    keys = KEYS[table]
+    sets = ", ".join(f"{_q(c)}=excluded.{_q(c)}" for c in cols if c not in keys)
+    return (
+        f"INSERT INTO {table}({', '.join(_q(c) for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
+        f" ON CONFLICT({', '.join(_q(k) for k in keys)}) DO UPDATE SET {sets}"
+    )
+
+
+_UPSERT = {t: _upsert_sql(t) for t in COLUMNS}
+
+
+def encode_row(table: str, row: dict[str, Any]) -> tuple:
+    """A record as the tuple its table stores (JSON cells serialised)."""
+    out = []
+    for c in COLUMNS[table]:
+        v = row.get(c)
+        if c in JSON_COLUMNS and v is not None and not isinstance(v, str):
+            v = json.dumps(v, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        elif isinstance(v, bool):
+            v = int(v)
+        out.append(v)
+    return tuple(out)
+
+
+def row_key(table: str, row: dict[str, Any]) -> tuple:
+    return tuple(row[k] for k in KEYS[table])
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    for c in JSON_COLUMNS:
+        if c in row and isinstance(row[c], str):
+            try:
+                row[c] = json.loads(row[c])
+            except ValueError:
+                pass
+    return row
+
+
+class DerivedStore:
+    """The engine's tables on the hub's Store (same connection, same lock)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        with store.lock:
+            store.conn.executescript(_SCHEMA)
+
+    # ------------------------------------------------------------ plumbing
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.store.lock:
+            cur = self.store.conn.execute(sql, list(args))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def _exec(self, sql: str, args: Sequence[Any] = ()) -> int:
+        with self.store.lock:
+            return self.store.conn.execute(sql, list(args)).rowcount
+
+    def _transaction(self, fn) -> Any:
+        with self.store.lock:
+            conn = self.store.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return result
+
+    # ------------------------------------------------------------ engine output
+
+    def apply(
+        self,
+        upserts: dict[str, list[tuple]],
+        deletes: dict[str, list[tuple]],
+        scope_deletes: dict[str, list[tuple[str, list[tuple]]]] | None = None,
+    ) -> None:
+        """Write one flush of the engine in one transaction.
+
+        upserts: table -> encoded rows; deletes: table -> key tuples; scope_deletes: table ->
+        [(unit, keys kept)]: delete the unit's rows except those keys (a unit's first result after
+        a restart, when the engine does not know what it wrote before).
+        """
+        if not upserts and not deletes and not scope_deletes:
+            return
+
+        def write(conn) -> None:
+            for table, keys in (scope_deletes or {}).items():
+                kcols = KEYS[table]
+                for unit, kept in keys:
+                    existing = conn.execute(
+                        f"SELECT {', '.join(_q(k) for k in kcols)} FROM {table} WHERE unit = ?", (unit,)
+                    ).fetchall()
+                    keep = set(kept)
+                    where = " AND ".join(f"{_q(k)} = ?" for k in kcols)
+                    conn.executemany(f"DELETE FROM {table} WHERE {where}", [tuple(r) for r in existing if tuple(r) not in keep])
+            for table, keys in deletes.items():
+                where = " AND ".join(f"{_q(k)} = ?" for k in KEYS[table])
+                conn.executemany(f"DELETE FROM {table} WHERE {where}", keys)
+            for table, rows in upserts.items():
+                conn.executemany(_UPSERT[table], rows)
+
+        self._transaction(write)
+
+    def clear_derived(self) -> dict[str, int]:
+        """Empty every derived table (before a rebuild); returns the rows removed per table."""
+
+        def clear(conn) -> dict[str, int]:
+            return {t: conn.execute(f"DELETE FROM {t}").rowcount for t in DERIVED_TABLES}
+
+        return self._transaction(clear)
+
+    def snapshot(self, table: str) -> list[dict[str, Any]]:
+        """Every row of a derived table without its engine bookkeeping (tests, rebuild checks)."""
+        cols = [c for c in COLUMNS[table] if c != "unit"]
+        order = ", ".join(_q(k) for k in KEYS[table])
+        return self._rows(f"SELECT {', '.join(_q(c) for c in cols)} FROM {table} ORDER BY {order}")
+
+    # ------------------------------------------------------------ plans
+
+    def plans_version(self) -> int:
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", [PLANS_VERSION_KEY])
+        return int(rows[0]["value"]) if rows else 0
+
+    def bump_plans_version(self, conn=None) -> None:
+        sql = (
+            "INSERT INTO meta(key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET"
+            " value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+        )
+        if conn is not None:
+            conn.execute(sql, [PLANS_VERSION_KEY])
+        else:
+            self._exec(sql, [PLANS_VERSION_KEY])
+
+    def roster_dates(self) -> set[str]:
+        return {r["date"] for r in self._rows("SELECT DISTINCT date FROM roster")}
+
+    def roster_for(self, dates: Iterable[str]) -> list[dict[str, Any]]:
+        ds = sorted(set(dates))
+        if not ds:
+            return []
+        marks = ",".join("?" * len(ds))
+        return self._rows(f"SELECT * FROM roster WHERE date IN ({marks}) ORDER BY date, shift, employee_no", ds)
+
+    def plans_for(self, dates: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """Roster, leave, swaps and seat assignments for some local dates."""
+        ds = sorted(set(dates))
+        out: dict[str, list[dict[str, Any]]] = {"roster": [], "leave": [], "swaps": [], "seat_assignments": []}
+        if not ds:
+            return out
+        marks = ",".join("?" * len(ds))
+        for table in out:
+            out[table] = self._rows(f"SELECT * FROM {table} WHERE date IN ({marks})", ds)
+        return out
+
+    def insert_roster(self, rows: Iterable[dict[str, Any]], *, replace_dates: bool = False, conn=None) -> int:
+        rows = list(rows)
+
+        def write(c) -> int:
+            if replace_dates:
+                for d in sorted({r["date"] for r in rows}):
+                    c.execute("DELETE FROM roster WHERE date = ?", (d,))
+            c.executemany(
+                "INSERT INTO roster(date, employee_no, shift, seat, meal_start, source) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT(date, employee_no, shift) DO UPDATE SET seat=excluded.seat,"
+                " meal_start=excluded.meal_start, source=excluded.source",
+                [(r["date"], r["employee_no"], r["shift"], r["seat"], r.get("meal_start"), r.get("source", "import")) for r in rows],
+            )
+            self.bump_plans_version(c)
+            return len(rows)
+
+        if conn is not None:
+            return write(conn)
+        return self._transaction(write)
+
+    def seed_roster(self, rows: list[dict[str, Any]]) -> int:
+        """Load the site's roster.csv rows for dates the table has nothing for yet."""
+        have = self.roster_dates()
+        fresh = [r for r in rows if r["date"] not in have]
+        return self.insert_roster(fresh) if fresh else 0
+
+    def equipment_assignments(self) -> dict[str, str]:
+        return {r["tag"]: r["home_seat"] for r in self._rows("SELECT tag, home_seat FROM equipment_assignments")}
+
+    def badge_changes(self) -> list[dict[str, Any]]:
+        return self._rows('SELECT id, at, uid, employee_no, action, "by", reason FROM badge_changes ORDER BY at, id')
+
+    def excuses(self) -> dict[str, dict[str, Any]]:
+        return {r["violation_id"]: r for r in self._rows('SELECT violation_id, reason, "by", at FROM excuses')}
+
+    # ------------------------------------------------------------ lead actions (one transaction each, audited)
+
+    def lead_write(self, statements: list[tuple[str, Sequence[Any]]], audit: tuple[int, str, str, str, dict[str, Any]]) -> int:
+        """Run a lead action's statements and its audit row together; returns the audit id."""
+
+        def write(conn) -> int:
+            for sql, args in statements:
+                conn.execute(sql, list(args))
+            ts, actor, action, target, details = audit
+            cur = conn.execute(
+                "INSERT INTO audit(ts, actor, action, target, details) VALUES (?,?,?,?,?)",
+                (ts, actor, action, target, json.dumps(details, ensure_ascii=False, sort_keys=True)),
+            )
+            self.bump_plans_version(conn)
+            return cur.lastrowid
+
+        return self._transaction(write)
+
+    def audit(self, ts: int, actor: str, action: str, target: str, details: dict[str, Any]) -> int:
+        with self.store.lock:
+            cur = self.store.conn.execute(
+                "INSERT INTO audit(ts, actor, action, target, details) VALUES (?,?,?,?,?)",
+                (ts, actor, action, target, json.dumps(details, ensure_ascii=False, sort_keys=True)),
+            )
+            return cur.lastrowid
+
+    def audit_rows(self, limit: int = 100) -> list[dict[str, Any]]:
+        return [_decode(r) for r in self._rows("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit])]
+
+    # ------------------------------------------------------------ input logs
+
+    def log_status(self, received: int, device: str, state: str, ts: int, fw: str, config: str) -> None:
+        self._exec(
+            "INSERT INTO status_log(received, device, state, ts, fw, config) VALUES (?,?,?,?,?,?)",
+            [received, device, state, ts, fw, config],
+        )
+
+    def log_acd(self, received: int, ts: int, idle: int) -> None:
+        self._exec("INSERT INTO acd_log(received, ts, idle) VALUES (?,?,?)", [received, ts, idle])
+
+    def status_log(self, since_received: int = 0) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM status_log WHERE received >= ? ORDER BY received, id", [since_received])
+
+    def acd_log(self, since_received: int = 0) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM acd_log WHERE received >= ? ORDER BY received, id", [since_received])
+
+    # ------------------------------------------------------------ reads for the API
+
+    def violation(self, violation_id: str) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM violations WHERE id = ?", [violation_id])
+        return _decode(rows[0]) if rows else None
+
+    def violations(
+        self, *, date_from: str | None = None, date_to: str | None = None, agent: str | None = None,
+        team: str | None = None, rule: str | None = None, limit: int = 5000,
+    ) -> list[dict[str, Any]]:
+        where, args = ["1"], []
+        for cond, val in (("date >= ?", date_from), ("date <= ?", date_to), ("employee_no = ?", agent),
+                          ("team = ?", team), ("rule = ?", rule)):
+            if val is not None:
+                where.append(cond)
+                args.append(val)
+        sql = f"SELECT * FROM violations WHERE {' AND '.join(where)} ORDER BY start, id LIMIT ?"
+        return [_decode(r) for r in self._rows(sql, [*args, limit])]
+
+    def attendance(self, date: str, shift: str | None = None) -> list[dict[str, Any]]:
+        if shift is None:
+            rows = self._rows("SELECT * FROM attendance WHERE date = ? ORDER BY shift, employee_no", [date])
+        else:
+            rows = self._rows("SELECT * FROM attendance WHERE date = ? AND shift = ? ORDER BY employee_no", [date, shift])
+        return [_decode(r) for r in rows]
+
+    def seat_states(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT seat, zone, state, agent, since, used_before_s FROM seat_state ORDER BY seat")
+
+    def equipment_states(self) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT tag, kind, home_seat, seen_at, seen_device, last_seen, state, since FROM equipment_state ORDER BY tag"
+        )
+
+    def open_incidents(self) -> list[dict[str, Any]]:
+        rows = self._rows("SELECT * FROM equipment_incidents WHERE closed IS NULL ORDER BY opened, id")
+        return [_decode(r) for r in rows]
+
+    def count(self, table: str) -> int:
+        if table not in COLUMNS and table not in ("audit", "roster", "leave", "swaps", "seat_assignments", "excuses"):
+            raise ValueError(f"unknown table {table!r}")
+        return self._rows(f"SELECT count(*) AS n FROM {table}")[0]["n"]
