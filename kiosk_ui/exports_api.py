@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from urllib.parse import quote
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, request
 
 from hub.exports import (
     KINDS,
@@ -125,6 +125,18 @@ def assessment():
     )
 
 
+def _may_see_team(team: str | None) -> bool:
+    """A lead sees the evidence of their own teams only (admins everything)."""
+    try:
+        from kiosk_ui.auth import principal, visible_teams
+    except ImportError:  # pragma: no cover - the web app always has its auth layer
+        return True
+    if principal() is None:
+        return True  # no auth layer in front of this app: the guard decides, not this view
+    teams = visible_teams()
+    return teams is None or team in teams
+
+
 @bp.get("/api/assessment/violations/<violation_id>")
 def violation_evidence(violation_id: str):
     """One violation with its evidence events (what the assessment page shows on a click)."""
@@ -137,7 +149,7 @@ def violation_evidence(violation_id: str):
     lang = parse_lang(_args()["lang"])
     with ReportReader(state.store()) as reader:
         v = reader.violation(violation_id)
-        if v is None:
+        if v is None or not _may_see_team(v.get("team")):
             return jsonify({"error": "not found", "violation": violation_id}), 404
         events = reader.evidence_events(v["evidence"], (v["start"], v.get("end") or v["start"]) if v.get("start") else None)
     found = [events[e] for e in v["evidence"] if e in events]
@@ -147,9 +159,49 @@ def violation_evidence(violation_id: str):
     return jsonify(data)
 
 
+PAGE_TEXT = {
+    "zh": {
+        "title": "月度考核", "month": "月份", "team": "班组", "all": "全部", "show": "查看", "download": "下载",
+        "agent": "工号", "name": "姓名", "violations": "违规", "points": "扣分", "score": "得分", "grade": "等级",
+        "fines": "罚款(元)", "dismissal": "辞退审查", "compensation": "赔偿(元)", "total": "合计(元)",
+        "date": "日期", "rule": "规则", "step": "第几次", "action": "处理", "fine": "罚款", "excused": "已免责",
+        "evidence": "证据", "none": "本月无违规", "incident": "设备事件", "share": "份额", "amount": "金额",
+        "unassigned": "无法落实责任人的遗失设备", "console": "班长台", "floor": "现场图", "missing": "缺失",
+        "agents": "人",
+    },
+    "en": {
+        "title": "Monthly assessment", "month": "Month", "team": "Team", "all": "All", "show": "Show",
+        "download": "Download", "agent": "Employee no.", "name": "Name", "violations": "Violations",
+        "points": "Points", "score": "Score", "grade": "Grade", "fines": "Fines (CNY)", "dismissal": "Dismissal review",
+        "compensation": "Compensation (CNY)", "total": "Total (CNY)", "date": "Date", "rule": "Rule", "step": "Step",
+        "action": "Action", "fine": "Fine", "excused": "Excused", "evidence": "Evidence", "none": "No violations this month",
+        "incident": "Incident", "share": "Share", "amount": "Amount", "unassigned": "Lost equipment nobody could be charged for",
+        "console": "Console", "floor": "Floor", "missing": "missing", "agents": "agents",
+    },
+}
+
+
 @bp.get("/assessment")
 def assessment_page():
-    """The console's monthly assessment: scores, grades, fines, each linked to its evidence."""
-    from kiosk_ui.pages import page_config
+    """The console's monthly assessment: scores, grades, fines, each linked to its evidence.
+    ?month=YYYY-MM (default: this month, site time) [&team=]."""
+    import datetime as dt
 
-    return render_template("assessment.html", config=page_config(page="assessment"))
+    from hub.assess import assess_month
+    from kiosk_ui import i18n
+    from kiosk_ui.pages import page_config, render_page
+
+    site = state.site()
+    raw = request.args.get("month") or dt.datetime.now(site.tz).strftime("%Y-%m")
+    month = parse_month(raw).strftime("%Y-%m")
+    team = parse_team(request.args.get("team"))
+    lang = "zh" if i18n.current_lang() == "zh_CN" else "en"
+    result = assess_month(site, state.store(), month, team=team)
+    grades = {code: pair[0 if lang == "zh" else 1] for code, pair in labels.GRADES.items()}
+    counts = {code: sum(1 for a in result.agents if a.grade == code) for code in grades}
+    actions = {code: pair[0 if lang == "zh" else 1] for code, pair in labels.ESCALATION.items()}
+    return render_page(
+        "assessment.html", site=site, result=result, month=month, team=team, teams=sorted({a.team for a in site.agents}),
+        grades=grades, counts=counts, actions=actions, t=PAGE_TEXT[lang], ui_lang=lang,
+        rule_name=lambda r: labels.rule_name(r, lang), config=page_config(page="assessment", month=month),
+    )
