@@ -68,6 +68,8 @@ class LineDecoder:
                 raise ValueError(f"card number {card} does not fit 16 bits")
             return uid_from_int((facility << 16) | card, self.uid_digits)
         text = groups.get("uid") or (m.group(1) if m.groups() else m.group(0))
+        if not text:  # an optional or empty group took part in the match but holds nothing
+            raise ValueError("the pattern matched, but its card-number group is empty")
         return normalise_uid(text, self.number_format, self.uid_digits)
 
     def feed(self, data: bytes, t: float) -> list[str]:
