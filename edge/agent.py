@@ -167,14 +167,19 @@ class Agent:
         return self
 
     def stop(self) -> None:
-        self._running = False
-        for t in self._timers:
-            t.cancel()
+        """Stop observing, send what the spool holds (briefly), go offline, release hardware."""
+        self.quiesce()
         self.link.stop()
         self.drivers.close()
         if self._own_loop:
             self.loop.stop()
         self.spool.close()
+
+    def quiesce(self) -> None:
+        """Stop the agent's timers (heartbeat, inventory) before its link stops."""
+        self._running = False
+        for t in self._timers:
+            t.cancel()
 
     def _every(self, period_s: float, fn: Callable[[], Any], *, first: float | None = None) -> None:
         """Run fn every period_s of clock time (on the link loop)."""

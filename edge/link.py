@@ -268,6 +268,11 @@ class Link:
         self._pump_scheduled = False
         self._running = False
         self._stopped = threading.Event()
+        self._finished = threading.Event()
+        self._stopping = False
+        self._draining = False
+        self._drain_s = 0.0
+        self._drain_timer: _Timer | None = None
         self._offline_mid: int | None = None
         self._reconnect_timer: _Timer | None = None
 
@@ -290,16 +295,34 @@ class Link:
             self._pump_scheduled = True
         self.loop.call_soon(self._pump)
 
-    def stop(self, timeout: float = 3.0) -> None:
-        """Publish `offline` (retained), disconnect cleanly, stop reconnecting."""
+    def stop(self, timeout: float = 5.0, drain_s: float = 2.0) -> None:
+        """Send what the spool holds (for up to `drain_s`), publish `offline` (retained),
+        disconnect cleanly, stop reconnecting. Whatever is left stays in the spool for next time."""
+        self.begin_stop(drain_s)
+        self.finish_stop(timeout)
+
+    def begin_stop(self, drain_s: float = 2.0) -> None:
+        """Start stopping without waiting (a simulator stops hundreds of links at once)."""
         if not self._running:
             return
         self._running = False
+        self._drain_s = drain_s
+        self._stopping = True
         self._stopped.clear()
+        self._finished.clear()
         self.loop.call_soon(self._stop)
-        if not self.loop.in_loop:
-            self._stopped.wait(timeout)
-            self.loop.call_soon(self._finish_stop)
+
+    def finish_stop(self, timeout: float = 3.0) -> None:
+        """Wait for the offline status to be acknowledged (at most `timeout`), then let go."""
+        if not self._stopping:
+            return
+        self._stopping = False
+        if self.loop.in_loop:
+            self._finish_stop()
+            return
+        self._stopped.wait(timeout)
+        self.loop.call_soon(self._finish_stop)
+        self._finished.wait(timeout)
 
     # ------------------------------------------------------------ connection (loop thread)
 
@@ -490,6 +513,8 @@ class Link:
     def _flush_acks(self) -> None:
         acked, self._acked = self._acked, []
         self.spool.ack(acked)
+        if self._draining and len(self.spool) == 0 and not self._inflight:
+            self._send_offline()
 
     # ------------------------------------------------------------ stopping (loop thread)
 
@@ -503,6 +528,24 @@ class Link:
             self._drop_client("")
             self._stopped.set()
             return
+        if len(self.spool) > 0 and self._drain_s > 0:
+            self._draining = True
+            self._drain_timer = self.loop.call_later(self._drain_s, self._send_offline)
+            self._pump()
+            return
+        self._send_offline()
+
+    def _send_offline(self) -> None:
+        self._draining = False
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
+        client = self._client
+        if client is None or not self.connected.is_set():
+            self._stopped.set()
+            return
+        if self._offline_mid is not None:
+            return
         offline = wire.Status(v=1, device=self.device, state="offline", ts=self.clock(), fw=self.fw,
                               config=self.config_hash)
         info = client.publish(self.status_topic, wire.encode(offline), qos=1, retain=True)
@@ -514,3 +557,4 @@ class Link:
             self._drop_client("")
         self._offline_mid = None
         self.loop._links.discard(self)
+        self._finished.set()

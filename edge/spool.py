@@ -42,6 +42,7 @@ class Spool:
         self.max_events = max_events
         self._lock = threading.Lock()
         self._overflow_logged = -1e9
+        self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -115,6 +116,8 @@ class Spool:
         a full outbox refuses the event (returns None) rather than dropping an observation for it.
         """
         with self._lock:
+            if self._closed:
+                raise SpoolError(f"{self.path}: closed")
             if if_room and self._count >= self.max_events:
                 return None
             seq = self._last_seq + 1
@@ -154,6 +157,8 @@ class Spool:
         if not seqs:
             return 0
         with self._lock:
+            if self._closed:  # acknowledged after shutdown: they are sent again next time
+                return 0
             conn = self._conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -173,10 +178,13 @@ class Spool:
     def pending(self, after_seq: int = 0, limit: int = 100) -> list[tuple[int, bytes]]:
         """Unacknowledged events with seq > after_seq, oldest first."""
         with self._lock:
+            if self._closed:
+                return []
             return self._conn.execute(
                 "SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
             ).fetchall()
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(sqlite3.Error):
+            self._closed = True
             self._conn.close()

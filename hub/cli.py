@@ -11,6 +11,8 @@ import sys
 # Modules with a `register(subparsers)` function, one per area.
 COMMAND_MODULES = [
     "hub.commands.core",
+    "hub.commands.engine",
+    "hub.commands.edge",
     "hub.commands.export",
     "hub.commands.provision",
 ]
