@@ -70,6 +70,22 @@ def departure(ctx: Ctx, duty: Duty, sessions: list[Session]) -> Departure | None
     last = sessions[-1]
     if last.end_reason == "signout" and last.end is not None:
         return Departure(last.end, last.end_event, "signout")
+    if last.end is not None and last.end_reason == "takeover":
+        # someone else tapped in here. Either the agent had left and the newcomer sat down and
+        # tapped within the badge grace, or the agent was still seated and left when the seat
+        # next fell vacant (within the handover window)
+        grace = ctx.lim.badge_grace
+        for prev in reversed(ctx.occupancy(last.seat, last.end - grace, last.end)):
+            if (prev.occupied is False and last.start <= prev.start < last.end
+                    and (prev.end is None or prev.end >= last.end - grace)):
+                return Departure(prev.start, prev.start_event, "takeover")
+        window_end = duty.end + ctx.lim.absent_after
+        for nxt in ctx.occupancy(last.seat, last.end, max(window_end, last.end + 1)):
+            if nxt.occupied is False and last.end <= nxt.start < window_end:
+                return Departure(nxt.start, nxt.start_event, "takeover")
+        if not ctx.reached(window_end):
+            return None
+        return Departure(last.end, last.end_event, "takeover")
     upto = last.end if last.end is not None else ctx.now
     iv = ctx.occupancy(last.seat, upto - 1, upto)[0]  # the state just before `upto`
     if iv.occupied is False:
@@ -184,12 +200,12 @@ def _judge(ctx: Ctx, duty: Duty, res: AwayResult) -> None:
                 res.violations.append(ctx.violation(
                     "AWAY-UNATTENDED", "unattended", (key, emp, a.start), start=a.start, end=a.end,
                     evidence=evidence, details={"limit_min": limit / 60_000, "away": a.kind}, **common))
-        if a.kind == "meal" and a.declared == "meal" and duty.meal_start is not None and ctx.enabled("AWAY-MEAL-SLOT"):
-            if abs(a.start - duty.meal_start) > lim.meal_slot_tolerance:
-                res.violations.append(ctx.violation(
-                    "AWAY-MEAL-SLOT", "meal_outside_slot", (key, emp, a.start), start=a.start, end=a.end,
-                    evidence=evidence, details={"slot_start": duty.meal_start, "tolerance_min": lim.meal_slot_tolerance / 60_000},
-                    **common))
+        outside_slot = duty.meal_start is not None and abs(a.start - duty.meal_start) > lim.meal_slot_tolerance
+        if a.kind == "meal" and a.declared == "meal" and outside_slot and ctx.enabled("AWAY-MEAL-SLOT"):
+            res.violations.append(ctx.violation(
+                "AWAY-MEAL-SLOT", "meal_outside_slot", (key, emp, a.start), start=a.start, end=a.end,
+                evidence=evidence, details={"slot_start": duty.meal_start, "tolerance_min": lim.meal_slot_tolerance / 60_000},
+                **common))
         if a.kind != "break":
             continue
         idle = idle_at(ctx, a.start)
@@ -222,9 +238,8 @@ def unattended_spans(ctx: Ctx, duty: Duty, sessions: list[Session], dep: Departu
     out = []
     spans: list[tuple[int, str | None]] = []
     first_signin = sessions[0].start if sessions else None
-    if first_signin is None or first_signin > duty.start:
-        if ctx.occupied_at(duty.seat, duty.start) is not True:
-            spans.append((duty.start, None))
+    if (first_signin is None or first_signin > duty.start) and ctx.occupied_at(duty.seat, duty.start) is not True:
+        spans.append((duty.start, None))
     if dep is not None and dep.t < duty.end - lim.early_leave_grace:
         spans.append((dep.t, dep.event))
     for v, ev in spans:

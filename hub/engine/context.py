@@ -141,6 +141,7 @@ class Statics:
     seats_in_zone: dict[str, list[str]]
     site_equipment: dict[str, Any]  # tag (upper case) -> Equipment
     prices: dict[str, float]  # equipment kind -> price
+    disabled: frozenset[str]  # rule ids switched off in rules.toml
 
     @classmethod
     def from_site(cls, site: Site) -> Statics:
@@ -153,6 +154,7 @@ class Statics:
             door_kind={d.id: d.kind for d in site.info.doors}, seats_in_zone=zones,
             site_equipment={e.tag.upper(): e for e in site.equipment},
             prices={p.kind: p.price for p in site.prices},
+            disabled=frozenset(r for r, cfg in site.rules.rules.items() if not cfg.enabled),
         )
 
 
@@ -176,7 +178,7 @@ class Ctx:
         self.tz = site.tz
         self.deadline: int | None = None
         self._repeat_memo: dict[str, bool] = {}
-        self._session_memo: dict[tuple, list[Session]] = {}
+        self._session_memo: dict[str, list[Session]] = {}
 
     # ------------------------------------------------------------ time
 
@@ -271,19 +273,21 @@ class Ctx:
             return g.t, g.event_id
         return None
 
-    def sessions_at(self, seat: str, t0: int, t1: int) -> list[Session]:
-        """Sign-in sessions at a seat that overlap [t0, t1)."""
-        memo_key = (seat, t0, t1)
-        if memo_key in self._session_memo:
-            return self._session_memo[memo_key]
+    def _all_sessions(self, seat: str) -> list[Session]:
+        """Every sign-in session at a seat over the facts kept (computed once per evaluation, so a
+        session ends the same way whatever window a rule looks through)."""
+        memo = self._session_memo.get(seat)
+        if memo is not None:
+            return memo
         tl = self.f.seat_taps.get(seat)
         out: list[Session] = []
         if tl is not None:
-            span = self.lim.max_shift + self.lim.absent_after + ARRIVAL_LOOKBACK_MS
-            taps = [(f, self.owner_emp(f)) for f in tl.between(t0 - span, t1) if not self.is_repeat(f)]
             cur: Session | None = None
             limit: tuple[int, str, str | None] = (INF, "", None)
-            for f, emp in taps:
+            for f in tl:
+                if self.is_repeat(f):
+                    continue
+                emp = self.owner_emp(f)
                 if emp is None:
                     continue
                 if cur is not None and limit[0] <= f.t:
@@ -306,9 +310,16 @@ class Ctx:
                 if self.reached(limit[0]):
                     cur.end, cur.end_reason, cur.end_event = limit
                 out.append(cur)
-        result = [s for s in out if s.start < t1 and (s.end is None or s.end > t0)]
-        self._session_memo[memo_key] = result
-        return result
+        self._session_memo[seat] = out
+        return out
+
+    def sessions_at(self, seat: str, t0: int, t1: int) -> list[Session]:
+        """Sign-in sessions at a seat that overlap [t0, t1)."""
+        sessions = self._all_sessions(seat)
+        if sessions and sessions[-1].end is None and sessions[-1].start < t1:
+            # an open session: the unit asking depends on when it expires
+            self.reached(self._session_expiry(sessions[-1].emp, sessions[-1].start))
+        return [s for s in sessions if s.start < t1 and (s.end is None or s.end > t0)]
 
     def session_at(self, seat: str, t: int) -> Session | None:
         for s in self.sessions_at(seat, t, t + 1):
@@ -388,4 +399,4 @@ class Ctx:
         }
 
     def enabled(self, rule: str) -> bool:
-        return self.site.rules.rule(rule).enabled
+        return rule not in self.st.disabled

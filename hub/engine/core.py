@@ -101,6 +101,7 @@ class Engine:
         self._heap: list[tuple[int, Unit]] = []
         self._dev_heap: list[tuple[int, str]] = []
         self._dev_online: dict[str, bool] = {}
+        self._dev_scheduled: set[str] = set()
         self._owner_of_violation: dict[str, Unit] = {}
         self._away_starts: dict[Unit, list[int]] = {}
         self._rows_cache: dict[Unit, dict[str, list[dict[str, Any]]]] = {}
@@ -499,17 +500,26 @@ class Engine:
             self._device_changed(device, t)
             if was is False:
                 self._device_update(device, True, t)
-        heapq.heappush(self._dev_heap, (t + self.lim.offline_after + 1, device))
+        if device not in self._dev_scheduled:  # one wake-up per device at a time
+            self._dev_scheduled.add(device)
+            heapq.heappush(self._dev_heap, (t + self.lim.offline_after + 1, device))
 
     def _check_devices(self, now: int) -> None:
         heap = self._dev_heap
         while heap and heap[0][0] <= now:
             _, device = heapq.heappop(heap)
+            self._dev_scheduled.discard(device)
             track = self.facts.devices.get(device)
             if track is None:
                 continue
             online = track.online_at(now)
-            if not online and self._dev_online.get(device):
+            if online:  # it reported meanwhile: look again when that report runs out
+                deadline = track.offline_deadline(now)
+                if deadline is not None:
+                    self._dev_scheduled.add(device)
+                    heapq.heappush(heap, (deadline, device))
+                continue
+            if self._dev_online.get(device):
                 self._dev_online[device] = False
                 last = track.runs[-1].end if track.runs else now
                 self._device_changed(device, last)

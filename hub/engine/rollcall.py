@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.engine import away, badge
-from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, windows_covering
+from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, local_date, shift_window
 from hub.engine.context import Ctx, Session
 from hub.engine.facts import Fact
 from hub.engine.plans import Duty
@@ -74,9 +74,8 @@ def roll_call(ctx: Ctx, duty: Duty, first: Fact | None, sessions: list[Session])
         return RollCall("leave", first.t if first else None, first.event_id if first else None,
                         first.role if first else None)
     a, ev, via = (first.t, first.event_id, first.role) if first else (None, None, None)
-    if sessions and (a is None or sessions[0].start < a) and sessions[0].start < duty.end:
-        if a is None:
-            a, ev, via = sessions[0].start, sessions[0].start_event, "seat"
+    if a is None and sessions and sessions[0].start < duty.end:
+        a, ev, via = sessions[0].start, sessions[0].start_event, "seat"  # skipped the kiosk
     deadline = duty.start + lim.absent_after
     devices = arrival_devices(ctx) + ([ctx.seat_device[duty.seat]] if via == "seat" and duty.seat in ctx.seat_device else [])
     if a is None:
@@ -219,11 +218,29 @@ def swaps(ctx: Ctx, duty: Duty) -> list[dict[str, Any]]:
             continue
         if ctx.plans.agent_duty_at(s.emp, s.start) is not None:
             continue  # they have a duty: sitting here is their wrong seat, judged on their duty
+        end = min(s.end, duty.end) if s.end is not None else (duty.end if ctx.reached(duty.end) else None)
         out.append(ctx.violation(
-            "SWAP-UNAPPROVED", "unapproved_swap", (duty.key, s.emp, s.start_event), start=s.start, end=s.end,
+            "SWAP-UNAPPROVED", "unapproved_swap", (duty.key, s.emp, s.start_event), start=s.start, end=end,
             evidence=[s.start_event], emp=s.emp, seat=duty.seat, shift=duty.key,
             details={"rostered": duty.emp}))
     return out
+
+
+def _shift_for(ctx: Ctx, t: int, seat: str | None) -> str:
+    """The shift an unrostered sign-in or arrival belongs to: the duty rostered at that seat,
+    else the earliest shift template that has not ended (arrival lookback included)."""
+    if seat:
+        for d in ctx.plans.at_seat(seat):
+            if d.covers(t):
+                return d.shift
+    day = local_date(t, ctx.tz)
+    best = None
+    for dd in (day - dt.timedelta(days=1), day):
+        for tmpl in ctx.site.info.shifts:
+            w = shift_window(dd, tmpl, ctx.tz)
+            if w.start - ARRIVAL_LOOKBACK_MS <= t < w.end and (best is None or w.start < best.start):
+                best = w
+    return best.shift if best else "none"
 
 
 def free_unit(ctx: Ctx, emp: str, date: str) -> UnitResult:
@@ -241,12 +258,7 @@ def free_unit(ctx: Ctx, emp: str, date: str) -> UnitResult:
     taps = [f for f in ctx.agent_taps(emp, d0, d1) if ctx.arrival_places(f) and ctx.plans.agent_duty_at(emp, f.t) is None]
     groups: dict[str, dict[str, Any]] = {}
     for t, seat, sess, tap in [(s.start, s.seat, s, None) for s in sessions] + [(f.t, None, None, f) for f in taps]:
-        duty = ctx.plans.seat_duty_at(seat, t) if seat else None
-        if duty is not None:
-            shift = duty.shift
-        else:
-            wins = windows_covering(t, ctx.site.info.shifts, ctx.tz)
-            shift = wins[0].shift if wins else "none"
+        shift = _shift_for(ctx, t, seat)
         g = groups.setdefault(shift, {"sessions": [], "taps": []})
         if sess is not None:
             g["sessions"].append(sess)

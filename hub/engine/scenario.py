@@ -15,14 +15,33 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from edge import wire
 from edge.clock import ManualClock
 from hub.engine.calendar import local_ms
 from hub.engine.core import Engine, Outcome
-from hub.site import Site
+from hub.site import Site, load_site
+from hub.sitegen import generate_site
 from hub.store import IncomingEvent, Store
+from hub.store.derived import DerivedStore
+
+# Alerts about devices and rooms rather than agents; scenario assertions usually look at the rest.
+FLOOR_ALERTS = ("FAC-ZONE-EMPTY", "DEV-OFFLINE", "DEV-CLOCK")
+
+
+def scenario_site(root: Path, *, day: dt.date, tz: str = "Asia/Shanghai", seats: int = 8, zones: int = 2,
+                  site_id: str = "t") -> Site:
+    """A generated site (sim devices) with an empty roster: each scenario writes its own."""
+    generate_site(root, site=site_id, seats=seats, zones=zones, roster_date=day, sim_devices=True, tz=tz)
+    (root / "roster.csv").unlink()
+    return load_site(root)
+
+
+def badge_of(emp: str) -> str:
+    """The badge sitegen gives an agent (employee numbers start at 10001)."""
+    return f"{0x0A000000 + int(emp) - 10001:010X}"
 
 
 @dataclass(order=True)
@@ -46,12 +65,14 @@ class ScriptedFloor:
         self.engine = engine or Engine(site, store, self.clock)
         if engine is not None:
             self.engine.clock = self.clock
-        self.heartbeat_ms = int((heartbeat_s or site.rules.thresholds.heartbeat_s) * 1000)
+        # one report a minute keeps a device "reporting" (offline after 90 s) at half the events
+        self.heartbeat_ms = int((heartbeat_s or min(60.0, site.rules.thresholds.offline_after_s * 2 / 3)) * 1000)
         self.tick_ms = int(tick_s * 1000)
         self.devices = devices if devices is not None else sorted(site.devices)
         self._seq: dict[str, int] = {}
         self._items: list[_Item] = []
         self._order = 0
+        self._n = 0
         self._offline: dict[str, list[tuple[int, int]]] = {}
         self.played_until = self.t0
         self.outcomes: list[Outcome] = []
@@ -167,7 +188,8 @@ class ScriptedFloor:
                 dev = item.payload
                 seq = self._seq.get(dev, 0) + 1
                 self._seq[dev] = seq
-                pending.append(IncomingEvent(str(uuid.uuid4()), dev, seq, item.received, item.received, "heartbeat",
+                self._n += 1
+                pending.append(IncomingEvent(f"00000000-0000-4000-8000-{self._n:012x}", dev, seq, item.received, item.received, "heartbeat",
                                              True, {"uptime_s": 1, "spooled": 0, "dropped": 0}))
             elif item.kind == "event":
                 eid, device, seq, ts, etype, clock_ok, body = item.payload
@@ -189,7 +211,30 @@ class ScriptedFloor:
         self.outcomes.append(total)
         return total
 
+    def roster(self, rows: list[tuple], day: dt.date | None = None) -> None:
+        """Roster rows (employee_no, shift, seat[, meal_start]) for the scenario day."""
+        d = (day or self.day).isoformat()
+        DerivedStore(self.store).insert_roster(
+            [{"date": d, "employee_no": r[0], "shift": r[1], "seat": r[2], "meal_start": r[3] if len(r) > 3 else None}
+             for r in rows])
+
     # ------------------------------------------------------------ results
+
+    def local(self, ms: int | None) -> str | None:
+        """A UTC ms time as local HH:MM:SS (with +N for later days), for readable assertions."""
+        if ms is None:
+            return None
+        t = dt.datetime.fromtimestamp(ms / 1000, self.tz)
+        days = (t.date() - self.day).days
+        return (f"+{days} " if days else "") + t.strftime("%H:%M:%S")
+
+    def found(self, *, alerts: bool = False, rule: str | None = None) -> set[tuple]:
+        """Violations as (rule, kind, agent, seat, local start, local end) for exact assertions."""
+        return {
+            (v["rule"], v["kind"], v["employee_no"], v["seat"], self.local(v["start"]), self.local(v["end"]))
+            for v in self.violations(rule)
+            if alerts or v["rule"] not in FLOOR_ALERTS
+        }
 
     def violations(self, rule: str | None = None) -> list[dict[str, Any]]:
         return self.engine.derived.violations(rule=rule)

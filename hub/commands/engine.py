@@ -1,0 +1,147 @@
+"""Rule engine subcommands: `hub rebuild`, `roster import`, `badge revoke|replace`, `lead ...`.
+
+`floorwatch hub` (hub/commands/core.py) runs the hub; this module gives it an optional action,
+`floorwatch hub rebuild --db --site`, by extending the parser core registered (so core keeps
+owning `hub` itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    hub = sub.choices.get("hub")
+    if hub is not None:
+        run = hub.get_default("func")
+        hub.add_argument("action", nargs="?", choices=["run", "rebuild"], default="run",
+                         help="run the hub (default) or rebuild the derived tables from the event log")
+        hub.add_argument("--until", help="rebuild: ISO time where the rebuild stops (default: now)")
+        hub.set_defaults(func=lambda args: cmd_rebuild(args) if args.action == "rebuild" else run(args))
+
+    p = sub.add_parser("roster", help="import a roster (排班表) CSV: date,employee_no,shift,seat,meal_start")
+    rs = p.add_subparsers(dest="roster_action", metavar="ACTION", required=True)
+    q = rs.add_parser("import", help="check and import a roster file (all or nothing)")
+    q.add_argument("file", help="roster CSV (UTF-8, header date,employee_no,shift,seat,meal_start)")
+    _common(q)
+    q.add_argument("--replace", action="store_true", help="replace the whole roster of the dates in the file")
+    q.add_argument("--check", action="store_true", help="only check the file")
+    q.set_defaults(func=cmd_roster_import)
+
+    p = sub.add_parser("badge", help="revoke a lost badge or give an agent a new one")
+    bs = p.add_subparsers(dest="badge_action", metavar="ACTION", required=True)
+    q = bs.add_parser("revoke", help="revoke a badge UID")
+    q.add_argument("uid")
+    q.add_argument("--reason", required=True)
+    _common(q)
+    q.set_defaults(func=cmd_badge_revoke)
+    q = bs.add_parser("replace", help="give an agent a new badge (the old one is revoked)")
+    q.add_argument("employee_no")
+    q.add_argument("new_uid")
+    q.add_argument("--old", help="the badge being replaced (default: all the agent's current badges)")
+    _common(q)
+    q.set_defaults(func=cmd_badge_replace)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--site", help="site folder (default: the example site)")
+    p.add_argument("--db", default="var/floorwatch.db", help="hub database (SQLite)")
+    p.add_argument("--by", default="cli", help="who does this (recorded in the audit trail)")
+
+
+def _open(args: argparse.Namespace):
+    from hub.commands.core import _site_dir
+    from hub.site import load_site
+    from hub.store import Store
+
+    return load_site(_site_dir(args.site)), Store(Path(args.db))
+
+
+def _now_ms() -> int:
+    from edge.clock import SystemClock
+
+    return SystemClock().now_ms()
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from hub.exceptions import SiteConfigError
+    from hub.rebuild import rebuild
+
+    try:
+        site, store = _open(args)
+    except SiteConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    until = None
+    if args.until:
+        try:
+            t = dt.datetime.fromisoformat(args.until)
+        except ValueError:
+            print(f"error: --until: not an ISO time: {args.until!r}", file=sys.stderr)
+            return 2
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=site.tz)
+        until = int(t.timestamp() * 1000)
+    try:
+        report = rebuild(site, store, now_ms=until)
+    finally:
+        store.close()
+    print(report.summary())
+    return 0
+
+
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    from hub.roster import RosterError, check_roster, import_roster
+
+    site, store = _open(args)
+    try:
+        if args.check:
+            rows, errors = check_roster(site, args.file)
+            if errors:
+                raise RosterError(errors)
+            print(f"ok: {len(rows)} roster rows")
+            return 0
+        done = import_roster(site, store, args.file, replace=args.replace, actor=args.by, now_ms=_now_ms())
+    except RosterError as exc:
+        for err in exc.errors:
+            print(f"error: {err}", file=sys.stderr)
+        print(f"{len(exc.errors)} error(s); nothing imported", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"imported {done.rows} roster rows for {', '.join(done.dates)} (audit {done.audit_id})")
+    return 0
+
+
+def cmd_badge_revoke(args: argparse.Namespace) -> int:
+    from hub.roster import BadgeError, revoke_badge
+
+    site, store = _open(args)
+    try:
+        audit = revoke_badge(site, store, args.uid, actor=args.by, reason=args.reason, now_ms=_now_ms())
+    except BadgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"revoked {args.uid.upper()} (audit {audit})")
+    return 0
+
+
+def cmd_badge_replace(args: argparse.Namespace) -> int:
+    from hub.roster import BadgeError, replace_badge
+
+    site, store = _open(args)
+    try:
+        audit = replace_badge(site, store, args.employee_no, args.new_uid, old_uid=args.old, actor=args.by, now_ms=_now_ms())
+    except BadgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"{args.employee_no} now carries {args.new_uid.upper()} (audit {audit})")
+    return 0
