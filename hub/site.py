@@ -291,13 +291,17 @@ def read_csv_rows(
     reader = csv.DictReader(io.StringIO(text))
     fields = set(model.model_fields)
     missing = [f for f, info in model.model_fields.items() if info.is_required()]
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        errors.append(ConfigError(str(path), "header", f"not valid CSV: {exc}"))
+        return []
     absent = [f for f in missing if f not in header]
     if absent:
         errors.append(ConfigError(str(path), "header", f"missing column(s): {', '.join(absent)}"))
         return []
     rows = []
-    for lineno, raw in enumerate(reader, start=2):
+    for lineno, raw in _csv_records(reader, path, errors):
         data = {k: (v or "").strip() for k, v in raw.items() if k in fields}
         for k in [k for k, v in data.items() if v == "" and not model.model_fields[k].is_required()]:
             del data[k]
@@ -312,6 +316,20 @@ def read_csv_rows(
             col = ".".join(str(p) for p in err["loc"]) or "-"
             errors.append(ConfigError(str(path), f"row {lineno}, column {col}", err["msg"]))
     return rows
+
+
+def _csv_records(reader: csv.DictReader, path: Path, errors: list[ConfigError]):
+    """(line number, row) of a CSV; a malformed file (e.g. an unclosed quote that swallows more
+    than csv's 128 KiB field limit) ends the rows with an error naming where, not a csv.Error."""
+    rows = enumerate(reader, start=2)
+    while True:
+        try:
+            yield next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            errors.append(ConfigError(str(path), f"row {reader.line_num}", f"not valid CSV: {exc}"))
+            return
 
 
 def _load_model(path: Path, model: type[_Model], errors: list[ConfigError]):
