@@ -34,7 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) ->
 
     state.init_app(app, hub=hub)
 
-    from kiosk_ui import api
+    from kiosk_ui import api, rules_api  # noqa: F401 - rules_api adds the engine's routes to api.bp
 
     app.register_blueprint(api.bp)
 
