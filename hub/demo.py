@@ -45,6 +45,13 @@ def run_demo(root: Path | None = None, *, web_port: int = 8080, speed: float = 6
     print(f"mqtt: {mqtt.host}:{mqtt.port} ({mqtt.kind})", flush=True)
     print(f"database: {db_path}", flush=True)
     print(f"site: {site_dir}", flush=True)
+    from hub.privacy import install_log_masking
+    from kiosk_ui.auth import bootstrap_demo_credentials
+
+    install_log_masking(site)
+    user, password, token = bootstrap_demo_credentials(store)  # new ones every run
+    print(f"login: {user} / {password}  ({server.url}/auth/login)", flush=True)
+    print(f"token: {token}", flush=True)
     print("Ctrl-C stops the demo.", flush=True)
     try:
         wait_for_signal()

@@ -48,6 +48,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) ->
     live.init_app(app)
     for module in (pages, kiosk, floor, console, live):
         app.register_blueprint(module.bp)
+
+    from kiosk_ui import auth
+
+    auth.init_app(app)  # the guard: every endpoint needs its line in auth.POLICY
     return app
 
 

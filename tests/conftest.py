@@ -66,9 +66,62 @@ def app(site_dir, tmp_path):
     return create_app({"TESTING": True, "DATABASE": str(tmp_path / "hub.db"), "SITE_DIR": str(site_dir)})
 
 
+def issue_test_token(app, role: str = "admin", **user: object) -> str:
+    """An API token for a test user of `role` on `app` (kiosk_ui.auth is on in every app).
+
+    Send it as `Authorization: Bearer <token>`, or open a page with `?token=<token>` in a browser
+    (the guard swaps it for a session cookie). A lead leads the site's first team unless `teams`
+    is given; a kiosk is bound to the site's first kiosk device unless `device` is given.
+    """
+    from kiosk_ui import state
+
+    acc = app.extensions["floorwatch.auth"].accounts
+    with app.app_context():
+        site = state.site()
+    if role == "lead":
+        user.setdefault("teams", [sorted({a.team for a in site.agents})[0]])
+    if role == "kiosk":
+        user.setdefault("device", next(d for d, c in sorted(site.devices.items()) if c.role == "kiosk"))
+    name = f"test-{role}-" + "-".join(str(v) for v in user.values()).replace(",", "-")[:40]
+    name = "".join(c if c.isalnum() or c in "._-" else "-" for c in name).rstrip("-")
+    if acc.db.user_by_name(name) is None:
+        acc.add_user(name, role, **user)  # no password: tests sign in with tokens
+    return acc.issue_token(name, "tests")
+
+
+def _client_as(app, role: str):
+    c = app.test_client()
+    c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {issue_test_token(app, role)}"
+    return c
+
+
 @pytest.fixture
 def client(app):
+    """A test client signed in as an admin (Authorization: Bearer), so it may call everything."""
+    return _client_as(app, "admin")
+
+
+@pytest.fixture
+def anon_client(app):
+    """A test client nobody signed in to."""
     return app.test_client()
+
+
+@pytest.fixture
+def lead_client(app):
+    """Signed in as the lead of the site's first team."""
+    return _client_as(app, "lead")
+
+
+@pytest.fixture
+def facilities_client(app):
+    return _client_as(app, "facilities")
+
+
+@pytest.fixture
+def kiosk_client(app):
+    """Signed in as the display of the site's first kiosk device."""
+    return _client_as(app, "kiosk")
 
 
 @pytest.fixture
