@@ -186,3 +186,19 @@ def test_assessment_files_agree_with_each_other(month, tmp_path):
     assert sorted((c[0], c[6]) for c in charges[1:]) == [("10002", 180), ("10003", 20), ("10007", 45), ("10008", 45), ("10011", 20)]
     en = list(csv.DictReader(io.StringIO(render("csv", "en").decode("utf-8-sig"))))
     assert next(r for r in en if r["Employee no."] == "10003")["Grade"] == "fail"
+
+
+def test_cli_assess_writes_the_file_and_refuses_a_bad_month(month, site_dir, tmp_path, capsys):
+    from hub.cli import main
+
+    site, store = month
+    db = store.conn.execute("PRAGMA database_list").fetchone()[2]
+    out = tmp_path / "a.jsonl"
+    base = ["assess", "--site", str(site_dir), "--db", db, "--format", "json", "--out", str(out)]
+    assert main([*base, "--month", "2026-11", "--team", "T2"]) == 0
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["employee_no"], r["score"], r["grade"]) for r in lines] == [
+        ("10003", 60, "fail"), ("10004", 90, "excellent"), ("10011", 70, "pass"), ("10012", 100, "excellent")]
+    assert main([*base, "--month", "2026-13"]) == 2
+    assert "--month" in capsys.readouterr().err
+    assert store.conn.execute("SELECT count(*) FROM audit WHERE action = 'export' AND target = 'assessment'").fetchone()[0] == 1

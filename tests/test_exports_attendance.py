@@ -175,6 +175,9 @@ def test_cli_writes_the_file_and_names_bad_parameters(site, site_dir, month_stor
     assert main([*argv, "--format", "csv", "--lang", "en", "--team", "T1", "--out", str(out)]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert [r["Employee no."] for r in rows] == ["10001", "10009"]
+    audit = month_store.conn.execute("SELECT actor, action, target, details FROM audit").fetchall()
+    assert [(a[1], a[2]) for a in audit] == [("export", "attendance")] and audit[0][0].startswith("cli:")
+    assert json.loads(audit[0][3])["team"] == "T1"
 
     assert main([*argv[:-4], "--from", "2026-11-31", "--to", "2026-11-30", "--format", "csv", "--out", str(out)]) == 2
     assert "--from" in capsys.readouterr().err

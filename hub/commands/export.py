@@ -51,6 +51,21 @@ def _open(args: argparse.Namespace):
     return (site, Store(db)), None
 
 
+def _audit(store, target: str, details: dict) -> str | None:
+    """Every export is on the audit trail (the web's are audited by kiosk_ui.auth), written
+    before the file so an export that cannot be audited does not happen. Returns an error."""
+    import getpass
+    import time
+
+    from hub.store.auth import AuthStore
+
+    try:
+        AuthStore(store).write_audit(time.time_ns() // 1_000_000, f"cli:{getpass.getuser()}", "export", target, details)
+    except Exception as exc:  # noqa: BLE001 - any failure to audit stops the export
+        return f"error: cannot write the audit trail ({exc}); nothing exported"
+    return None
+
+
 def _write(rendered, out: str) -> int:
     from hub.exports import write_file
 
@@ -79,6 +94,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 1
     site, store = opened
     try:
+        err = _audit(store, args.kind, {"from": str(query.date_from), "to": str(query.date_to), "team": query.team,
+                                        "agent": query.agent, "format": fmt, "out": args.out, "via": "cli"})
+        if err:
+            print(err, file=sys.stderr)
+            return 1
         n = _write(render_export(args.kind, site, store, query, fmt, lang), args.out)
     finally:
         store.close()
@@ -106,6 +126,11 @@ def cmd_assess(args: argparse.Namespace) -> int:
         return 1
     site, store = opened
     try:
+        err = _audit(store, "assessment", {"month": args.month, "team": team, "agent": agent, "format": fmt,
+                                           "out": args.out, "via": "cli"})
+        if err:
+            print(err, file=sys.stderr)
+            return 1
         n = _write(render_assessment(site, store, args.month, fmt, lang, team=team, agent=agent), args.out)
     finally:
         store.close()
