@@ -95,7 +95,7 @@ def retained_status(broker, site, device) -> dict | None:
     c.on_message = lambda cl, u, m: got.append(m.payload)
     c.connect(broker.host, broker.port)
     c.loop_start()
-    wait_until(lambda: got, timeout=3)
+    wait_until(lambda: got, timeout=20)
     c.disconnect()
     c.loop_stop()
     return json.loads(got[-1]) if got else None
