@@ -35,12 +35,15 @@ def run_demo(root: Path | None = None, *, web_port: int = 8080, speed: float = 6
     site = load_site(site_dir)
     db_path = root / "floorwatch.db"
     store = Store(db_path)
-    hub = HubService(site, store, broker_host=mqtt.host, broker_port=mqtt.port).start()
+    # The simulated floor runs on a scaled clock; the hub judges on the same clock, so a shift
+    # plays in minutes and nothing looks skewed.
+    floor = SimFloor(site, mqtt.host, mqtt.port, spool_dir=root / "spool", speed=speed)
+    hub = HubService(site, store, broker_host=mqtt.host, broker_port=mqtt.port, clock=floor.clock).start()
     try:
         server = serve_web(hub, "127.0.0.1", web_port)
     except OSError:
         server = serve_web(hub, "127.0.0.1", 0)  # the port is taken: any free one
-    floor = SimFloor(site, mqtt.host, mqtt.port, spool_dir=root / "spool", speed=speed).start()
+    floor.start()
     print(f"web: {server.url}/", flush=True)
     print(f"mqtt: {mqtt.host}:{mqtt.port} ({mqtt.kind})", flush=True)
     print(f"database: {db_path}", flush=True)
