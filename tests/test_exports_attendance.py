@@ -224,7 +224,7 @@ def test_memory_stays_flat_however_long_the_range(site, tmp_path, fmt, monkeypat
     for days in (3, 30):
         st = Store(tmp_path / f"{fmt}-{days}.db")
         ensure_tables(st)
-        _fill(st, days, 60)
+        _fill(st, days, 20)
         peaks.append(_peak_bytes(site, st, fmt))
         st.close()
     assert peaks[1] < 1.5 * peaks[0], peaks
