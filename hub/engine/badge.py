@@ -24,7 +24,8 @@ def wrong_seat(ctx: Ctx, duty: Duty, sessions: list[Session]) -> list[dict[str, 
         return []
     return [
         ctx.violation(
-            "BADGE-WRONG-SEAT", "wrong_seat", (duty.key, duty.emp, s.start_event), start=s.start, end=s.end,
+            "BADGE-WRONG-SEAT", "wrong_seat", (duty.key, duty.emp, s.start_event), start=s.start,
+            end=min(s.end, duty.end) if s.end is not None else (duty.end if ctx.reached(duty.end) else None),
             evidence=[s.start_event], emp=duty.emp, seat=s.seat, shift=duty.key, details={"rostered_seat": duty.seat},
         )
         for s in sessions if s.seat != duty.seat
