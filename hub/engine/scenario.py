@@ -74,6 +74,8 @@ class ScriptedFloor:
         self._order = 0
         self._n = 0
         self._offline: dict[str, list[tuple[int, int]]] = {}
+        self._spooling: dict[str, list[tuple[int, int]]] = {}
+        self._skew: dict[str, int] = {}
         self.played_until = self.t0
         self.outcomes: list[Outcome] = []
         self.ids: dict[str, str] = {}  # label -> event id
@@ -104,7 +106,7 @@ class ScriptedFloor:
         eid = str(uuid.uuid4())
         if label:
             self.ids[label] = eid
-        dev_ts = t if ts is None else ts
+        dev_ts = t + self._skew.get(device, 0) if ts is None else ts
         self._push(t + int(delay_s * 1000), "event", (eid, device, seq, dev_ts, etype, clock_ok, body))
         return eid
 
@@ -124,10 +126,17 @@ class ScriptedFloor:
         """A door's presence counter: people passing."""
         return self.event(device, "occupancy", when, {"occupied": True, "sensor": "counter", "count": count}, **kw)
 
-    def offline(self, device: str, start: str | int, end: str | int, *, last_will: bool = True) -> None:
-        """The device is silent from start to end (and its last will fires at start)."""
+    def skew(self, device: str, seconds: float) -> None:
+        """The device's clock is this far ahead (+) or behind (-) the hub's, from now on."""
+        self._skew[device] = int(seconds * 1000)
+
+    def offline(self, device: str, start: str | int, end: str | int, *, last_will: bool = True,
+                spool: bool = False) -> None:
+        """The device is cut off from start to end (its last will fires 45 s in). With spool, it
+        keeps recording (heartbeats included) and delivers everything when it comes back;
+        events scripted in the span should then be given delay_s to arrive at the end."""
         a, b = self.at(start), self.at(end)
-        self._offline.setdefault(device, []).append((a, b))
+        (self._spooling if spool else self._offline).setdefault(device, []).append((a, b))
         if last_will:
             self._push(a + 45_000, "status", wire.Status(v=1, device=device, state="offline", ts=a, fw="t", config="t"))
         self._push(b, "status", wire.Status(v=1, device=device, state="online", ts=b, fw="t", config="t"))
@@ -161,8 +170,11 @@ class ScriptedFloor:
         for dev in self.devices:
             t = first_hb
             while t <= end:
-                if not self._silent(dev, t):
-                    hb.append(_Item(t, 0, "hb", dev))
+                spooled = next((b for a, b in self._spooling.get(dev, ()) if a <= t < b), None)
+                if spooled is not None:  # recorded now, delivered when the link is back
+                    hb.append(_Item(spooled + 1, 0, "hb", (dev, t)))
+                elif not self._silent(dev, t):
+                    hb.append(_Item(t, 0, "hb", (dev, t)))
                 t += self.heartbeat_ms
         merged = sorted(items + hb)
         total = Outcome()
@@ -185,12 +197,13 @@ class ScriptedFloor:
                 flush_pending()
             self.clock.set(max(self.clock.now_ms(), item.received))
             if item.kind == "hb":
-                dev = item.payload
+                dev, at = item.payload
                 seq = self._seq.get(dev, 0) + 1
                 self._seq[dev] = seq
                 self._n += 1
-                pending.append(IncomingEvent(f"00000000-0000-4000-8000-{self._n:012x}", dev, seq, item.received, item.received, "heartbeat",
-                                             True, {"uptime_s": 1, "spooled": 0, "dropped": 0}))
+                pending.append(IncomingEvent(f"00000000-0000-4000-8000-{self._n:012x}", dev, seq,
+                                             at + self._skew.get(dev, 0), item.received, "heartbeat", True,
+                                             {"uptime_s": 1, "spooled": 0, "dropped": 0}))
             elif item.kind == "event":
                 eid, device, seq, ts, etype, clock_ok, body = item.payload
                 pending.append(IncomingEvent(eid, device, seq, ts, item.received, etype, clock_ok, body))

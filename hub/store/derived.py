@@ -16,6 +16,7 @@ Times are UTC ms integers, dates site-local ISO dates, shift keys "<date>/<shift
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -166,10 +167,8 @@ def row_key(table: str, row: dict[str, Any]) -> tuple:
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     for c in JSON_COLUMNS:
         if c in row and isinstance(row[c], str):
-            try:
+            with contextlib.suppress(ValueError):
                 row[c] = json.loads(row[c])
-            except ValueError:
-                pass
     return row
 
 
@@ -252,7 +251,7 @@ class DerivedStore:
         """Every row of a derived table without its engine bookkeeping (tests, rebuild checks)."""
         cols = [c for c in COLUMNS[table] if c != "unit"]
         order = ", ".join(_q(k) for k in KEYS[table])
-        return self._rows(f"SELECT {', '.join(_q(c) for c in cols)} FROM {table} ORDER BY {order}")
+        return [_decode(r) for r in self._rows(f"SELECT {', '.join(_q(c) for c in cols)} FROM {table} ORDER BY {order}")]
 
     # ------------------------------------------------------------ plans
 
