@@ -129,6 +129,9 @@ class LinkLoop:
     # ------------------------------------------------------------ paho socket callbacks (loop thread)
 
     def _register(self, sock: Any, link: Link) -> None:
+        # paho leaves Nagle on: a tap's PUBLISH would wait for the ACK of the previous small packet
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self._sel.register(sock, selectors.EVENT_READ, link)
         except (KeyError, ValueError):
