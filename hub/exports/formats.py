@@ -80,13 +80,6 @@ def local_datetime(ms: int, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms // 1000, tz).replace(microsecond=(ms % 1000) * 1000)
 
 
-def _number(col: Column, value: Any) -> int | float:
-    if col.kind == "int":
-        return int(value)
-    value = float(value)
-    return round(value, col.digits) if col.digits is not None else value
-
-
 def _label(col: Column, value: Any, lang: str) -> str:
     pair = col.labels.get(str(value))
     if pair is None:
@@ -104,51 +97,76 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def json_value(col: Column, value: Any, tz: ZoneInfo) -> Any:
-    """The machine form of one value (JSON lines)."""
-    if value is None:
-        return None
+Convert = Callable[[Any], Any]
+
+
+def _none_or(fn: Convert, empty: Any = None) -> Convert:
+    return lambda v: empty if v is None else fn(v)
+
+
+def _number_fn(col: Column) -> Convert:
+    if col.kind == "int":
+        return int
+    if col.digits is None:
+        return float
+    digits = col.digits
+    return lambda v: round(float(v), digits)
+
+
+def json_converter(col: Column, tz: ZoneInfo) -> Convert:
+    """The machine form of a column's values (JSON lines), decided once per column."""
     if col.kind == "datetime":
-        return local_datetime(int(value), tz).isoformat()
+        return _none_or(lambda v: local_datetime(int(v), tz).isoformat())
     if col.kind in ("int", "number"):
-        return _number(col, value)
+        return _none_or(_number_fn(col))
     if col.kind == "bool":
-        return bool(value)
+        return _none_or(bool)
     if col.kind == "list":
-        return list(value) if isinstance(value, list | tuple) else [value]
-    return value
+        return _none_or(lambda v: list(v) if isinstance(v, list | tuple) else [v])
+    return lambda v: v
+
+
+def text_converter(col: Column, tz: ZoneInfo, lang: str) -> Convert:
+    """The human text form of a column's values (CSV), decided once per column."""
+    if col.kind == "datetime":
+        return _none_or(lambda v: local_datetime(int(v), tz).strftime(DATETIME_TEXT), "")
+    if col.kind in ("int", "number"):
+        num = _number_fn(col)
+        return _none_or(lambda v: str(num(v)), "")
+    if col.kind == "bool":
+        yes, no = _BOOL_LABELS[lang]
+        return _none_or(lambda v: yes if v else no, "")
+    if col.kind == "enum":
+        return _none_or(lambda v: _label(col, v, lang), "")
+    if col.kind == "list":
+        return _none_or(_joined, "")
+    if col.kind == "json":
+        return _none_or(_json_text, "")
+    return _none_or(str, "")
+
+
+def cell_converter(col: Column, tz: ZoneInfo, lang: str) -> Convert:
+    """The typed spreadsheet form (XLSX): numbers, naive local date-times, dates, text."""
+    if col.kind == "datetime":
+        return _none_or(lambda v: local_datetime(int(v), tz).replace(tzinfo=None))
+    if col.kind == "date":
+        return _none_or(lambda v: dt.date.fromisoformat(str(v)))
+    if col.kind in ("int", "number"):
+        return _none_or(_number_fn(col))
+    text = text_converter(col, tz, lang)
+    return _none_or(text)
+
+
+def json_value(col: Column, value: Any, tz: ZoneInfo) -> Any:
+    return json_converter(col, tz)(value)
 
 
 def text_value(col: Column, value: Any, tz: ZoneInfo, lang: str) -> str:
-    """The human text form of one value (CSV)."""
-    if value is None:
-        return ""
-    if col.kind == "datetime":
-        return local_datetime(int(value), tz).strftime(DATETIME_TEXT)
-    if col.kind in ("int", "number"):
-        return str(_number(col, value))
-    if col.kind == "bool":
-        return _BOOL_LABELS[lang][0 if value else 1]
-    if col.kind == "enum":
-        return _label(col, value, lang)
-    if col.kind == "list":
-        return _joined(value)
-    if col.kind == "json":
-        return _json_text(value)
-    return str(value)
+    return text_converter(col, tz, lang)(value)
 
 
 def cell_value(col: Column, value: Any, tz: ZoneInfo, lang: str) -> Any:
-    """The typed spreadsheet form of one value (XLSX): numbers, naive local date-times, text."""
-    if value is None:
-        return None
-    if col.kind == "datetime":
-        return local_datetime(int(value), tz).replace(tzinfo=None)
-    if col.kind == "date":
-        return dt.date.fromisoformat(str(value))
-    if col.kind in ("int", "number"):
-        return _number(col, value)
-    return text_value(col, value, tz, lang)
+    return cell_converter(col, tz, lang)(value)
 
 
 def defuse_formula(text: str) -> str:
@@ -170,15 +188,14 @@ def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, ch
     yield codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
     buf.seek(0)
     buf.truncate()
-    texts = {c.key for c in columns if c.kind in ("text", "enum", "list", "json")}
+    plan = []
+    for c in columns:
+        conv = text_converter(c, tz, lang)
+        if c.kind in ("text", "enum", "list", "json"):  # free text: never a formula in Excel
+            conv = (lambda f: lambda v: defuse_formula(f(v)))(conv)
+        plan.append((c.key, conv))
     for row in rows:
-        writer.writerow(
-            [
-                defuse_formula(s) if c.key in texts else s
-                for c in columns
-                for s in (text_value(c, row.get(c.key), tz, lang),)
-            ]
-        )
+        writer.writerow([conv(row.get(key)) for key, conv in plan])
         if buf.tell() >= limit:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)
@@ -191,8 +208,9 @@ def json_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, *, chunk_chars:
     """JSON lines: one object per row, English keys in column order."""
     limit = chunk_chars or CHUNK_CHARS
     buf = io.StringIO()
+    plan = [(c.key, json_converter(c, tz)) for c in columns]
     for row in rows:
-        obj = {c.key: json_value(c, row.get(c.key), tz) for c in columns}
+        obj = {key: conv(row.get(key)) for key, conv in plan}
         for key, value in row.items():  # nested extras a family adds for machines (e.g. evidence)
             if key.startswith("_"):
                 obj[key[1:]] = value
@@ -235,11 +253,11 @@ def write_xlsx(sheets: list[Sheet], out: BinaryIO | str | Path, tz: ZoneInfo, la
         formats: list[str | None] = [
             XLSX_DATETIME if c.kind == "datetime" else XLSX_DATE if c.kind == "date" else None for c in sheet.columns
         ]
-        plan = list(zip(sheet.columns, formats, strict=True))
+        plan = [(c.key, cell_converter(c, tz, lang), fmt) for c, fmt in zip(sheet.columns, formats, strict=True)]
         for row in sheet.rows:
             cells: list[Any] = []
-            for col, fmt in plan:
-                value = cell_value(col, row.get(col.key), tz, lang)
+            for key, conv, fmt in plan:
+                value = conv(row.get(key))
                 if fmt is not None and value is not None:
                     cell = WriteOnlyCell(ws, value=value)
                     cell.number_format = fmt
