@@ -50,7 +50,7 @@ LEAD = "10009"
 @pytest.fixture(scope="module")
 def played(tmp_path_factory):
     from hub.engine.scenario import ScriptedFloor
-    from hub.store.derived import DerivedStore
+    from hub.lead import Lead
 
     tmp = tmp_path_factory.mktemp("month")
     root = generate_site(tmp / "site", site="month" + tmp.name[-4:].lower().replace("_", ""), seats=4, zones=1,
@@ -93,13 +93,10 @@ def played(tmp_path_factory):
     day(3, {"10001": "08:28", "10002": None, "10003": None, "10004": None})
     floor.play(until="+3 17:00")
 
-    # the lead excuses 10001's fourth late roll call, as a lead action (audited)
+    # the lead excuses 10001's fourth late roll call (hub.lead: validated, audited)
     last_late = next(v for v in floor.violations("ROLL-EARLY") if v["employee_no"] == "10001" and v["date"] == "2026-11-05")
-    now = floor.clock.now_ms()
-    DerivedStore(store).lead_write(
-        [('INSERT INTO excuses(violation_id, reason, "by", at) VALUES (?,?,?,?)', [last_late["id"], "地铁2号线故障 metro breakdown", LEAD, now])],
-        (now, LEAD, "excuse", last_late["id"], {"reason": "metro breakdown"}),
-    )
+    Lead(site, store).excuse(violation_id=last_late["id"], reason="地铁2号线故障 metro breakdown", actor=LEAD,
+                             now_ms=floor.clock.now_ms())
     floor.engine.refresh()
     yield site, store, floor
     store.close()
@@ -152,6 +149,8 @@ def test_every_score_grade_escalation_step_and_compensation(played):
             if v.rule in ("ROLL-EARLY", "AWAY-BREAK-LONG", "EQUIP-MISSING"):
                 assert v.evidence, v
     assert result.unassigned == []
+    audit = store.conn.execute("SELECT actor, action, target FROM audit WHERE action = 'lead.excuse'").fetchall()
+    assert audit == [(LEAD, "lead.excuse", excused[0].id)]
 
 
 def _render(site, store, kind, fmt, lang="zh") -> bytes:
