@@ -13,7 +13,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from hub.site import Site
 from kiosk_ui import state
@@ -77,8 +77,7 @@ def build_layout(site: Site) -> dict[str, Any]:
         "kiosks": [{"id": k.id, "name": k.name, "x": k.x, "y": k.y,
                     "device": device_at.get(("kiosk", k.id))} for k in site.info.kiosks],
         "devices": {d.id: {"role": d.role, "place": d.place} for d in site.devices.values()},
-        "equipment": {e.tag: {"kind": e.kind, "home_seat": e.home_seat} for e in site.equipment},
-        "prices": {p.kind: p.name for p in site.prices},
+        "kinds": {p.kind: p.name for p in site.prices},  # equipment kind -> its name
     }
 
 
@@ -106,3 +105,15 @@ def floor():
 @bp.get("/layout.json")
 def layout_json():
     return jsonify(layout())
+
+
+@bp.get("/events")
+def seat_events():
+    """The last events of the device at `?seat=` (the map's inspector), newest first."""
+    seat = request.args.get("seat", "")
+    device = next((s["device"] for s in layout()["seats"] if s["id"] == seat), None)
+    if device is None:
+        return jsonify({"error": "bad parameter", "parameter": "seat", "reason": f"no seat device for {seat[:32]!r}"}), 400
+    limit = request.args.get("limit", "8")
+    n = int(limit) if limit.isdigit() and 1 <= int(limit) <= 50 else 8
+    return jsonify([e.to_json() for e in state.store().recent_events(device=device, limit=n)])

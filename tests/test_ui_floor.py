@@ -5,19 +5,13 @@ place, devices offline, hover and inspect, zone filter, and a 2,000-seat floor."
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 
 from hub.sitegen import generate_site
-from tests.ui_harness import (  # noqa: F401
-    WAIT_S,
-    browser,
-    floor_hub,
-    open_page,
-    start_hub,
-    stop_hub,
-    wait_until,
-)
+
+pytest_plugins = ["tests.ui_harness"]  # fixtures: browser, floor_hub, hub_factory
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +31,7 @@ def seat_fill(page, seat: str) -> str:
 def wait_seat(page, seat: str, state: str) -> None:
     page.wait_for_function(
         "([s, st]) => document.querySelector(`g.seat[data-seat='${s}']`).dataset.state === st",
-        arg=[seat, state], timeout=WAIT_S * 1000,
+        arg=[seat, state]
     )
 
 
@@ -51,13 +45,13 @@ def test_occupancy_event_over_mqtt_changes_the_seat_colour(browser, floor_hub):
     device = f"seat-{seat.lower()}"
     floor_hub.status(device, "online")
     floor_hub.wait_device_state(device, "online")
-    page = open_page(browser, f"{floor_hub.url}/floor")
+    page = floor_hub.page(browser, "/floor")
     before_state, before_fill = seat_state(page, seat), seat_fill(page, seat)
 
     floor_hub.occupancy(device, True)  # someone sits down, no badge yet
     page.wait_for_function(
         "([s, st]) => document.querySelector(`g.seat[data-seat='${s}']`).dataset.state !== st",
-        arg=[seat, before_state], timeout=WAIT_S * 1000,
+        arg=[seat, before_state]
     )
     assert seat_state(page, seat) == "occupied_no_badge"
     assert seat_fill(page, seat) != before_fill
@@ -75,7 +69,7 @@ def test_map_shows_states_zones_equipment_and_devices_offline(browser, floor_hub
     now = floor_hub.clock.now_ms()
     # real events in the log for the seat we will inspect
     floor_hub.occupancy("seat-a01", True)
-    wait_until(lambda: floor_hub.store.recent_events(device="seat-a01"), what="the occupancy event in the log")
+    floor_hub.wait_until(lambda: floor_hub.store.recent_events(device="seat-a01"), what="the occupancy event in the log")
     # a device that was online goes offline (its last will), over MQTT
     floor_hub.status("seat-b04", "online")
     floor_hub.status("seat-b04", "offline")
@@ -83,7 +77,7 @@ def test_map_shows_states_zones_equipment_and_devices_offline(browser, floor_hub
     for seat, state in zip(seats[:7], STATES, strict=True):
         live.publish("seat", seat_update(seat.id, seat.zone, state, agent={"employee_no": "10001", "name": "王伟", "team": "T1"} if state != "vacant" else None,
                                          since=now - 600_000, break_used_s=420 if state == "break" else 0))
-    page = open_page(browser, f"{floor_hub.url}/floor", (1920, 1080))  # the snapshot brings the states
+    page = floor_hub.page(browser, "/floor", (1920, 1080))  # the snapshot brings the states
     for seat, state in zip(seats[:7], STATES, strict=True):
         wait_seat(page, seat.id, state)
     fills = {seat_fill(page, s.id) for s in seats[:7]}
@@ -95,10 +89,10 @@ def test_map_shows_states_zones_equipment_and_devices_offline(browser, floor_hub
     assert page.get_attribute('g.seat[data-seat="B04"]', "class").count("dev-off") == 1
 
     live.publish("zone", {"zone": "B", "empty": True, "since": now - 1_200_000})
-    page.wait_for_function("document.querySelector('g.zone[data-zone=B]').classList.contains('empty')", timeout=WAIT_S * 1000)
+    page.wait_for_function("document.querySelector('g.zone[data-zone=B]').classList.contains('empty')")
     assert "07:55" in page.inner_text("#ac-list")
     live.publish("equipment", {"tag": "E0B00000002", "kind": "headset", "home_seat": "A02", "seen_at": "A05", "state": "moved"})
-    page.wait_for_function("document.querySelector('#equip-list [data-tag=E0B00000002]') !== null", timeout=WAIT_S * 1000)
+    page.wait_for_function("document.querySelector('#equip-list [data-tag=E0B00000002]') !== null")
     assert "A05" in page.inner_text("#equip-list") and "被移动" in page.inner_text("#equip-list")
 
     legend = {li.get_attribute("data-state"): int(li.inner_text().split()[-1]) for li in page.query_selector_all("#legend li")}
@@ -108,7 +102,7 @@ def test_map_shows_states_zones_equipment_and_devices_offline(browser, floor_hub
     tip = page.inner_text("#tip")
     assert "王伟" in tip and "有人未刷卡" in tip and "08:05" in tip  # since: 10 min before 08:15 site time
     page.click('g.seat[data-seat="A01"]')
-    page.wait_for_function("document.querySelectorAll('#inspect-events li time').length > 0", timeout=WAIT_S * 1000)
+    page.wait_for_function("document.querySelectorAll('#inspect-events li time').length > 0")
     assert "占用" in page.inner_text("#inspect-events")
 
     page.select_option("#zone-filter", "B")
@@ -119,25 +113,22 @@ def test_map_shows_states_zones_equipment_and_devices_offline(browser, floor_hub
     assert page.js_errors == []
 
 
-@pytest.fixture
-def big_floor(tmp_path, broker):
-    """2,000 seats in 20 zones."""
-    site_dir = generate_site(tmp_path / "big", site="big" + tmp_path.name[-6:].lower().replace("_", ""),
-                             seats=2000, zones=20, roster_date=dt.date.today(), sim_devices=True)
-    running = start_hub(site_dir, tmp_path, broker, config={"LIVE_KEEPALIVE_S": 1.0})
-    yield running
-    stop_hub(running)
+def generated(tmp_path, name: str, seats: int, zones: int):
+    """A site of its own (a fresh id: the suite shares one broker)."""
+    return generate_site(tmp_path / name, site=name + os.urandom(3).hex(), seats=seats, zones=zones,
+                         roster_date=dt.date.today(), sim_devices=True)
 
 
-def test_two_thousand_seats_render_update_and_stay_readable(browser, big_floor, output_dir):
+def test_two_thousand_seats_render_update_and_stay_readable(browser, hub_factory, tmp_path, output_dir):
+    big_floor = hub_factory(generated(tmp_path, "big", seats=2000, zones=20))
     site, live = big_floor.site, big_floor.hub.live
     seats = site.info.seats
     cycle = ("signed_in",) * 6 + ("vacant", "break", "meal", "occupied_no_badge", "unattended", "signed_in")
     for i, s in enumerate(seats):
         live.publish("seat", seat_update(s.id, s.zone, cycle[i % len(cycle)], break_used_s=300))
-    page = open_page(browser, f"{big_floor.url}/floor", (1920, 1080))
+    page = big_floor.page(browser, "/floor", (1920, 1080))
     assert page.locator("g.seat").count() == 2000
-    page.wait_for_function("document.querySelectorAll('g.seat[data-state=no_data]').length === 0", timeout=WAIT_S * 1000)
+    page.wait_for_function("document.querySelectorAll('g.seat[data-state=no_data]').length === 0")
     counts = page.evaluate("Object.fromEntries([...document.querySelectorAll('#legend li')].map(li => [li.dataset.state, +li.querySelector('.count').textContent]))")
     expected = {st: sum(1 for i in range(2000) if cycle[i % len(cycle)] == st) for st in STATES}
     assert counts == expected
@@ -157,33 +148,28 @@ def test_two_thousand_seats_render_update_and_stay_readable(browser, big_floor, 
     assert page.js_errors == []
 
 
-def test_readme_floor_screenshot(browser, tmp_path, broker, output_dir):
+def test_readme_floor_screenshot(browser, hub_factory, tmp_path, output_dir):
     """A 320-seat floor mid-shift at 1920x1080: the README's picture of the map."""
-    site_dir = generate_site(tmp_path / "shot", site="shot" + tmp_path.name[-6:].lower().replace("_", ""),
-                             seats=320, zones=8, roster_date=dt.date.today(), sim_devices=True)
-    running = start_hub(site_dir, tmp_path, broker, start="10:20", config={"LIVE_KEEPALIVE_S": 1.0})
-    try:
-        live, now = running.hub.live, running.clock.now_ms()
-        agents = {r.seat: r.employee_no for r in running.site.roster if r.shift == "day"}
-        names = {a.employee_no: a for a in running.site.agents}
-        pattern = ["signed_in"] * 9 + ["break", "signed_in", "meal", "vacant", "signed_in", "occupied_no_badge", "signed_in", "unattended"]
-        for i, s in enumerate(running.site.info.seats):
-            state = "vacant" if s.zone == "H" else pattern[(i * 7) % len(pattern)]
-            a = names[agents[s.id]]
-            agent = None if state in ("vacant", "occupied_no_badge") else {"employee_no": a.employee_no, "name": a.name, "team": a.team}
-            live.publish("seat", seat_update(s.id, s.zone, state, agent=agent, since=now - (i % 50) * 60_000, break_used_s=(i % 9) * 60))
-        live.publish("zone", {"zone": "H", "empty": True, "since": now - 25 * 60_000})
-        live.publish("equipment", {"tag": "E0B00000010", "kind": "headset", "home_seat": "A09", "seen_at": "C03", "state": "moved"})
-        live.publish("equipment", {"tag": "E0B00000031", "kind": "mouse", "home_seat": "B08", "seen_at": None, "state": "missing"})
-        for dev in ("seat-d07", "seat-f22", "door-d2"):
-            running.status(dev, "online")
-            running.status(dev, "offline")
-        running.wait_device_state("door-d2", "offline")
-        page = open_page(browser, f"{running.url}/floor", (1920, 1080))
-        page.wait_for_function("document.querySelectorAll('#offline-list li[data-device]').length === 3", timeout=WAIT_S * 1000)
-        page.wait_for_function("document.querySelectorAll('#equip-list li[data-tag]').length === 2", timeout=WAIT_S * 1000)
-        page.hover('g.seat[data-seat="C12"]')
-        page.screenshot(path=str(output_dir / "floor-map-1920x1080.png"))
-        assert page.js_errors == []
-    finally:
-        stop_hub(running)
+    running = hub_factory(generated(tmp_path, "shot", seats=320, zones=8), start="10:20")
+    live, now = running.hub.live, running.clock.now_ms()
+    agents = {r.seat: r.employee_no for r in running.site.roster if r.shift == "day"}
+    names = {a.employee_no: a for a in running.site.agents}
+    pattern = ["signed_in"] * 9 + ["break", "signed_in", "meal", "vacant", "signed_in", "occupied_no_badge", "signed_in", "unattended"]
+    for i, s in enumerate(running.site.info.seats):
+        state = "vacant" if s.zone == "H" else pattern[(i * 7) % len(pattern)]
+        a = names[agents[s.id]]
+        agent = None if state in ("vacant", "occupied_no_badge") else {"employee_no": a.employee_no, "name": a.name, "team": a.team}
+        live.publish("seat", seat_update(s.id, s.zone, state, agent=agent, since=now - (i % 50) * 60_000, break_used_s=(i % 9) * 60))
+    live.publish("zone", {"zone": "H", "empty": True, "since": now - 25 * 60_000})
+    live.publish("equipment", {"tag": "E0B00000010", "kind": "headset", "home_seat": "A09", "seen_at": "C03", "state": "moved"})
+    live.publish("equipment", {"tag": "E0B00000031", "kind": "mouse", "home_seat": "B08", "seen_at": None, "state": "missing"})
+    for dev in ("seat-d07", "seat-f22", "door-d2"):
+        running.status(dev, "online")
+        running.status(dev, "offline")
+    running.wait_device_state("door-d2", "offline")
+    page = running.page(browser, "/floor", (1920, 1080))
+    page.wait_for_function("document.querySelectorAll('#offline-list li[data-device]').length === 3")
+    page.wait_for_function("document.querySelectorAll('#equip-list li[data-tag]').length === 2")
+    page.hover('g.seat[data-seat="C12"]')
+    page.screenshot(path=str(output_dir / "floor-map-1920x1080.png"))
+    assert page.js_errors == []

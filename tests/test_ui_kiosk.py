@@ -13,7 +13,8 @@ import time
 import pytest
 
 from kiosk_ui.server import WebServer
-from tests.ui_harness import WAIT_S, browser, floor_hub, open_page, wait_until  # noqa: F401
+
+pytest_plugins = ["tests.ui_harness"]  # fixtures: browser, floor_hub, hub_factory
 
 KIOSK = "kiosk-k1"
 pytestmark = pytest.mark.browser
@@ -24,12 +25,12 @@ GREEN, AMBER, RED = "rgb(30, 155, 80)", "rgb(224, 155, 0)", "rgb(212, 42, 32)"
 def kiosk_page(browser, running, query: str = ""):
     running.status(KIOSK, "online")
     running.wait_device_state(KIOSK, "online")
-    return open_page(browser, f"{running.url}/kiosk/{KIOSK}{query}", (800, 480))
+    return running.page(browser, f"/kiosk/{KIOSK}{query}", (800, 480), role="kiosk")
 
 
 def wait_for_tap(page, event_id: str) -> dict:
     page.wait_for_function(
-        "id => window.fwRendered.some(r => r.event_id === id)", arg=event_id, timeout=WAIT_S * 1000
+        "id => window.fwRendered.some(r => r.event_id === id)", arg=event_id
     )
     return page.evaluate(
         """id => ({
@@ -153,7 +154,7 @@ def test_each_verdict_renders_in_its_colour_and_language(browser, floor_hub, out
     wait_for_tap(page, "mine")
     assert "other" not in page.evaluate("window.fwRendered.map(r => r.event_id)")
 
-    en = open_page(browser, f"{floor_hub.url}/kiosk/{KIOSK}?lang=en&clear=600", (800, 480))
+    en = floor_hub.page(browser, f"/kiosk/{KIOSK}?lang=en&clear=600", (800, 480), role="kiosk")
     assert en.inner_text(".k-prompt") == "Please tap your badge"
     assert en.inner_text(".k-prompt2") == "请刷工牌"
     live.publish("tap", _tap_update("en1", "roll_call_late", "warn", 6))
@@ -168,7 +169,7 @@ def test_result_clears_after_the_configured_time(browser, floor_hub):
     floor_hub.hub.live.publish("tap", _tap_update("c1", "on_time", "ok", 11))
     wait_for_tap(page, "c1")
     assert page.evaluate("document.body.dataset.mode") == "result"
-    page.wait_for_function("document.body.dataset.mode === 'idle'", timeout=WAIT_S * 1000)
+    page.wait_for_function("document.body.dataset.mode === 'idle'")
     assert page.locator("#idle").is_visible() and page.locator("#result").is_hidden()
 
 
@@ -178,19 +179,19 @@ def test_offline_banner_for_device_and_hub_link_and_reconnects(browser, floor_hu
 
     # the kiosk's device goes away (its last will: a retained offline status)
     floor_hub.status(KIOSK, "offline")
-    page.wait_for_function("document.body.dataset.offline === 'device'", timeout=WAIT_S * 1000)
+    page.wait_for_function("document.body.dataset.offline === 'device'")
     assert page.inner_text("#banner") == "本机读卡器离线，刷卡暂不可用"
     floor_hub.status(KIOSK, "online")
-    page.wait_for_function("document.body.dataset.offline === ''", timeout=WAIT_S * 1000)
+    page.wait_for_function("document.body.dataset.offline === ''")
     assert page.locator("#banner").is_hidden()
 
     # the hub's web server goes away (connections cut), then comes back on the same port
     app, port = floor_hub.server.server.app, floor_hub.server.port
     floor_hub.server.stop()
-    page.wait_for_function("document.body.dataset.offline === 'link'", timeout=WAIT_S * 1000)
+    page.wait_for_function("document.body.dataset.offline === 'link'")
     assert page.inner_text("#banner") == "与中心连接中断，正在重连…"
-    floor_hub.server = wait_until(lambda: _restart(app, port), what="the web server to bind its port again")
-    page.wait_for_function("document.body.dataset.offline === ''", timeout=WAIT_S * 1000)
+    floor_hub.server = floor_hub.wait_until(lambda: _restart(app, port), what="the web server to bind its port again")
+    page.wait_for_function("document.body.dataset.offline === ''")
     floor_hub.hub.live.publish("tap", _tap_update("after", "on_time", "ok", 20))
     assert wait_for_tap(page, "after")["verdict"] == "准时"
 
@@ -202,15 +203,19 @@ def _restart(app, port: int):
         return None
 
 
-def test_kiosk_passes_its_token_on_and_rejects_unknown_devices(browser, floor_hub):
+def test_kiosk_display_signs_in_with_its_token_and_sees_only_its_device(browser, floor_hub):
     requests: list[str] = []
-    page = browser.new_context(viewport={"width": 800, "height": 480}).new_page()
+    context = browser.new_context(viewport={"width": 800, "height": 480})
+    page = context.new_page()
     page.on("request", lambda r: requests.append(r.url))
-    page.goto(f"{floor_hub.url}/kiosk/{KIOSK}?token=abc123")
-    page.wait_for_function("document.body.dataset.live === 'open'", timeout=WAIT_S * 1000)
+    page.goto(f"{floor_hub.url}/kiosk/{KIOSK}?token={floor_hub.token('kiosk')}&clear=600")
+    page.wait_for_function("document.body.dataset.live === 'open'")
+    assert "token=" not in page.url  # swapped for a session by the auth layer
     streams = [u for u in requests if "/live/stream" in u]
-    assert streams and all("token=abc123" in u for u in streams)
-    assert "token=abc123" in page.get_attribute("a.lang", "href")
-    resp = page.goto(f"{floor_hub.url}/kiosk/kiosk-nope")
-    assert resp.status == 404 and "kiosk-nope" in page.content()
-
+    assert streams and all("device=kiosk-k1" in u for u in streams)
+    floor_hub.hub.live.publish("tap", _tap_update("t1", "on_time", "ok", 14))
+    assert wait_for_tap(page, "t1")["verdict"] == "准时"
+    assert page.goto(f"{floor_hub.url}/kiosk/door-d1").status == 403  # not this display's device
+    assert page.goto(f"{floor_hub.url}/floor").status == 403
+    admin = floor_hub.page(browser, "/kiosk/kiosk-k1")
+    assert admin.goto(f"{floor_hub.url}/kiosk/kiosk-nope").status == 404

@@ -3,7 +3,8 @@ running hub: the suite's real mosquitto, a real HubService (with the rule engine
 hub.engine exists), the web app served by kiosk_ui.server, and a real paho client playing the
 devices. Time is a ManualClock set relative to the roster's day shift.
 
-Import the fixtures a test module needs: `from tests.ui_harness import browser, floor_hub  # noqa: F401`.
+A test module loads these fixtures with `pytest_plugins = ["tests.ui_harness"]`: browser,
+floor_hub (a RunningHub for the suite's small site) and hub_factory (for a site of its own).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,9 +73,29 @@ class RunningHub:
     pub: Publisher
     seqs: dict[str, int] = field(default_factory=dict)
 
+    tokens: dict[str, str] = field(default_factory=dict)
+    wait_until = staticmethod(wait_until)
+
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def app(self):
+        return self.server.server.app
+
+    def token(self, role: str = "admin") -> str:
+        """An API token of a test user with `role` (kiosk_ui.auth guards every page)."""
+        from tests.conftest import issue_test_token
+
+        if role not in self.tokens:
+            self.tokens[role] = issue_test_token(self.app, role)
+        return self.tokens[role]
+
+    def page(self, browser, path: str, viewport: tuple[int, int] = (1280, 800), role: str = "admin"):
+        """`path` opened in a fresh browser signed in as `role` (the URL's ?token= becomes a session)."""
+        sep = "&" if "?" in path else "?"
+        return open_page(browser, f"{self.url}{path}{sep}token={self.token(role)}", viewport)
 
     @property
     def has_engine(self) -> bool:
@@ -114,13 +136,18 @@ class RunningHub:
         return [(agents[r.employee_no], agents[r.employee_no].badges[0], r.seat)
                 for r in self.site.roster if r.shift == shift]
 
-    def get_json(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=20) as resp:
-            return json.load(resp)
+    def get(self, path: str, role: str = "admin", timeout: float = 20) -> tuple[int, bytes]:
+        req = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {self.token(role)}"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
 
-    def post_json(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    def post_json(self, path: str, body: dict[str, Any], role: str = "admin") -> tuple[int, Any]:
         req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {self.token(role)}"})
         try:
             with urllib.request.urlopen(req, timeout=20) as resp:
                 return resp.status, json.load(resp)
@@ -154,13 +181,30 @@ def floor_hub(site_dir, tmp_path, broker):
     stop_hub(running)
 
 
+@pytest.fixture
+def hub_factory(tmp_path, broker):
+    """`make(site_dir, start="08:15")`: a running hub for a site of the test's own making."""
+    started: list[RunningHub] = []
+
+    def make(site_dir, start: str = "08:15") -> RunningHub:
+        work = tmp_path / f"hub{len(started)}"
+        work.mkdir()
+        started.append(start_hub(site_dir, work, broker, start=start, config={"LIVE_KEEPALIVE_S": 1.0}))
+        return started[-1]
+
+    yield make
+    for running in started:
+        stop_hub(running)
+
+
 def open_page(browser, url: str, viewport: tuple[int, int] = (1280, 800)):
     """A fresh browser context (no shared cookies) with the page loaded and its stream open."""
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale="zh-CN")
+    context.set_default_timeout(WAIT_S * 1000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(url)
-    page.wait_for_function("document.body.dataset.live === 'open'", timeout=WAIT_S * 1000)
+    page.wait_for_function("document.body.dataset.live === 'open'")
     page.js_errors = errors  # type: ignore[attr-defined]
     return page

@@ -181,30 +181,41 @@
   }
 
   // ------------------------------------------------------------------ devices
-  const devices = new Map(cfg.devices.map((d) => [d.device, d]));
+  // every configured device, "never" until it has reported; offline first
+  const devices = new Map(Object.keys(cfg.deviceInfo).map((id) => [id, { device: id, state: "never" }]));
+  for (const d of cfg.devices) devices.set(d.device, d);
+  const DEVICE_ORDER = { offline: 0, never: 1, online: 2 };
+  let devicesQueued = false;
   function renderDevices() {
+    if (devicesQueued) return;
+    devicesQueued = true;
+    requestAnimationFrame(paintDevices);
+  }
+  function paintDevices() {
+    devicesQueued = false;
     const now = FW.now();
-    const rows = [...devices.values()].sort((a, b) => (a.state === "online") - (b.state === "online") || a.device.localeCompare(b.device));
+    const rows = [...devices.values()].sort((a, b) => (DEVICE_ORDER[a.state] ?? 0) - (DEVICE_ORDER[b.state] ?? 0) || a.device.localeCompare(b.device));
     const tbody = $("device-rows");
     tbody.replaceChildren();
     let offline = 0;
     for (const d of rows) {
       const info = cfg.deviceInfo[d.device] || {};
       const online = d.state === "online";
-      if (!online) offline += 1;
+      if (d.state === "offline") offline += 1;
       const skewS = typeof d.clock_skew_ms === "number" ? d.clock_skew_ms / 1000 : null;
       const hb = d.last_heartbeat || d.last_seen;
       const age = typeof hb === "number" ? Math.max(0, Math.round((now - hb) / 1000)) : null;
-      tbody.append(FW.el("tr", { "data-device": d.device, class: online ? "" : "offline" },
+      tbody.append(FW.el("tr", { "data-device": d.device, class: d.state === "offline" ? "offline" : "" },
         FW.el("td", { text: d.device }),
         FW.el("td", { text: info.place ? `${FW.t(`role.${info.role}`)} ${info.place}` : "" }),
-        FW.el("td", { class: online ? "ok" : "bad", text: FW.t(online ? "device.online" : "device.offline") }),
+        FW.el("td", { class: online ? "ok" : d.state === "never" ? "" : "bad", text: FW.t(`device.${d.state === "never" ? "never" : online ? "online" : "offline"}`) }),
         FW.el("td", { text: age === null ? "" : FW.t("device.ago", { time: FW.fmtTime(hb, true), s: age }) }),
         FW.el("td", { class: d.spooled > 0 ? "warn" : "", text: d.spooled === null || d.spooled === undefined ? "" : `${d.spooled}${d.dropped ? " / " + FW.t("device.dropped", { n: d.dropped }) : ""}` }),
         FW.el("td", { class: skewS !== null && Math.abs(skewS) > cfg.clockSkewMaxS ? "bad" : "", text: skewS === null ? "" : `${skewS.toFixed(1)} s` }),
         FW.el("td", { text: d.fw || "" })));
     }
-    $("dev-summary").textContent = FW.t("device.summary", { total: devices.size, offline });
+    const never = rows.filter((d) => d.state === "never").length;
+    $("dev-summary").textContent = FW.t("device.summary", { total: devices.size, offline, never });
   }
   async function refreshDevices() {
     const r = await FW.api("/console/devices.json");
@@ -229,7 +240,8 @@
     list.replaceChildren();
     for (const e of incidents.values()) {
       const home = e.home_seat || (cfg.equipment[e.tag] || {}).home_seat || "";
-      const kind = e.kind || (cfg.equipment[e.tag] || {}).kind || "";
+      const kindId = e.kind || (cfg.equipment[e.tag] || {}).kind || "";
+      const kind = cfg.kinds[kindId] || kindId;
       const liable = Array.isArray(e.liable) ? e.liable.map((l) => `${agentName(l.employee_no)} ${typeof l.share === "number" ? "¥" + l.share.toFixed(2) : ""}`).join(", ") : "";
       list.append(FW.el("li", { "data-tag": e.tag, class: `eq-${e.state}` },
         FW.el("b", { text: FW.t(`equipment.${e.state}`) }), " ",

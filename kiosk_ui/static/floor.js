@@ -235,7 +235,7 @@
     const list = $("equip-list");
     list.replaceChildren();
     for (const e of equipment.values()) {
-      const kind = L.prices[e.kind] || e.kind || (L.equipment[e.tag] || {}).kind || "";
+      const kind = L.kinds[e.kind] || e.kind || "";
       list.append(FW.el("li", { "data-tag": e.tag, class: `eq-${e.state}` },
         FW.el("b", { text: FW.t(`equipment.${e.state}`) }), " ",
         FW.el("span", { text: FW.t(e.seen_at ? "floor.equip_item" : "floor.equip_missing", { kind, tag: e.tag, home: e.home_seat || "", seen: e.seen_at }) })));
@@ -296,7 +296,7 @@
     const box = $("inspect-events");
     box.replaceChildren(FW.el("li", { class: "none", text: FW.t("floor.loading") }));
     if (!s.def.device) { box.replaceChildren(FW.el("li", { class: "none", text: FW.t("floor.no_device") })); return; }
-    const r = await FW.api("/api/events", { params: { device: s.def.device, limit: 8 } });
+    const r = await FW.api("/floor/events", { params: { seat: seatId, limit: 8 } });
     if (inspected !== seatId) return;
     if (!r.ok) { box.replaceChildren(FW.el("li", { class: "error", text: FW.t("common.load_failed", { status: r.status }) })); return; }
     box.replaceChildren(...r.data.map((e) => FW.el("li", {},
