@@ -148,26 +148,21 @@ class ReportReader:
         """
         wanted = list(dict.fromkeys(i for i in event_ids if isinstance(i, str)))
         found: dict[str, dict[str, Any]] = {}
+        cols = "SELECT event_id, ts, device, type, body FROM events WHERE"
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            queries: list[tuple[str, list[Any]]] = []
-            if near is not None:
+            if near is not None:  # the ts index first
                 lo, hi = near
-                queries.append((
-                    f"SELECT event_id, ts, device, type, body FROM events WHERE ts BETWEEN ? AND ? AND event_id IN ({marks})",
-                    [lo - EVIDENCE_SLACK_MS, hi + EVIDENCE_SLACK_MS, *chunk],
-                ))
-            for sql, args in queries:
-                for eid, ts, device, etype, body in self._fetchall(sql, args):
-                    found[eid] = {"event_id": eid, "ts": ts, "device": device, "type": etype, "body": _loads(body, {})}
+                self._collect(found, f"{cols} ts BETWEEN ? AND ? AND event_id IN ({','.join('?' * len(chunk))})",
+                              [lo - EVIDENCE_SLACK_MS, hi + EVIDENCE_SLACK_MS, *chunk])
             missing = [i for i in chunk if i not in found]
-            if missing:
-                marks = ",".join("?" * len(missing))
-                sql = f"SELECT event_id, ts, device, type, body FROM events WHERE event_id IN ({marks})"
-                for eid, ts, device, etype, body in self._fetchall(sql, missing):
-                    found[eid] = {"event_id": eid, "ts": ts, "device": device, "type": etype, "body": _loads(body, {})}
+            if missing:  # outside the window (or no window): the whole log
+                self._collect(found, f"{cols} event_id IN ({','.join('?' * len(missing))})", missing)
         return found
+
+    def _collect(self, found: dict[str, dict[str, Any]], sql: str, args: list[Any]) -> None:
+        for eid, ts, device, etype, body in self._fetchall(sql, args):
+            found[eid] = {"event_id": eid, "ts": ts, "device": device, "type": etype, "body": _loads(body, {})}
 
     def violation(self, violation_id: str) -> dict[str, Any] | None:
         if not self.has_table("violations"):
