@@ -103,6 +103,7 @@ class Agent:
         fw: str = __version__,
         window: int = 100,
         reconnect_max_s: float = 30.0,
+        quiet: bool = False,
     ) -> None:
         self.cfg = cfg
         self.device = cfg.id
@@ -135,7 +136,7 @@ class Agent:
         self.link = Link(
             cfg.id, cfg.site, cfg.broker, spool, loop=self.loop, fw=fw, config_hash=config_hash,
             clock=self.clock.now_ms, on_command=self._on_command, on_connected=self._on_connected,
-            window=window, reconnect_max_s=reconnect_max_s, base_dir=base_dir,
+            window=window, reconnect_max_s=reconnect_max_s, base_dir=base_dir, quiet=quiet,
         )
         periods = {rc.name: rc.period_s for rc in cfg.readers if rc.role == "inventory"}
         self.inventories: dict[str, Inventory] = {}

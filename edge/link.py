@@ -239,8 +239,11 @@ class Link:
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 30.0,
         base_dir: Path | None = None,
+        quiet: bool = False,
     ) -> None:
         self.device = device
+        self._info = logging.DEBUG if quiet else logging.INFO  # a simulator's hundreds of links log less
+        self._warn = logging.DEBUG if quiet else logging.WARNING
         self.site = site
         self.broker = broker
         self.spool = spool
@@ -385,7 +388,7 @@ class Link:
                 with contextlib.suppress(OSError):
                     sock.close()
         if reason and reason != self.last_error:
-            log.warning("%s: %s", self.device, reason)
+            log.log(self._warn, "%s: %s", self.device, reason)
         self.last_error = reason
         if self._running:
             self._schedule_reconnect()
@@ -440,7 +443,7 @@ class Link:
         client.publish(self.status_topic, wire.encode(online), qos=1, retain=True)
         client.subscribe(self.cmd_topic, qos=1)
         self.connected.set()
-        log.info("%s: connected to %s:%s", self.device, self.broker.host, self.broker.port)
+        log.log(self._info, "%s: connected to %s:%s", self.device, self.broker.host, self.broker.port)
         if self.on_connected is not None:
             LinkLoop._guard(self.on_connected)
         self._pump()

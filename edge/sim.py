@@ -300,7 +300,7 @@ class SimFloor:
                           seq_floor=now if floor else 0)
             agent = Agent(cfg, config_hash=self.site.device_hashes.get(dev_id, ""), clock=self.clock,
                           loop=self.loop, drivers=drivers, spool=spool, on_event=self._record,
-                          reconnect_max_s=10.0)
+                          reconnect_max_s=10.0, quiet=True)
             self.agents[dev_id] = agent
             self.drivers[dev_id] = drivers
         tags_by_seat: dict[str, list[str]] = defaultdict(list)
@@ -356,7 +356,11 @@ class SimFloor:
         return done
 
     def _play(self) -> None:
+        announced = False
         while not self._stop.is_set():
+            if not announced and all(a.link.connected.is_set() for a in self.agents.values()):
+                announced = True
+                log.info("sim: all %d agents connected to %s:%s", len(self.agents), self.host, self.port)
             self.step()
             if self._next >= len(self.plan):
                 self._stop.wait(1.0)
