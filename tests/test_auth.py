@@ -434,3 +434,30 @@ def test_admin_api_tokens_and_users(secure_app, tokens, accounts):
     listed = client.get("/api/admin/tokens", headers=h).get_json()
     assert new not in json.dumps(listed)  # shown once, never listed
     assert all("password_hash" not in u for u in client.get("/api/admin/users", headers=h).get_json())
+
+
+def test_real_lead_actions_are_team_scoped_and_audited_once(app, lead_client, site, store):
+    """The engine's /api/lead/reassign behind the guard: a lead of T1 acts on T1 agents only."""
+    if "api.lead_reassign" not in app.view_functions:
+        pytest.skip("the engine's lead API is not registered")
+    from hub.store.derived import DerivedStore
+
+    derived = DerivedStore(store)
+    derived.seed_roster([r.model_dump(mode="json") | {"source": "site"} for r in site.roster])
+    team = sorted({a.team for a in site.agents})[0]
+    agents = {a.employee_no: a.team for a in site.agents}
+    mine = next(r for r in site.roster if agents[r.employee_no] == team)
+    other = next(r for r in site.roster if agents[r.employee_no] != team)
+    acc = app.extensions["floorwatch.auth"].accounts
+    mark = acc.db.last_audit_id()
+    body = {"date": other.date.isoformat(), "shift": other.shift, "employee_no": other.employee_no, "seat": mine.seat}
+    resp = lead_client.post("/api/lead/reassign", json=body)
+    assert resp.status_code == 403 and "not in your teams" in resp.get_json()["reason"]
+    body = {"date": mine.date.isoformat(), "shift": mine.shift, "employee_no": mine.employee_no, "seat": other.seat}
+    resp = lead_client.post("/api/lead/reassign", json=body)
+    assert resp.status_code == 200, resp.get_data()
+    rows = acc.db.audit_since(mark)
+    assert len(rows) == 1 and rows[0]["action"] == "lead.reassign" and rows[0]["target"] == mine.employee_no
+    assert rows[0]["actor"].startswith("test-lead")  # the guard's g.user reached the engine
+    # and an anonymous or facilities caller cannot do it at all
+    assert app.test_client().post("/api/lead/reassign", json=body).status_code == 401
