@@ -132,6 +132,8 @@ class Agent:
                 cfg, cfg_path=str(cfg_path or cfg.id), pin_factory=pin_factory, scheduler=self.loop)
         except BaseException:
             spool.close()
+            if self._own_loop:
+                self.loop.stop()
             raise
         self.link = Link(
             cfg.id, cfg.site, cfg.broker, spool, loop=self.loop, fw=fw, config_hash=config_hash,
@@ -265,14 +267,14 @@ class Agent:
 
     def _on_sensor(self, name: str, occupied: bool) -> None:
         """Combine a seat's sensors: occupied if any says so; publish only changes."""
-        with self._occ_lock:
+        with self._occ_lock:  # held while emitting, so two sensors cannot publish out of order
             self._sensor_states[name] = occupied
             known = [v for v in self._sensor_states.values() if v is not None]
             combined = any(known) if known else None
             if combined is None or combined == self._occupied:
                 return
             self._occupied = combined
-        self.emit("occupancy", occupied=combined, sensor=name)
+            self.emit("occupancy", occupied=combined, sensor=name)
 
     @property
     def occupied(self) -> bool | None:
