@@ -259,6 +259,10 @@ def init_app(app: Flask) -> None:
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     # SESSION_COOKIE_SECURE stays as configured: set it True when the UI is served over HTTPS.
+    # The cookie only carries the session id; expiry is decided server-side (sessions table), so
+    # the cookie need not be re-signed and re-sent on every response.
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+    app.config["PERMANENT_SESSION_LIFETIME"] = KIOSK_SESSION_IDLE_S
     clock: Clock = app.config.get("AUTH_CLOCK") or SystemClock()
     with app.app_context():
         store = state.store()

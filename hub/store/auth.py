@@ -185,14 +185,15 @@ class AuthStore:
         """A usable token and its user (not revoked, not expired, user active), else None."""
         with self.lock:
             row = self.conn.execute(
-                "SELECT id, user_id, name, scope, expires, revoked FROM api_tokens WHERE hash = ?", (token_hash,)
+                "SELECT id, user_id, name, scope, expires, revoked, last_used FROM api_tokens WHERE hash = ?",
+                (token_hash,),
             ).fetchone()
         if row is None or row[5] or (row[4] is not None and row[4] <= now_ms):
             return None
         user = self.user_by_id(row[1])
         if user is None or not user["active"]:
             return None
-        return {"id": row[0], "name": row[2], "scope": row[3], "user": user}
+        return {"id": row[0], "name": row[2], "scope": row[3], "last_used": row[6], "user": user}
 
     def touch_token(self, token_id: int, now_ms: int) -> None:
         with self.lock:
