@@ -81,6 +81,7 @@ class Access:
     export: bool = False  # each call is an export: audited; tokens of scope "export" allowed
     device_bound: bool = False  # a kiosk may only name its own device (view arg or ?device=)
     team_bound: bool = False  # a lead may only act on agents / violations of their teams
+    team_filtered: bool = False  # a lead reads only their teams' rows (JSON items with "team")
     note: str = ""
 
 
@@ -120,8 +121,8 @@ POLICY: dict[str, Access] = {
     "api.seats": FLOOR,
     "api.devices": FLOOR,
     "api.equipment": FLOOR,
-    "api.violations": LEAD,
-    "api.rollcall": LEAD,
+    "api.violations": _r("lead", "admin", team_filtered=True),
+    "api.rollcall": _r("lead", "admin", team_filtered=True),
     # lead actions (engine contract; each also audited by the guard if the view did not)
     "api.lead_reassign": _r("lead", "admin", team_bound=True),
     "api.lead_swap": _r("lead", "admin", team_bound=True),
@@ -132,7 +133,7 @@ POLICY: dict[str, Access] = {
     "exports.attendance": _r("admin", export=True),
     "exports.raw_export": _r("admin", export=True),
     "exports.assessment": _r("admin", export=True),
-    "exports.violation_evidence": LEAD,
+    "exports.violation_evidence": _r("lead", "admin", team_filtered=True),
     # administration and privacy (kiosk_ui.admin)
     "admin.*": ADMIN,
     "admin.agent_export": _r("admin", export=True),
@@ -606,6 +607,8 @@ def _after(resp: Response) -> Response:
         _audit_after(resp, p, access)
     except Exception:  # an audit write that fails must be loud, but not turn a 200 into a 500
         log.exception("audit: could not record %s %s", request.method, request.path)
+    if p is not None and p.role == "lead" and access is not None and access.team_filtered:
+        resp = _filter_teams(resp, p)
     if p is not None and not p.is_admin:
         _mask_response(resp)
     if p is not None and p.via == "session" and resp.mimetype == "text/html" and not resp.is_streamed:
@@ -636,6 +639,25 @@ def _audit_after(resp: Response, p: Principal | None, access: Access | None) -> 
     audit(request.endpoint or request.path, request.path,
           {"method": request.method, "status": resp.status_code, "body": body,
            "view_args": request.view_args or {}})
+
+
+def _filter_teams(resp: Response, p: Principal) -> Response:
+    """A lead's view of a team-filtered read: rows of other teams removed (rows of no team,
+    e.g. an unknown badge or an empty zone, stay); a single row of another team is refused."""
+    if resp.mimetype != "application/json" or resp.is_streamed or resp.status_code != 200:
+        return resp
+    try:
+        data = json.loads(resp.get_data())
+    except ValueError:
+        return resp
+    teams = set(p.teams)
+    if isinstance(data, list):
+        kept = [r for r in data if not isinstance(r, dict) or r.get("team") in (None, *teams)]
+        if len(kept) != len(data):
+            resp.set_data(json.dumps(kept, ensure_ascii=False))
+    elif isinstance(data, dict) and data.get("team") not in (None, *teams):
+        return _json_error(403, "forbidden", f"team {data.get('team')!r} is not one of yours")
+    return resp
 
 
 def _mask_response(resp: Response) -> None:

@@ -461,3 +461,18 @@ def test_real_lead_actions_are_team_scoped_and_audited_once(app, lead_client, si
     assert rows[0]["actor"].startswith("test-lead")  # the guard's g.user reached the engine
     # and an anonymous or facilities caller cannot do it at all
     assert app.test_client().post("/api/lead/reassign", json=body).status_code == 401
+
+
+def test_lead_reads_only_their_teams(app, client, lead_client, site, store):
+    if "api.rollcall" not in app.view_functions:
+        pytest.skip("the engine's read API is not registered")
+    from hub.store.derived import DerivedStore
+
+    DerivedStore(store).seed_roster([r.model_dump(mode="json") | {"source": "site"} for r in site.roster])
+    day = site.roster[0].date.isoformat()
+    team = sorted({a.team for a in site.agents})[0]
+    everyone = client.get(f"/api/rollcall?date={day}").get_json()
+    mine = lead_client.get(f"/api/rollcall?date={day}").get_json()
+    assert len({r["team"] for r in everyone}) > 1
+    assert mine and {r["team"] for r in mine} == {team}
+    assert len(mine) == sum(1 for r in everyone if r["team"] == team)
