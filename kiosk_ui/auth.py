@@ -565,15 +565,30 @@ _CSRF_JS = """// floorwatch: send this page's CSRF token with every same-origin 
 
 
 class _MaskedStream:
-    """An event stream whose `data:` lines have badge UIDs masked; closes the original."""
+    """An event stream whose `data:` lines have badge UIDs masked (and, for a lead, whose
+    updates about other teams' agents are left out); closes the original."""
 
-    def __init__(self, inner: Iterable[Any]) -> None:
-        self.inner = inner
+    def __init__(self, inner: Iterable[Any], mask: bool = True, team_of: Callable[[Any], str | None] | None = None,
+                 teams: frozenset[str] = frozenset()) -> None:
+        self.inner, self.mask, self.team_of, self.teams = inner, mask, team_of, teams
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self.inner:
             text = chunk.decode() if isinstance(chunk, bytes) else chunk
-            yield _mask_sse(text).encode()
+            if self.team_of is not None and not self._own_team(text):
+                continue
+            yield (_mask_sse(text) if self.mask else text).encode()
+
+    def _own_team(self, text: str) -> bool:
+        for line in text.split("\n"):
+            if line.startswith("data:"):
+                try:
+                    data = json.loads(line[5:])
+                except ValueError:
+                    return True
+                team = self.team_of(data)  # type: ignore[misc]
+                return team is None or team in self.teams
+        return True
 
     def close(self) -> None:
         close = getattr(self.inner, "close", None)
@@ -610,7 +625,7 @@ def _after(resp: Response) -> Response:
     if p is not None and p.role == "lead" and access is not None and access.team_filtered:
         resp = _filter_teams(resp, p)
     if p is not None and not p.is_admin:
-        _mask_response(resp)
+        _mask_response(resp, p)
     if p is not None and p.via == "session" and resp.mimetype == "text/html" and not resp.is_streamed:
         _inject_csrf(resp)
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -660,7 +675,24 @@ def _filter_teams(resp: Response, p: Principal) -> Response:
     return resp
 
 
-def _mask_response(resp: Response) -> None:
+def _update_team(agents: dict[str, str]) -> Callable[[Any], str | None]:
+    """The team a live update is about: its `team`, its agent's team, or its employee's."""
+
+    def team_of(data: Any) -> str | None:
+        if not isinstance(data, dict):
+            return None
+        if isinstance(data.get("team"), str):
+            return data["team"]
+        agent = data.get("agent")
+        if isinstance(agent, dict) and isinstance(agent.get("team"), str):
+            return agent["team"]
+        emp = data.get("employee_no") or (agent if isinstance(agent, str) else None)
+        return agents.get(emp) if isinstance(emp, str) else None
+
+    return team_of
+
+
+def _mask_response(resp: Response, p: Principal) -> None:
     if resp.mimetype == "application/json" and not resp.is_streamed:
         try:
             data = json.loads(resp.get_data())
@@ -670,7 +702,12 @@ def _mask_response(resp: Response) -> None:
         if changed:
             resp.set_data(json.dumps(masked, ensure_ascii=False))
     elif resp.mimetype == "text/event-stream":
-        resp.response = _MaskedStream(resp.response)
+        team_of = None
+        if p.role == "lead":
+            from kiosk_ui import state
+
+            team_of = _update_team({a.employee_no: a.team for a in state.site().agents})
+        resp.response = _MaskedStream(resp.response, team_of=team_of, teams=frozenset(p.teams))
 
 
 def _inject_csrf(resp: Response) -> None:

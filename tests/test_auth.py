@@ -476,3 +476,22 @@ def test_lead_reads_only_their_teams(app, client, lead_client, site, store):
     assert len({r["team"] for r in everyone}) > 1
     assert mine and {r["team"] for r in mine} == {team}
     assert len(mine) == sum(1 for r in everyone if r["team"] == team)
+
+
+def test_lead_stream_leaves_out_other_teams(secure_app, tokens, site, monkeypatch):
+    teams = sorted({a.team for a in site.agents})
+    other_emp = next(a.employee_no for a in site.agents if a.team != teams[0])
+    updates = [("violation", {"id": "v1", "team": teams[0]}), ("violation", {"id": "v2", "team": teams[1]}),
+               ("tap", {"event_id": "t1", "agent": {"team": teams[1]}}), ("rollcall", {"employee_no": other_emp}),
+               ("zone", {"zone": "A", "empty": True})]
+
+    def stream():
+        return Response((f"event: {c}\ndata: {json.dumps(d)}\n\n" for c, d in updates), mimetype="text/event-stream")
+
+    secure_app.add_url_rule("/live/probe2", "probe.stream2", stream)
+    monkeypatch.setitem(auth.POLICY, "probe.stream2", auth.FLOOR)
+    client = secure_app.test_client()
+    got = client.get("/live/probe2", headers=bearer(tokens["lead"])).get_data(as_text=True)
+    assert '"v1"' in got and '"zone"' in got and '"v2"' not in got and '"t1"' not in got and other_emp not in got
+    admin = client.get("/live/probe2", headers=bearer(tokens["admin"])).get_data(as_text=True)
+    assert all(k in admin for k in ('"v1"', '"v2"', '"t1"', other_emp))
