@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, local_date
-from hub.engine.facts import DeviceTrack, Fact, TagTrack, Timeline
+from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack, Timeline
 from hub.engine.plans import Duty, Plans
 from hub.site import Site
 
@@ -118,7 +118,7 @@ class Facts:
         self.door_pass: dict[str, Timeline] = {}
         self.door_taps: dict[str, Timeline] = {}
         self.tags: dict[str, TagTrack] = {}
-        self.inv_reports: dict[str, list[tuple[int, str]]] = {}
+        self.inv_runs: dict[str, ReportRuns] = {}  # device -> when it reported inventories
         self.devices: dict[str, DeviceTrack] = {}
         self.acd: list[tuple[int, int]] = []  # (time, idle agents), sorted
         self.latest = 0  # the latest effective time of any fact

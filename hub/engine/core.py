@@ -29,7 +29,7 @@ from edge.clock import Clock
 from hub.engine import badge, devices, equipment, facilities, rollcall
 from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, HOUR_MS, local_date, shift_key
 from hub.engine.context import Ctx, Facts, Limits, Statics
-from hub.engine.facts import DeviceTrack, Fact, TagTrack
+from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack
 from hub.engine.plans import Plans
 from hub.site import Site
 from hub.store import Store, StoredEvent
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 HORIZON_MS = 36 * HOUR_MS  # events older than this (by device time, at receipt) are logged, not judged
 WARM_START_MS = 24 * HOUR_MS  # a restarted hub replays this much of the log to rebuild its state
 PRUNE_EVERY_MS = 10 * 60_000
-INVENTORY_REPORTS_KEPT = 64
 
 Unit = tuple
 
@@ -381,16 +380,13 @@ class Engine:
 
     def _on_inventory(self, f: Fact) -> None:
         facts = self.facts
-        reports = facts.inv_reports.setdefault(f.device, [])
-        item = (f.t, f.event_id)
-        if not reports or reports[-1] <= item:
-            reports.append(item)
-        else:
-            import bisect  # noqa: PLC0415 - the rare out-of-order path
-
-            bisect.insort(reports, item)
-        if len(reports) > INVENTORY_REPORTS_KEPT:
-            del reports[: len(reports) - INVENTORY_REPORTS_KEPT]
+        runs = facts.inv_runs.get(f.device)
+        if runs is None:
+            runs = facts.inv_runs[f.device] = ReportRuns(self.lim.inventory_period * 3 // 2 + 1000)
+            if f.role == "seat" and f.place:
+                for tag in self.tags_at_seat.get(f.place, ()):
+                    self.dirty.add(("tag", tag))
+        runs.add(f.t)
         seen = set()
         for tag in f.tags:
             if tag not in self.statics.site_equipment:
@@ -761,6 +757,8 @@ class Engine:
                 tl.prune_before(cutoff)
         for track in facts.devices.values():
             track.prune_before(cutoff)
+        for runs in facts.inv_runs.values():
+            runs.prune_before(cutoff)
         for tag in facts.tags.values():
             tag.prune_before(cutoff)
         i = 0

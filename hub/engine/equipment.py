@@ -10,12 +10,10 @@ else split equally across the team on shift (落实责任人照价赔偿;若无�
 
 from __future__ import annotations
 
-import bisect
 from typing import Any
 
 from hub.engine.calendar import ARRIVAL_LOOKBACK_MS
 from hub.engine.context import Ctx, rid
-from hub.engine.facts import TagTrack
 
 
 def split_cents(total: float, n: int) -> list[float]:
@@ -92,10 +90,8 @@ def tag_unit(ctx: Ctx, tag: str) -> dict[str, list[dict[str, Any]]]:
     if runs:
         for r, nxt in zip(runs, runs[1:] + [None], strict=True):
             stretches.append((r.last, r.last_event, r.device, nxt.first if nxt else None, nxt.first_event if nxt else None))
-    else:
-        reports = ctx.f.inv_reports.get(home_device or "", [])
-        if reports:
-            stretches.append((reports[0][0], None, None, None, None))
+    elif home_device in ctx.f.inv_runs:  # never seen since its reader started reporting
+        stretches.append((ctx.f.inv_runs[home_device].first(), None, None, None, None))
     limit = ctx.lim.missing_cycles * ctx.lim.inventory_period
     state, since = "home", None
     if runs:
@@ -105,18 +101,15 @@ def tag_unit(ctx: Ctx, tag: str) -> dict[str, list[dict[str, Any]]]:
         elif last.place != home:
             state, since = "moved", last.first
     for u, u_event, u_device, found, found_event in stretches:
-        proof = _proof(ctx, track, home_device, u + limit, found)
-        if proof is None:
-            if found is None:
-                ctx.need(u + limit)
+        opened = _opened(ctx, home_device, u + limit)
+        if opened is None or (found is not None and found <= opened) or not ctx.reached(opened):
             continue
-        opened, proof_event = proof
         if found is None:
             state, since = "missing", opened
         members, how = liable_for(ctx, home, u)
         shares = split_cents(price, len(members)) if members else []
         liable = [{"employee_no": m, "share": round(1 / len(members), 6), "amount": a} for m, a in zip(members, shares, strict=True)]
-        evidence = [e for e in (u_event, proof_event, found_event) if e]
+        evidence = [e for e in (u_event, found_event) if e]
         incidents.append({**base, "id": rid("i", tag, "missing", u), "rule": "EQUIP-MISSING", "opened": opened,
                           "closed": found, "last_seen": u, "last_seen_device": u_device, "liable": liable,
                           "evidence": evidence})
@@ -137,26 +130,17 @@ def tag_unit(ctx: Ctx, tag: str) -> dict[str, list[dict[str, Any]]]:
     return {"equipment_incidents": incidents, "violations": vios, "equipment_state": [live]}
 
 
-def _proof(ctx: Ctx, track: TagTrack | None, device: str | None, after: int, until: int | None) -> tuple[int, str] | None:
-    """The first report of the home reader at or after `after` (and before the tag was seen
-    again): the proof the tag is gone. Remembered on the tag, so pruning never loses it."""
-    if device is None:
+def _opened(ctx: Ctx, device: str | None, due: int) -> int | None:
+    """When a tag unseen since `due - limit` counts as lost: at `due` if its home reader was
+    reporting inventories then, else when the reader next reported one without it. A reader that
+    is off, or reports nothing, loses nothing."""
+    runs = ctx.f.inv_runs.get(device or "")
+    if runs is None:
         return None
-    memo_key = after
-    if track is not None:
-        memo = track.missing_evidence.get(memo_key)
-        if memo is not None and (until is None or memo[0] < until):
-            return memo
-    reports = ctx.f.inv_reports.get(device, [])
-    i = bisect.bisect_left(reports, (after, ""))
-    if i >= len(reports):
+    opened = runs.reporting_from(due)
+    if opened is None:
         return None
-    t, eid = reports[i]
-    if until is not None and t >= until:
-        return None
-    if track is not None:
-        track.missing_evidence[memo_key] = (t, eid)
-    return t, eid
+    return opened
 
 
 def _carrier(ctx: Ctx, door: str, t: int, home: str) -> str | None:

@@ -280,6 +280,60 @@ class DeviceTrack:
 # ---------------------------------------------------------------- equipment sightings
 
 
+class ReportRuns:
+    """When a reader was reporting inventories: its reports merged into runs (consecutive reports
+    closer than `join`). The same set of reports gives the same runs in any order."""
+
+    __slots__ = ("join", "runs")
+
+    def __init__(self, join: int) -> None:
+        self.join = join
+        self.runs: list[Run] = []
+
+    def add(self, t: int) -> None:
+        runs = self.runs
+        if runs and t >= runs[-1].start:
+            last = runs[-1]
+            if t <= last.end:
+                return
+            if t - last.end <= self.join:
+                last.end = t
+            else:
+                runs.append(Run(t, t))
+            return
+        i = bisect.bisect_right(runs, t, key=lambda r: r.start) - 1
+        if i >= 0 and runs[i].end >= t:
+            return
+        before = runs[i] if i >= 0 and t - runs[i].end <= self.join else None
+        after = runs[i + 1] if i + 1 < len(runs) and runs[i + 1].start - t <= self.join else None
+        if before is not None and after is not None:
+            before.end = after.end
+            del runs[i + 1]
+        elif before is not None:
+            before.end = t
+        elif after is not None:
+            after.start = t
+        else:
+            runs.insert(i + 1, Run(t, t))
+
+    def first(self) -> int | None:
+        return self.runs[0].start if self.runs else None
+
+    def reporting_from(self, t: int) -> int | None:
+        """t if the reader was reporting at t, else when it next reported (None: not since)."""
+        for r in self.runs:
+            if r.start <= t <= r.end:
+                return t
+            if r.start > t:
+                return r.start
+        return None
+
+    def prune_before(self, t: int) -> None:
+        while len(self.runs) > 1 and self.runs[1].end < t:
+            del self.runs[0]
+
+
+
 @dataclass
 class Sighting:
     """Consecutive reports of one tag at one place, compressed into one run."""
@@ -296,14 +350,11 @@ class Sighting:
 class TagTrack:
     """Where one tag has been seen, as runs by place, sorted by time."""
 
-    __slots__ = ("tag", "runs", "missing_evidence")
+    __slots__ = ("tag", "runs")
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
         self.runs: list[Sighting] = []
-        # unseen-since time -> (time, event id) of the earliest report of the home reader that
-        # proved the tag gone (kept so the proof survives pruning of old reports)
-        self.missing_evidence: dict[int, tuple[int, str]] = {}
 
     def add(self, f: Fact) -> bool:
         """Record a sighting; True when the run structure changed (a new place or a new stretch)."""
@@ -346,5 +397,3 @@ class TagTrack:
     def prune_before(self, t: int) -> None:
         while len(self.runs) > 2 and self.runs[1].last < t:
             del self.runs[0]
-        for k in [k for k in self.missing_evidence if k < t and len(self.missing_evidence) > 4]:
-            del self.missing_evidence[k]
