@@ -5,13 +5,13 @@ agent per day for a month (through the engine's own writer, hub.store.derived), 
 per shift in the event log, and a violation for one shift in ten with that tap as evidence.
 Then each export runs in a fresh child process, so its figures are its own:
 
-  time   wall seconds, and the ratio to a baseline measured in the same run: a plain cursor
-         reading the same rows and writing them with csv.writer (no formatting)
+  time   wall seconds, and the ratio to a baseline measured just before it in the same run: a
+         plain cursor reading the month's attendance rows into csv.writer (no formatting)
   RSS    the child's peak resident memory, and its growth over an idle child that imported
-         the same modules (the baseline)
-  heap   tracemalloc's peak of Python allocations (a second child: tracemalloc slows it)
-  flat   heap peak for a month over heap peak for one week of the same export: ~1 means
-         memory does not grow with the range
+         the same modules
+  heap   (attendance) tracemalloc's peak of Python allocations, in children of their own
+  flat   (attendance) heap peak for the month over heap peak for one week: ~1 means memory
+         does not grow with the range
 
     python bench/export.py [--agents 2000] [--days 30] [--formats csv,xlsx,json]
 """
@@ -152,27 +152,33 @@ def main() -> None:
         print(f"built in {time.perf_counter() - t0:.1f} s: {n_att} attendance rows, {n_vio} violations, {n_evt} taps, "
               f"{os.path.getsize(db) / 1e6:.0f} MB database")
         idle = run(site_dir, db, "idle", "csv", args.days)
-        base = run(site_dir, db, "baseline", "csv", args.days)
-        print(f"baseline (cursor -> csv.writer, {n_att} rows): {base['time']:.2f} s; idle child RSS {idle['rss_kib'] / 1024:.0f} MiB")
-        print(f"{'export':<24}{'rows':>8}{'time s':>9}{'x base':>8}{'rows/s':>9}{'RSS MiB':>9}{'+idle':>7}"
-              f"{'heap MiB':>10}{'week heap':>11}{'flat':>6}")
+        print(f"idle child RSS {idle['rss_kib'] / 1024:.0f} MiB; baseline = a cursor reading the {n_att} attendance rows "
+              "into csv.writer, re-measured next to each export (the machine's load drifts)")
+        print(f"{'export':<22}{'rows':>7}{'time s':>8}{'base s':>8}{'x base':>8}{'rows/s':>8}{'RSS MiB':>9}{'+idle':>7}"
+              f"{'heap MiB':>10}{'week':>7}{'flat':>6}")
         cases = [("attendance", f) for f in formats] + [("violations", "csv"), ("taps", "csv")]
         cases += [("assessment", f) for f in formats]
         rows_of = {"attendance": n_att, "violations": n_vio, "taps": n_evt, "assessment": args.agents}
         figures = []
         for case, fmt in cases:
+            base = run(site_dir, db, "baseline", "csv", args.days)
             r = run(site_dir, db, case, fmt, args.days)
-            heap = run(site_dir, db, case, fmt, args.days, trace=True)["heap"]
-            week = run(site_dir, db, case, fmt, min(7, args.days), trace=True)["heap"] if case != "assessment" else None
+            heap = week = None
+            if case == "attendance":  # memory against the range: a month and a week, traced
+                heap = run(site_dir, db, case, fmt, args.days, trace=True)["heap"]
+                week = run(site_dir, db, case, fmt, min(7, args.days), trace=True)["heap"]
             n = rows_of[case]
-            flat = f"{heap / week:.2f}" if week else "-"
-            print(f"{case + ' ' + fmt:<24}{n:>8}{r['time']:>9.2f}{r['time'] / base['time']:>8.1f}{n / r['time']:>9.0f}"
-                  f"{r['rss_kib'] / 1024:>9.0f}{(r['rss_kib'] - idle['rss_kib']) / 1024:>7.0f}{heap / 2**20:>10.1f}"
-                  f"{(week or 0) / 2**20:>11.1f}{flat:>6}")
-            figures.append({"case": case, "format": fmt, "rows": n, "time_s": round(r["time"], 2),
-                            "x_baseline": round(r["time"] / base["time"], 1), "rss_mib": round(r["rss_kib"] / 1024),
-                            "heap_mib": round(heap / 2**20, 1), "flat": flat})
-        print(json.dumps({"baseline_s": round(base["time"], 2), "figures": figures}))
+            fig = {"case": case, "format": fmt, "rows": n, "time_s": round(r["time"], 2), "baseline_s": round(base["time"], 2),
+                   "x_baseline": round(r["time"] / base["time"], 1), "rss_mib": round(r["rss_kib"] / 1024),
+                   "rss_over_idle_mib": round((r["rss_kib"] - idle["rss_kib"]) / 1024),
+                   "heap_mib": round(heap / 2**20, 1) if heap else None,
+                   "week_heap_mib": round(week / 2**20, 1) if week else None,
+                   "flat": round(heap / week, 2) if heap and week else None}
+            figures.append(fig)
+            print(f"{case + ' ' + fmt:<22}{n:>7}{r['time']:>8.2f}{base['time']:>8.2f}{fig['x_baseline']:>8.1f}"
+                  f"{n / r['time']:>8.0f}{fig['rss_mib']:>9}{fig['rss_over_idle_mib']:>7}"
+                  f"{fig['heap_mib'] if heap else '-':>10}{fig['week_heap_mib'] if week else '-':>7}{fig['flat'] or '-':>6}")
+        print(json.dumps({"figures": figures}))
 
 
 if __name__ == "__main__":
