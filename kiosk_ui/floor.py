@@ -98,8 +98,10 @@ def device_rows() -> list[dict[str, Any]]:
 
 @bp.get("")
 def floor():
-    config = page_config(layout=layout(), devices=device_rows(), seatStates=list(SEAT_STATES))
-    return render_page("floor.html", site=state.site(), config=config)
+    site = state.site()
+    config = page_config(layout=layout(), devices=device_rows(), seatStates=list(SEAT_STATES),
+                         names={a.employee_no: a.name for a in site.agents})  # "who" on hover
+    return render_page("floor.html", site=site, config=config)
 
 
 @bp.get("/layout.json")

@@ -46,15 +46,17 @@ def test_board_starts_from_the_roster_of_the_current_shift(browser, floor_hub):
 
 def test_lead_action_and_taps_change_the_rollcall_board(browser, floor_hub, output_dir):
     assert floor_hub.has_engine, "no rule engine: hub.engine.Engine is not importable, so the board never changes"
-    floor_hub.status(KIOSK, "online")
+    arrival = [KIOSK, "door-d1"]  # where arrivals are seen: without their data nobody is judged late
+    floor_hub.at("08:00")
+    floor_hub.send_all([floor_hub.status_msg(d) for d in arrival])
     (a0, b0, _), (a1, b1, _), (a2, _, _) = floor_hub.rostered("day")[:3]
     page = floor_hub.page(browser, "/console", (1920, 1080))
 
-    floor_hub.at("08:15")
+    floor_hub.live_until("08:15", arrival)
     floor_hub.tap(KIOSK, b0)
     wait_column(page, a0.employee_no, "on_time")
     assert "08:15" in page.inner_text(f"#board li[data-employee='{a0.employee_no}']")
-    floor_hub.at("08:41")
+    floor_hub.live_until("08:41", arrival)
     floor_hub.tap(KIOSK, b1)
     wait_column(page, a1.employee_no, "late")
 

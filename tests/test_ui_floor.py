@@ -74,6 +74,7 @@ def test_map_shows_states_zones_equipment_and_devices_offline(browser, floor_hub
     floor_hub.status("seat-b04", "online")
     floor_hub.status("seat-b04", "offline")
     floor_hub.wait_device_state("seat-b04", "offline")
+    floor_hub.settle()  # what the engine makes of that is published; ours come after
     for seat, state in zip(seats[:7], STATES, strict=True):
         live.publish("seat", seat_update(seat.id, seat.zone, state, agent={"employee_no": "10001", "name": "王伟", "team": "T1"} if state != "vacant" else None,
                                          since=now - 600_000, break_used_s=420 if state == "break" else 0))
@@ -123,6 +124,7 @@ def test_two_thousand_seats_render_update_and_stay_readable(browser, hub_factory
     big_floor = hub_factory(generated(tmp_path, "big", seats=2000, zones=20))
     site, live = big_floor.site, big_floor.hub.live
     seats = site.info.seats
+    big_floor.settle()
     cycle = ("signed_in",) * 6 + ("vacant", "break", "meal", "occupied_no_badge", "unattended", "signed_in")
     for i, s in enumerate(seats):
         live.publish("seat", seat_update(s.id, s.zone, cycle[i % len(cycle)], break_used_s=300))
@@ -149,27 +151,58 @@ def test_two_thousand_seats_render_update_and_stay_readable(browser, hub_factory
 
 
 def test_readme_floor_screenshot(browser, hub_factory, tmp_path, output_dir):
-    """A 320-seat floor mid-shift at 1920x1080: the README's picture of the map."""
-    running = hub_factory(generated(tmp_path, "shot", seats=320, zones=8), start="10:20")
-    live, now = running.hub.live, running.clock.now_ms()
-    agents = {r.seat: r.employee_no for r in running.site.roster if r.shift == "day"}
-    names = {a.employee_no: a for a in running.site.agents}
-    pattern = ["signed_in"] * 9 + ["break", "signed_in", "meal", "vacant", "signed_in", "occupied_no_badge", "signed_in", "unattended"]
-    for i, s in enumerate(running.site.info.seats):
-        state = "vacant" if s.zone == "H" else pattern[(i * 7) % len(pattern)]
-        a = names[agents[s.id]]
-        agent = None if state in ("vacant", "occupied_no_badge") else {"employee_no": a.employee_no, "name": a.name, "team": a.team}
-        live.publish("seat", seat_update(s.id, s.zone, state, agent=agent, since=now - (i % 50) * 60_000, break_used_s=(i % 9) * 60))
-    live.publish("zone", {"zone": "H", "empty": True, "since": now - 25 * 60_000})
-    live.publish("equipment", {"tag": "E0B00000010", "kind": "headset", "home_seat": "A09", "seen_at": "C03", "state": "moved"})
-    live.publish("equipment", {"tag": "E0B00000031", "kind": "mouse", "home_seat": "B08", "seen_at": None, "state": "missing"})
-    for dev in ("seat-d07", "seat-f22", "door-d2"):
-        running.status(dev, "online")
-        running.status(dev, "offline")
+    """A 160-seat floor mid-morning at 1920x1080, every state made by the rule engine from device
+    traffic over MQTT: the README's picture of the map."""
+    running = hub_factory(generated(tmp_path, "shot", seats=160, zones=4), start="08:00")
+    assert running.has_engine, "no rule engine: the map would show no states"
+    agents = {a.employee_no: a for a in running.site.agents}
+    roster = [r for r in running.site.roster if r.shift == "day"]
+    day = [(r.seat, f"seat-{r.seat.lower()}", agents[r.employee_no].badges[0]) for r in roster]
+    at_work = [d for d in day if not d[0].startswith("D")]  # zone D stays empty
+    no_badge = at_work[5::23]
+    signed = [d for d in at_work if d not in no_badge]
+    meal_at_11 = {r.seat for r in roster if r.meal_start == "11:00"}
+    meals = [d for d in signed if d[0] in meal_at_11][::3]
+    breaks = [d for d in signed[3::11] if d not in meals]
+    gone = [d for d in signed[9::29] if d not in meals + breaks]
+    msgs = [running.status_msg(dev) for dev in running.site.devices]
+    running.at("08:20")
+    for seat, dev, badge in at_work:
+        msgs.append(running.event(dev, "occupancy", occupied=True, sensor="mat"))
+        if (seat, dev, badge) in signed:
+            msgs.append(running.event(dev, "badge", uid=badge, reader="badge"))
+    running.send_all(msgs)
+    running.hub.ingest.wait_idle(60)
+    running.at("10:58")  # some go on a break, some just leave
+    msgs = []
+    for _, dev, _ in breaks + gone:
+        if (_, dev, _) in breaks:
+            msgs.append(running.event(dev, "button", button="break"))
+        msgs.append(running.event(dev, "occupancy", occupied=False, sensor="mat"))
+    home = running.site.equipment[16]  # a headset found at another seat
+    msgs.append(running.event("seat-c03", "inventory", tags=[home.tag], reader="tags"))
+    running.send_all(msgs)
+    running.hub.ingest.wait_idle(60)
+    running.at("11:01")  # the 11:00 meal slot: some go to eat
+    msgs = []
+    for _, dev, _ in meals:
+        msgs += [running.event(dev, "button", button="meal"), running.event(dev, "occupancy", occupied=False, sensor="mat")]
+    running.send_all(msgs)
+    running.hub.ingest.wait_idle(60)
+    running.at("11:05")  # every device proves it is alive, but three go offline
+    offline = ["seat-b07", "seat-c22", "door-d2"]
+    running.send_all([running.event(dev, "heartbeat", uptime_s=7000, spooled=0) for dev in running.site.devices])
+    running.wait_until(lambda: running.hub.ingest.idle(), what="heartbeats judged")
+    running.send_all([running.status_msg(dev, "offline") for dev in offline])
     running.wait_device_state("door-d2", "offline")
+    running.wait_until(lambda: running.hub.ingest.idle(), what="ingest idle")
+
     page = running.page(browser, "/floor", (1920, 1080))
     page.wait_for_function("document.querySelectorAll('#offline-list li[data-device]').length === 3")
-    page.wait_for_function("document.querySelectorAll('#equip-list li[data-tag]').length === 2")
-    page.hover('g.seat[data-seat="C12"]')
+    page.wait_for_function("tag => document.querySelector(`#equip-list li[data-tag='${tag}']`) !== null", arg=home.tag)
+    counts = page.evaluate("Object.fromEntries([...document.querySelectorAll('#legend li')].map(li => [li.dataset.state, +li.querySelector('.count').textContent]))")
+    assert counts["signed_in"] > 60 and counts["break"] > 0 and counts["meal"] > 0 and counts["occupied_no_badge"] > 0, counts
+    assert counts["no_data"] >= 2, counts  # the offline seats
+    page.hover(f'g.seat[data-seat="{breaks[0][0]}"]')
     page.screenshot(path=str(output_dir / "floor-map-1920x1080.png"))
     assert page.js_errors == []

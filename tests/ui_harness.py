@@ -126,6 +126,43 @@ class RunningHub:
         msg = wire.Status(v=1, device=device, state=state, ts=self.clock.now_ms(), fw="test-1.0", config="cfg")
         self.pub.publish(wire.status_topic(self.site.id, device), wire.encode(msg), retain=True).wait_for_publish(10)
 
+    def live_until(self, hhmm: str, devices: list[str], step_s: float = 30) -> int:
+        """Move hub time to `hhmm` the way real time passes: `devices` heartbeat every `step_s`
+        on the way (the engine treats a silent device as a data gap, never as evidence)."""
+        end = shift_time(self.site, hhmm)
+        while self.clock.now_ms() < end:
+            self.clock.set(min(end, self.clock.now_ms() + int(step_s * 1000)))
+            self.send_all([self.event(d, "heartbeat", uptime_s=1000, spooled=0) for d in devices])
+        self.hub.ingest.wait_idle(WAIT_S)
+        return end
+
+    def settle(self) -> None:
+        """Wait until the rule engine has published its first state of every seat, so updates a
+        test publishes on the LiveBus come after (and stay the latest) with the clock frozen."""
+        if not self.has_engine:
+            return
+        from kiosk_ui.live import latest  # noqa: PLC0415
+
+        with self.app.app_context():
+            cache = latest()
+        seats = [s.id for s in self.site.info.seats]
+        self.wait_until(lambda: all(cache.get("seat", s) for s in seats), what="the engine's first seat states")
+        self.hub.ingest.wait_idle(WAIT_S)
+
+    def send_all(self, messages: list[tuple[str, bytes]]) -> None:
+        """Publish many device messages at once (QoS 1) and wait until the broker has them all."""
+        self.pub.publish_all(messages, timeout=WAIT_S * 4)
+
+    def event(self, device: str, type: str, **body: Any) -> tuple[str, bytes]:
+        """(topic, payload) of one device event at the current hub time, for send_all."""
+        model = {"badge": wire.BadgeEvent, "occupancy": wire.OccupancyEvent, "button": wire.ButtonEvent,
+                 "inventory": wire.InventoryEvent, "heartbeat": wire.HeartbeatEvent}[type]
+        return wire.event_topic(self.site.id, device), wire.encode(model(**self._common(device), type=type, **body))
+
+    def status_msg(self, device: str, state: str = "online") -> tuple[str, bytes]:
+        msg = wire.Status(v=1, device=device, state=state, ts=self.clock.now_ms(), fw="test-1.0", config="cfg")
+        return wire.status_topic(self.site.id, device), wire.encode(msg)
+
     def wait_device_state(self, device: str, state: str) -> None:
         wait_until(lambda: any(r["device"] == device and r["state"] == state for r in self.store.devices()),
                    what=f"{device} {state} in the hub's device table")

@@ -277,7 +277,9 @@
         applyRollcall(data);
         renderBoard();
       } else if (channel === "violation") {
-        if (data && data.id && inShift(data)) {
+        if (data && data.withdrawn) {  // the engine re-judged: no longer a violation
+          if (violations.delete(data.id)) renderViolations();
+        } else if (data && data.id && inShift(data)) {
           violations.set(data.id, data);
           renderViolations();
         }

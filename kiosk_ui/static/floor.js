@@ -266,7 +266,7 @@
     const st = seatClass(s);
     const lines = [[FW.t("floor.seat"), `${s.def.id} · ${(zoneEls.get(s.def.zone) || { def: { name: s.def.zone } }).def.name}`],
       [FW.t("floor.state"), FW.t(`seat.${st}`) + (s.devOff ? ` (${FW.t("floor.device_offline")})` : "")]];
-    if (d.agent) lines.push([FW.t("floor.agent"), FW.agentLabel(d.agent)]);
+    if (d.agent) lines.push([FW.t("floor.agent"), FW.agentLabel(d.agent, cfg.names)]);
     if (typeof d.since === "number") lines.push([FW.t("floor.since"), FW.fmtDayTime(d.since)]);
     if (typeof d.break_used_s === "number" && d.break_used_s > 0) lines.push([FW.t("floor.break_used"), FW.t("floor.minutes", { n: Math.round(d.break_used_s / 60) })]);
     if (s.def.device) lines.push([FW.t("floor.device"), s.def.device]);

@@ -82,9 +82,9 @@
   };
 
   /* An agent field that may be an employee number or {employee_no, name, team}. */
-  FW.agentLabel = function (agent) {
+  FW.agentLabel = function (agent, names) {
     if (!agent) return "";
-    if (typeof agent === "string") return agent;
+    if (typeof agent === "string") return names && names[agent] ? `${names[agent]} (${agent})` : agent;
     return agent.name ? `${agent.name} (${agent.employee_no})` : agent.employee_no || "";
   };
 
