@@ -229,6 +229,12 @@ def _judge(ctx: Ctx, duty: Duty, res: AwayResult) -> None:
     res.meal_minutes = round(res.meal_minutes, 2)
 
 
+def _attended(ctx: Ctx, seat: str, t: int) -> bool:
+    """Occupied at t, or (no occupancy known) someone signed in there."""
+    occ = ctx.occupied_at(seat, t)
+    return occ is True or (occ is None and ctx.session_at(seat, t) is not None)
+
+
 def unattended_spans(ctx: Ctx, duty: Duty, sessions: list[Session], dep: Departure | None) -> list[dict[str, Any]]:
     """AWAY-UNATTENDED for a rostered seat nobody signed in at: vacant from the shift start
     (before any sign-in), or from an early departure, past the break limit."""
@@ -238,13 +244,15 @@ def unattended_spans(ctx: Ctx, duty: Duty, sessions: list[Session], dep: Departu
     out = []
     spans: list[tuple[int, str | None]] = []
     first_signin = sessions[0].start if sessions else None
-    if (first_signin is None or first_signin > duty.start) and ctx.occupied_at(duty.seat, duty.start) is not True:
+    if (first_signin is None or first_signin > duty.start) and not _attended(ctx, duty.seat, duty.start):
         spans.append((duty.start, None))
     if dep is not None and dep.t < duty.end - lim.early_leave_grace:
         spans.append((dep.t, dep.event))
     for v, ev in spans:
         ivs = ctx.occupancy(duty.seat, v, duty.end)
-        o = next((iv.start for iv in ivs if iv.occupied and iv.start >= v), None)
+        occupied = [iv.start for iv in ivs if iv.occupied and iv.start >= v]
+        signed = [x.start for x in ctx.sessions_at(duty.seat, v, duty.end) if x.start >= v]
+        o = min(occupied + signed, default=None)  # someone sat down, or signed in on a seat without a sensor
         if o is not None and o >= duty.end:
             o = None
         end = o if o is not None else (duty.end if ctx.reached(duty.end) else None)

@@ -131,6 +131,7 @@ class DeviceTrack:
     verified: bool = False  # the clock agreed with the hub at the latest probe
     episodes: list[ClockEpisode] = field(default_factory=list)
     last_skew_ms: int | None = None
+    newest_ts: int = -1  # the newest device-clock reading seen (events and statuses)
 
     # ---- availability
 
@@ -246,6 +247,8 @@ class DeviceTrack:
         """
         skew = received - ts
         self.last_skew_ms = skew if clock_ok else None
+        if clock_ok and ts > self.newest_ts:
+            self.newest_ts = ts
         if not clock_ok:
             self.verified = False
             self._episode("clock_unknown", received, event_id, 0)
@@ -263,7 +266,15 @@ class DeviceTrack:
         return received, "hub"
 
     def probe(self, ts: int, received: int, skew_max: int) -> None:
-        """An `online` status carries the device's clock at connect time: trust or distrust it."""
+        """An `online` status carries the device's clock at connect time: trust or distrust it.
+
+        A status no newer than what the device already reported is a re-delivery: the broker
+        sends the retained `online` again whenever the hub resubscribes (after a hub or broker
+        restart), hours after the device connected. Its reading says nothing about the clock now.
+        """
+        if ts <= self.newest_ts:
+            return
+        self.newest_ts = ts
         self.verified = abs(received - ts) <= skew_max
 
     def _episode(self, kind: str, received: int, event_id: str, skew: int) -> None:
