@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -152,6 +153,9 @@ class Ingest:
         if reason_code.is_failure:
             log.error("hub ingest: broker refused the connection: %s", reason_code)
             return
+        sock = client.socket()
+        if sock is not None and hasattr(sock, "setsockopt"):  # tap feedback must not wait for Nagle
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.subscribe([(t, wire.EVENT_QOS) for t in wire.hub_subscriptions(self.site)])
         self.connected.set()
         log.info("hub ingest: connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present)
