@@ -14,8 +14,8 @@ import pytest
 from hub.provision import ProvisionOptions, provision
 from kiosk_ui import create_app
 from kiosk_ui.server import WebServer
-from tests.ui_harness import browser  # noqa: F401 - the session's headless Chromium
 
+pytest_plugins = ["tests.ui_harness"]  # the session's one headless Chromium (fixture: browser)
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery staple"
 
@@ -47,7 +47,7 @@ def _run_kiosk_script(bundle: Path, tmp_path: Path) -> tuple[Path, list[str]]:
     return run / "floorwatch-kiosk" / "login.html", args
 
 
-def test_kiosk_display_signs_in_like_its_start_script(browser, web, site, tmp_path):  # noqa: F811
+def test_kiosk_display_signs_in_like_its_start_script(browser, web, site, tmp_path):
     app, server = web
     accounts = app.extensions["floorwatch.auth"].accounts
     result = provision(site, tmp_path / "out", ProvisionOptions(broker_host="127.0.0.1", hub_url=server.url),
@@ -74,7 +74,7 @@ def test_kiosk_display_signs_in_like_its_start_script(browser, web, site, tmp_pa
         context.close()
 
 
-def test_person_signs_in_and_page_scripts_send_the_csrf_token(browser, web, site):  # noqa: F811
+def test_person_signs_in_and_page_scripts_send_the_csrf_token(browser, web, site):
     app, server = web
     accounts = app.extensions["floorwatch.auth"].accounts
     accounts.add_user("ops", "admin", PASSWORD)
