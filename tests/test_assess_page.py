@@ -12,9 +12,10 @@ from kiosk_ui import state
 from kiosk_ui.server import WebServer
 from tests.conftest import issue_test_token
 from tests.test_exports_data import add_badge_event, add_violation, ensure_tables, local_ms
-from tests.ui_harness import WAIT_S, browser  # noqa: F401
+from tests.ui_harness import WAIT_S
 
 pytestmark = pytest.mark.browser
+pytest_plugins = ["tests.ui_harness"]  # the session's one headless Chromium (fixture: browser)
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def served(app):
     server.stop()
 
 
-def test_scores_rows_evidence_and_download(browser, served, output_dir, tmp_path):  # noqa: F811
+def test_scores_rows_evidence_and_download(browser, served, output_dir, tmp_path):
     server, token = served
     ctx = browser.new_context(viewport={"width": 1600, "height": 900}, accept_downloads=True)
     page = ctx.new_page()
