@@ -12,10 +12,10 @@ from kiosk_ui import state
 from kiosk_ui.server import WebServer
 from tests.conftest import issue_test_token
 from tests.test_exports_data import add_badge_event, add_violation, ensure_tables, local_ms
-from tests.ui_harness import WAIT_S
 
 pytestmark = pytest.mark.browser
 pytest_plugins = ["tests.ui_harness"]  # the session's one headless Chromium (fixture: browser)
+WAIT_S = 25.0  # generous: several suites share two cores (importing ui_harness here would defeat its plugin rewrite)
 
 
 @pytest.fixture
