@@ -40,3 +40,10 @@ def badge_event(device: str, seq: int, uid: str = "000A000000", ts: int | None =
         wire.BadgeEvent(v=1, id=wire.new_event_id(), device=device, seq=seq, ts=ts or wire.now_ms(),
                         type="badge", uid=uid, reader="badge")
     )
+
+
+def heartbeat_event(device: str, seq: int, ts: int | None = None) -> bytes:
+    return wire.encode(
+        wire.HeartbeatEvent(v=1, id=wire.new_event_id(), device=device, seq=seq, ts=ts or wire.now_ms(),
+                            type="heartbeat", uptime_s=seq, spooled=0)
+    )
