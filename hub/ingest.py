@@ -209,6 +209,7 @@ class Ingest:
         statuses: list[tuple[wire.Status, int]] = []
         feeds: list[wire.AcdFeed] = []
         seen: dict[str, tuple[int, int | None, int | None, int | None, int]] = {}
+        order: list[tuple[str, object]] = []  # what reaches the engine, in receipt order
         for m in batch:
             try:
                 topic = wire.parse_topic(m.topic)
@@ -218,6 +219,7 @@ class Ingest:
                     e = wire.decode_event(m.payload, m.topic)
                     body = e.model_dump(exclude={"v", "id", "device", "seq", "ts", "clock_ok", "type"})
                     events.append(IncomingEvent(e.id, e.device, e.seq, e.ts, m.received, e.type, e.clock_ok, body))
+                    order.append(("event", (e.device, e.seq)))
                     prev = seen.get(e.device)
                     hb = (e.ts, e.spooled, e.dropped) if e.type == "heartbeat" else (None, None, None)
                     if prev is not None and hb[0] is None:
@@ -228,8 +230,10 @@ class Ingest:
                     if not m.payload:  # a cleared retained status
                         continue
                     statuses.append((wire.decode_status(m.payload, m.topic), m.received))
+                    order.append(("status", statuses[-1][0]))
                 elif topic.kind == "acd":
                     feeds.append(wire.decode_acd(m.payload, m.topic))
+                    order.append(("acd", feeds[-1]))
                 else:
                     raise WireError("topic", "the hub does not accept cmd topics", m.topic)
             except WireError as exc:
@@ -251,12 +255,24 @@ class Ingest:
         self.stats["stored"] += len(stored)
         self.stats["duplicates"] += len(events) - len(stored)
         self.stats["quarantined"] += len(bad)
-        for cb, items in ((self.on_status, [s for s, _ in statuses]), (self.on_acd, feeds)):
+        # Hand everything on in the order it was received: a device's status after its replayed
+        # events (or before them) means something different to the engine (DEV-CLOCK, gaps).
+        new = {(e.device, e.seq): e for e in stored}
+        run: list[StoredEvent] = []
+        for kind, item in order:
+            if kind == "event":
+                e = new.pop(item, None)  # type: ignore[arg-type]
+                if e is not None:
+                    run.append(e)
+                continue
+            if run and self.on_events is not None:
+                self._safely(self.on_events, run)
+            run = []
+            cb = self.on_status if kind == "status" else self.on_acd
             if cb is not None:
-                for item in items:
-                    self._safely(cb, item)
-        if stored and self.on_events is not None:
-            self._safely(self.on_events, stored)
+                self._safely(cb, item)
+        if run and self.on_events is not None:
+            self._safely(self.on_events, run)
 
     @staticmethod
     def _safely(cb: Callable, arg: object) -> None:
