@@ -204,5 +204,5 @@ def test_readme_floor_screenshot(browser, hub_factory, tmp_path, output_dir):
     assert counts["signed_in"] > 60 and counts["break"] > 0 and counts["meal"] > 0 and counts["occupied_no_badge"] > 0, counts
     assert counts["no_data"] >= 2, counts  # the offline seats
     page.hover(f'g.seat[data-seat="{breaks[0][0]}"]')
-    page.screenshot(path=str(output_dir / "floor-map-1920x1080.png"))
+    page.screenshot(path=str(output_dir / "floor.png"))  # 1920x1080: the README image (a copy is docs/img/floor.png)
     assert page.js_errors == []

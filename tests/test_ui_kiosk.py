@@ -87,7 +87,7 @@ def test_tap_over_mqtt_shows_verdict_within_a_second(browser, floor_hub, output_
     assert shown["seat"] == s0
     assert "白班" in shown["shift"] and "08:30" in shown["shift"]
     assert shown["minutes"] == "提前 15 分钟到岗"
-    page.screenshot(path=str(output_dir / "kiosk-on-time-800x480.png"))
+    page.screenshot(path=str(output_dir / "kiosk.png"))  # 800x480: the README image (a copy is docs/img/kiosk.png)
 
     floor_hub.at("08:25")  # 5 min before: roll call late (点名迟到), amber
     shown = tap(b1)
