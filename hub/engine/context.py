@@ -142,19 +142,24 @@ class Statics:
     site_equipment: dict[str, Any]  # tag (upper case) -> Equipment
     prices: dict[str, float]  # equipment kind -> price
     disabled: frozenset[str]  # rule ids switched off in rules.toml
+    arrival_devices: list[str]  # kiosks and entry doors: where roll call is taken
 
     @classmethod
     def from_site(cls, site: Site) -> Statics:
         seat_device = {d.seat: dev for dev, d in site.devices.items() if d.role == "seat" and d.seat}
         zones: dict[str, list[str]] = {}
+        door_kind = {d.id: d.kind for d in site.info.doors}
         for s in site.info.seats:
             zones.setdefault(s.zone, []).append(s.id)
         return cls(
             seat_device=seat_device, zone_of={s.id: s.zone for s in site.info.seats},
-            door_kind={d.id: d.kind for d in site.info.doors}, seats_in_zone=zones,
+            door_kind=door_kind, seats_in_zone=zones,
             site_equipment={e.tag.upper(): e for e in site.equipment},
             prices={p.kind: p.price for p in site.prices},
             disabled=frozenset(r for r, cfg in site.rules.rules.items() if not cfg.enabled),
+            arrival_devices=sorted(
+                dev for dev, cfg in site.devices.items()
+                if cfg.role == "kiosk" or (cfg.role == "door" and door_kind.get(cfg.door or "", "both") in ("entry", "both"))),
         )
 
 

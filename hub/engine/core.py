@@ -110,6 +110,10 @@ class Engine:
         self.derived.seed_roster([r.model_dump(mode="json") | {"source": "site"} for r in site.roster])
         self._plans_version = self.derived.plans_version()
         self.seats_by_position: dict[str, list[str]] = self.plans.positions
+        self._positions = {s.id: s.position or s.id for s in site.info.seats}
+        # units that wrote rows before this engine started (a restart): their first result here
+        # replaces those rows; every other unit starts from nothing
+        self._units_in_db = self.derived.units_with_rows()
         self.tags_at_seat: dict[str, list[str]] = {}
         for tag, e in self.statics.site_equipment.items():
             self.tags_at_seat.setdefault(self.plans.equipment_home.get(tag, e.home_seat), []).append(tag)
@@ -142,6 +146,7 @@ class Engine:
             out = Outcome()
             self._check_plans()
             now = max(now_ms, self.facts.latest)
+            self._plans_around(now)
             self._flush(now, out)
             if now - self._last_prune >= PRUNE_EVERY_MS:
                 self._prune(now)
@@ -310,6 +315,11 @@ class Engine:
         if track.add_presence(t):
             self._device_changed(e.device, t)
         self._watch_device(e.device, t)
+        if t > self.facts.latest:
+            self.facts.latest = t
+        self._plans_around(t)
+        if e.type == "heartbeat":  # proof of life is all it says: nothing else to place
+            return None
         cfg = self.site.devices.get(e.device)
         role, place = (cfg.role, cfg.place) if cfg is not None else ("", None)
         try:
@@ -317,13 +327,6 @@ class Engine:
         except (KeyError, TypeError, ValueError):
             log.warning("engine: event %s from %s has an unusable body; logged, not judged", e.event_id, e.device)
             return None
-        if t > self.facts.latest:
-            self.facts.latest = t
-        fresh = self.plans.ensure_around(t)
-        if fresh:
-            for d in fresh:
-                for duty in self.plans.by_date.get(d, []):
-                    self.dirty.add(duty.unit)
         kind = e.type
         if kind == "badge":
             self._on_badge(f)
@@ -334,6 +337,13 @@ class Engine:
         elif kind == "inventory":
             self._on_inventory(f)
         return f
+
+    def _plans_around(self, t: int) -> None:
+        """Load the duties of the days around t (first time seen): they are judged from now on."""
+        fresh = self.plans.ensure_around(t)
+        for d in fresh:
+            for duty in self.plans.by_date.get(d, []):
+                self.dirty.add(duty.unit)
 
     def _on_badge(self, f: Fact) -> None:
         facts = self.facts
@@ -463,8 +473,7 @@ class Engine:
             d.add(("tag", tag))
 
     def _position(self, seat: str) -> str:
-        s = self.site.seat(seat)
-        return (s.position or s.id) if s else seat
+        return self._positions.get(seat, seat)
 
     def _device_changed(self, device: str, t: int) -> None:
         """A device's data gaps changed: everything that trusts it is recomputed."""
@@ -676,11 +685,11 @@ class Engine:
                     upserts.setdefault(table, []).extend(n[k] for k in changed)
                 if gone and not first:
                     deletes.setdefault(table, []).extend(gone)
-                if first:
+                if first and name in self._units_in_db:
                     scope.setdefault(table, []).append((name, list(n.keys())))
             if self.live:
                 self._live_updates(table, records.get(table, []), changed, gone, updates, now)
-        if first:  # tables the unit produced nothing for may still hold its old rows
+        if first and name in self._units_in_db:  # tables it produced nothing for may hold old rows
             for table in COLUMNS:
                 if table not in new:
                     scope.setdefault(table, []).append((name, []))

@@ -30,8 +30,6 @@ def device_unit(ctx: Ctx, device: str, date: str) -> dict[str, list[dict[str, An
                 vios.append(ctx.violation(
                     "DEV-OFFLINE", "offline", (device, a), start=a, end=b, evidence=[], seat=seat, device=device,
                     date=date, details={"place": cfg.place if cfg else None, "offline_after_s": ctx.lim.offline_after / 1000}))
-        if track.online_at(ctx.now):
-            ctx.need(track.offline_deadline(ctx.now))
     if ctx.enabled("DEV-CLOCK"):
         for ep in track.episodes:
             if d0 <= ep.start < d1:

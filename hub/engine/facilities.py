@@ -88,13 +88,10 @@ def seat_now(ctx: Ctx, seat: str) -> dict[str, Any]:
     row = {"seat": seat, "zone": zone, "state": "vacant", "agent": None, "since": None, "used_before_s": 0.0}
     device = ctx.seat_device.get(seat)
     track = ctx.f.devices.get(device) if device else None
-    if track is None or not track.online_at(now):
-        if track is not None:
-            ctx.need(None)
-        gaps = track.gaps(now, now, now) if track is not None else []
+    if track is None or not track.online_at(now):  # (the engine's device watch recomputes this
+        gaps = track.gaps(now, now, now) if track is not None else []  # seat when that changes)
         row.update(state="no_data", since=gaps[-1][0] if gaps else None)
         return row
-    ctx.need(track.offline_deadline(now))
     sess = ctx.session_at(seat, now)
     ivs = ctx.occupancy(seat, now, now + 1)
     iv = ivs[0]

@@ -74,8 +74,10 @@ class Plans:
         self._badge_changes: dict[str, list[tuple[int, str, str | None]]] = {}
         self.equipment_home: dict[str, str] = {}
         self.positions: dict[str, list[str]] = {}
+        self._position_of: dict[str, str] = {}
         for seat in site.info.seats:
             self.positions.setdefault(seat.position or seat.id, []).append(seat.id)
+            self._position_of[seat.id] = seat.position or seat.id
         self.load_badges()
 
     # ------------------------------------------------------------ badges and equipment
@@ -208,8 +210,7 @@ class Plans:
 
     def relief(self, duty: Duty) -> Duty | None:
         """The next duty at the same position: who takes over this seat at the end of the shift."""
-        seat = self.site.seat(duty.seat)
-        position = (seat.position if seat and seat.position else duty.seat)
+        position = self._position_of.get(duty.seat, duty.seat)
         best = None
         for seat_id in self._seats_at_position(position):
             for d in self.at_seat(seat_id):

@@ -64,8 +64,7 @@ def arrival_taps(ctx: Ctx, emp: str) -> dict[tuple, Fact]:
 
 
 def arrival_devices(ctx: Ctx) -> list[str]:
-    return [d for d, cfg in ctx.site.devices.items()
-            if cfg.role == "kiosk" or (cfg.role == "door" and ctx.door_kind.get(cfg.door or "", "both") in ("entry", "both"))]
+    return ctx.st.arrival_devices
 
 
 def roll_call(ctx: Ctx, duty: Duty, first: Fact | None, sessions: list[Session]) -> RollCall:

@@ -239,6 +239,13 @@ class DerivedStore:
 
         self._transaction(write)
 
+    def units_with_rows(self) -> set[str]:
+        """Every engine unit that owns rows in some derived table."""
+        out: set[str] = set()
+        for table in DERIVED_TABLES:
+            out.update(r["unit"] for r in self._rows(f"SELECT DISTINCT unit FROM {table}") if r["unit"])
+        return out
+
     def clear_derived(self) -> dict[str, int]:
         """Empty every derived table (before a rebuild); returns the rows removed per table."""
 
