@@ -353,3 +353,35 @@ def test_edge_link_with_its_bundle_reaches_the_hub_over_tls(provisioned, tmp_pat
         loop.stop()
         hub.stop()
         store.close()
+
+
+def test_floorwatch_hub_logs_in_with_its_provisioned_credentials(provisioned, tmp_path):
+    """`floorwatch hub --mqtt-conf OUT/hub/mqtt.toml`: the production start, not a test shortcut."""
+    import sys
+
+    p = provisioned
+    site = p["site"]
+    dev = sorted(site.devices)[-1]
+    db = tmp_path / "hub.db"
+    log = open(tmp_path / "hub.log", "w")  # noqa: SIM115 - closed below
+    hub = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "hub", "--site", str(site.root), "--db", str(db),
+         "--mqtt-conf", str(p["result"].hub_conf), "--web", "off"],
+        stdout=subprocess.DEVNULL, stderr=log,
+    )
+    c = Client(dev).tls(*_device_files(p["out"], dev))
+    try:
+        assert _wait(db.exists)
+        store = Store(db)
+        assert c.connect(p["tls"])
+        # publish until the hub's session exists and takes it (it may still be connecting)
+        assert _wait(lambda: c.c.publish(wire.event_topic(site.id, dev), badge_event(dev, 7), qos=1)
+                     and store.count_events() == 1, timeout=30)
+        assert store.recent_events()[0].device == dev
+        store.close()
+    finally:
+        c.close()
+        hub.terminate()
+        hub.wait(15)
+        log.close()
+    assert "connected to 127.0.0.1" in (tmp_path / "hub.log").read_text()

@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", default="var/floorwatch.db", help="hub database (SQLite)")
     p.add_argument("--broker", default="127.0.0.1:1883", help="MQTT broker host:port")
     p.add_argument("--protocol", choices=["3.1.1", "5"], default="3.1.1")
+    p.add_argument("--mqtt-conf", help="broker address and hub login written by `floorwatch provision` "
+                   "(OUT/hub/mqtt.toml); overrides --broker")
     p.add_argument("--web", default="127.0.0.1:8080", help="web UI host:port ('off' to disable)")
     p.set_defaults(func=cmd_hub)
 
@@ -70,11 +72,28 @@ def _host_port(value: str) -> tuple[str, int]:
 
 
 def cmd_hub(args: argparse.Namespace) -> int:
+    from edge.exceptions import ConfigError
     from hub.runner import run_hub
 
     host, port = _host_port(args.broker)
+    username = password = None
+    if args.mqtt_conf:
+        from hub.provision import load_hub_credentials
+
+        try:
+            creds = load_hub_credentials(args.mqtt_conf)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        host, port, username, password = creds.host, creds.port, creds.username, creds.password
     web = None if args.web == "off" else _host_port(args.web)
-    return run_hub(_site_dir(args.site), Path(args.db), host, port, protocol=args.protocol, web=web)
+    try:
+        return run_hub(_site_dir(args.site), Path(args.db), host, port, protocol=args.protocol, web=web,
+                       username=username, password=password)
+    except SiteConfigError as exc:
+        for err in exc.errors:
+            print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
