@@ -125,12 +125,32 @@ def seats():
     return jsonify(out)
 
 
+def _range_arg(name: str) -> tuple[str | None, int | None]:
+    """A bound of a range: a site-local date (YYYY-MM-DD), or a moment (UTC ms or ISO time)."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None, None
+    if raw.isdigit():
+        return None, int(raw)
+    try:
+        return dt.date.fromisoformat(raw).isoformat(), None
+    except ValueError:
+        pass
+    try:
+        t = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadParameter(name, f"not a date (YYYY-MM-DD), ISO time or UTC ms: {raw!r}") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=state.site().tz)
+    return None, int(t.timestamp() * 1000)
+
+
 @bp.get("/violations")
 def violations():
-    """Violations by date range (site-local dates, default today), agent, team and rule id."""
-    date_from = _date_arg("from", None)
-    date_to = _date_arg("to", None)
-    if date_from is None and date_to is None:
+    """Violations by range (site-local dates or moments; default today), agent, team, rule id."""
+    date_from, start_from = _range_arg("from")
+    date_to, start_to = _range_arg("to")
+    if (date_from, start_from, date_to, start_to) == (None, None, None, None):
         date_from = date_to = _today()
     agent = request.args.get("agent") or None
     if agent is not None and not _EMP.match(agent):
@@ -141,7 +161,8 @@ def violations():
     rule = request.args.get("rule") or None
     if rule is not None and rule not in RULE_IDS:
         raise BadParameter("rule", f"unknown rule id {rule!r}")
-    rows = _derived().violations(date_from=date_from, date_to=date_to, agent=agent, team=team, rule=rule)
+    rows = _derived().violations(date_from=date_from, date_to=date_to, agent=agent, team=team, rule=rule,
+                                 start_from=start_from, start_to=start_to)
     return jsonify([violation_json(r) for r in rows])
 
 

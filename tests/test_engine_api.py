@@ -118,6 +118,8 @@ def test_read_endpoints(world):
     assert [x["rule"] for x in v] == ["BADGE-WRONG-SEAT"]
     assert set(v[0]) >= {"id", "rule", "kind", "agent", "seat", "shift", "start", "end", "evidence", "excused"}
     assert client.get("/api/violations?from=yesterday").status_code == 400
+    by_time = client.get(f"/api/violations?from={f.at('08:00')}&to={DAY}T09:00:00").get_json()
+    assert {x["rule"] for x in by_time} == {x["rule"] for x in f.violations() if f.at("08:00") <= x["start"] <= f.at("09:00")}
     assert client.get("/api/rollcall?shift=lunch").status_code == 400
 
 

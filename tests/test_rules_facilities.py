@@ -107,12 +107,19 @@ def test_spooled_events_after_an_outage_land_at_device_time(make_floor):
     assert not f.violations("DEV-CLOCK")
 
 
-def test_unknown_clock_is_timed_by_the_hub_with_a_warning(make_floor):
+def test_unknown_clock_is_timed_by_the_hub_and_never_judged(make_floor):
+    """A kiosk that booted without time: its taps carry the hub's receipt time, which could be
+    late (a spool), so nothing is concluded from them but what cannot be worse for the agent."""
     f = make_floor()
-    f.roster([("10002", "day", "A02")])
-    f.tap("kiosk-k1", badge_of("10002"), "08:15", clock_ok=False, ts=1_000)  # a Pi that booted without time
+    f.roster([("10002", "day", "A02"), ("10003", "day", "A03")])
+    f.tap("kiosk-k1", badge_of("10002"), "08:15", clock_ok=False, ts=1_000)
+    f.tap("kiosk-k1", badge_of("10003"), "08:25", clock_ok=False, ts=2_000)  # late by the hub's clock
     f.sit("seat-a02", badge_of("10002"), "08:25", "16:00:30")
+    f.sit("seat-a03", badge_of("10003"), "08:26", "16:00:30")
     f.play("17:00")
-    assert f.attendance("10002")[0]["first_arrival"] == f.at("08:15")
-    assert [(v["kind"], f.local(v["start"])) for v in f.violations("DEV-CLOCK")] == [("clock_unknown", "08:15:00")]
+    rows = {r["employee_no"]: r for r in f.engine.derived.attendance(DAY.isoformat())}
+    assert (rows["10002"]["rollcall"], rows["10002"]["first_arrival"]) == ("on_time", f.at("08:15"))
+    assert (rows["10003"]["rollcall"], rows["10003"]["first_arrival"]) == ("pending", f.at("08:25"))
+    assert [(v["kind"], f.local(v["start"]), f.local(v["end"])) for v in f.violations("DEV-CLOCK")] == [
+        ("clock_unknown", "08:15:00", "08:15:00"), ("clock_unknown", "08:25:00", "08:25:00")]
     assert f.found() == set()

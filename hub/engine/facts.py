@@ -218,6 +218,10 @@ class DeviceTrack:
         return out
 
     def has_gap(self, t0: int, t1: int, now: int) -> bool:
+        """No data in [t0, t1]: not reporting, or reporting without a clock (clock_ok false:
+        its events carry the hub's receipt time, which may be late; never judged on)."""
+        if any(ep.kind == "clock_unknown" and ep.start <= t1 and ep.end >= t0 for ep in self.episodes):
+            return True
         return bool(self.gaps(t0, t1, now))
 
     def all_gaps(self, now: int) -> list[tuple[int, int | None]]:
@@ -275,6 +279,11 @@ class DeviceTrack:
         if ts <= self.newest_ts:
             return
         self.newest_ts = ts
+        if received - ts > skew_max:
+            # Looks behind, but a status is also "behind" when the hub receives it late (catching
+            # up after a restart, or the broker holding it): no proof either way. A clock that is
+            # really behind still shows at its first events while untrusted.
+            return
         self.verified = abs(received - ts) <= skew_max
 
     def _episode(self, kind: str, received: int, event_id: str, skew: int) -> None:

@@ -386,11 +386,13 @@ class DerivedStore:
 
     def violations(
         self, *, date_from: str | None = None, date_to: str | None = None, agent: str | None = None,
-        team: str | None = None, rule: str | None = None, limit: int = 5000,
+        team: str | None = None, rule: str | None = None, start_from: int | None = None,
+        start_to: int | None = None, limit: int = 5000,
     ) -> list[dict[str, Any]]:
         where, args = ["1"], []
         for cond, val in (("date >= ?", date_from), ("date <= ?", date_to), ("employee_no = ?", agent),
-                          ("team = ?", team), ("rule = ?", rule)):
+                          ("team = ?", team), ("rule = ?", rule), ("start >= ?", start_from),
+                          ("start <= ?", start_to)):
             if val is not None:
                 where.append(cond)
                 args.append(val)
