@@ -206,6 +206,7 @@ def _restart(app, port: int):
 def test_kiosk_display_signs_in_with_its_token_and_sees_only_its_device(browser, floor_hub):
     requests: list[str] = []
     context = browser.new_context(viewport={"width": 800, "height": 480})
+    floor_hub.contexts.append(context)
     page = context.new_page()
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{floor_hub.url}/kiosk/{KIOSK}?token={floor_hub.token('kiosk')}&clear=600")

@@ -74,6 +74,7 @@ class RunningHub:
     seqs: dict[str, int] = field(default_factory=dict)
 
     tokens: dict[str, str] = field(default_factory=dict)
+    contexts: list[Any] = field(default_factory=list)  # browser contexts to close with the hub
     wait_until = staticmethod(wait_until)
 
     @property
@@ -95,7 +96,8 @@ class RunningHub:
     def page(self, browser, path: str, viewport: tuple[int, int] = (1280, 800), role: str = "admin"):
         """`path` opened in a fresh browser signed in as `role` (the URL's ?token= becomes a session)."""
         sep = "&" if "?" in path else "?"
-        return open_page(browser, f"{self.url}{path}{sep}token={self.token(role)}", viewport)
+        page = open_page(browser, f"{self.url}{path}{sep}token={self.token(role)}", viewport, self.contexts)
+        return page
 
     @property
     def has_engine(self) -> bool:
@@ -204,6 +206,8 @@ def start_hub(site_dir, tmp_path, broker, *, start: str = "08:15", config: dict 
 
 
 def stop_hub(running: RunningHub) -> None:
+    for context in running.contexts:  # open pages keep streaming and ticking: close them
+        context.close()
     running.pub.close()
     running.server.stop()
     running.hub.stop()
@@ -234,9 +238,12 @@ def hub_factory(tmp_path, broker):
         stop_hub(running)
 
 
-def open_page(browser, url: str, viewport: tuple[int, int] = (1280, 800)):
-    """A fresh browser context (no shared cookies) with the page loaded and its stream open."""
+def open_page(browser, url: str, viewport: tuple[int, int] = (1280, 800), contexts: list | None = None):
+    """A fresh browser context (no shared cookies) with the page loaded and its stream open;
+    the context is added to `contexts` for whoever closes it."""
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale="zh-CN")
+    if contexts is not None:
+        contexts.append(context)
     context.set_default_timeout(WAIT_S * 1000)
     page = context.new_page()
     errors: list[str] = []
