@@ -66,9 +66,19 @@ def build_layout(site: Site) -> dict[str, Any]:
     ys = [s.y for s in site.info.seats] + [d.y for d in site.info.doors] + [k.y for k in site.info.kiosks]
     width = max([site.info.map.width] + [math.ceil(x + size * 2) for x in xs])
     height = max([site.info.map.height] + [math.ceil(y + size * 2) for y in ys])
+    # the first view: what is drawn, not the empty margins of the configured map size
+    lefts = [z["box"][0] for z in zones if z["box"]] + [x - size for x in xs]
+    tops = [z["box"][1] for z in zones if z["box"]] + [y - size for y in ys]
+    rights = [z["box"][0] + z["box"][2] for z in zones if z["box"]] + [x + size for x in xs]
+    bottoms = [z["box"][1] + z["box"][3] for z in zones if z["box"]] + [y + size * 1.2 for y in ys]
+    view = [0.0, 0.0, width, height]
+    if lefts:
+        x0, y0 = max(0.0, min(lefts) - size / 2), max(0.0, min(tops) - size / 2)
+        view = [round(x0, 1), round(y0, 1), round(max(rights) + size / 2 - x0, 1), round(max(bottoms) + size / 2 - y0, 1)]
     return {
         "width": width,
         "height": height,
+        "view": view,
         "seatSize": size,
         "zones": zones,
         "seats": seats,

@@ -4,8 +4,9 @@
 messages whose data is the engine's update (the contract's JSON). Options:
   channels  comma-separated, from LIVE_CHANNELS (default: all)
   device    only updates about this device (a kiosk listens to its own reader only)
-  snapshot  1: start with the latest state of every seat, zone, equipment tag and device,
-            so a page that opens (or reconnects) mid-shift shows the floor at once
+  snapshot  1: start with the latest state of every seat, zone, equipment tag and device
+            (each with `_at`, the hub time it was published), then a `snapshot` event, so a
+            page that opens (or reconnects) mid-shift shows the floor at once
 
 Every message carries the bus's update id (`id:`); the latest-state messages keep their
 original ids, so a page that gets an update twice (snapshot and stream) keeps the newer one.
@@ -45,28 +46,32 @@ class LatestState:
     costs the hub one dict assignment per update and no thread.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Any = None) -> None:
         self._lock = threading.Lock()
-        self._items: dict[tuple[str, str], Update] = {}
+        self._clock = clock
+        self._items: dict[tuple[str, str], tuple[Update, int | None]] = {}
 
     def put_nowait(self, update: Update) -> None:
         key_field = STATE_KEYS.get(update.channel)
         key = update.data.get(key_field) if key_field and isinstance(update.data, dict) else None
         if isinstance(key, str):
+            at = self._clock.now_ms() if self._clock is not None else None
             with self._lock:
-                self._items[(update.channel, key)] = update
+                self._items[(update.channel, key)] = (update, at)
 
     def get_nowait(self) -> Update:  # the bus calls it only when put_nowait raised Full
         raise queue.Empty
 
-    def updates(self, channels: frozenset[str]) -> list[Update]:
+    def updates(self, channels: frozenset[str]) -> list[tuple[Update, int | None]]:
+        """(update, hub time it was published) for every key of `channels`, oldest first."""
         with self._lock:
-            items = [u for (ch, _), u in self._items.items() if ch in channels]
-        return sorted(items, key=lambda u: u.id)
+            items = [v for (ch, _), v in self._items.items() if ch in channels]
+        return sorted(items, key=lambda v: v[0].id)
 
     def get(self, channel: str, key: str) -> Update | None:
         with self._lock:
-            return self._items.get((channel, key))
+            item = self._items.get((channel, key))
+        return item[0] if item else None
 
 
 class _Streams:
@@ -92,8 +97,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("LIVE_KEEPALIVE_S", 5.0)
     app.config.setdefault("LIVE_MAX_STREAM_S", 600.0)
     app.config.setdefault("LIVE_MAX_STREAMS", 256)
-    ext: dict[str, Any] = {"latest": LatestState(), "streams": _Streams()}
     hub = app.extensions["floorwatch"]["hub"]
+    ext: dict[str, Any] = {"latest": LatestState(getattr(hub, "clock", None)), "streams": _Streams()}
     if hub is not None:
         sub = hub.live.subscribe(set(STATE_KEYS))
         sub.q = ext["latest"]  # type: ignore[assignment]
@@ -174,9 +179,12 @@ def stream():
     def generate() -> Iterator[str]:
         try:
             yield f"retry: 2000\n\n{_sse('hello', {'site': site_id, 'now': hub.clock.now_ms(), 'mqtt': hub_connected(hub)})}"
-            for u in first:
-                if device is None or _about_device(u, device):
-                    yield _sse(u.channel, u.data, u.id)
+            if snapshot:
+                for u, at in first:
+                    if device is None or _about_device(u, device):
+                        # `_at`: when it was published, so a page can tell how old a state is
+                        yield _sse(u.channel, {**u.data, "_at": at}, u.id)
+                yield _sse("snapshot", {"count": len(first)})
             next_ping = time.monotonic() + keepalive
             while True:
                 now = time.monotonic()

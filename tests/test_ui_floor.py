@@ -203,6 +203,8 @@ def test_readme_floor_screenshot(browser, hub_factory, tmp_path, output_dir):
     counts = page.evaluate("Object.fromEntries([...document.querySelectorAll('#legend li')].map(li => [li.dataset.state, +li.querySelector('.count').textContent]))")
     assert counts["signed_in"] > 60 and counts["break"] > 0 and counts["meal"] > 0 and counts["occupied_no_badge"] > 0, counts
     assert counts["no_data"] >= 2, counts  # the offline seats
+    # a break that began at 10:58 has used 7 minutes at 11:05 (counted on from the engine's state)
+    assert page.text_content(f'g.seat[data-seat="{breaks[0][0]}"] .seat-sub') == "7分"
     page.hover(f'g.seat[data-seat="{breaks[0][0]}"]')
     page.screenshot(path=str(output_dir / "floor.png"))  # 1920x1080: the README image (a copy is docs/img/floor.png)
     assert page.js_errors == []

@@ -62,7 +62,7 @@
   L.kiosks.forEach((k) => place(k, "kiosk"));
 
   // ------------------------------------------------------------------ view: zoom, pan, zone filter
-  const full = [0, 0, L.width, L.height];
+  const full = L.view || [0, 0, L.width, L.height];
   let view = full.slice();
   function setView(v) {
     view = v;
@@ -136,15 +136,30 @@
     s.g.setAttribute("class", `seat st-${st}${s.devOff ? " dev-off" : ""}${s.g.classList.contains("dim") ? " dim" : ""}${s.equip ? " equip-alert" : ""}`);
     s.g.dataset.state = st;
     let sub = "";
-    if (st === "break" && s.data && typeof s.data.break_used_s === "number") sub = FW.t("floor.minutes_short", { n: Math.round(s.data.break_used_s / 60) });
+    const used = breakUsedS(s);
+    if (st === "break" && used !== null) sub = FW.t("floor.minutes_short", { n: Math.floor(used / 60) });
     else if (st === "meal") sub = FW.t("floor.meal_short");
     s.sub.textContent = sub;
   }
+  /* Break time used by now: the engine counts it up to when it published the state, the
+   * current break keeps counting since (hub time). */
+  function breakUsedS(s) {
+    const d = s.data;
+    if (!d || typeof d.break_used_s !== "number") return null;
+    const counting = (d.state === "break" || d.state === "unattended") && d.agent && typeof d.since === "number";
+    return d.break_used_s + (counting ? Math.max(0, FW.now() - s.at) / 1000 : 0);
+  }
+  // the minutes on seats on a break move on by themselves
+  setInterval(() => {
+    for (const s of seats.values()) if (s.data && s.data.state === "break") paintSeat(s);
+    if (inspected) renderInspector(inspected);
+  }, 15000);
   function flush() {
     frameQueued = false;
     for (const [id, data] of pending) {
       const s = seats.get(id);
       s.data = data;
+      s.at = typeof data._at === "number" ? data._at : FW.now();  // hub time of the state
       paintSeat(s);
     }
     pending.clear();
@@ -268,7 +283,8 @@
       [FW.t("floor.state"), FW.t(`seat.${st}`) + (s.devOff ? ` (${FW.t("floor.device_offline")})` : "")]];
     if (d.agent) lines.push([FW.t("floor.agent"), FW.agentLabel(d.agent, cfg.names)]);
     if (typeof d.since === "number") lines.push([FW.t("floor.since"), FW.fmtDayTime(d.since)]);
-    if (typeof d.break_used_s === "number" && d.break_used_s > 0) lines.push([FW.t("floor.break_used"), FW.t("floor.minutes", { n: Math.round(d.break_used_s / 60) })]);
+    const used = breakUsedS(s);
+    if (used) lines.push([FW.t("floor.break_used"), FW.t("floor.minutes", { n: Math.floor(used / 60) })]);
     if (s.def.device) lines.push([FW.t("floor.device"), s.def.device]);
     return lines;
   }
@@ -336,9 +352,13 @@
   setZone({ zone: "" });
   renderOffline();
 
+  let seeded = false;
   FW.live({
     channels: ["seat", "zone", "equipment", "device"],
     snapshot: true,
+    onSnapshot() {
+      if (!seeded) { seeded = true; seedFromEngine(); }
+    },
     onUpdate(channel, data) {
       if (channel === "seat") queueSeat(data);
       else if (channel === "zone") setZone(data);
@@ -354,8 +374,8 @@
   });
 
   // What the engine knew before this page opened (after a hub restart the stream's snapshot is
-  // empty): fill in seats and equipment the stream has not spoken about yet.
-  (async function seedFromEngine() {
+  // empty): once the snapshot is in, fill in seats and equipment it did not speak about.
+  async function seedFromEngine() {
     const r = await FW.api("/api/seats");
     if (r.ok && r.data) {
       const rows = Array.isArray(r.data) ? r.data : r.data.seats || [];
@@ -371,5 +391,5 @@
         if (state) setEquipment({ ...row, state, seen_at: row.seen_at || row.last_seen_device });
       }
     }
-  })();
+  }
 })();

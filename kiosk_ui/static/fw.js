@@ -89,7 +89,7 @@
   };
 
   /* The live stream. opts: channels [..], device, snapshot, onUpdate(channel, data, id),
-   * onLink(state) with state {link: bool, mqtt: bool}. Reconnects on error and when nothing
+   * onSnapshot() after the latest states, onLink(state) with state {link: bool, mqtt: bool}. Reconnects on error and when nothing
    * (not even a ping) arrived for three keepalive periods. State channels are de-duplicated by
    * update id, so a snapshot and the stream can overlap. */
   FW.live = function (opts) {
@@ -137,6 +137,7 @@
       };
       es.addEventListener("hello", onHello);
       es.addEventListener("ping", onHello);
+      es.addEventListener("snapshot", () => { lastHeard = Date.now(); if (opts.onSnapshot) opts.onSnapshot(); });
       for (const ch of opts.channels) es.addEventListener(ch, (ev) => deliver(ch, ev));
       es.onerror = () => {
         setLink({ link: false });
