@@ -86,6 +86,41 @@ def test_lead_action_and_taps_change_the_rollcall_board(browser, floor_hub, outp
     assert page.js_errors == []
 
 
+def submit(page, action: str, **fields: str) -> tuple[bool, str]:
+    """Fill and send one lead-action form; (succeeded, the message shown under it)."""
+    form = page.locator(f"form[data-action={action}]")
+    page.evaluate("a => { document.querySelector(`form[data-action=${a}] output`).textContent = ''; }", action)
+    for name, value in fields.items():
+        form.locator(f"[name={name}]").fill(value)
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("a => document.querySelector(`form[data-action=${a}] output`).textContent !== ''", arg=action)
+    out = form.locator("output")
+    return "ok" in (out.get_attribute("class") or ""), out.inner_text()
+
+
+def test_reassign_swap_and_meal_slot_reach_the_engine(browser, floor_hub):
+    assert floor_hub.has_engine, "no rule engine: hub.engine.Engine is not importable"
+    day, night = floor_hub.rostered("day"), floor_hub.rostered("night")
+    (a3, _, s3), (a4, _, s4), (n0, _, _) = day[3], day[4], night[0]
+    page = floor_hub.page(browser, "/console", (1920, 1080))
+
+    ok, msg = submit(page, "reassign", employee_no=a3.employee_no, seat="Z99")
+    assert not ok and "seat" in msg and "Z99" in msg  # the engine's reason, naming the field
+    ok, msg = submit(page, "reassign", employee_no=a3.employee_no, seat=s4)
+    assert ok, msg
+    page.wait_for_function("([no, seat]) => document.querySelector(`#board li[data-employee='${no}'] .seat`).textContent === seat",
+                           arg=[a3.employee_no, s4])
+    ok, msg = submit(page, "swap", seat=s4, from_employee_no=a4.employee_no, to_employee_no=n0.employee_no)
+    assert ok, msg
+    page.wait_for_function("no => document.querySelector(`#board li[data-employee='${no}']`) !== null", arg=n0.employee_no)
+    ok, msg = submit(page, "meal-slot", employee_no=a3.employee_no, meal_start="12:30")
+    assert ok, msg
+    with floor_hub.store.lock:
+        audit = floor_hub.store.conn.execute("SELECT action, actor FROM audit WHERE action LIKE 'lead.%'").fetchall()
+    assert sorted(audit) == sorted((a, "test-admin") for a in ("lead.reassign", "lead.swap", "lead.meal_slot")), audit
+    assert page.js_errors == []
+
+
 def test_live_rollcall_violations_evidence_and_device_health(browser, floor_hub, output_dir):
     """Contract-shaped updates on the LiveBus, evidence and device rows from real MQTT traffic."""
     (a0, b0, s0), (a1, _, _) = floor_hub.rostered("day")[:2]
