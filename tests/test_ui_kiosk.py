@@ -220,3 +220,21 @@ def test_kiosk_display_signs_in_with_its_token_and_sees_only_its_device(browser,
     assert page.goto(f"{floor_hub.url}/floor").status == 403
     admin = floor_hub.page(browser, "/kiosk/kiosk-k1")
     assert admin.goto(f"{floor_hub.url}/kiosk/kiosk-nope").status == 404
+
+
+def test_banner_when_the_hub_loses_the_broker(browser, site_dir, tmp_path, fresh_broker):
+    """The page still reaches the hub, but the hub no longer hears the devices: say so."""
+    from tests.ui_harness import start_hub, stop_hub
+
+    running = start_hub(site_dir, tmp_path, fresh_broker, config={"LIVE_KEEPALIVE_S": 1.0})
+    try:
+        page = kiosk_page(browser, running, "?clear=600")
+        assert page.evaluate("document.body.dataset.offline") == ""
+        running.pub.client.loop_stop()  # the test's device client goes quiet with the broker
+        fresh_broker.stop()
+        page.wait_for_function("document.body.dataset.offline === 'mqtt'")
+        assert page.inner_text("#banner") == "中心与设备网络断开，刷卡暂不可用"
+        fresh_broker.start()
+        page.wait_for_function("document.body.dataset.offline === ''")
+    finally:
+        stop_hub(running)
