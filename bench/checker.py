@@ -26,6 +26,7 @@ receipt time from the events table too, the best any judge could do.
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import datetime as dt
 import json
@@ -201,10 +202,27 @@ class Outages:
         return any(x <= b and a <= y for d in devices for x, y in self.by_device.get(d, ()))
 
 
-def read_outages(run: Path, meta: dict[str, Any], heartbeat_ms: int) -> Outages:
-    """When each device had no data at the hub: its worker dead, or its cable cut (from the last
-    heartbeat before, since the hub only knows the device was alive at its last report)."""
+def read_outages(run: Path, meta: dict[str, Any], heartbeat_ms: int, truth: Truth) -> Outages:
+    """When each device had no data at the hub: before its first report, while its worker was
+    dead, while its cable was cut. From its last report before (the hub only knows a device was
+    alive when it last reported) to its first report after."""
     out = Outages()
+    times: dict[str, list[int]] = defaultdict(list)
+    for e in truth.events.values():
+        times[e.device].append(e.t)
+    for ts in times.values():
+        ts.sort()
+
+    def span(dev: str, a: int, b: int) -> None:
+        ts = times.get(dev, [])
+        i = bisect.bisect_left(ts, a)
+        j = bisect.bisect_right(ts, b)
+        before = ts[i - 1] if i > 0 else meta["start_ms"] - heartbeat_ms
+        after = ts[j] if j < len(ts) else INF
+        out.add(dev, min(before, a - heartbeat_ms), after + MIN)
+
+    for dev, ts in times.items():
+        out.add(dev, meta["start_ms"] - heartbeat_ms, ts[0] + MIN)
     shards = meta["shards"]
     log_path = run / "chaos-log.jsonl"
     if log_path.exists():
@@ -212,7 +230,7 @@ def read_outages(run: Path, meta: dict[str, Any], heartbeat_ms: int) -> Outages:
             c = json.loads(line)
             if c["kind"] == "worker_kill":
                 for dev in shards[str(c["arg"])]:
-                    out.add(dev, c["sim_start"] - heartbeat_ms, c["sim_end"] + MIN)
+                    span(dev, c["sim_start"], c["sim_end"])
     for path in sorted((run / "scripts").glob("*.jsonl")):
         cuts: dict[str, int] = {}
         with path.open(encoding="utf-8") as f:
@@ -221,7 +239,7 @@ def read_outages(run: Path, meta: dict[str, Any], heartbeat_ms: int) -> Outages:
                 if kind == "cut":
                     cuts[dev] = t
                 elif kind == "uncut" and dev in cuts:
-                    out.add(dev, cuts.pop(dev) - heartbeat_ms, t + MIN)
+                    span(dev, cuts.pop(dev), t)
     return out
 
 
@@ -637,7 +655,7 @@ def check(run: Path, *, db: Path | None = None) -> dict[str, Any]:
     # judgments
     events = []
     skewed: set[str] = set()
-    timed_by_receipt = 0
+    timed_by_receipt = untimeable = 0
     for key, e in truth.events.items():
         got = hub.events.get(key)
         if got is None:
@@ -648,9 +666,11 @@ def check(run: Path, *, db: Path | None = None) -> dict[str, Any]:
         if not trusted:
             skewed.add(e.device)
             timed_by_receipt += 1
+            if abs(got[1] - e.t) > 2 * MIN:  # reached the hub late: its receipt time is not when it happened
+                untimeable += 1
         e.k = e.ts if trusted else got[1]
         events.append(e)
-    outages = read_outages(run, meta, heartbeat)
+    outages = read_outages(run, meta, heartbeat, truth)
     now = meta["end_ms"]
     judge = Judge(site, events, now, outages)
     expects = judge.run()
@@ -662,7 +682,7 @@ def check(run: Path, *, db: Path | None = None) -> dict[str, Any]:
         "recovered_gone": len(truth.gone), "worker_starts": truth.starts,
         "malformed_injected": len(injected), "malformed_not_quarantined": len(not_quarantined),
         "quarantined": len(hub.quarantine), "quarantine_without_reason": reasons_missing,
-        "timed_by_receipt": timed_by_receipt, "skewed_devices": len(skewed),
+        "timed_by_receipt": timed_by_receipt, "untimeable": untimeable, "skewed_devices": len(skewed),
         "violations": len(hub.violations), "accusations": len(accusations),
         "expected": sum(1 for x in expects if not x.maybe), "matched": verdicts.matched,
         "false_accusations": len(verdicts.false_accusations), "false_alerts": len(verdicts.false_alerts),
@@ -693,7 +713,8 @@ def summary(r: dict[str, Any]) -> str:
         f" matched {r['matched']}, indeterminate {r['indeterminate']}",
         f"false accusations {r['false_accusations']}, false alerts {r['false_alerts']},"
         f" missed {r['missed']} (+{r['missed_in_data_gap']} during data gaps)",
-        f"events timed by hub receipt (skewed device clocks): {r['timed_by_receipt']} from {r['skewed_devices']} devices",
+        f"events timed by hub receipt (skewed device clocks): {r['timed_by_receipt']} from {r['skewed_devices']} devices,"
+        f" {r['untimeable']} of them delivered over 2 min late (no judge can time those)",
     ]
     for k, v in r["examples"].items():
         if v:

@@ -53,7 +53,7 @@ import psutil  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from bench import checker  # noqa: E402
-from bench.soak_plan import EpochClock, SoakConfig, make_site, plan, write_run  # noqa: E402
+from bench.soak_plan import EpochClock, SoakConfig, make_site, plan, write_epoch, write_run  # noqa: E402
 from hub.broker import MosquittoBroker  # noqa: E402
 
 SITE = "soak"
@@ -237,24 +237,29 @@ class Soak:
         t = time.monotonic()
         site_dir = make_site(self.run / "site", self.cfg, self.broker.port, self.run / "spool")
         self.plan, roster = plan(self.cfg)
-        self.wall_epoch = time.time() + self.startup_s
-        extra = {"wall_epoch_s": self.wall_epoch, "sim_epoch_ms": self.plan.start_ms,
-                 "broker": [self.broker.host, self.broker.port]}
-        write_run(self.run, self.plan, roster, site_dir, extra)
+        write_run(self.run, self.plan, roster, site_dir, {"broker": [self.broker.host, self.broker.port]})
         self.meta = json.loads((self.run / "run.json").read_text(encoding="utf-8"))
-        self.clock = EpochClock(self.wall_epoch, self.plan.start_ms, self.cfg.speed)
         self.devices = sorted(self.plan.shards)
         self.say(f"soak: {len(self.devices)} devices, {len(self.plan.acts)} scripted actions, {len(roster)} duties,"
-                 f" planned in {time.monotonic() - t:.1f} s; world starts in {self.wall_epoch - time.time():.1f} s")
+                 f" planned in {time.monotonic() - t:.1f} s")
         py = sys.executable
         self.hub = Proc("hub", [py, "-m", "bench.soak_hub", str(self.run)], self.run / "logs" / "hub.log")
         self.workers = [Proc(f"worker-{k}", [py, "-m", "bench.soak_worker", str(self.run), str(k)],
                              self.run / "logs" / f"worker-{k}.log") for k in range(self.cfg.workers)]
-        self.hub.start()
-        if not self.hub.wait_for("hub ready", 120):
-            raise RuntimeError(f"the hub did not start: see {self.hub.log}")
-        for w in self.workers:
-            w.start()
+        for proc in (self.hub, *self.workers):
+            proc.start()
+        for proc in (self.hub, *self.workers):  # site and device files read, scripts loaded
+            if not proc.wait_for("prepared", 300):
+                raise RuntimeError(f"{proc.name} did not start: see {proc.log}")
+        # the world starts now (plus time for the agents to open their spools and connect)
+        self.wall_epoch = time.time() + self.startup_s
+        write_epoch(self.run, self.wall_epoch, self.plan.start_ms)
+        self.clock = EpochClock(self.wall_epoch, self.plan.start_ms, self.cfg.speed)
+        for proc in (self.hub, *self.workers):
+            if not proc.wait_for("ready", 300):
+                raise RuntimeError(f"{proc.name} did not start: see {proc.log}")
+        self.say(f"soak: hub and {len(self.workers)} agent processes ready; world starts in"
+                 f" {self.wall_epoch - time.time():.1f} s")
         self.tail = TruthTail(self.run)
         self.injector = Injector(self.broker.host, self.broker.port)
         self.db = self.run / "hub.db"
@@ -282,6 +287,20 @@ class Soak:
         except sqlite3.Error:
             return False
 
+    def wait_caught_up(self, limit_s: float = 120.0, round_trip_s: float = 1.0) -> tuple[float, bool]:
+        """Probe events until one reaches the hub's log within `round_trip_s`: the broker then holds
+        no backlog for the hub (what the broker queues for a lagging hub since its last persistence
+        snapshot dies with a SIGKILL). Returns (seconds waited, caught up)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit_s:
+            sent = time.monotonic()
+            seq = self.injector.probe(self.clock.now_ms())
+            while not self.has_probe(seq) and time.monotonic() - sent < limit_s:
+                time.sleep(0.05)
+            if time.monotonic() - sent <= round_trip_s:
+                return time.monotonic() - t0, True
+        return time.monotonic() - t0, False
+
     def sample(self) -> None:
         rss = 0
         with contextlib.suppress(psutil.Error, TypeError):
@@ -302,14 +321,10 @@ class Soak:
             self.hub.start()
             self.restarts.append(time.time())
         elif c.kind == "broker_kill":
-            t0 = time.monotonic()
-            seq = self.injector.probe(now)
-            while not self.has_probe(seq) and time.monotonic() - t0 < 60:
-                time.sleep(0.1)
-            waited = time.monotonic() - t0
+            waited, caught_up = self.wait_caught_up()
             self.broker_wait_s.append(waited)
-            if not self.has_probe(seq):
-                self.broker_backlog_kills += 1
+            self.broker_backlog_kills += not caught_up
+            now = self.clock.now_ms()
             self.broker.stop(kill=True)
             time.sleep(c.down_s)
             self.broker.start()

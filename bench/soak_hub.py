@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.soak_plan import EpochClock  # noqa: E402
+from bench.soak_plan import EpochClock, wait_for_epoch  # noqa: E402
 from hub.service import HubService  # noqa: E402
 from hub.site import load_site  # noqa: E402
 from hub.store import Store  # noqa: E402
@@ -64,9 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     run = Path(argv[0])
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s hub %(levelname)s %(name)s: %(message)s")
     meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
-    clock = EpochClock(meta["wall_epoch_s"], meta["sim_epoch_ms"], meta["config"]["speed"])
     host, port = meta["broker"]
     site = load_site(meta["site_dir"])
+    print("hub prepared", flush=True)
+    clock = wait_for_epoch(run, meta["config"]["speed"])
     store = Store(run / "hub.db")
     hub = HubService(site, store, broker_host=host, broker_port=port, clock=clock, tick_s=0.2)
     hub.start(wait=0)

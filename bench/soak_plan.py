@@ -51,6 +51,26 @@ class EpochClock:
         return self.wall_epoch_s + (sim_ms - self.sim_epoch_ms) / 1000 / self.speed
 
 
+def write_epoch(run: Path, wall_epoch_s: float, sim_epoch_ms: int) -> None:
+    """Start the world: every process derives the simulated clock from this file."""
+    tmp = run / "epoch.json.tmp"
+    tmp.write_text(json.dumps({"wall_epoch_s": wall_epoch_s, "sim_epoch_ms": sim_epoch_ms}), encoding="utf-8")
+    tmp.replace(run / "epoch.json")
+
+
+def wait_for_epoch(run: Path, speed: float, timeout_s: float = 600.0) -> EpochClock:
+    """The world's clock, once the orchestrator has started it (workers and the hub get ready first,
+    however long a loaded machine makes them take, so nobody starts hours of simulated time late)."""
+    deadline = time.monotonic() + timeout_s
+    path = run / "epoch.json"
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear")
+        time.sleep(0.05)
+    e = json.loads(path.read_text(encoding="utf-8"))
+    return EpochClock(e["wall_epoch_s"], e["sim_epoch_ms"], speed)
+
+
 @dataclass
 class SoakConfig:
     seats: int = 2000
@@ -77,6 +97,7 @@ class SoakConfig:
     malformed: int = 300
     duplicates: int = 500
     kill_gap_real_s: float = 20.0  # at least this long (real time) between two process kills
+    catch_up_real_s: float = 30.0  # after a hub or broker kill, no clock skew for this long (real time)
     # behaviour (fractions of duties)
     p_absent: float = 0.02
     p_unrostered_seat: float = 0.02  # seats left free each day (wrong-seat agents sit there)
@@ -373,11 +394,19 @@ def _chaos(p: Plan, rng: random.Random, cfg: SoakConfig, seats: list[str], seat_
         busy.setdefault(dev, []).append((a, b))
         p.acts.append(Act(a, next(ids), dev, "cut", None, "", "chaos"))
         p.acts.append(Act(b, next(ids), dev, "uncut", None, "", "chaos"))
-    for _ in range(cfg.skews):
+    # A skewed clock is timed by hub receipt (DEV-CLOCK); while the hub or broker is down or
+    # catching up, receipt time says nothing about when a tap happened, for any judge. Skews
+    # therefore stay clear of process kills and the catch-up after them.
+    catch_up = int(cfg.catch_up_real_s * 1000 * cfg.speed)
+    kill_windows = [(k.t - 10 * MIN, k.t + catch_up) for k in kills if k.kind in ("hub_kill", "broker_kill")]
+    for _ in range(cfg.skews * 20):
+        if sum(1 for a in p.acts if a.kind == "skew") >= cfg.skews:
+            break
         dev = rng.choice(pool)
         a = int(rng.uniform(lo, hi))
         b = a + int(rng.uniform(1, 4) * HOUR)
-        if not free(dev, a - 30 * MIN, b + 30 * MIN):
+        recovered = b + 2 * cfg.heartbeat_s * 1000  # until a prompt report shows the clock right again
+        if not free(dev, a - 30 * MIN, b + 30 * MIN) or any(a <= y and x <= recovered for x, y in kill_windows):
             continue
         busy.setdefault(dev, []).append((a, b))
         mode = rng.choice(["ahead", "behind", "unset"])

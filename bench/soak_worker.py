@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.soak_plan import Act, EpochClock, read_script  # noqa: E402
+from bench.soak_plan import Act, EpochClock, read_script, wait_for_epoch  # noqa: E402
 from edge import wire  # noqa: E402
 from edge.agent import Agent  # noqa: E402
 from edge.config import load_device_config  # noqa: E402
@@ -126,7 +126,8 @@ class Worker:
         self.shard = shard
         self.meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
         cfg = self.meta["config"]
-        self.clock = EpochClock(self.meta["wall_epoch_s"], self.meta["sim_epoch_ms"], cfg["speed"])
+        self.speed = cfg["speed"]
+        self.clock: EpochClock | None = None  # set by start(), once the world has started
         self.host, self.port = self.meta["broker"]
         self.site_dir = Path(self.meta["site_dir"])
         self.devices: list[str] = self.meta["shards"][str(shard)]
@@ -156,6 +157,9 @@ class Worker:
     # ------------------------------------------------------------ start (or restart)
 
     def start(self) -> None:
+        configs = {dev: load_device_config(self.site_dir / "devices" / f"{dev}.toml") for dev in self.devices}
+        print(f"worker {self.shard} prepared", flush=True)
+        self.clock = wait_for_epoch(self.run, self.speed)
         intents, max_seq, last_intent, acted = read_truth(self.truth_path)
         self.truth = Truth(self.truth_path)
         self.truth.write({"start": time.time(), "pid": __import__("os").getpid()})
@@ -178,7 +182,7 @@ class Worker:
                 occupied[a.device] = bool(a.value)
         self.loop.start()
         for dev in self.devices:
-            cfg, digest = load_device_config(self.site_dir / "devices" / f"{dev}.toml")
+            cfg, digest = configs[dev]
             cfg = cfg.model_copy(update={"broker": cfg.broker.model_copy(update={"host": self.host, "port": self.port})})
             clock = DeviceClock(self.clock)
             clock.offset = offsets.get(dev, 0)
