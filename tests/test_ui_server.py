@@ -149,7 +149,7 @@ def test_caps_answer_busy_instead_of_piling_up(floor_hub):
         for r in readers:
             r.close()
 
-    small = WebServer(app, max_connections=4, io_timeout_s=5).start()
+    small = WebServer(app, max_connections=4, io_timeout_s=2).start()
     idle = [socket.create_connection(("127.0.0.1", small.port)) for _ in range(4)]  # connect, say nothing
     try:
         floor_hub.wait_until(lambda: small.connections == 4, what="4 idle connections")
