@@ -164,8 +164,9 @@ def stream():
     ends_at = time.monotonic() + float(cfg["LIVE_MAX_STREAM_S"])
     site_id = state.site().id
 
-    def ping() -> str:
-        return _sse("ping", {"now": hub.clock.now_ms(), "mqtt": hub_connected(hub)})
+    def beat(event: str) -> str:
+        """hello / ping: the hub's clock and whether the hub hears the devices."""
+        return _sse(event, {"site": site_id, "now": hub.clock.now_ms(), "mqtt": hub_connected(hub)})
 
     closed = threading.Event()
 
@@ -178,7 +179,7 @@ def stream():
 
     def generate() -> Iterator[str]:
         try:
-            yield f"retry: 2000\n\n{_sse('hello', {'site': site_id, 'now': hub.clock.now_ms(), 'mqtt': hub_connected(hub)})}"
+            yield "retry: 2000\n\n" + beat("hello")
             if snapshot:
                 for u, at in first:
                     if device is None or _about_device(u, device):
@@ -191,7 +192,7 @@ def stream():
                 if now >= ends_at:
                     return
                 if now >= next_ping:
-                    yield ping()
+                    yield beat("ping")
                     next_ping = now + keepalive
                 try:
                     u = sub.q.get(timeout=max(0.0, min(next_ping, ends_at) - now))

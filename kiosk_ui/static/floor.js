@@ -10,8 +10,8 @@
   const INCIDENT_STATE = { "EQUIP-MOVED": "moved", "EQUIP-MISSING": "missing", "EQUIP-EXIT": "exit" };
   const S = L.seatSize;
 
-  const seats = new Map(); // seat id -> {def, el, label, sub, data, devOff}
-  const zoneEls = new Map(); // zone id -> {def, rect, flag, empty}
+  const seats = new Map(); // seat id -> {def, g, sub, data, at, devOff, equip}
+  const zoneEls = new Map(); // zone id -> {def, g, rect, flag, empty}
   const devState = new Map(); // device id -> "online" | "offline"
   const equipment = new Map(); // tag -> update
   const seatOfDevice = new Map(L.seats.filter((s) => s.device).map((s) => [s.device, s.id]));
@@ -127,12 +127,12 @@
       requestAnimationFrame(flush);
     }
   }
-  function seatClass(s) {
-    const st = s.devOff ? "no_data" : (s.data && STATES.includes(s.data.state) ? s.data.state : "no_data");
-    return st;
+  /* What a seat shows: its state, or no data while its device is offline. */
+  function seatState(s) {
+    return s.devOff ? "no_data" : (s.data && STATES.includes(s.data.state) ? s.data.state : "no_data");
   }
   function paintSeat(s) {
-    const st = seatClass(s);
+    const st = seatState(s);
     s.g.setAttribute("class", `seat st-${st}${s.devOff ? " dev-off" : ""}${s.g.classList.contains("dim") ? " dim" : ""}${s.equip ? " equip-alert" : ""}`);
     s.g.dataset.state = st;
     let sub = "";
@@ -196,7 +196,7 @@
     const counts = Object.fromEntries(STATES.map((st) => [st, 0]));
     const perZone = new Map(L.zones.map((z) => [z.id, Object.fromEntries(STATES.map((st) => [st, 0]))]));
     for (const s of seats.values()) {
-      const st = seatClass(s);
+      const st = seatState(s);
       perZone.get(s.def.zone)[st] += 1;
       if (!zone || s.def.zone === zone) counts[st] += 1;
     }
@@ -278,7 +278,7 @@
   }
   function describe(s) {
     const d = s.data || {};
-    const st = seatClass(s);
+    const st = seatState(s);
     const lines = [[FW.t("floor.seat"), `${s.def.id} · ${(zoneEls.get(s.def.zone) || { def: { name: s.def.zone } }).def.name}`],
       [FW.t("floor.state"), FW.t(`seat.${st}`) + (s.devOff ? ` (${FW.t("floor.device_offline")})` : "")]];
     if (d.agent) lines.push([FW.t("floor.agent"), FW.agentLabel(d.agent, cfg.names)]);
