@@ -101,7 +101,7 @@ def submit(page, action: str, **fields: str) -> tuple[bool, str]:
 def test_reassign_swap_and_meal_slot_reach_the_engine(browser, floor_hub):
     assert floor_hub.has_engine, "no rule engine: hub.engine.Engine is not importable"
     day, night = floor_hub.rostered("day"), floor_hub.rostered("night")
-    (a3, _, s3), (a4, _, s4), (n0, _, _) = day[3], day[4], night[0]
+    (a3, _, _), (a4, _, s4), (n0, _, _) = day[3], day[4], night[0]
     page = floor_hub.page(browser, "/console", (1920, 1080))
 
     ok, msg = submit(page, "reassign", employee_no=a3.employee_no, seat="Z99")
