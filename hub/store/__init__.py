@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,14 @@ def connect(path: str | Path) -> sqlite3.Connection:
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
+    for attempt in range(100):  # switching a new file to WAL can meet another opener's lock
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            if attempt == 99:
+                raise
+            time.sleep(0.05)
     conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
@@ -100,53 +108,64 @@ class Store:
     # ------------------------------------------------------------ schema
 
     def _migrate(self) -> None:
+        # One IMMEDIATE transaction: two processes opening a new database at once (the hub and an
+        # export, a test and the hub) queue for the write lock instead of deadlocking on upgrades.
         with self.lock:
-            db = self.db
-            db["events"].create(
-                {
-                    "id": int,
-                    "event_id": str,
-                    "device": str,
-                    "seq": int,
-                    "ts": int,
-                    "received": int,
-                    "type": str,
-                    "clock_ok": int,
-                    "body": str,
-                },
-                pk="id",
-                not_null={"event_id", "device", "seq", "ts", "received", "type", "body"},
-                if_not_exists=True,
-            )
-            db.execute("CREATE UNIQUE INDEX IF NOT EXISTS events_device_seq ON events(device, seq)")
-            db.execute("CREATE INDEX IF NOT EXISTS events_type_id ON events(type, id)")
-            db.execute("CREATE INDEX IF NOT EXISTS events_ts ON events(ts)")
-            db["quarantine"].create(
-                {"id": int, "received": int, "topic": str, "payload": str, "reason": str},
-                pk="id",
-                if_not_exists=True,
-            )
-            db["devices"].create(
-                {
-                    "device": str,
-                    "state": str,
-                    "fw": str,
-                    "config": str,
-                    "status_ts": int,
-                    "last_seen": int,
-                    "last_heartbeat": int,
-                    "spooled": int,
-                    "dropped": int,
-                    "clock_skew_ms": int,
-                },
-                pk="device",
-                if_not_exists=True,
-            )
-            db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
-            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", [str(SCHEMA_VERSION)])
-            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(f"database schema {row[0]} is newer than this hub ({SCHEMA_VERSION})")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._create_tables()
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def _create_tables(self) -> None:
+        db = self.db
+        db["events"].create(
+            {
+                "id": int,
+                "event_id": str,
+                "device": str,
+                "seq": int,
+                "ts": int,
+                "received": int,
+                "type": str,
+                "clock_ok": int,
+                "body": str,
+            },
+            pk="id",
+            not_null={"event_id", "device", "seq", "ts", "received", "type", "body"},
+            if_not_exists=True,
+        )
+        db.execute("CREATE UNIQUE INDEX IF NOT EXISTS events_device_seq ON events(device, seq)")
+        db.execute("CREATE INDEX IF NOT EXISTS events_type_id ON events(type, id)")
+        db.execute("CREATE INDEX IF NOT EXISTS events_ts ON events(ts)")
+        db["quarantine"].create(
+            {"id": int, "received": int, "topic": str, "payload": str, "reason": str},
+            pk="id",
+            if_not_exists=True,
+        )
+        db["devices"].create(
+            {
+                "device": str,
+                "state": str,
+                "fw": str,
+                "config": str,
+                "status_ts": int,
+                "last_seen": int,
+                "last_heartbeat": int,
+                "spooled": int,
+                "dropped": int,
+                "clock_skew_ms": int,
+            },
+            pk="device",
+            if_not_exists=True,
+        )
+        db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", [str(SCHEMA_VERSION)])
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(f"database schema {row[0]} is newer than this hub ({SCHEMA_VERSION})")
 
     def close(self) -> None:
         with self.lock:
