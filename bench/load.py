@@ -88,6 +88,8 @@ def _publish(host: str, port: int, messages: list[tuple[float, str, bytes]], wal
             delay = wall0 + at - time.time()
             if delay > 0:
                 time.sleep(delay)
+        if len(infos) >= 20_000:  # paho refuses more than 65,535 unacknowledged messages
+            infos[-20_000].wait_for_publish(120)
         infos.append(c.publish(topic, payload, qos=1))
     for info in infos:
         info.wait_for_publish(120)
