@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import tomllib
 from dataclasses import dataclass, field
@@ -260,7 +261,12 @@ class Site:
         return ZoneInfo(self.info.timezone)
 
     def seat(self, seat_id: str) -> Seat | None:
-        return next((s for s in self.info.seats if s.id == seat_id), None)
+        return self._seats_by_id.get(seat_id)
+
+    @functools.cached_property
+    def _seats_by_id(self) -> dict[str, Seat]:
+        """The engine asks for a seat on every seat event: a dict, not a scan of 2,000 seats."""
+        return {s.id: s for s in self.info.seats}
 
     def shift(self, shift_id: str) -> ShiftTemplate | None:
         return next((s for s in self.info.shifts if s.id == shift_id), None)
