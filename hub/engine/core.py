@@ -288,7 +288,7 @@ class Engine:
             for dev, track in self.facts.devices.items():
                 last = track.runs[-1].end if track.runs else None
                 out[dev] = {"device": dev, "reporting": track.online_at(now), "last_report": last,
-                            "clock_trusted": track.verified, "clock_skew_ms": track.last_skew_ms}
+                            "clock_trusted": bool(track.verified), "clock_skew_ms": track.last_skew_ms}
             return out
 
     # ------------------------------------------------------------ ingest
@@ -306,9 +306,12 @@ class Engine:
         self.stats["events"] += 1
         track = self._track(e.device)
         episodes = len(track.episodes), (track.episodes[-1].count if track.episodes else 0)
-        t, timing = track.effective_time(e.ts, e.received, e.clock_ok, e.event_id, self.lim.clock_skew_max)
+        live_probe = e.type == "heartbeat" and e.body.get("spooled") == 0
+        t, timing = track.effective_time(e.ts, e.received, e.clock_ok, e.event_id, self.lim.clock_skew_max, live_probe)
         if (len(track.episodes), (track.episodes[-1].count if track.episodes else 0)) != episodes:
             self.dirty.add(("device", e.device, self._date(track.episodes[-1].start)))
+            if track.episodes[-1].kind == "clock_unknown":  # no data for that span: re-judge its users
+                self._device_changed(e.device, e.received)
         if t < e.received - HORIZON_MS:
             self.stats["ignored_old"] += 1
             return None

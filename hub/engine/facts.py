@@ -128,7 +128,8 @@ class DeviceTrack:
     offline_after: int
     runs: list[Run] = field(default_factory=list)
     marks: list[int] = field(default_factory=list)  # offline statuses (hub receipt time)
-    verified: bool = False  # the clock agreed with the hub at the latest probe
+    verified: bool | None = None  # the clock agrees with the hub (None: not shown yet)
+    probes: list[int] = field(default_factory=list)  # delays of the last live heartbeats
     episodes: list[ClockEpisode] = field(default_factory=list)
     last_skew_ms: int | None = None
     newest_ts: int = -1  # the newest device-clock reading seen (events and statuses)
@@ -242,49 +243,47 @@ class DeviceTrack:
 
     # ---- clock trust (folded in log order, which live processing and a rebuild share)
 
-    def effective_time(self, ts: int, received: int, clock_ok: bool, event_id: str, skew_max: int) -> tuple[int, str]:
-        """DEV-CLOCK: the device time when its clock is trustworthy, else the hub's receipt time.
+    def effective_time(self, ts: int, received: int, clock_ok: bool, event_id: str, skew_max: int,
+                       live_probe: bool = False) -> tuple[int, str]:
+        """DEV-CLOCK: the device's time when its clock is trustworthy, else the hub's receipt time.
 
-        A report later than the allowed skew is a delayed delivery (spool replay after an outage)
-        when the device's clock agreed with the hub at its latest probe; otherwise the clock is
-        behind. Returns (effective time, "device" | "hub").
+        Any report within clock_skew_max_s of receipt shows the clock agrees with the hub. A
+        later report from such a device is a delayed delivery (a spool replayed after an
+        outage): its own time stands. A heartbeat sent with nothing spooled ahead of it is a
+        live probe: when the last three all came late, the clock is behind, and its reports are
+        timed by the hub with a warning. Until a device has shown either, late reports are timed
+        by the hub without a warning. Returns (effective time, "device" | "hub").
         """
         skew = received - ts
         self.last_skew_ms = skew if clock_ok else None
-        if clock_ok and ts > self.newest_ts:
-            self.newest_ts = ts
         if not clock_ok:
             self.verified = False
             self._episode("clock_unknown", received, event_id, 0)
             return received, "hub"
-        if abs(skew) <= skew_max:
-            self.verified = True
-            return ts, "device"
-        if skew < 0:
+        if skew < -skew_max:
             self.verified = False
             self._episode("clock_ahead", received, event_id, skew)
             return received, "hub"
+        if live_probe:
+            self.probes.append(skew)
+            if len(self.probes) > 3:
+                del self.probes[0]
+            if len(self.probes) == 3 and min(self.probes) > skew_max:
+                self.verified = False
+        if skew <= skew_max:
+            self.verified = True
+            return ts, "device"
         if self.verified:
             return ts, "device"
-        self._episode("clock_behind", received, event_id, skew)
+        if self.verified is False:
+            self._episode("clock_behind", received, event_id, skew)
         return received, "hub"
 
     def probe(self, ts: int, received: int, skew_max: int) -> None:
-        """An `online` status carries the device's clock at connect time: trust or distrust it.
-
-        A status no newer than what the device already reported is a re-delivery: the broker
-        sends the retained `online` again whenever the hub resubscribes (after a hub or broker
-        restart), hours after the device connected. Its reading says nothing about the clock now.
-        """
-        if ts <= self.newest_ts:
-            return
-        self.newest_ts = ts
-        if received - ts > skew_max:
-            # Looks behind, but a status is also "behind" when the hub receives it late (catching
-            # up after a restart, or the broker holding it): no proof either way. A clock that is
-            # really behind still shows at its first events while untrusted.
-            return
-        self.verified = abs(received - ts) <= skew_max
+        """An `online` status carries the device's clock at connect time: agreement verifies it
+        (disagreement proves nothing: the status may have waited in the hub's queue)."""
+        if abs(received - ts) <= skew_max:
+            self.verified = True
 
     def _episode(self, kind: str, received: int, event_id: str, skew: int) -> None:
         ep = self.episodes[-1] if self.episodes else None

@@ -133,8 +133,8 @@ class ScriptedFloor:
     def offline(self, device: str, start: str | int, end: str | int, *, last_will: bool = True,
                 spool: bool = False) -> None:
         """The device is cut off from start to end (its last will fires 45 s in). With spool, it
-        keeps recording (heartbeats included) and delivers everything when it comes back;
-        events scripted in the span should then be given delay_s to arrive at the end."""
+        keeps recording (heartbeats too, queued behind a backlog: spooled > 0) and delivers
+        everything when it comes back; events scripted in the span should be given delay_s."""
         a, b = self.at(start), self.at(end)
         (self._spooling if spool else self._offline).setdefault(device, []).append((a, b))
         if last_will:
@@ -172,9 +172,9 @@ class ScriptedFloor:
             while t <= end:
                 spooled = next((b for a, b in self._spooling.get(dev, ()) if a <= t < b), None)
                 if spooled is not None:  # recorded now, delivered when the link is back
-                    hb.append(_Item(spooled + 1, 0, "hb", (dev, t)))
+                    hb.append(_Item(spooled + 1, 0, "hb", (dev, t, 1)))
                 elif not self._silent(dev, t):
-                    hb.append(_Item(t, 0, "hb", (dev, t)))
+                    hb.append(_Item(t, 0, "hb", (dev, t, 0)))
                 t += self.heartbeat_ms
         merged = sorted(items + hb)
         total = Outcome()
@@ -197,13 +197,13 @@ class ScriptedFloor:
                 flush_pending()
             self.clock.set(max(self.clock.now_ms(), item.received))
             if item.kind == "hb":
-                dev, at = item.payload
+                dev, at, backlog = item.payload
                 seq = self._seq.get(dev, 0) + 1
                 self._seq[dev] = seq
                 self._n += 1
                 pending.append(IncomingEvent(f"00000000-0000-4000-8000-{self._n:012x}", dev, seq,
                                              at + self._skew.get(dev, 0), item.received, "heartbeat", True,
-                                             {"uptime_s": 1, "spooled": 0, "dropped": 0}))
+                                             {"uptime_s": 1, "spooled": backlog, "dropped": 0}))
             elif item.kind == "event":
                 eid, device, seq, ts, etype, clock_ok, body = item.payload
                 pending.append(IncomingEvent(eid, device, seq, ts, item.received, etype, clock_ok, body))
