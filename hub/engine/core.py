@@ -27,7 +27,7 @@ from typing import Any
 from edge import wire
 from edge.clock import Clock
 from hub.engine import badge, devices, equipment, facilities, rollcall
-from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, HOUR_MS, local_date, shift_key
+from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, HOUR_MS, local_date
 from hub.engine.context import Ctx, Facts, Limits, Statics
 from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack
 from hub.engine.plans import Plans
@@ -787,6 +787,3 @@ class Engine:
         self._owner_of_violation = {v: u for v, u in self._owner_of_violation.items() if u in self.units}
         self.plans.drop_dates_before(old_date)
 
-
-def shift_of(duty_date: str, shift: str) -> str:
-    return shift_key(duty_date, shift)
