@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def run_demo(root: Path | None = None, *, web_port: int = 8080, speed: float = 60.0, broker: str = "auto") -> int:
-    from edge.sim import SimFloor
+    from edge.clock import ScaledClock
+    from edge.sim import SimFloor, first_shift_start_ms
 
     tmp = None
     if root is None:
@@ -37,7 +38,11 @@ def run_demo(root: Path | None = None, *, web_port: int = 8080, speed: float = 6
     store = Store(db_path)
     # The simulated floor runs on a scaled clock; the hub judges on the same clock, so a shift
     # plays in minutes and nothing looks skewed.
-    floor = SimFloor(site, mqtt.host, mqtt.port, spool_dir=root / "spool", speed=speed)
+    # It starts 40 minutes before today's first shift whatever the hour, so every demo opens with
+    # agents arriving for roll call.
+    first = first_shift_start_ms(site, dt.datetime.now(site.tz).date())
+    clock = ScaledClock(first - 40 * 60_000, speed) if first is not None else None
+    floor = SimFloor(site, mqtt.host, mqtt.port, spool_dir=root / "spool", speed=speed, clock=clock)
     hub = HubService(site, store, broker_host=mqtt.host, broker_port=mqtt.port, clock=floor.clock).start()
     try:
         server = serve_web(hub, "127.0.0.1", web_port)
