@@ -220,6 +220,33 @@ class SerialPort:
         self._thread.join(3)
 
 
+class SerialBadgeReader:
+    """The thin port of every serial badge reader: bytes from a `SerialPort` go to a pure
+    decoder (anything with `feed(data, t) -> list[uid]`, `stats` and `repeats`), and each uid it
+    returns fires `when_tap(uid)`. A new serial reader type only writes its decoder."""
+
+    def __init__(self, port: str, decoder: Any, *, name: str = "badge", baudrate: int = 9600) -> None:
+        self.name = name
+        self.decoder = decoder
+        self.when_tap: TapCallback | None = None
+        self._serial = SerialPort(port, baudrate, self._on_bytes, name=name)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {**self.decoder.stats, "repeats": self.decoder.repeats, "port_errors": self._serial.errors}
+
+    @property
+    def is_open(self) -> bool:
+        return self._serial.is_open
+
+    def _on_bytes(self, data: bytes, t: float) -> None:
+        for uid in self.decoder.feed(data, t):
+            fire(self.when_tap, uid)
+
+    def close(self) -> None:
+        self._serial.close()
+
+
 class EdgeInput:
     """A GPIO input whose edges arrive with the timestamp the pin factory reports.
 

@@ -17,9 +17,7 @@ from collections import deque
 from edge.drivers.base import (
     DEFAULT_UID_DIGITS,
     HoldOff,
-    SerialPort,
-    TapCallback,
-    fire,
+    SerialBadgeReader,
     normalise_uid,
     uid_from_int,
 )
@@ -105,7 +103,7 @@ class LineDecoder:
         log.warning("line reader: rejected %r: %s", line, reason)
 
 
-class LineReader:
+class LineReader(SerialBadgeReader):
     """A line-oriented reader on a serial port: `when_tap(uid)` once per presented card."""
 
     def __init__(
@@ -119,22 +117,5 @@ class LineReader:
         uid_digits: int = DEFAULT_UID_DIGITS,
         hold_off_s: float = 2.0,
     ) -> None:
-        self.name = name
-        self.decoder = LineDecoder(pattern, number_format, uid_digits=uid_digits, hold_off_s=hold_off_s)
-        self.when_tap: TapCallback | None = None
-        self._serial = SerialPort(port, baudrate, self._on_bytes, name=name)
-
-    @property
-    def stats(self) -> dict[str, int]:
-        return {**self.decoder.stats, "repeats": self.decoder.repeats, "port_errors": self._serial.errors}
-
-    @property
-    def is_open(self):
-        return self._serial.is_open
-
-    def _on_bytes(self, data: bytes, t: float) -> None:
-        for uid in self.decoder.feed(data, t):
-            fire(self.when_tap, uid)
-
-    def close(self) -> None:
-        self._serial.close()
+        decoder = LineDecoder(pattern, number_format, uid_digits=uid_digits, hold_off_s=hold_off_s)
+        super().__init__(port, decoder, name=name, baudrate=baudrate)

@@ -9,7 +9,7 @@ resynchronising on the next STX; frames with a bad checksum are rejected and cou
 
 from __future__ import annotations
 
-from edge.drivers.base import DEFAULT_UID_DIGITS, HoldOff, SerialPort, TapCallback, fire
+from edge.drivers.base import DEFAULT_UID_DIGITS, HoldOff, SerialBadgeReader
 
 STX, ETX = 0x02, 0x03
 FRAME_LEN = 14
@@ -82,26 +82,8 @@ class Rdm6300Decoder:
         return taps
 
 
-class Rdm6300Reader:
+class Rdm6300Reader(SerialBadgeReader):
     """An RDM6300 on a serial port: `when_tap(uid)` fires once per presented card."""
 
     def __init__(self, port: str, *, name: str = "badge", baudrate: int = 9600, hold_off_s: float = 2.0) -> None:
-        self.name = name
-        self.decoder = Rdm6300Decoder(hold_off_s)
-        self.when_tap: TapCallback | None = None
-        self._serial = SerialPort(port, baudrate, self._on_bytes, name=name)
-
-    @property
-    def stats(self) -> dict[str, int]:
-        return {**self.decoder.stats, "repeats": self.decoder.repeats, "port_errors": self._serial.errors}
-
-    @property
-    def is_open(self):
-        return self._serial.is_open
-
-    def _on_bytes(self, data: bytes, t: float) -> None:
-        for uid in self.decoder.feed(data, t):
-            fire(self.when_tap, uid)
-
-    def close(self) -> None:
-        self._serial.close()
+        super().__init__(port, Rdm6300Decoder(hold_off_s), name=name, baudrate=baudrate)
