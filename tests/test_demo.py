@@ -17,6 +17,8 @@ import uuid
 import psutil
 import pytest
 
+from tests.waiting import wait_until as poll
+
 pytestmark = pytest.mark.slow
 
 
@@ -25,14 +27,6 @@ def get(url: str, token: str | None = None):
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
-
-def poll(fn, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    value = fn()
-    while not value and time.monotonic() < deadline:
-        time.sleep(0.25)
-        value = fn()
-    return value
 
 
 @pytest.fixture

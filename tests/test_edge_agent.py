@@ -4,21 +4,12 @@ buttons; the equipment inventory reported on change and every period (on the age
 from __future__ import annotations
 
 import os
-import time
 
 from edge.agent import Agent, Inventory
 from edge.clock import ScaledClock
 from edge.config import parse_device_config
 from edge.drivers import build_sim_drivers
-
-
-def wait_until(cond, timeout=20.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(interval)
-    return cond()
+from tests.waiting import wait_until
 
 
 def test_inventory_reports_on_change_and_every_period():

@@ -17,16 +17,7 @@ import pytest
 
 from hub.cli import main
 from hub.ingest import Ingest
-
-
-def wait_until(cond, timeout=30.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(interval)
-    return cond()
-
+from tests.waiting import wait_until
 
 GOOD = """id = "seat-a01"
 site = "{site}"

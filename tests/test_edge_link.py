@@ -32,15 +32,7 @@ from edge.link import backoff_delay
 from hub.ingest import Ingest
 from hub.store import Store
 from tests.mqtt_util import Publisher
-
-
-def wait_until(cond, timeout=30.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(interval)
-    return cond()
+from tests.waiting import wait_until
 
 
 def site_id() -> str:

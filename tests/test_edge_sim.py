@@ -17,16 +17,7 @@ from edge.sim import SimFloor, _ms, default_start_ms, plan_floor
 from hub.ingest import Ingest
 from hub.site import load_site
 from hub.sitegen import generate_site
-
-
-def wait_until(cond, timeout=30.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(interval)
-    return cond()
-
+from tests.waiting import wait_until
 
 DAY = dt.date(2026, 11, 30)
 

@@ -25,17 +25,10 @@ from hub.store import Store
 from hub.store.derived import DerivedStore
 from tests.conftest import issue_test_token
 from tests.mqtt_util import Publisher
+from tests.waiting import wait_until
 
 DAY = dt.date(2026, 3, 10)
 
-
-def wait_until(cond, timeout=30.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(interval)
-    return cond()
 
 
 class CommandListener:

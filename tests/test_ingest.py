@@ -14,15 +14,7 @@ from edge import wire
 from hub.ingest import Ingest
 from hub.store import Store
 from tests.mqtt_util import Publisher, badge_event, heartbeat_event
-
-
-def wait_until(cond, timeout=20.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(interval)
-    return cond()
+from tests.waiting import wait_until
 
 
 def test_duplicates_stored_once_and_bad_payloads_quarantined(broker, store, site):

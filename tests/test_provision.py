@@ -30,6 +30,7 @@ from hub.provision import (
 from hub.site import load_site
 from hub.store import Store
 from tests.mqtt_util import badge_event
+from tests.waiting import wait_until as _wait
 
 pytestmark = pytest.mark.skipif(mosquitto_path() is None, reason="mosquitto not installed")
 
@@ -116,14 +117,6 @@ def _device_files(out: Path, dev: str) -> tuple[Path, Path, Path]:
     etc = out / "devices" / dev / "etc" / "floorwatch"
     return etc / "ca.crt", etc / "device.crt", etc / "device.key"
 
-
-def _wait(cond, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def _hub(p, store: Store) -> Ingest:
