@@ -548,7 +548,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed", type=float, default=d.speed, help="simulated seconds per real second")
     ap.add_argument("--workers", type=int, default=d.workers, help="agent processes")
     ap.add_argument("--seed", type=int, default=d.seed)
-    ap.add_argument("--chaos-scale", type=float, default=1.0, help="multiply every chaos count")
+    ap.add_argument("--chaos-scale", type=float, default=1.0, help="multiply every chaos count (per simulated day:"
+                    " 1 broker, 1 hub and 1 agent-process SIGKILL, 10 cut-offs, 6 clock skews, 100 malformed and"
+                    " 150 duplicated messages)")
     ap.add_argument("--run-dir", type=Path, help="where to keep everything (default: a temporary folder, kept)")
     ap.add_argument("--results", type=Path, help="write the results table here (e.g. bench/RESULTS.md)")
     ap.add_argument("--note", default="", help="a paragraph for RESULTS.md")
@@ -556,8 +558,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = SoakConfig(seats=args.seats, zones=args.zones, days=args.days, speed=args.speed, workers=args.workers,
                      seed=args.seed)
     cfg.clock_skew_max_s = max(cfg.clock_skew_max_s, int(1.5 * cfg.speed))
-    for f in ("broker_kills", "hub_kills", "worker_kills", "cuts", "skews", "malformed", "duplicates"):
-        setattr(cfg, f, int(round(getattr(cfg, f) * args.chaos_scale)))
+    per_day = {"broker_kills": 1, "hub_kills": 1, "worker_kills": 1, "cuts": 10, "skews": 6, "malformed": 100,
+               "duplicates": 150}
+    for f, n in per_day.items():
+        setattr(cfg, f, int(round(n * args.days * args.chaos_scale)))
     run = args.run_dir or Path(tempfile.mkdtemp(prefix="fw-soak-"))
     print(f"soak: run folder {run}")
     result = run_soak(cfg, run)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def test_a_day_under_chaos_loses_nothing_counts_nothing_twice_and_accuses_no_one_falsely(tmp_path, output_dir):
     cfg = SoakConfig(seats=100, zones=4, doors=4, kiosks=2, days=1, begin="07:00", end_after_midnight_min=30,
-                     speed=1200, workers=2, seed=11, clock_skew_max_s=1800,
+                     speed=1200, workers=2, seed=11, clock_skew_max_s=1800, heartbeat_s=3600, inventory_s=14_400,
                      broker_kills=1, hub_kills=1, worker_kills=1, cuts=6, skews=4, malformed=30, duplicates=40,
                      kill_gap_real_s=8, catch_up_real_s=15)
     result = run_soak(cfg, tmp_path / "soak", startup_s=6, say=lambda _msg: None)
