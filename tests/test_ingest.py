@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from edge import wire
 from hub.ingest import Ingest
 from hub.store import Store
@@ -59,22 +61,36 @@ def test_status_updates_devices_and_last_will_marks_offline(broker, store, site)
         ingest.stop()
 
 
-def _start_hub(site_dir, db, broker):
-    log = open(db.parent / "hub.log", "a")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "hub", "--site", str(site_dir), "--db", str(db),
-         "--broker", broker.address, "--web", "off"],
-        stdout=subprocess.PIPE, stderr=log, text=True,
-    )
+@pytest.fixture
+def start_hub(tmp_path):
+    """Start `floorwatch hub` processes; whatever a failing test leaves running is killed."""
+    procs: list[subprocess.Popen] = []
+
+    def start(site_dir, db, broker) -> subprocess.Popen:
+        with open(tmp_path / "hub.log", "a") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "hub.cli", "hub", "--site", str(site_dir), "--db", str(db),
+                 "--broker", broker.address, "--web", "off"],
+                stdout=subprocess.PIPE, stderr=log, text=True,
+            )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
 
 
-def test_hub_killed_mid_stream_loses_nothing(fresh_broker, site_dir, site, tmp_path):
+def test_hub_killed_mid_stream_loses_nothing(fresh_broker, site_dir, site, tmp_path, start_hub):
     """5,000 QoS 1 events; the hub is SIGKILLed partway and restarted: exactly 5,000 stored.
 
     Heartbeats, because the point is the log: 5,000 badge taps at four seats in a few seconds
     would measure the rule engine's worst case instead (see bench/rules.py)."""
     db = tmp_path / "hub.db"
-    hub = _start_hub(site_dir, db, fresh_broker)
+    hub = start_hub(site_dir, db, fresh_broker)
     assert hub.stdout.readline().startswith("hub:")
     time.sleep(0.5)  # let it subscribe, so the broker holds its session
     total = 5000
@@ -91,7 +107,7 @@ def test_hub_killed_mid_stream_loses_nothing(fresh_broker, site_dir, site, tmp_p
     for info in infos:
         info.wait_for_publish(60)
     pub.close()
-    hub = _start_hub(site_dir, db, fresh_broker)
+    hub = start_hub(site_dir, db, fresh_broker)
     try:
         assert wait_until(lambda: store.count_events() >= total, timeout=60)
         time.sleep(0.5)  # anything extra would show up now
