@@ -97,7 +97,7 @@ class SoakConfig:
     malformed: int = 300
     duplicates: int = 500
     kill_gap_real_s: float = 60.0  # at least this long (real time) between two process kills
-    catch_up_real_s: float = 120.0  # after a hub or broker kill, no clock skew for this long (real time)
+    catch_up_real_s: float = 60.0  # after a hub or broker kill, no clock skew for this long (real time)
     # behaviour (fractions of duties)
     p_absent: float = 0.02
     p_unrostered_seat: float = 0.02  # seats left free each day (wrong-seat agents sit there)
@@ -397,7 +397,7 @@ def _chaos(p: Plan, rng: random.Random, cfg: SoakConfig, seats: list[str], seat_
     # A skewed clock is timed by hub receipt (DEV-CLOCK); while the hub or broker is down or
     # catching up, receipt time says nothing about when a tap happened, for any judge. Skews
     # therefore stay clear of process kills and the catch-up after them.
-    catch_up = int(cfg.catch_up_real_s * 1000 * cfg.speed)
+    catch_up = int(cfg.catch_up_real_s * 1000 * cfg.speed)  # (a restarted 2,000-seat hub replays its last day first)
     kill_windows = [(k.t - 10 * MIN, k.t + catch_up) for k in kills if k.kind in ("hub_kill", "broker_kill")]
     for _ in range(cfg.skews * 20):
         if sum(1 for a in p.acts if a.kind == "skew") >= cfg.skews:
