@@ -508,8 +508,11 @@ def machine() -> str:
             if line.startswith("PRETTY_NAME="):
                 os_name = line.split("=", 1)[1].strip('"')
     load = os.getloadavg()
+    import paho.mqtt  # noqa: PLC0415
+
+    paho_version = getattr(paho.mqtt, "__version__", "?")
     return (f"{cpu}, {psutil.cpu_count()} logical CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM; {os_name};"
-            f" Python {platform.python_version()}, paho-mqtt {mqtt.__version__ if hasattr(mqtt, '__version__') else '?'},"
+            f" Python {platform.python_version()}, paho-mqtt {paho_version},"
             f" {mosq}; load average at the end {load[0]:.1f} (other engineers' test runs share the machine)")
 
 
