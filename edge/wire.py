@@ -40,7 +40,8 @@ _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-f
 # A device clock before this (2024-01-01 UTC) is a Pi that booted without a time source.
 VALID_CLOCK_AFTER_MS = 1_704_067_200_000
 
-TopicKind = Literal["event", "status", "cmd", "acd"]
+TopicKind = Literal["event", "status", "cmd", "acd", "probe"]
+HUB_PROBE = "_hub"  # fw/v1/{site}/_hub/probe: the hub's message to itself (no device id starts with _)
 
 
 # ---------------------------------------------------------------- topics
@@ -62,12 +63,19 @@ def acd_topic(site: str) -> str:
     return f"{TOPIC_ROOT}/{site}/acd"
 
 
+def probe_topic(site: str) -> str:
+    """The hub publishes here and reads it back: once its own probe arrives, everything the broker
+    queued for it before has arrived too (it is caught up)."""
+    return f"{TOPIC_ROOT}/{site}/{HUB_PROBE}/probe"
+
+
 def hub_subscriptions(site: str) -> list[str]:
     """What a hub for `site` subscribes to."""
     return [
         f"{TOPIC_ROOT}/{site}/+/event",
         f"{TOPIC_ROOT}/{site}/+/status",
         acd_topic(site),
+        probe_topic(site),
     ]
 
 
@@ -89,6 +97,8 @@ def parse_topic(topic: str) -> Topic:
         raise WireError("topic", f"bad site id {site!r}", topic=topic)
     if len(parts) == 4 and parts[3] == "acd":
         return Topic(site, None, "acd")
+    if len(parts) == 5 and parts[3] == HUB_PROBE and parts[4] == "probe":
+        return Topic(site, None, "probe")
     if len(parts) != 5 or parts[4] not in ("event", "status", "cmd"):
         raise WireError("topic", "expected fw/v1/{site}/{device}/event|status|cmd", topic=topic)
     device = parts[3]

@@ -1,6 +1,11 @@
 """MQTT ingest: subscribe, validate, de-duplicate, append to the event log. The only paho
 import on the hub.
 
+Every input the rule engine consumes goes into the store's ordered input log in the transaction
+that acknowledges it: events, device statuses, contact-center counts, and the hub's own session
+marks (`connected`, `disconnected`, and `caught_up` once a probe the hub published to itself on
+connecting has come back, so everything the broker had queued before it has arrived).
+
 Nothing is lost: the hub acknowledges a QoS 1 message (manual ack) only after the batch that
 holds it is committed to SQLite, and it keeps a persistent broker session (3.1.1
 `clean_session=False`, or v5 `clean_start=False` with a session expiry), so a hub killed with
@@ -15,6 +20,7 @@ so messages are handed to a writer thread that commits in batches (one fsync per
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import socket
 import threading
@@ -43,6 +49,7 @@ class _Received:
     topic: str
     payload: bytes
     received: int  # hub clock, UTC ms
+    mark: str | None = None  # a session mark for the input log instead of a message
 
 
 EventsCallback = Callable[[list[StoredEvent]], None]
@@ -83,11 +90,16 @@ class Ingest:
         self.batch_wait_s = batch_wait_s
         self.clock = clock
         self.connected = threading.Event()
+        self.caught_up = threading.Event()
+        self.last_logged = 0  # receipt time of the newest input logged (the hub logs ticks when idle)
+        self._probe = ""  # this connection's probe payload
+        self._connects = 0
         self.stats = {"received": 0, "stored": 0, "duplicates": 0, "quarantined": 0}
         self._queue: queue.Queue[_Received | None] = queue.Queue()
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
         client_id = client_id or f"floorwatch-hub-{site}"
+        self.client_id = client_id
         if protocol == "5":
             self.client = mqtt.Client(
                 CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
@@ -156,12 +168,20 @@ class Ingest:
         sock = client.socket()
         if sock is not None and hasattr(sock, "setsockopt"):  # tap feedback must not wait for Nagle
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.caught_up.clear()
+        self._connects += 1
+        self._probe = f"{self.client_id}/{os.getpid()}/{self._connects}/{self.clock()}"
+        self._queue.put(_Received(0, 0, "", b"", self.clock(), mark="connected"))
         client.subscribe([(t, wire.EVENT_QOS) for t in wire.hub_subscriptions(self.site)])
+        # published after subscribing: it queues behind whatever the broker holds for this session
+        client.publish(wire.probe_topic(self.site), self._probe.encode(), qos=1)
         self.connected.set()
         log.info("hub ingest: connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
+        self.caught_up.clear()
+        self._queue.put(_Received(0, 0, "", b"", self.clock(), mark="disconnected"))
         if not self._stop.is_set():
             log.warning("hub ingest: disconnected (%s); reconnecting", reason_code)
 
@@ -204,13 +224,18 @@ class Ingest:
                     self._queue.task_done()
 
     def _process(self, batch: list[_Received]) -> None:
-        events: list[IncomingEvent] = []
+        inputs: list[tuple[str, int, object]] = []  # for the input log, in receipt order
         bad: list[tuple[int, str, bytes, str]] = []
         statuses: list[tuple[wire.Status, int]] = []
         feeds: list[wire.AcdFeed] = []
         seen: dict[str, tuple[int, int | None, int | None, int | None, int]] = {}
-        order: list[tuple[str, object]] = []  # what reaches the engine, in receipt order
         for m in batch:
+            if m.mark == "tick":
+                inputs.append(("tick", m.received, None))
+                continue
+            if m.mark is not None:
+                inputs.append(("mark", m.received, {"mark": m.mark}))
+                continue
             try:
                 topic = wire.parse_topic(m.topic)
                 if topic.site != self.site:
@@ -218,8 +243,8 @@ class Ingest:
                 if topic.kind == "event":
                     e = wire.decode_event(m.payload, m.topic)
                     body = e.model_dump(exclude={"v", "id", "device", "seq", "ts", "clock_ok", "type"})
-                    events.append(IncomingEvent(e.id, e.device, e.seq, e.ts, m.received, e.type, e.clock_ok, body))
-                    order.append(("event", (e.device, e.seq)))
+                    inputs.append(("event", m.received,
+                                   IncomingEvent(e.id, e.device, e.seq, e.ts, m.received, e.type, e.clock_ok, body)))
                     prev = seen.get(e.device)
                     hb = (e.ts, e.spooled, e.dropped) if e.type == "heartbeat" else (None, None, None)
                     if prev is not None and hb[0] is None:
@@ -230,15 +255,21 @@ class Ingest:
                     if not m.payload:  # a cleared retained status
                         continue
                     statuses.append((wire.decode_status(m.payload, m.topic), m.received))
-                    order.append(("status", statuses[-1][0]))
+                    inputs.append(("status", m.received, statuses[-1][0].model_dump(mode="json")))
                 elif topic.kind == "acd":
                     feeds.append(wire.decode_acd(m.payload, m.topic))
-                    order.append(("acd", feeds[-1]))
+                    inputs.append(("acd", m.received, feeds[-1].model_dump(mode="json")))
+                elif topic.kind == "probe":
+                    if m.payload.decode(errors="replace") == self._probe:  # ours, this connection
+                        inputs.append(("mark", m.received, {"mark": "caught_up"}))
+                        self.caught_up.set()
                 else:
                     raise WireError("topic", "the hub does not accept cmd topics", m.topic)
             except WireError as exc:
                 bad.append((m.received, m.topic, m.payload, f"{exc.field}: {exc.reason}"))
-        stored = self.store.append_events(events) if events else []
+        stored = self.store.append_inputs(inputs) if inputs else []
+        if inputs:
+            self.last_logged = max(self.last_logged, max(i[1] for i in inputs))
         if bad:
             self.store.quarantine_many(bad)
             for _, topic, _, reason in bad:
@@ -249,30 +280,23 @@ class Ingest:
             self.store.touch_devices(seen)
         # Committed: now the broker may forget these messages.
         for m in batch:
-            if m.qos > 0:
+            if m.mark is None and m.qos > 0:
                 self.client.ack(m.mid, m.qos)
-        self.stats["received"] += len(batch)
+        messages = sum(1 for m in batch if m.mark is None)
+        events = sum(1 for i in inputs if i[0] == "event")
+        self.stats["received"] += messages
         self.stats["stored"] += len(stored)
-        self.stats["duplicates"] += len(events) - len(stored)
+        self.stats["duplicates"] += events - len(stored)
         self.stats["quarantined"] += len(bad)
-        # Hand everything on in the order it was received: a device's status after its replayed
-        # events (or before them) means something different to the engine (DEV-CLOCK, gaps).
-        new = {(e.device, e.seq): e for e in stored}
-        run: list[StoredEvent] = []
-        for kind, item in order:
-            if kind == "event":
-                e = new.pop(item, None)  # type: ignore[arg-type]
-                if e is not None:
-                    run.append(e)
-                continue
-            if run and self.on_events is not None:
-                self._safely(self.on_events, run)
-            run = []
-            cb = self.on_status if kind == "status" else self.on_acd
-            if cb is not None:
-                self._safely(cb, item)
-        if run and self.on_events is not None:
-            self._safely(self.on_events, run)
+        # The engine reads the input log itself; these only tell the live views (and wake it).
+        if stored and self.on_events is not None:
+            self._safely(self.on_events, stored)
+        for status, _ in statuses:
+            if self.on_status is not None:
+                self._safely(self.on_status, status)
+        for feed in feeds:
+            if self.on_acd is not None:
+                self._safely(self.on_acd, feed)
 
     @staticmethod
     def _safely(cb: Callable, arg: object) -> None:
@@ -280,6 +304,10 @@ class Ingest:
             cb(arg)
         except Exception:
             log.exception("hub: callback %s failed", getattr(cb, "__qualname__", cb))
+
+    def log_tick(self, now: int) -> None:
+        """Time passes with nothing received: a tick in the input log moves the engine's time."""
+        self._queue.put(_Received(0, 0, "", b"", now, mark="tick"))
 
     # ------------------------------------------------------------ hub -> device
 

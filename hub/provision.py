@@ -38,7 +38,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from edge.config import DeviceConfig, parse_device_config
-from edge.wire import TOPIC_ROOT
+from edge.wire import TOPIC_ROOT, probe_topic
 from hub.broker import MAX_INFLIGHT_MESSAGES, MAX_QUEUED_MESSAGES
 from hub.exceptions import HubError
 from hub.pki import (
@@ -156,6 +156,7 @@ def acl_text(site: Site) -> str:
         f"user {hub_username(site.id)}",
         f"topic read {root}/#",
         f"topic write {root}/+/cmd",
+        f"topic write {probe_topic(site.id)}",
         "",
         f"user {acd_username(site.id)}",
         f"topic write {root}/acd",

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from edge import wire
 from edge.clock import Clock, SystemClock
@@ -22,19 +20,14 @@ from hub.store import Store, StoredEvent
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class HubConfig:
-    site_dir: Path
-    db_path: Path
-    broker_host: str = "127.0.0.1"
-    broker_port: int = 1883
-    protocol: str = "3.1.1"
-    tick_s: float = 1.0  # how often time-based rules are evaluated
-    extra: dict = field(default_factory=dict)
-
-
 class HubService:
-    """Owns the hub's parts and their threads. `start()`, then `stop()`."""
+    """Owns the hub's parts and their threads. `start()`, then `stop()`.
+
+    Ingest stores every input in the ordered log and acknowledges it; the engine is a consumer
+    of that log in its own thread (after a restart it loads its checkpoint and catches up on
+    the tail while ingest already runs, so the broker never holds a backlog for the engine's
+    sake); a ticker logs a tick when nothing else arrived, so time passes for the engine too.
+    """
 
     def __init__(self, site: Site, store: Store, *, broker_host: str = "127.0.0.1", broker_port: int = 1883,
                  protocol: str = "3.1.1", clock: Clock | None = None, tick_s: float = 1.0,
@@ -55,20 +48,29 @@ class HubService:
         self.purge_every_s = purge_every_s
         self.retention = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._ticker: threading.Thread | None = None
+        self._judge: threading.Thread | None = None
+        self.engine_ready = threading.Event()  # the engine has resumed (checkpoint + tail)
 
     def _default_engine(self) -> object | None:
-        """The rule engine, when the installed hub has one (hub.engine.Engine)."""
+        """The rule engine, when the installed hub has one (hub.engine.Engine); it resumes in its
+        own thread once ingest runs."""
         try:
             from hub.engine import Engine  # noqa: PLC0415
         except ImportError:
             return None
-        return Engine(self.site, self.store, clock=self.clock)
+        return Engine(self.site, self.store, clock=self.clock, warm=False)
 
     # ------------------------------------------------------------ lifecycle
 
     def start(self, wait: float = 10.0) -> HubService:
         self.ingest.start(wait=wait)
+        if self.engine is not None and hasattr(self.engine, "consume"):
+            self._judge = threading.Thread(target=self._judge_loop, name="hub-engine", daemon=True)
+            self._judge.start()
+        else:
+            self.engine_ready.set()
         self._ticker = threading.Thread(target=self._tick_loop, name="hub-ticker", daemon=True)
         self._ticker.start()
         if self.purge_every_s:
@@ -79,39 +81,63 @@ class HubService:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self.retention is not None:
             self.retention.stop()
         self.ingest.stop()
         if self._ticker is not None:
             self._ticker.join(5)
+        if self._judge is not None:
+            self._judge.join(30)
+            try:
+                self.engine.consume()  # what ingest committed while stopping
+                self.engine.checkpoint()
+            except Exception:
+                log.exception("hub: final checkpoint failed")
 
-    # ------------------------------------------------------------ hooks from ingest
+    # ------------------------------------------------------------ hooks from ingest (after commit)
 
     def _on_events(self, events: list[StoredEvent]) -> None:
         for e in events:
             if e.type != "heartbeat":
                 self.live.publish("event", e.to_json())
-        if self.engine is not None:
-            outcome = self.engine.process(events)
-            self._dispatch(outcome)
+        self._wake.set()
 
     def _on_status(self, status: wire.Status) -> None:
         self.live.publish("device", status.model_dump())
-        if self.engine is not None and hasattr(self.engine, "on_status"):
-            self._dispatch(self.engine.on_status(status))
+        self._wake.set()
 
     def _on_acd(self, feed: wire.AcdFeed) -> None:
-        if self.engine is not None and hasattr(self.engine, "on_acd"):
-            self._dispatch(self.engine.on_acd(feed))
+        self._wake.set()
+
+    # ------------------------------------------------------------ threads
+
+    def _judge_loop(self) -> None:
+        """The engine, consuming the input log as it grows."""
+        engine = self.engine
+        try:
+            engine.resume()
+        except Exception:
+            log.exception("hub: engine resume failed; judging from here on")
+        self.engine_ready.set()
+        while not self._stop.is_set():
+            self._wake.wait(self.tick_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._dispatch(engine.consume())
+            except Exception:
+                log.exception("hub: engine failed on the input log; retrying")
+                self._stop.wait(1.0)
 
     def _tick_loop(self) -> None:
+        tick_ms = int(self.tick_s * 1000)
         while not self._stop.wait(self.tick_s):
-            if self.engine is None or not hasattr(self.engine, "tick"):
-                continue
-            try:
-                self._dispatch(self.engine.tick(self.clock.now_ms()))
-            except Exception:
-                log.exception("hub: engine tick failed")
+            now = self.clock.now_ms()
+            if now - self.ingest.last_logged >= tick_ms:
+                self.ingest.log_tick(now)
+            self._wake.set()
 
     def _dispatch(self, outcome: object) -> None:
         """Send what the engine decided: commands to devices, updates to the live views."""

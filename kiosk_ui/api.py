@@ -47,15 +47,19 @@ def id_arg(name: str) -> str | None:
 def health():
     """Open to monitoring: counts only, no personal data."""
     st = state.store()
-    return jsonify(
-        {
-            "status": "ok",
-            "site": state.site().id,
-            "events": st.count_events(),
-            "quarantined": st.count_quarantined(),
-            "devices": st.device_counts(),
-        }
-    )
+    body = {
+        "status": "ok",
+        "site": state.site().id,
+        "events": st.count_events(),
+        "quarantined": st.count_quarantined(),
+        "devices": st.device_counts(),
+    }
+    running = state.hub()
+    engine = getattr(running, "engine", None)
+    if engine is not None and hasattr(engine, "progress"):
+        # seq: inputs judged; pending: stored, not judged yet; lag_s: engine time behind the log
+        body["engine"] = engine.progress()
+    return jsonify(body)
 
 
 @bp.get("/events")

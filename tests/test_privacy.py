@@ -75,15 +75,15 @@ def _count(store, table: str) -> int:
 
 def test_purge_removes_exactly_what_the_policy_says(site, store, derived):
     _fill(site, store, derived)
-    other = {t: _count(store, t) for t in ("devices", "meta", "users", "seat_state", "status_log", "excuses")}
-    before = {t: _count(store, t) for t in ("events", "quarantine", "occupancy_intervals", "away_periods",
+    other = {t: _count(store, t) for t in ("devices", "meta", "users", "seat_state", "engine_checkpoint", "excuses")}
+    before = {t: _count(store, t) for t in ("events", "input_log", "quarantine", "occupancy_intervals", "away_periods",
                                             "attendance", "violations", "roster", "leave", "swaps",
                                             "seat_assignments", "equipment_incidents", "audit")}
     dry = purge(site, store, NOW, dry_run=True)
     assert {t: _count(store, t) for t in before} == before  # a dry run deletes nothing
     counts = purge(site, store, NOW)
     assert counts == dry
-    expected = {"events": 1, "quarantine": 1, "occupancy_intervals": 1, "away_periods": 1, "attendance": 1,
+    expected = {"events": 1, "input_log": 1, "quarantine": 1, "occupancy_intervals": 1, "away_periods": 1, "attendance": 1,
                 "violations": 1, "roster": 1, "leave": 1, "swaps": 1, "seat_assignments": 1,
                 "equipment_incidents": 1, "audit": 1}
     assert counts == expected

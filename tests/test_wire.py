@@ -69,7 +69,8 @@ def test_round_trip_and_topics():
     assert wire.decode_event(wire.encode(e), wire.event_topic("s", "seat-b02")) == e
     assert wire.parse_topic("fw/v1/s/seat-b02/status") == wire.Topic("s", "seat-b02", "status")
     assert wire.parse_topic("fw/v1/s/acd") == wire.Topic("s", None, "acd")
-    assert wire.hub_subscriptions("s") == ["fw/v1/s/+/event", "fw/v1/s/+/status", "fw/v1/s/acd"]
+    assert wire.hub_subscriptions("s") == ["fw/v1/s/+/event", "fw/v1/s/+/status", "fw/v1/s/acd", "fw/v1/s/_hub/probe"]
+    assert wire.parse_topic(wire.probe_topic("s")) == wire.Topic("s", None, "probe")
     with pytest.raises(WireError):
         wire.parse_topic("fw/v1/s/Seat A/event")
 

@@ -13,14 +13,25 @@ How it stays deterministic (live processing == a rebuild from the log):
    inserted at its device time and the units it touches are recomputed, in device-time order.
 4. Each unit's rows replace its previous rows; violation ids are hashes of what anchors them, so
    a rebuild writes the same ids and keeps the leads' excuses.
+5. The engine consumes one ordered input log (hub.store: events, statuses, contact-center
+   counts, the hub's session marks and idle ticks, each with its receipt time) by sequence, live,
+   after a restart and in a rebuild alike. Its time is the log's watermark (the receipt time of
+   the last input consumed), never the wall clock, so the same log gives the same judgments.
+6. Judgments settle: dates before `frozen_before` (pruned from memory, or before what a start
+   without checkpoint replayed) are never recomputed, whatever arrives late. The engine's state
+   is checkpointed against a log position, in the transaction of the rows it derived, so a
+   restart loads it and replays only the tail.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import logging
+import pickle
 import threading
-from collections.abc import Iterable
+import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,14 +43,18 @@ from hub.engine.context import Ctx, Facts, Limits, Statics
 from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack
 from hub.engine.plans import Plans
 from hub.site import Site
-from hub.store import Store, StoredEvent
+from hub.store import LoggedInput, Store, StoredEvent
 from hub.store.derived import COLUMNS, KEYS, DerivedStore, encode_row
 
 log = logging.getLogger(__name__)
 
 HORIZON_MS = 36 * HOUR_MS  # events older than this (by device time, at receipt) are logged, not judged
-WARM_START_MS = 24 * HOUR_MS  # a restarted hub replays this much of the log to rebuild its state
-PRUNE_EVERY_MS = 10 * 60_000
+PRUNE_EVERY_MS = 10 * 60_000  # memory is pruned when the watermark crosses a multiple of this
+CHECKPOINT_FORMAT = 1  # a checkpoint of another format is ignored (the engine replays instead)
+CHECKPOINT_EVERY_S = 120.0  # wall time between checkpoints while inputs flow
+CHECKPOINT_EVERY_INPUTS = 100_000  # ...and at least this often while catching up
+READ_BATCH = 2000  # inputs read and judged per flush
+FRESH_TAP_MS = 30_000  # a tap this close to the log's newest input gets feedback; older ones are history
 
 Unit = tuple
 
@@ -83,11 +98,19 @@ class _UnitState:
 class Engine:
     """The hub's rule engine. Thread-safe: HubService calls it from ingest and ticker threads."""
 
-    def __init__(self, site: Site, store: Store, clock: Clock, *, warm: bool = True, live: bool = True) -> None:
+    def __init__(self, site: Site, store: Store, clock: Clock, *, warm: bool = True, live: bool = True,
+                 checkpoints: bool = True) -> None:
         self.site = site
         self.store = store
-        self.clock = clock
+        self.clock = clock  # only for the timestamps of commands sent to devices
         self.live = live
+        self.checkpoints = checkpoints
+        self.seq = 0  # the last input consumed
+        self.watermark = 0  # the engine's time: receipt time of the newest input consumed
+        self.frozen_before = ""  # dates before this are settled: never recomputed
+        self.caught_up = False  # the hub's session has delivered everything the broker held
+        self._checkpoint_at = time.monotonic()
+        self._inputs_since_checkpoint = 0
         self.derived = DerivedStore(store)
         self.lim = Limits.from_site(site)
         self.statics = Statics.from_site(site)
@@ -119,137 +142,197 @@ class Engine:
             self.tags_at_seat.setdefault(self.plans.equipment_home.get(tag, e.home_seat), []).append(tag)
         self._seatnow_all()
         if warm:
-            self.warm_start()
+            self.resume()
 
-    # ------------------------------------------------------------ public API (HubService)
+    # ------------------------------------------------------------ consuming the input log
 
-    def process(self, events: list[StoredEvent]) -> Outcome:
-        """New events from the log (in log order)."""
-        with self.lock:
-            out = Outcome()
-            taps = []
-            for e in events:
-                f = self._ingest(e)
-                if f is not None and f.kind == "badge":
-                    taps.append(f)
-            now = self.now()
-            self._flush(now, out)
-            if self.live and taps:
-                ctx = self._ctx(now)
-                for f in taps:
-                    self._feedback(ctx, f, out)
-            return out
+    def consume(self, limit: int | None = None) -> Outcome:
+        """Judge what the input log holds after the last input consumed (at most `limit` inputs),
+        one bounded batch per flush. Returns commands for fresh taps and updates for live views."""
+        out = Outcome()
+        done = 0
+        while limit is None or done < limit:
+            n = READ_BATCH if limit is None else min(READ_BATCH, limit - done)
+            rows = self.store.read_inputs(after_seq=self.seq, limit=n)
+            if not rows:
+                break
+            with self.lock:
+                if rows[0].seq <= self.seq:  # another thread consumed them meanwhile
+                    continue
+                self._consume_batch(rows, out)
+            done += len(rows)
+        return out
+
+    def _consume_batch(self, rows: list[LoggedInput], out: Outcome) -> None:
+        taps = []
+        for inp in rows:
+            self.seq = inp.seq
+            if inp.received > self.watermark:
+                self.watermark = inp.received
+            f = self._apply(inp)
+            if f is not None and f.kind == "badge":
+                taps.append(f)
+        self._inputs_since_checkpoint += len(rows)
+        self._check_plans()
+        now = self.now()
+        self._plans_around(now)
+        self._flush(now, out, checkpoint=self._checkpoint_due())
+        self._prune_at_fixed_points(now)
+        # feedback for a person at the reader, not for history the engine is catching up on
+        fresh = self.store.input_position()[1] - FRESH_TAP_MS
+        taps = [f for f in taps if f.received >= fresh]
+        if self.live and taps:
+            ctx = self._ctx(now)
+            for f in taps:
+                self._feedback(ctx, f, out)
+
+    def _apply(self, inp: LoggedInput) -> Fact | None:
+        if inp.kind == "event":
+            return self._ingest(inp.event) if inp.event is not None else None  # None: purged since
+        body = inp.body or {}
+        if inp.kind == "status":
+            self._apply_status(str(body.get("device")), str(body.get("state")), int(body.get("ts") or 0), inp.received)
+        elif inp.kind == "acd":
+            self._apply_acd(int(body.get("ts") or inp.received), int(body.get("idle") or 0), inp.received)
+        elif inp.kind == "mark":
+            mark = body.get("mark")
+            if mark == "caught_up":
+                self.caught_up = True
+            elif mark in ("connected", "disconnected"):
+                self.caught_up = False
+        return None  # ticks only move the watermark
+
+    def process(self, events: list[StoredEvent] | None = None) -> Outcome:
+        """New events are in the log (Store.append_events logs them): judge them."""
+        return self.consume()
 
     def tick(self, now_ms: int) -> Outcome:
-        """Time passes: deadlines fire (absent, break too long, device offline...)."""
-        with self.lock:
-            out = Outcome()
-            self._check_plans()
-            now = max(now_ms, self.facts.latest)
-            self._plans_around(now)
-            self._flush(now, out)
-            if now - self._last_prune >= PRUNE_EVERY_MS:
-                self._prune(now)
-            return out
+        """Time passes with nothing else received: log a tick, judge up to it (deadlines fire)."""
+        if now_ms > self.store.input_position()[1]:
+            self.store.log_input("tick", now_ms)
+        return self.consume()
 
     def on_status(self, status: wire.Status, received: int | None = None) -> Outcome:
-        """A device's retained status: `online` (with its clock) or `offline` (its last will)."""
-        with self.lock:
-            received = self.clock.now_ms() if received is None else received
-            self.derived.log_status(received, status.device, status.state, status.ts, status.fw, status.config)
-            self._apply_status(status.device, status.state, status.ts, received)
-            out = Outcome()
-            self._flush(self.now(), out)
-            return out
+        """A device's status (`online` with its clock, or `offline`: its last will), logged and judged."""
+        received = self.clock.now_ms() if received is None else received
+        self.store.log_input("status", received, status.model_dump(mode="json"))
+        return self.consume()
 
     def on_acd(self, feed: wire.AcdFeed, received: int | None = None) -> Outcome:
-        """The contact center's idle-agent count (AWAY-PEAK)."""
-        with self.lock:
-            received = self.clock.now_ms() if received is None else received
-            self.derived.log_acd(received, feed.ts, feed.idle)
-            self._apply_acd(feed.ts, feed.idle, received)
-            out = Outcome()
-            self._flush(self.now(), out)
-            return out
+        """The contact center's idle-agent count (AWAY-PEAK), logged and judged."""
+        received = self.clock.now_ms() if received is None else received
+        self.store.log_input("acd", received, feed.model_dump(mode="json"))
+        return self.consume()
 
     def now(self) -> int:
-        return max(self.clock.now_ms(), self.facts.latest)
+        return max(self.watermark, self.facts.latest)
+
+    def advance_to(self, now_ms: int) -> Outcome:
+        """Judge as if time were `now_ms`, without logging anything (a rebuild's end)."""
+        with self.lock:
+            out = Outcome()
+            self.watermark = max(self.watermark, now_ms)
+            now = self.now()
+            self._plans_around(now)
+            self._flush(now, out)
+            return out
 
     def refresh(self) -> Outcome:
         """Re-read plans, badges and excuses now (after a lead action in this process)."""
         with self.lock:
             self._plans_version = -1
-            return self.tick(self.clock.now_ms())
+            out = Outcome()
+            self._check_plans()
+            self._flush(self.now(), out)
+            return out
 
-    # ------------------------------------------------------------ replay (warm start and rebuild)
+    def progress(self) -> dict[str, Any]:
+        """How far the engine has judged the log (/api/health)."""
+        last_seq, last_received = self.store.input_position()
+        with self.lock:
+            seq, watermark = self.seq, self.watermark
+        return {"seq": seq, "pending": max(0, last_seq - seq), "watermark": watermark,
+                "lag_s": round(max(0, last_received - watermark) / 1000, 3) if last_seq > seq else 0.0}
 
-    def replay(self, events: Iterable[StoredEvent], statuses: list[dict[str, Any]], acds: list[dict[str, Any]],
-               *, batch: int = 2000) -> int:
-        """Feed the log in receipt order, statuses and ACD counts merged in by receipt time; the
-        clock follows the receipt times. Returns the number of events fed."""
-        was_live, self.live = self.live, False
-        inputs = sorted([(s["received"], 0, i, s) for i, s in enumerate(statuses)]
-                        + [(a["received"], 1, i, a) for i, a in enumerate(acds)], key=lambda x: x[:3])
-        j = 0
-        n = 0
-        chunk: list[StoredEvent] = []
-        set_clock = getattr(self.clock, "set", None)
+    # ------------------------------------------------------------ restart: checkpoint + tail
 
-        def feed_chunk() -> None:
-            if not chunk:
+    def resume(self) -> None:
+        """After a restart: load the checkpoint and judge the log's tail after it; without a usable
+        checkpoint, replay what the engine keeps in memory and settle everything older."""
+        cp = self.derived.checkpoint()
+        restored = cp is not None and cp["format"] == CHECKPOINT_FORMAT and self._restore(cp)
+        if not restored:
+            last_seq, last_received = self.store.input_position()
+            if last_seq == 0:
                 return
-            if set_clock is not None:
-                set_clock(max(self.clock.now_ms(), chunk[-1].received))
-            with self.lock:
-                for e in chunk:
-                    self._ingest(e)
-                self._flush(self.now(), Outcome())
-                now = self.now()
-                if now - self._last_prune >= PRUNE_EVERY_MS:
-                    self._prune(now)
-            chunk.clear()
+            since = last_received - self._memory_ms()
+            first = self.store.first_input_seq_received_since(since)
+            self.seq = (first or last_seq + 1) - 1
+            if first != 1:  # not the whole log: what starts before the replay is settled
+                first_row = self.store.read_inputs(after_seq=self.seq, limit=1)
+                start = first_row[0].received if first_row else since
+                self.frozen_before = (local_date(start + ARRIVAL_LOOKBACK_MS, self.site.tz)
+                                      + dt.timedelta(days=1)).isoformat()
+        started = time.perf_counter()
+        seq0 = self.seq
+        self.consume()
+        log.info("engine: %s, judged %d inputs in %.1f s", "checkpoint loaded" if restored else "no checkpoint",
+                 self.seq - seq0, time.perf_counter() - started)
 
+    def _memory_ms(self) -> int:
+        return HORIZON_MS + ARRIVAL_LOOKBACK_MS + self.lim.max_shift
+
+    def _checkpoint_due(self) -> bool:
+        if not self.checkpoints:
+            return False
+        return (self._inputs_since_checkpoint >= CHECKPOINT_EVERY_INPUTS
+                or time.monotonic() - self._checkpoint_at >= CHECKPOINT_EVERY_S)
+
+    def checkpoint(self) -> None:
+        """Write a checkpoint now (a clean shutdown, tests)."""
+        with self.lock:
+            self._flush(self.now(), Outcome(), checkpoint=True, force=True)
+
+    def _state(self) -> bytes:
+        state = {
+            "facts": self.facts, "deadlines": {u: st.deadline for u, st in self.units.items()},
+            "heap": self._heap, "dev_heap": self._dev_heap, "dev_online": self._dev_online,
+            "dev_scheduled": self._dev_scheduled, "owner_of_violation": self._owner_of_violation,
+            "away_starts": self._away_starts, "rows_cache": self._rows_cache, "last_prune": self._last_prune,
+            "stats": self.stats, "plans": self.plans.snapshot(), "plans_version": self._plans_version,
+            "frozen_before": self.frozen_before, "caught_up": self.caught_up,
+        }
+        return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+    def _restore(self, cp: dict[str, Any]) -> bool:
         try:
-            for e in events:
-                while j < len(inputs) and inputs[j][0] <= e.received:
-                    feed_chunk()
-                    self._replay_input(inputs[j], set_clock)
-                    j += 1
-                chunk.append(e)
-                n += 1
-                if len(chunk) >= batch:
-                    feed_chunk()
-            feed_chunk()
-            while j < len(inputs):
-                self._replay_input(inputs[j], set_clock)
-                j += 1
-        finally:
-            self.live = was_live
-        return n
-
-    def _replay_input(self, item: tuple, set_clock) -> None:
-        received, kind, _, row = item
-        if set_clock is not None:
-            set_clock(max(self.clock.now_ms(), received))
-        with self.lock:
-            if kind == 0:
-                self._apply_status(row["device"], row["state"], row["ts"] or 0, received)
-            else:
-                self._apply_acd(row["ts"], row["idle"], received)
-            self._flush(self.now(), Outcome())
-
-    def warm_start(self) -> None:
-        """After a restart: replay the recent log so the engine knows what is going on."""
-        now = self.clock.now_ms()
-        since = now - WARM_START_MS
-        first = self.store.first_event_id_received_since(since)
-        if first is None and not self.derived.status_log(since):
-            return
-        events = self.store.iter_events(after_id=(first - 1) if first else 1 << 62)
-        n = self.replay(events, self.derived.status_log(since), self.derived.acd_log(since))
-        with self.lock:
-            self._flush(max(self.clock.now_ms(), self.facts.latest), Outcome())
-        log.info("engine: warm start replayed %d events", n)
+            state = pickle.loads(zlib.decompress(cp["state"]))  # our own database, written by us
+        except Exception:  # a damaged checkpoint is not fatal: the log is the truth
+            log.exception("engine: checkpoint unreadable; replaying the log instead")
+            return False
+        self.facts = state["facts"]
+        self.units = {}
+        for unit, deadline in state["deadlines"].items():
+            st = self.units[unit] = _UnitState()  # rows unknown: the first result replaces the unit's rows
+            st.deadline = deadline
+        self._heap = state["heap"]
+        self._dev_heap = state["dev_heap"]
+        self._dev_online = state["dev_online"]
+        self._dev_scheduled = state["dev_scheduled"]
+        self._owner_of_violation = state["owner_of_violation"]
+        self._away_starts = state["away_starts"]
+        self._rows_cache = state["rows_cache"]
+        self._last_prune = state["last_prune"]
+        self.stats = state["stats"]
+        self.plans.restore(state["plans"])
+        self.frozen_before = state["frozen_before"]
+        self.caught_up = state["caught_up"]
+        self.seq, self.watermark = cp["seq"], cp["watermark"]
+        self._plans_version = state["plans_version"]
+        if self.derived.plans_version() != self._plans_version:  # leads acted while the hub was down
+            self._plans_version = -1
+            self.dirty.update(u for u in self.units if not self._frozen(u))
+        return True
 
     # ------------------------------------------------------------ reads for the web app
 
@@ -306,8 +389,12 @@ class Engine:
         self.stats["events"] += 1
         track = self._track(e.device)
         episodes = len(track.episodes), (track.episodes[-1].count if track.episodes else 0)
-        live_probe = e.type == "heartbeat" and e.body.get("spooled") == 0
-        t, timing = track.effective_time(e.ts, e.received, e.clock_ok, e.event_id, self.lim.clock_skew_max, live_probe)
+        # A late heartbeat says the clock is behind only when nothing queued it: none spooled ahead
+        # of it on the device, and the hub's session had delivered what the broker held (caught_up).
+        live_probe = self.caught_up and e.type == "heartbeat" and e.body.get("spooled") == 0
+        # The device's kernel may say its clock is not synchronised (clock_sync false): no data.
+        clock_ok = e.clock_ok and e.body.get("clock_sync") is not False
+        t, timing = track.effective_time(e.ts, e.received, clock_ok, e.event_id, self.lim.clock_skew_max, live_probe)
         if (len(track.episodes), (track.episodes[-1].count if track.episodes else 0)) != episodes:
             self.dirty.add(("device", e.device, self._date(track.episodes[-1].start)))
             if track.episodes[-1].kind == "clock_unknown":  # no data for that span: re-judge its users
@@ -623,8 +710,20 @@ class Engine:
             return rollcall.free_unit(ctx, unit[1], unit[2]).records
         raise ValueError(f"unknown unit {unit!r}")
 
-    def _flush(self, now: int, out: Outcome) -> None:
-        """Recompute every unit that is dirty or due, write what changed, emit live updates."""
+    def _frozen(self, unit: Unit) -> bool:
+        """A unit of a settled date: its rows stand, nothing recomputes them."""
+        if not self.frozen_before:
+            return False
+        kind = unit[0]
+        if kind == "duty":
+            return unit[1] < self.frozen_before
+        if kind in ("seat", "zone", "door", "badge", "device", "free"):
+            return unit[2] < self.frozen_before
+        return False
+
+    def _flush(self, now: int, out: Outcome, *, checkpoint: bool = False, force: bool = False) -> None:
+        """Recompute every unit that is dirty or due, write what changed (and, when asked, the
+        checkpoint of the state after it, in the same transaction), emit live updates."""
         heap = self._heap
         while heap and heap[0][0] <= now:
             t, unit = heapq.heappop(heap)
@@ -633,9 +732,13 @@ class Engine:
                 st.deadline = None
                 self.dirty.add(unit)
         self._check_devices(now)
+        if self.frozen_before:
+            self.dirty = {u for u in self.dirty if not self._frozen(u)}
         pending, self._pending_updates = self._pending_updates, []
-        if not self.dirty:
+        if not self.dirty and not force:
             out.updates.extend(pending)
+            if checkpoint:
+                self._write_checkpoint({}, {}, {})
             return
         ctx = self._ctx(now)
         upserts: dict[str, list[tuple]] = {}
@@ -653,12 +756,29 @@ class Engine:
                 continue
             self.stats["units_computed"] += 1
             self._write_unit(unit, records, ctx.deadline, upserts, deletes, scope, updates, now)
-        try:
-            self.derived.apply(upserts, deletes, scope)
-        except Exception:
-            log.exception("engine: writing derived rows failed")
+        if checkpoint:
+            self._write_checkpoint(upserts, deletes, scope)
+        else:
+            try:
+                self.derived.apply(upserts, deletes, scope)
+            except Exception:
+                log.exception("engine: writing derived rows failed")
         if self.live:
             out.updates.extend(updates)
+
+    def _write_checkpoint(self, upserts: dict, deletes: dict, scope: dict) -> None:
+        started = time.perf_counter()
+        try:
+            state = self._state()
+            self.derived.apply(upserts, deletes, scope,
+                               checkpoint=(CHECKPOINT_FORMAT, self.seq, self.watermark, self.clock.now_ms(), state))
+        except Exception:
+            log.exception("engine: writing derived rows and checkpoint failed")
+            return
+        self._checkpoint_at = time.monotonic()
+        self._inputs_since_checkpoint = 0
+        log.info("engine: checkpoint at input %d (%d kB, %.2f s)", self.seq, len(state) // 1024,
+                 time.perf_counter() - started)
 
     def _write_unit(self, unit: Unit, records: dict[str, list[dict[str, Any]]], deadline: int | None,
                     upserts: dict, deletes: dict, scope: dict, updates: list, now: int) -> None:
@@ -758,10 +878,17 @@ class Engine:
 
     # ------------------------------------------------------------ memory
 
+    def _prune_at_fixed_points(self, now: int) -> None:
+        """Prune when the watermark crosses a multiple of PRUNE_EVERY_MS, at that multiple: the
+        same log prunes at the same points however it was batched."""
+        point = now - now % PRUNE_EVERY_MS
+        if point > self._last_prune:
+            self._prune(point)
+
     def _prune(self, now: int) -> None:
-        """Forget what no future event can change any more."""
+        """Forget what no future event can change any more; its dates are settled from now on."""
         self._last_prune = now
-        cutoff = now - HORIZON_MS - ARRIVAL_LOOKBACK_MS - self.lim.max_shift
+        cutoff = now - self._memory_ms()
         facts = self.facts
         for index in (facts.seat_occ, facts.seat_taps, facts.seat_buttons, facts.agent_taps, facts.uid_taps,
                       facts.door_pass, facts.door_taps):
@@ -786,4 +913,5 @@ class Engine:
             self._away_starts.pop(unit, None)
         self._owner_of_violation = {v: u for v, u in self._owner_of_violation.items() if u in self.units}
         self.plans.drop_dates_before(old_date)
+        self.frozen_before = max(self.frozen_before, old_date)
 

@@ -223,6 +223,14 @@ class Plans:
     def _seats_at_position(self, position: str) -> list[str]:
         return self.positions.get(position, [position])
 
+    def snapshot(self) -> dict:
+        """What a checkpoint keeps: which dates are loaded (their plans are re-read on restore)."""
+        return {"dates": sorted(self.loaded), "bucket": self._last_bucket}
+
+    def restore(self, snap: dict) -> None:
+        self.ensure(set(snap["dates"]))
+        self._last_bucket = snap["bucket"]
+
     def drop_dates_before(self, date: str) -> None:
         """Forget plans for old dates (memory); they are reloaded if an event needs them."""
         old = {d for d in self.loaded if d < date}

@@ -48,7 +48,7 @@ def badge_of(emp: str) -> str:
 class _Item:
     received: int
     order: int
-    kind: str = field(compare=False)  # event | status | acd
+    kind: str = field(compare=False)  # event | status | acd | mark
     payload: Any = field(compare=False)
 
 
@@ -77,6 +77,9 @@ class ScriptedFloor:
         self._spooling: dict[str, list[tuple[int, int]]] = {}
         self._skew: dict[str, int] = {}
         self.played_until = self.t0
+        # the scripted hub is connected and caught up from the start (a hub restart can be scripted)
+        self.session("connected", self.t0)
+        self.session("caught_up", self.t0)
         self.outcomes: list[Outcome] = []
         self.ids: dict[str, str] = {}  # label -> event id
 
@@ -141,6 +144,10 @@ class ScriptedFloor:
             self._push(a + 45_000, "status", wire.Status(v=1, device=device, state="offline", ts=a, fw="t", config="t"))
         self._push(b, "status", wire.Status(v=1, device=device, state="online", ts=b, fw="t", config="t"))
 
+    def session(self, mark: str, when: str | int) -> None:
+        """The hub's own session mark in the input log: connected, disconnected, caught_up."""
+        self._push(self.at(when), "mark", {"mark": mark})
+
     def acd(self, idle: int, when: str | int) -> None:
         t = self.at(when)
         self._push(t, "acd", wire.AcdFeed(v=1, ts=t, idle=idle))
@@ -193,7 +200,7 @@ class ScriptedFloor:
                 self.clock.set(max(self.clock.now_ms(), next_tick))
                 total.extend(self.engine.tick(next_tick))
                 next_tick += self.tick_ms
-            if item.kind in ("status", "acd"):
+            if item.kind in ("status", "acd", "mark"):
                 flush_pending()
             self.clock.set(max(self.clock.now_ms(), item.received))
             if item.kind == "hb":
@@ -209,6 +216,8 @@ class ScriptedFloor:
                 pending.append(IncomingEvent(eid, device, seq, ts, item.received, etype, clock_ok, body))
             elif item.kind == "status":
                 total.extend(self.engine.on_status(item.payload, received=item.received))
+            elif item.kind == "mark":
+                self.store.log_input("mark", item.received, item.payload)
             else:
                 total.extend(self.engine.on_acd(item.payload, received=item.received))
             if len(pending) >= batch:

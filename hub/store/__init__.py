@@ -22,7 +22,11 @@ import sqlite_utils
 
 from hub.exceptions import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the ordered input log (input_log)
+
+# What the input log holds besides events: a device's status, the contact center's idle count,
+# the hub's own session marks (connected, disconnected, caught_up) and idle ticks.
+INPUT_KINDS = ("event", "status", "acd", "mark", "tick")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,17 @@ class IncomingEvent:
     type: str
     clock_ok: bool
     body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LoggedInput:
+    """One row of the ordered input log: what the engine consumes, in `seq` order."""
+
+    seq: int
+    kind: str  # one of INPUT_KINDS
+    received: int  # hub receipt time, UTC ms: the engine's time once this input is consumed
+    event: StoredEvent | None  # kind "event" (None if the event was purged since)
+    body: dict[str, Any] | None  # every other kind
 
 
 _EVENT_COLUMNS = "id, event_id, device, seq, ts, received, type, clock_ok, body"
@@ -161,11 +176,54 @@ class Store:
             pk="device",
             if_not_exists=True,
         )
+        # The ordered input log: one global sequence over every input the engine consumes, written
+        # in the transaction that acknowledges it (events point at their row in `events`).
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS input_log (seq INTEGER PRIMARY KEY, received INTEGER NOT NULL,"
+            " kind TEXT NOT NULL, event INTEGER, device TEXT, body TEXT)"
+        )
+        db.execute("CREATE INDEX IF NOT EXISTS input_log_received ON input_log(received)")
         db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
-        db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", [str(SCHEMA_VERSION)])
         row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None:
+            fresh = db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+            row = (str(SCHEMA_VERSION if fresh else 1),)
+            db.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", row)
         if int(row[0]) > SCHEMA_VERSION:
             raise StoreError(f"database schema {row[0]} is newer than this hub ({SCHEMA_VERSION})")
+        if int(row[0]) < 2:
+            self._backfill_input_log()
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", [str(SCHEMA_VERSION)])
+
+    def _backfill_input_log(self) -> None:
+        """Schema 1 -> 2: put the events, statuses and ACD counts already stored into the input log,
+        merged by receipt time (events in their log order), as the engine used to replay them."""
+        conn = self.conn
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        rows: list[tuple] = [(r[1], 1, r[0], "event", r[0], r[2], None)
+                             for r in conn.execute("SELECT id, received, device FROM events ORDER BY id")]
+        if "status_log" in tables:
+            for rid, received, device, state, ts, fw, config in conn.execute(
+                    "SELECT id, received, device, state, ts, fw, config FROM status_log ORDER BY received, id"):
+                body = {"v": 1, "device": device, "state": state, "ts": ts or 0, "fw": fw or "", "config": config or ""}
+                rows.append((received, 0, rid, "status", None, device, json.dumps(body)))
+        if "acd_log" in tables:
+            for rid, received, ts, idle in conn.execute("SELECT id, received, ts, idle FROM acd_log ORDER BY received, id"):
+                rows.append((received, 0, rid, "acd", None, None, json.dumps({"v": 1, "ts": ts, "idle": idle})))
+        # events keep their relative order; statuses and counts go in by receipt time, ahead of
+        # events received at the same millisecond (as the old replay merged them)
+        events = [r for r in rows if r[3] == "event"]
+        others = sorted((r for r in rows if r[3] != "event"), key=lambda r: (r[0], r[2]))
+        merged: list[tuple] = []
+        j = 0
+        for e in events:
+            while j < len(others) and others[j][0] <= e[0]:
+                merged.append(others[j])
+                j += 1
+            merged.append(e)
+        merged.extend(others[j:])
+        conn.executemany("INSERT INTO input_log(received, kind, event, device, body) VALUES (?,?,?,?,?)",
+                         [(r[0], r[3], r[4], r[5], r[6]) for r in merged])
 
     def close(self) -> None:
         with self.lock:
@@ -175,12 +233,28 @@ class Store:
 
     def append_events(self, events: Iterable[IncomingEvent]) -> list[StoredEvent]:
         """Append in one transaction; returns the events that were new (duplicates are skipped)."""
+        return self.append_inputs([("event", e.received, e) for e in events])
+
+    def append_inputs(self, inputs: Iterable[tuple[str, int, Any]]) -> list[StoredEvent]:
+        """Append inputs in the order given, in one transaction: ("event", received, IncomingEvent)
+        goes to the event log (once: a duplicate (device, seq) is skipped) and to the input log;
+        ("status" | "acd" | "mark" | "tick", received, dict) goes to the input log alone. Returns
+        the events that were new."""
         stored: list[StoredEvent] = []
         with self.lock:
             cur = self.conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                for e in events:
+                logged: list[tuple] = []
+                for kind, received, item in inputs:
+                    if kind != "event":
+                        if kind not in INPUT_KINDS:
+                            raise ValueError(f"unknown input kind {kind!r}")
+                        body = json.dumps(item, separators=(",", ":"), ensure_ascii=False) if item is not None else None
+                        device = item.get("device") if isinstance(item, dict) else None
+                        logged.append((received, kind, None, device, body))
+                        continue
+                    e = item
                     body = json.dumps(e.body, separators=(",", ":"), ensure_ascii=False)
                     cur.execute(
                         "INSERT INTO events(event_id, device, seq, ts, received, type, clock_ok, body)"
@@ -191,11 +265,47 @@ class Store:
                         stored.append(
                             StoredEvent(cur.lastrowid, e.event_id, e.device, e.seq, e.ts, e.received, e.type, e.clock_ok, e.body)
                         )
+                        logged.append((e.received, "event", cur.lastrowid, e.device, None))
+                if logged:
+                    cur.executemany("INSERT INTO input_log(received, kind, event, device, body) VALUES (?,?,?,?,?)", logged)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
         return stored
+
+    def log_input(self, kind: str, received: int, body: dict[str, Any] | None = None) -> None:
+        """One input that is not an event (a status, a session mark, a tick)."""
+        self.append_inputs([(kind, received, body)])
+
+    def read_inputs(self, *, after_seq: int = 0, limit: int = 5000, since_received: int | None = None) -> list[LoggedInput]:
+        """The input log in order from after `after_seq` (or from the first input received at or
+        after `since_received`), at most `limit` rows."""
+        where, args = "l.seq > ?", [after_seq]
+        if since_received is not None:
+            where += " AND l.received >= ?"
+            args.append(since_received)
+        sql = (f"SELECT l.seq, l.kind, l.received, l.body, {', '.join('e.' + c.strip() for c in _EVENT_COLUMNS.split(','))}"
+               f" FROM input_log l LEFT JOIN events e ON e.id = l.event WHERE {where} ORDER BY l.seq LIMIT ?")
+        with self.lock:
+            rows = self.conn.execute(sql, [*args, limit]).fetchall()
+        out = []
+        for r in rows:
+            event = _row_to_event(r[4:]) if r[1] == "event" and r[4] is not None else None
+            out.append(LoggedInput(r[0], r[1], r[2], event, json.loads(r[3]) if r[3] else None))
+        return out
+
+    def input_position(self) -> tuple[int, int]:
+        """(seq, received) of the newest input logged, (0, 0) when the log is empty."""
+        with self.lock:
+            row = self.conn.execute("SELECT seq, received FROM input_log ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else (0, 0)
+
+    def first_input_seq_received_since(self, received: int) -> int | None:
+        """The seq of the first input received at or after a hub time (a start without checkpoint)."""
+        with self.lock:
+            row = self.conn.execute("SELECT min(seq) FROM input_log WHERE received >= ?", (received,)).fetchone()
+        return row[0]
 
     def quarantine(self, received: int, topic: str, payload: bytes | str, reason: str) -> None:
         text = payload if isinstance(payload, str) else payload.decode("utf-8", errors="backslashreplace")

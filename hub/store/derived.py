@@ -8,8 +8,8 @@ Three kinds of tables live here:
   replaces exactly its old one (rows the unit no longer produces are deleted).
 - plans and decisions (inputs, kept by a rebuild): roster, leave, swaps, seat_assignments,
   equipment_assignments, badge_changes, excuses, and the audit trail of every lead action.
-- input logs the event table does not hold (kept by a rebuild, replayed by it): status_log
-  (device online/offline, including last wills) and acd_log (the contact-center idle count).
+- the engine's checkpoint: its state keyed to a position in the ordered input log (the input log
+  itself, events, statuses, contact-center counts, marks and ticks, is in hub.store).
 
 Times are UTC ms integers, dates site-local ISO dates, shift keys "<date>/<shift id>".
 """
@@ -96,13 +96,9 @@ CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, actor TEXT, action TEXT NOT NULL, target TEXT,
     details TEXT);
 CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
-CREATE TABLE IF NOT EXISTS status_log (
-    id INTEGER PRIMARY KEY, received INTEGER NOT NULL, device TEXT NOT NULL, state TEXT NOT NULL,
-    ts INTEGER, fw TEXT, config TEXT);
-CREATE INDEX IF NOT EXISTS status_log_received ON status_log(received);
-CREATE TABLE IF NOT EXISTS acd_log (
-    id INTEGER PRIMARY KEY, received INTEGER NOT NULL, ts INTEGER NOT NULL, idle INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS acd_log_received ON acd_log(received);
+CREATE TABLE IF NOT EXISTS engine_checkpoint (
+    id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER NOT NULL, seq INTEGER NOT NULL,
+    watermark INTEGER NOT NULL, saved_at INTEGER NOT NULL, state BLOB NOT NULL);
 """
 
 # Column lists per derived table (the order rows are written in).
@@ -211,14 +207,16 @@ class DerivedStore:
         upserts: dict[str, list[tuple]],
         deletes: dict[str, list[tuple]],
         scope_deletes: dict[str, list[tuple[str, list[tuple]]]] | None = None,
+        checkpoint: tuple[int, int, int, int, bytes] | None = None,
     ) -> None:
         """Write one flush of the engine in one transaction.
 
         upserts: table -> encoded rows; deletes: table -> key tuples; scope_deletes: table ->
         [(unit, keys kept)]: delete the unit's rows except those keys (a unit's first result after
-        a restart, when the engine does not know what it wrote before).
+        a restart, when the engine does not know what it wrote before); checkpoint: (format, seq,
+        watermark, saved_at, state): the engine's state once these rows are written.
         """
-        if not upserts and not deletes and not scope_deletes:
+        if not upserts and not deletes and not scope_deletes and checkpoint is None:
             return
 
         def write(conn) -> None:
@@ -236,8 +234,23 @@ class DerivedStore:
                 conn.executemany(f"DELETE FROM {table} WHERE {where}", keys)
             for table, rows in upserts.items():
                 conn.executemany(_UPSERT[table], rows)
+            if checkpoint is not None:
+                conn.execute(
+                    "INSERT INTO engine_checkpoint(id, format, seq, watermark, saved_at, state) VALUES (1,?,?,?,?,?)"
+                    " ON CONFLICT(id) DO UPDATE SET format=excluded.format, seq=excluded.seq,"
+                    " watermark=excluded.watermark, saved_at=excluded.saved_at, state=excluded.state",
+                    checkpoint,
+                )
 
         self._transaction(write)
+
+    def checkpoint(self) -> dict[str, Any] | None:
+        """The engine's last checkpoint: format, seq, watermark, saved_at, state (None: none yet)."""
+        rows = self._rows("SELECT format, seq, watermark, saved_at, state FROM engine_checkpoint WHERE id = 1")
+        return rows[0] if rows else None
+
+    def drop_checkpoint(self) -> None:
+        self._exec("DELETE FROM engine_checkpoint")
 
     def units_with_rows(self) -> set[str]:
         """Every engine unit that owns rows in some derived table."""
@@ -250,6 +263,7 @@ class DerivedStore:
         """Empty every derived table (before a rebuild); returns the rows removed per table."""
 
         def clear(conn) -> dict[str, int]:
+            conn.execute("DELETE FROM engine_checkpoint")  # it describes the tables being emptied
             return {t: conn.execute(f"DELETE FROM {t}").rowcount for t in DERIVED_TABLES}
 
         return self._transaction(clear)
@@ -360,23 +374,6 @@ class DerivedStore:
 
     def audit_rows(self, limit: int = 100) -> list[dict[str, Any]]:
         return [_decode(r) for r in self._rows("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit])]
-
-    # ------------------------------------------------------------ input logs
-
-    def log_status(self, received: int, device: str, state: str, ts: int, fw: str, config: str) -> None:
-        self._exec(
-            "INSERT INTO status_log(received, device, state, ts, fw, config) VALUES (?,?,?,?,?,?)",
-            [received, device, state, ts, fw, config],
-        )
-
-    def log_acd(self, received: int, ts: int, idle: int) -> None:
-        self._exec("INSERT INTO acd_log(received, ts, idle) VALUES (?,?,?)", [received, ts, idle])
-
-    def status_log(self, since_received: int = 0) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM status_log WHERE received >= ? ORDER BY received, id", [since_received])
-
-    def acd_log(self, since_received: int = 0) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM acd_log WHERE received >= ? ORDER BY received, id", [since_received])
 
     # ------------------------------------------------------------ reads for the API
 

@@ -20,6 +20,7 @@ CHUNK = 5000
 PLAN: dict[str, list[tuple[str, str, str, str]]] = {
     "raw_events": [
         ("events", "received", "raw_events_ms", ""),
+        ("input_log", "received", "raw_events_ms", ""),
         ("quarantine", "received", "raw_events_ms", ""),
     ],
     "occupancy": [
