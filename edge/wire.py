@@ -39,6 +39,9 @@ _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-f
 
 # A device clock before this (2024-01-01 UTC) is a Pi that booted without a time source.
 VALID_CLOCK_AFTER_MS = 1_704_067_200_000
+# The largest clock error bound a device may report (a day): a clock worse than that is simply
+# not synchronised, and a bounded field keeps nonsense out of the hub.
+MAX_CLOCK_ERR_MS = 86_400_000
 
 TopicKind = Literal["event", "status", "cmd", "acd"]
 
@@ -118,6 +121,11 @@ class _EventBase(_Message):
     # False when the device knows its clock is not set (booted without NTP or RTC): the hub
     # then orders this device's events by receipt time instead.
     clock_ok: bool = True
+    # Evidence for trusting `ts`, as the device saw it when it observed the event (absent or null:
+    # no evidence either way, e.g. an older device). clock_sync: the kernel / SNTP client says the
+    # clock is synchronised. clock_err_ms: its maximum error bound, meaningful only while synced.
+    clock_sync: bool | None = None
+    clock_err_ms: Annotated[int, Field(ge=0, le=MAX_CLOCK_ERR_MS)] | None = None
 
 
 class BadgeEvent(_EventBase):
@@ -158,6 +166,15 @@ class HeartbeatEvent(_EventBase):
     uptime_s: Annotated[int, Field(ge=0)]
     spooled: Annotated[int, Field(ge=0)]
     dropped: Annotated[int, Field(ge=0)] = 0
+
+
+# Fields every event carries besides its type's own: what is left is the observation (`body`).
+ENVELOPE_FIELDS = frozenset({"v", "id", "device", "seq", "ts", "type", "clock_ok", "clock_sync", "clock_err_ms"})
+
+
+def event_body(event: BaseModel) -> dict[str, Any]:
+    """The observation an event reports, without the envelope (what rules and ground truth see)."""
+    return event.model_dump(exclude=set(ENVELOPE_FIELDS))
 
 
 Event = Annotated[
