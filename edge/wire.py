@@ -168,15 +168,6 @@ class HeartbeatEvent(_EventBase):
     dropped: Annotated[int, Field(ge=0)] = 0
 
 
-# Fields every event carries besides its type's own: what is left is the observation (`body`).
-ENVELOPE_FIELDS = frozenset({"v", "id", "device", "seq", "ts", "type", "clock_ok", "clock_sync", "clock_err_ms"})
-
-
-def event_body(event: BaseModel) -> dict[str, Any]:
-    """The observation an event reports, without the envelope (what rules and ground truth see)."""
-    return event.model_dump(exclude=set(ENVELOPE_FIELDS))
-
-
 Event = Annotated[
     BadgeEvent | OccupancyEvent | InventoryEvent | ButtonEvent | HeartbeatEvent,
     Field(discriminator="type"),
