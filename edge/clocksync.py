@@ -40,6 +40,10 @@ class ClockSync:
 
 
 UNKNOWN = ClockSync(None, None, "unknown")
+# A simulated device's clock is the simulation's clock, so it is as good as an NTP-disciplined Pi
+# on a LAN (a few ms); a simulated clock set wrong by hand says what such a Pi's kernel says.
+SIM_SYNCED = ClockSync(True, 5, "sim")
+SIM_UNSYNCED = ClockSync(False, None, "sim")
 
 
 class ClockSyncReader(Protocol):
