@@ -7,6 +7,8 @@ import sys
 import pytest
 
 from edge.clocksync import (
+    SIM_SYNCED,
+    SIM_UNSYNCED,
     STA_UNSYNC,
     TIME_ERROR,
     UNKNOWN,
@@ -62,3 +64,18 @@ def test_reads_are_cached_and_failures_are_unknown():
     assert len(calls) == 2
     t[0] += 5
     assert r.read() == UNKNOWN and len(calls) == 3  # never raises into the agent
+
+
+def test_soak_skews_report_what_a_hand_set_pi_reports():
+    """The soak's clock-skew chaos is a clock set wrong with NTP off: unsynchronised until unskewed."""
+    from bench.soak_plan import EpochClock
+    from bench.soak_worker import UNSET_BASE_MS, DeviceClock, DeviceClockSync
+
+    clock = DeviceClock(EpochClock(wall_epoch_s=0.0, sim_epoch_ms=1_800_000_000_000, speed=1.0))
+    sync = DeviceClockSync(clock)
+    assert sync.read() == SIM_SYNCED
+    for offset in (3_600_000, -7_200_000, UNSET_BASE_MS - clock.now_ms()):  # ahead, behind, back to 1970
+        clock.offset = offset
+        assert sync.read() == SIM_UNSYNCED
+    clock.offset = 0  # unskew: NTP is back
+    assert sync.read() == SIM_SYNCED
