@@ -14,13 +14,16 @@ Ground truth (truth/shard-K.jsonl), one JSON object a line:
   {"i": action id, "d": device, "t": sim ms}            an action is about to be performed
   {"a": action id or null, "device", "seq", "id", "type", "body", "ts", "clock_ok", "t"}
                                                          an event the device spooled; t is the
-                                                         true simulated time, ts the device clock
+                                                         true simulated time, ts the device clock;
+                                                         body holds clock_sync / clock_err_ms
   {"device", "seq", "gone": true}                        a committed event whose content was lost
   {"start": wall time, "pid"}                            the worker (re)started
 
 Device chaos from the script: `cut` closes the device's connection (the broker publishes its last
 will) and points its link at a dead port until `uncut`; `skew` shifts its clock (ahead, behind,
-or back to 1970 as a Pi without a time source).
+or back to 1970 as a Pi without a time source). A skewed clock is one set wrong with NTP off, so
+its events say `clock_sync: false`, as a real Pi's kernel would (settimeofday sets STA_UNSYNC);
+`unskew` is NTP back: synchronised again.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.soak_plan import Act, EpochClock, read_script, wait_for_epoch  # noqa: E402
 from edge import wire  # noqa: E402
 from edge.agent import Agent  # noqa: E402
+from edge.clocksync import SIM_SYNCED, SIM_UNSYNCED, ClockSync  # noqa: E402
 from edge.config import load_device_config  # noqa: E402
 from edge.drivers import build_sim_drivers  # noqa: E402
 from edge.link import LinkLoop  # noqa: E402
@@ -66,6 +70,16 @@ class DeviceClock:
 
     def sleep(self, seconds: float) -> None:
         self.base.sleep(seconds)
+
+
+class DeviceClockSync:
+    """What the device's kernel would say about a DeviceClock: synchronised unless skewed."""
+
+    def __init__(self, clock: DeviceClock) -> None:
+        self.clock = clock
+
+    def read(self) -> ClockSync:
+        return SIM_SYNCED if self.clock.offset == 0 else SIM_UNSYNCED
 
 
 class Truth:
@@ -192,8 +206,8 @@ class Worker:
                           seq_floor=first if wire.clock_is_valid(first) else 0)
             recovered = self._reconcile(dev, spool, max_seq.get(dev, 0), last_intent.get(dev))
             acted |= recovered
-            agent = Agent(cfg, config_hash=digest, clock=clock, loop=self.loop, drivers=build_sim_drivers(cfg),
-                          spool=spool, on_event=self._record, reconnect_max_s=2.0)
+            agent = Agent(cfg, config_hash=digest, clock=clock, clock_sync=DeviceClockSync(clock), loop=self.loop,
+                          drivers=build_sim_drivers(cfg), spool=spool, on_event=self._record, reconnect_max_s=2.0)
             self.brokers[dev] = agent.link.broker
             if dev in self.cut:
                 agent.link.broker = agent.link.broker.model_copy(update={"port": self.dead_port})

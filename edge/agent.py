@@ -7,7 +7,12 @@ sequence number, and kicks the link (edge.link), which publishes it and removes 
 broker acknowledges it. Commands from the hub drive the LEDs and buzzer.
 
 If the device clock is before 2024 (a Pi that booted without NTP or an RTC stamps 1970), events
-carry `clock_ok: false` and the hub orders them by receipt time.
+carry `clock_ok: false` and the hub orders them by receipt time. Every event also carries the
+clock's sync state as evidence (`clock_sync`, `clock_err_ms`, from an injected ClockSyncReader:
+the kernel's adjtimex on a Pi), read when the event is observed, so a spooled event keeps the state
+it was stamped with. `clock_ok` deliberately stays "plausible", not "synchronised": a Pi that lost
+its network keeps a good clock for hours, and only the hub, which sees the error bound and the
+whole floor, can weigh that.
 
 The floor simulator (edge.sim) runs this same class with simulated drivers, many agents to one
 network loop, on a faster clock: every timer here runs on the injected clock's time.
@@ -24,6 +29,7 @@ from typing import Any
 
 from edge import __version__, wire
 from edge.clock import Clock, SystemClock
+from edge.clocksync import ClockSync, ClockSyncReader, FixedClockSync, KernelClockSync
 from edge.config import DeviceConfig
 from edge.drivers import Drivers, build_drivers
 from edge.exceptions import SpoolError
@@ -93,6 +99,7 @@ class Agent:
         config_hash: str = "",
         cfg_path: str | Path | None = None,
         clock: Clock | None = None,
+        clock_sync: ClockSyncReader | None = None,
         loop: LinkLoop | None = None,
         drivers: Drivers | None = None,
         spool: Spool | None = None,
@@ -108,6 +115,11 @@ class Agent:
         self.cfg = cfg
         self.device = cfg.id
         self.clock: Clock = clock or SystemClock()
+        # The kernel's NTP state describes the system clock only: a simulated clock without a
+        # reader of its own has no evidence either way.
+        if clock_sync is None:
+            clock_sync = KernelClockSync() if isinstance(self.clock, SystemClock) else FixedClockSync()
+        self.clock_sync: ClockSyncReader = clock_sync
         self.speed = float(getattr(self.clock, "speed", 1.0)) or 1.0
         self.heartbeat_enabled = heartbeat
         self.on_event = on_event
@@ -205,12 +217,14 @@ class Agent:
     def emit(self, type_: str, *, if_room: bool = False, **body: Any) -> Any:
         """Build, spool and send one event; returns it, or None if it was not stored."""
         ts = self.clock.now_ms()
+        sync = self.clock_sync.read()  # now, at observation: not when the spool gets it out
         model = _MODELS[type_]
         box: list[Any] = []
 
         def build(seq: int) -> bytes:
             event = model(v=1, id=wire.new_event_id(), device=self.device, seq=seq, ts=ts, type=type_,
-                          clock_ok=wire.clock_is_valid(ts), **body)
+                          clock_ok=wire.clock_is_valid(ts), clock_sync=sync.synced,
+                          clock_err_ms=_err_bound(sync), **body)
             box.append(event)
             return wire.encode(event)
 
@@ -298,6 +312,14 @@ class Agent:
             log.info("%s: the hub asks for a config reload", self.device)
             if self.on_reload is not None:
                 self.on_reload()
+
+
+def _err_bound(sync: ClockSync) -> int | None:
+    """The error bound as the wire takes it: only while synced, capped, so odd evidence from a
+    reader can never cost the observation it rides on."""
+    if sync.synced is not True or sync.error_ms is None or sync.error_ms < 0:
+        return None
+    return min(int(sync.error_ms), wire.MAX_CLOCK_ERR_MS)
 
 
 class _TimerSlot:

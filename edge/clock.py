@@ -1,6 +1,8 @@
 """Injected time. Every time-dependent decision, on the edge and in the hub, asks a Clock, so
 tests play a whole shift in milliseconds and the demo's simulated floor can run faster than real
-time with the hub on the same simulated clock. Times are UTC epoch milliseconds."""
+time with the hub on the same simulated clock. Times are UTC epoch milliseconds.
+
+How far a device clock can be trusted (the kernel's NTP state) is edge.clocksync's job."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ wandering to a neighbour's seat for a while, and leaving at the end of the shift
 process) and a player thread that performs each action when the clock reaches it. The clock is a
 `ScaledClock` (default 60x) starting at the site's local "now", or 40 minutes before today's first
 rostered shift if that is later, so roll call starts at once; `floor.clock` is meant to be shared
-with the hub. With `truth_path`, every event the agents spool is appended as a JSON line (device,
+with the hub. Simulated devices report their clock synchronised (`clock_sync` true, a few ms). With `truth_path`, every event the agents spool is appended as a JSON line (device,
 seq, id, type, body, ts): the ground truth for fault and soak checks.
 """
 
@@ -32,6 +32,7 @@ from typing import Any
 from edge import wire
 from edge.agent import Agent
 from edge.clock import Clock, ScaledClock
+from edge.clocksync import SIM_SYNCED, FixedClockSync
 from edge.config import DeviceConfig
 from edge.drivers import Drivers, build_sim_drivers
 from edge.link import LinkLoop
@@ -299,8 +300,8 @@ class SimFloor:
             spool = Spool(self.spool_dir / f"{dev_id}.db", cfg.spool.max_events, sync="normal",
                           seq_floor=now if floor else 0)
             agent = Agent(cfg, config_hash=self.site.device_hashes.get(dev_id, ""), clock=self.clock,
-                          loop=self.loop, drivers=drivers, spool=spool, on_event=self._record,
-                          reconnect_max_s=10.0, quiet=True)
+                          clock_sync=FixedClockSync(SIM_SYNCED), loop=self.loop, drivers=drivers, spool=spool,
+                          on_event=self._record, reconnect_max_s=10.0, quiet=True)
             self.agents[dev_id] = agent
             self.drivers[dev_id] = drivers
         tags_by_seat: dict[str, list[str]] = defaultdict(list)

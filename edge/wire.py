@@ -39,6 +39,9 @@ _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-f
 
 # A device clock before this (2024-01-01 UTC) is a Pi that booted without a time source.
 VALID_CLOCK_AFTER_MS = 1_704_067_200_000
+# The largest clock error bound a device may report (a day): a clock worse than that is simply
+# not synchronised, and a bounded field keeps nonsense out of the hub.
+MAX_CLOCK_ERR_MS = 86_400_000
 
 TopicKind = Literal["event", "status", "cmd", "acd", "probe"]
 HUB_PROBE = "_hub"  # fw/v1/{site}/_hub/probe: the hub's message to itself (no device id starts with _)
@@ -128,6 +131,11 @@ class _EventBase(_Message):
     # False when the device knows its clock is not set (booted without NTP or RTC): the hub
     # then orders this device's events by receipt time instead.
     clock_ok: bool = True
+    # Evidence for trusting `ts`, as the device saw it when it observed the event (absent or null:
+    # no evidence either way, e.g. an older device). clock_sync: the kernel / SNTP client says the
+    # clock is synchronised. clock_err_ms: its maximum error bound, meaningful only while synced.
+    clock_sync: bool | None = None
+    clock_err_ms: Annotated[int, Field(ge=0, le=MAX_CLOCK_ERR_MS)] | None = None
 
 
 class BadgeEvent(_EventBase):

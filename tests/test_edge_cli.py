@@ -15,6 +15,7 @@ import tty
 
 import pytest
 
+from edge.clocksync import read_adjtimex
 from hub.cli import main
 from hub.ingest import Ingest
 from tests.waiting import wait_until
@@ -90,7 +91,10 @@ def test_edge_process_reads_a_serial_reader_and_stops_cleanly(broker, store, tmp
             time.sleep(0.3)  # the reader's port opens in its own thread
             os.write(master, b"0167772161\r\n")
             assert wait_until(lambda: store.recent_events(device="kiosk-k1", type="badge"))
-            assert store.recent_events(device="kiosk-k1", type="badge")[0].body == {"uid": "000A000001", "reader": "badge"}
+            body = store.recent_events(device="kiosk-k1", type="badge")[0].body
+            assert (body["uid"], body["reader"]) == ("000A000001", "badge")
+            # the real kernel's evidence (adjtimex) rode along, whatever this machine's NTP says
+            assert body["clock_sync"] is read_adjtimex().synced
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(20) == 0
         finally:

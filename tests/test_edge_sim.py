@@ -117,6 +117,7 @@ def test_sim_floor_reaches_the_hub_and_matches_its_truth(broker, store, floor_si
     for t in lines:
         e = hub[(t["device"], t["seq"])]
         assert (e.event_id, e.type, e.ts, e.body) == (t["id"], t["type"], t["ts"], t["body"])
+        assert e.body["clock_sync"] is True  # a simulated clock is the simulation's: synchronised
     assert all(d["state"] == "offline" for d in store.devices())  # a clean stop: offline statuses
     ingest.stop()
     print(f"first 20 devices after {first_devices_s:.2f} s; {len(lines)} events")

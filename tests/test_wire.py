@@ -28,6 +28,11 @@ def event(**over):
         (event(type="button", uid=..., reader=..., button="meal"), {"button": "meal"}),
         (event(type="heartbeat", uid=..., reader=..., uptime_s=5, spooled=0), {"spooled": 0, "dropped": 0}),
         (event(firmware_extra="tolerated"), {"uid": "000A000001"}),
+        (event(), {"clock_sync": None, "clock_err_ms": None}),  # an older device: no evidence
+        (event(clock_sync=True, clock_err_ms=12), {"clock_sync": True, "clock_err_ms": 12}),
+        (event(clock_sync=False, clock_err_ms=None), {"clock_sync": False, "clock_err_ms": None}),
+        (event(type="heartbeat", uid=..., reader=..., uptime_s=5, spooled=0, clock_sync=True, clock_err_ms=0),
+         {"clock_sync": True, "clock_err_ms": 0}),
     ],
 )
 def test_valid_events_decode(payload, body):
@@ -51,6 +56,12 @@ def test_valid_events_decode(payload, body):
         (event(type="occupancy", occupied="yes", sensor="mat"), TOPIC, "occupied", "valid boolean"),
         (event(type="button", button="lunch"), TOPIC, "button", "'break', 'meal' or 'back'"),
         (event(type="teleport"), TOPIC, "type", "unknown event type"),
+        (event(clock_sync=1), TOPIC, "clock_sync", "valid boolean"),
+        (event(clock_sync="true"), TOPIC, "clock_sync", "valid boolean"),
+        (event(clock_err_ms=-5), TOPIC, "clock_err_ms", "greater than or equal to 0"),
+        (event(clock_err_ms=True), TOPIC, "clock_err_ms", "valid integer"),
+        (event(clock_err_ms=2.5), TOPIC, "clock_err_ms", "valid integer"),
+        (event(clock_err_ms=wire.MAX_CLOCK_ERR_MS + 1), TOPIC, "clock_err_ms", "less than or equal to"),
         (event(), "fw/v1/site1/seat-a02/event", "device", "does not match"),
         (event(), "fw/v2/site1/seat-a01/event", "topic", "not a fw/v1 topic"),
     ],
@@ -67,6 +78,9 @@ def test_round_trip_and_topics():
     e = wire.OccupancyEvent(v=1, id=wire.new_event_id(), device="seat-b02", seq=3, ts=wire.now_ms(),
                             type="occupancy", occupied=False, sensor="pir")
     assert wire.decode_event(wire.encode(e), wire.event_topic("s", "seat-b02")) == e
+    assert b"clock_sync" not in wire.encode(e)  # unknown is omitted, as an older device sends it
+    synced = e.model_copy(update={"clock_sync": True, "clock_err_ms": 7})
+    assert wire.decode_event(wire.encode(synced), wire.event_topic("s", "seat-b02")) == synced
     assert wire.parse_topic("fw/v1/s/seat-b02/status") == wire.Topic("s", "seat-b02", "status")
     assert wire.parse_topic("fw/v1/s/acd") == wire.Topic("s", None, "acd")
     assert wire.hub_subscriptions("s") == ["fw/v1/s/+/event", "fw/v1/s/+/status", "fw/v1/s/acd", "fw/v1/s/_hub/probe"]
