@@ -1,10 +1,12 @@
-"""Live processing and a rebuild from the log agree.
+"""Live processing, live processing with restarts, and a rebuild from the log all agree.
 
 A hypothesis property test throws random event streams at a small floor (taps known and unknown,
 occupancy, buttons, inventories, door passages, statuses with last wills, contact-center counts,
 late and out-of-order deliveries, wrong and unknown device clocks, silent devices), processes them
-live in random batches with random ticks in between, then rebuilds every derived table from the
-log and compares. Plus `floorwatch hub rebuild` on a scripted day, keeping a lead's excuse.
+live in random batches with random ticks in between, and again with the hub restarted at random
+batches (from a checkpoint written at another random batch, or from none: what a SIGKILL between
+or inside flushes leaves), then rebuilds every derived table from the log and compares all three.
+Plus `floorwatch hub rebuild` on a scripted day, keeping a lead's excuse.
 """
 
 from __future__ import annotations
@@ -119,7 +121,9 @@ def streams(draw):
             t += 60_000
     batches = draw(st.lists(st.integers(1, 40), min_size=1, max_size=50))
     ticks = draw(st.lists(st.integers(T0, T1 + 3_600_000), max_size=30))
-    return events, inputs, batches, ticks
+    restarts = draw(st.sets(st.integers(0, 60), max_size=4))  # the hub restarts before these batches
+    checkpoints = draw(st.sets(st.integers(0, 60), max_size=4))  # ...and checkpoints after these
+    return events, inputs, batches, ticks, restarts, checkpoints
 
 
 def _log(store: Store, events: list) -> list:
@@ -141,12 +145,16 @@ def _snapshot(store: Store) -> dict[str, list]:
     return {t: derived.snapshot(t) for t in TABLES}
 
 
-def run_stream(site_dir: Path, stream, tmp: Path) -> tuple[dict, dict, int, int]:
-    """Process a stream live (random batches, random ticks), then rebuild; both snapshots."""
+def run_stream(site_dir: Path, stream, tmp: Path, *, restarts: bool = False) -> tuple[dict, dict, int, int]:
+    """Process a stream live (random batches, random ticks, with restarts if asked), then
+    rebuild; both snapshots."""
     from hub.site import load_site
 
-    events, inputs, batches, ticks = stream
+    events, inputs, batches, ticks, restart_at, checkpoint_at = stream
+    if not restarts:
+        restart_at, checkpoint_at = set(), set()
     site = load_site(site_dir)
+    tmp.mkdir(parents=True, exist_ok=True)
     store = Store(tmp / "hub.db")
     try:
         DerivedStore(store).insert_roster([
@@ -162,6 +170,10 @@ def run_stream(site_dir: Path, stream, tmp: Path) -> tuple[dict, dict, int, int]
         i = b = 0
         while i < len(feed):
             size = batches[b % len(batches)]
+            if b in restart_at:  # killed: whatever it did not commit is lost; a new engine resumes
+                engine = Engine(site, store, clock)
+            if b - 1 in checkpoint_at:
+                engine.checkpoint()
             b += 1
             chunk = feed[i:i + size]
             i += size
@@ -194,15 +206,18 @@ def run_stream(site_dir: Path, stream, tmp: Path) -> tuple[dict, dict, int, int]
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(streams())
-def test_live_processing_equals_rebuild(site_dir, stream):
+def test_live_processing_with_restarts_equals_uninterrupted_and_rebuild(site_dir, stream):
     tmp = Path(tempfile.mkdtemp(prefix="fw-rebuild-"))
     try:
-        live, rebuilt, replayed, logged = run_stream(site_dir, stream, tmp)
+        live, rebuilt, replayed, logged = run_stream(site_dir, stream, tmp / "a")
+        restarted, rebuilt2, _, _ = run_stream(site_dir, stream, tmp / "b", restarts=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     assert replayed == logged
     for table in TABLES:
         assert rebuilt[table] == live[table], table
+        assert restarted[table] == live[table], table
+        assert rebuilt2[table] == live[table], table
 
 
 def test_rebuild_command_reproduces_a_day_and_keeps_excuses(tmp_path):
