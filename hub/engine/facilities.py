@@ -11,7 +11,7 @@ function of the same spells (so live processing, a restart and a rebuild agree o
 - on at the first occupancy, or when a seat's device stops reporting (no data is never a reason
   to leave someone without A/C), or ac_precool_min before a rostered shift starts at a seat in
   the zone; after that start it goes off again only once the zone has stayed empty for
-  zone_empty_min more;
+  zone_empty_min more (ac_precool_min = 0: the roster plays no part);
 - outside opening hours the hub sends nothing (the relay keeps its last state).
 The judgement is the unit's `_relay` row: (state, reason, since), since = when the state began.
 The engine sends a command to the relay device when that row changes, live only.
@@ -108,7 +108,7 @@ def relay_state(ctx: Ctx, zone: str, date: str, t0: int, spans: list[tuple[int, 
     since opening and the duties rostered at its seats (see the module's policy)."""
     limit, pre = ctx.lim.zone_empty, ctx.lim.ac_precool
     seats = set(ctx.st.seats_in_zone.get(zone, ()))
-    starts = sorted({d.start for d in ctx.plans.by_date.get(date, []) if d.seat in seats and not d.leave})
+    starts = sorted({d.start for d in ctx.plans.by_date.get(date, []) if d.seat in seats and not d.leave}) if pre else []
     last: tuple[str, str, int] = ("on", opened_as, t0)
     for i, (a, b) in enumerate(spans):
         end = b if b is not None else INF
