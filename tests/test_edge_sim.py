@@ -97,7 +97,7 @@ def test_sim_floor_reaches_the_hub_and_matches_its_truth(broker, store, floor_si
     started = time.monotonic()
     floor.start()
     try:
-        assert len(floor.agents) == 44 and floor.clock is clock  # with zone A's A/C relay
+        assert len(floor.agents) == 43 and floor.clock is clock
         assert wait_until(lambda: store.distinct_event_devices() >= 20, timeout=15), "demo acceptance: 20 devices in 15 s"
         first_devices_s = time.monotonic() - started
         kiosk = [a for a in floor.plan if a.device == "kiosk-k1" and a.t_ms < _ms(today, "08:30", site.tz)]
