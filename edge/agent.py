@@ -4,7 +4,8 @@ One agent runs per Pi (`floorwatch edge --config devices/<id>.toml`). Readers, s
 report through gpiozero-style callbacks; the agent turns each observation into a wire event
 (edge.wire) stamped with the device clock, commits it to the durable spool (edge.spool) with its
 sequence number, and kicks the link (edge.link), which publishes it and removes it when the
-broker acknowledges it. Commands from the hub drive the LEDs and buzzer.
+broker acknowledges it. Commands from the hub drive the LEDs and buzzer, and the A/C relay of a
+zone device (each switch is a `relay` event; heartbeats carry the relay's state).
 
 If the device clock is before 2024 (a Pi that booted without NTP or an RTC stamps 1970), events
 carry `clock_ok: false` and the hub orders them by receipt time. Every event also carries the
@@ -44,6 +45,7 @@ _MODELS: dict[str, type] = {
     "inventory": wire.InventoryEvent,
     "button": wire.ButtonEvent,
     "heartbeat": wire.HeartbeatEvent,
+    "relay": wire.RelayEvent,
 }
 
 EventHook = Callable[[Any], None]
@@ -165,6 +167,8 @@ class Agent:
             sensor.when_changed = lambda occupied, s=sensor: self._on_sensor(s.name, occupied)
         if self.drivers.buttons is not None:
             self.drivers.buttons.when_pressed = self._on_button
+        if self.drivers.relay is not None:
+            self.drivers.relay.when_switched = self._on_relay
 
     # ------------------------------------------------------------ lifecycle
 
@@ -173,6 +177,9 @@ class Agent:
         if self._own_loop:
             self.loop.start()
         self.link.start()
+        relay = self.drivers.relay
+        if relay is not None:  # the power-up state, so the log shows what the A/C did from here
+            self.emit("relay", relay=relay.name, state=relay.state, reason=relay.reason)
         if self.heartbeat_enabled:
             first = self.cfg.heartbeat_s * random.uniform(0.5, 1.0)  # spread a floor's heartbeats
             self._every(self.cfg.heartbeat_s, self.heartbeat, first=first)
@@ -250,8 +257,9 @@ class Agent:
             return None  # a heartbeat is proof of life now; spooling one is pointless
         uptime = max(self.clock.now_ms() - self._started_ms, 0) // 1000
         # if_room: a heartbeat never pushes an observation out of a full spool
+        relay = {"relay": self.drivers.relay.state} if self.drivers.relay is not None else {}
         return self.emit("heartbeat", if_room=True, uptime_s=uptime, spooled=len(self.spool),
-                         dropped=self.spool.dropped)
+                         dropped=self.spool.dropped, **relay)
 
     # ------------------------------------------------------------ driver callbacks
 
@@ -297,6 +305,10 @@ class Agent:
     def _on_button(self, button: str) -> None:
         self.emit("button", button=button)
 
+    def _on_relay(self, state: str, reason: str) -> None:
+        relay = self.drivers.relay
+        self.emit("relay", relay=relay.name if relay is not None else "relay", state=state, reason=reason[:64])
+
     # ------------------------------------------------------------ link callbacks (loop thread)
 
     def _on_connected(self) -> None:
@@ -308,6 +320,11 @@ class Agent:
         if cmd.cmd == "feedback":
             if self.drivers.feedback is not None:
                 self.drivers.feedback.show(cmd.result or "deny", cmd.text)
+        elif cmd.cmd == "relay":
+            if self.drivers.relay is None:
+                log.warning("%s: the hub switches a relay this device does not have", self.device)
+            elif cmd.state is not None:
+                self.drivers.relay.set(cmd.state, cmd.reason)
         elif cmd.cmd == "reload":
             log.info("%s: the hub asks for a config reload", self.device)
             if self.on_reload is not None:

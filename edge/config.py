@@ -82,6 +82,17 @@ class FeedbackConfig(_Section):
     buzzer_pin: int | None = None
 
 
+class RelayConfig(_Section):
+    """A relay output (gpiozero OutputDevice), e.g. the contactor of a zone's air conditioning.
+    `initial` is what the relay does from power-up until the hub says otherwise: `on` keeps the
+    A/C running when the hub is unreachable (a data gap never switches anyone's A/C off)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)] = "ac"
+    pin: Annotated[int, Field(ge=0, le=27)]
+    active_high: bool = True  # False for the common low-triggered relay boards
+    initial: Literal["on", "off"] = "on"
+
+
 class SpoolConfig(_Section):
     path: str = "/var/lib/floorwatch/spool.db"
     max_events: Annotated[int, Field(ge=10)] = 100_000
@@ -92,10 +103,11 @@ class SpoolConfig(_Section):
 class DeviceConfig(_Section):
     id: Annotated[str, Field(pattern=ID_PATTERN)]
     site: Annotated[str, Field(pattern=ID_PATTERN)]
-    role: Literal["seat", "door", "kiosk"]
+    role: Literal["seat", "door", "kiosk", "zone"]
     seat: str | None = None  # role seat: the seat id in site.toml
     door: str | None = None  # role door: the door id in site.toml
     kiosk: str | None = None  # role kiosk: the kiosk id in site.toml
+    zone: str | None = None  # role zone: a zone controller (e.g. its A/C relay), the zone id
     heartbeat_s: Annotated[float, Field(gt=0)] = 30.0
     broker: BrokerConfig = BrokerConfig()
     spool: SpoolConfig = SpoolConfig()
@@ -103,11 +115,27 @@ class DeviceConfig(_Section):
     sensors: list[SensorConfig] = []
     buttons: ButtonsConfig = ButtonsConfig()
     feedback: FeedbackConfig = FeedbackConfig()
+    relay: RelayConfig | None = None
 
     @property
     def place(self) -> str | None:
-        """The seat, door or kiosk this device stands at."""
-        return {"seat": self.seat, "door": self.door, "kiosk": self.kiosk}[self.role]
+        """The seat, door, kiosk or zone this device stands at."""
+        return {"seat": self.seat, "door": self.door, "kiosk": self.kiosk, "zone": self.zone}[self.role]
+
+    def pins(self) -> list[tuple[str, int]]:
+        """(key, GPIO pin) of every pin the file assigns, to catch two uses of one pin."""
+        out: list[tuple[str, int]] = []
+        for i, r in enumerate(self.readers):
+            out += [(f"readers.{i}.{k}", p) for k, p in (("d0_pin", r.d0_pin), ("d1_pin", r.d1_pin)) if p is not None]
+        out += [(f"sensors.{i}.pin", s.pin) for i, s in enumerate(self.sensors) if s.pin is not None]
+        for section, obj in (("buttons", self.buttons), ("feedback", self.feedback), ("relay", self.relay)):
+            if obj is None:
+                continue
+            for k in type(obj).model_fields:
+                p = getattr(obj, k)
+                if k.endswith("pin") and isinstance(p, int):
+                    out.append((f"{section}.{k}", p))
+        return out
 
 
 def config_hash(data: bytes) -> str:
@@ -141,6 +169,11 @@ def parse_device_config(data: dict, path: Path | str = "<device>") -> DeviceConf
         raise validation_to_config_error(path, exc) from None
     if cfg.place is None:
         raise ConfigError(str(path), cfg.role, f"a {cfg.role} device must name its {cfg.role}")
+    used: dict[int, str] = {}
+    for key, pin in cfg.pins():
+        if pin in used:
+            raise ConfigError(str(path), key, f"GPIO {pin} is already used by {used[pin]}")
+        used[pin] = key
     return cfg
 
 

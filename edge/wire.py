@@ -7,7 +7,7 @@ contract for third-party devices (an ESP32, a vendor reader).
 Topics:
   fw/v1/{site}/{device}/event   observations, QoS 1, not retained
   fw/v1/{site}/{device}/status  retained; "online" on connect, "offline" as the last will
-  fw/v1/{site}/{device}/cmd     hub -> device: tap feedback, config reload
+  fw/v1/{site}/{device}/cmd     hub -> device: tap feedback, config reload, A/C relay
   fw/v1/{site}/acd              optional contact-center feed: idle-agent count
 
 Validation is strict about types (a string "3" is not an integer) and tolerant of unknown
@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from edge.exceptions import WireError
 
@@ -169,20 +169,35 @@ class ButtonEvent(_EventBase):
     button: Literal["break", "meal", "back"]
 
 
+RelayState = Literal["on", "off"]
+
+
 class HeartbeatEvent(_EventBase):
-    """Proof of life, with the spool backlog and what overflow has dropped."""
+    """Proof of life, with the spool backlog and what overflow has dropped (and, on a device
+    with an A/C relay, the relay's state, so a missed command shows as a mismatch)."""
 
     type: Literal["heartbeat"]
     uptime_s: Annotated[int, Field(ge=0)]
     spooled: Annotated[int, Field(ge=0)]
     dropped: Annotated[int, Field(ge=0)] = 0
+    relay: RelayState | None = None
+
+
+class RelayEvent(_EventBase):
+    """A relay output switched (at start-up to its configured state, then on each hub command):
+    facilities' record of when the air conditioning was switched, and why."""
+
+    type: Literal["relay"]
+    relay: ShortText
+    state: RelayState
+    reason: Annotated[str, Field(max_length=64)] = ""
 
 
 Event = Annotated[
-    BadgeEvent | OccupancyEvent | InventoryEvent | ButtonEvent | HeartbeatEvent,
+    BadgeEvent | OccupancyEvent | InventoryEvent | ButtonEvent | HeartbeatEvent | RelayEvent,
     Field(discriminator="type"),
 ]
-EVENT_TYPES = ("badge", "occupancy", "inventory", "button", "heartbeat")
+EVENT_TYPES = ("badge", "occupancy", "inventory", "button", "heartbeat", "relay")
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
@@ -198,15 +213,25 @@ class Status(_Message):
 
 
 class Command(_Message):
-    """Hub to device: feedback for a tap (`re` is the event id it answers) or a config reload."""
+    """Hub to device: feedback for a tap (`re` is the event id it answers), a config reload, or
+    the zone's A/C relay (`state` on/off, `reason` why, `since` when the engine judged it so)."""
 
     v: Literal[1]
     device: DeviceId
     ts: EpochMs
-    cmd: Literal["feedback", "reload"]
+    cmd: Literal["feedback", "reload", "relay"]
     result: Literal["ok", "warn", "deny"] | None = None
     text: Annotated[str, Field(max_length=120)] = ""
     re: str | None = None
+    state: RelayState | None = None
+    reason: Annotated[str, Field(max_length=64)] = ""
+    since: EpochMs | None = None
+
+    @model_validator(mode="after")
+    def _relay_has_state(self) -> Command:
+        if self.cmd == "relay" and self.state is None:
+            raise ValueError("a relay command needs a state (on or off)")
+        return self
 
 
 class AcdFeed(_Message):

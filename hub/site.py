@@ -155,6 +155,8 @@ class Thresholds(_Model):
     equipment_missing_cycles: Annotated[int, Field(ge=1)] = 2
     inventory_period_s: Annotated[float, Field(gt=0)] = 60
     zone_empty_min: Annotated[float, Field(ge=0)] = 15
+    ac_precool_min: Annotated[float, Field(ge=0)] = 15  # FAC-ZONE-EMPTY's relay: A/C on before a rostered shift
+    equipment_audit_grace_min: Annotated[float, Field(ge=0)] = 5  # EQUIP-MISSING: shift end + this is the audit
     heartbeat_s: Annotated[float, Field(gt=0)] = 30
     offline_after_s: Annotated[float, Field(gt=0)] = 90
     clock_skew_max_s: Annotated[float, Field(ge=0)] = 5
@@ -408,13 +410,28 @@ def _cross_check(site: Site, errors: list[ConfigError]) -> None:
             errors.append(ConfigError(str(roster_csv), where, f"unknown shift {r.shift!r}"))
         if r.seat not in seat_ids:
             errors.append(ConfigError(str(roster_csv), where, f"unknown seat {r.seat!r}"))
-    places = {"seat": seat_ids, "door": door_ids, "kiosk": kiosk_ids}
+    places = {"seat": seat_ids, "door": door_ids, "kiosk": kiosk_ids, "zone": zone_ids}
     for dev_id, dev in site.devices.items():
         path = root / "devices" / f"{dev_id}.toml"
         if dev.site != info.id:
             errors.append(ConfigError(str(path), "site", f"{dev.site!r} is not this site ({info.id!r})"))
         if dev.place not in places[dev.role]:
             errors.append(ConfigError(str(path), dev.role, f"unknown {dev.role} {dev.place!r}"))
+    relay_of: dict[str, str] = {}
+    for i, z in enumerate(info.zones):
+        dev_id = z.ac_relay_device
+        if dev_id is None:
+            continue
+        key = f"zones.{i}.ac_relay_device"
+        dev = site.devices.get(dev_id)
+        if dev is None:
+            errors.append(ConfigError(str(site_toml), key, f"unknown device {dev_id!r} (no valid devices/{dev_id}.toml)"))
+        elif dev.relay is None:
+            errors.append(ConfigError(str(root / "devices" / f"{dev_id}.toml"), "relay",
+                                      f"zone {z.id} switches its A/C with this device, which has no [relay] section"))
+        if dev_id in relay_of:
+            errors.append(ConfigError(str(site_toml), key, f"{dev_id!r} already switches zone {relay_of[dev_id]}'s A/C"))
+        relay_of.setdefault(dev_id, z.id)
 
 
 def load_site(root: str | Path, *, with_roster: bool = True) -> Site:

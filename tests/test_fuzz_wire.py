@@ -38,7 +38,10 @@ def events(draw) -> dict:
         "inventory": lambda: {"tags": draw(st.lists(short, max_size=10)), "reader": draw(short)},
         "button": lambda: {"button": draw(st.sampled_from(["break", "meal", "back"]))},
         "heartbeat": lambda: {"uptime_s": draw(st.integers(0, 1 << 40)), "spooled": draw(st.integers(0, 10**6)),
-                              "dropped": draw(st.integers(0, 10**6))},
+                              "dropped": draw(st.integers(0, 10**6)),
+                              "relay": draw(st.sampled_from([None, "on", "off"]))},
+        "relay": lambda: {"relay": draw(short), "state": draw(st.sampled_from(["on", "off"])),
+                          "reason": draw(st.text(max_size=64))},
     }[kind]()
     return {**base, "type": kind, **body}
 

@@ -131,3 +131,71 @@ def test_a_tag_seen_at_the_exit_door(floor):
     }
     (ex,) = f.violations("EQUIP-EXIT")
     assert ex["device"] == "door-d2" and ex["details"]["door"] == "D2"
+
+
+# ---------------------------------------------------------------- EQUIP-MISSING: the end-of-shift audit
+
+
+@pytest.fixture
+def audited_floor(tmp_path):
+    """A site that tolerates an hour of unseen cycles (flaky readers): only the end-of-shift audit
+    (equipment_audit_grace_min = 5 after a shift ends) finds a loss within the day."""
+    root = tmp_path / "site"
+    scenario_site(root, day=DAY)
+    rules = root / "rules.toml"
+    rules.write_text(rules.read_text().replace("equipment_missing_cycles = 2 ", "equipment_missing_cycles = 60 "))
+    from hub.site import load_site
+
+    site = load_site(root)
+    assert site.rules.thresholds.equipment_missing_cycles == 60
+    store = Store(tmp_path / "hub.db")
+    yield ScriptedFloor(site, store, day=DAY, start="07:30")
+    store.close()
+
+
+def test_end_of_shift_audit_charges_what_is_not_at_its_seat(audited_floor):
+    f = audited_floor
+    f.roster([("10001", "day", "A01"), ("10002", "day", "A02")])  # 08:30-16:00
+    arrive(f, "10001", "A01")
+    arrive(f, "10002", "A02")
+    taken, out, back = f.at("15:58:30"), f.at("15:50:30"), f.at("16:03")
+    inventories(f, ["A01", "A02"], "15:00", "16:30", lambda tag, t: (
+        "gone" if tag == HEADSET["A01"] and t >= taken or tag == MOUSE["A02"] and out <= t < back else None))
+    f.play("16:05:59")
+    assert not f.violations("EQUIP-MISSING")  # the audit's report is not in yet
+    f.play("16:07")  # no event wakes the headset up (an hour of cycles): the audit's deadline does
+    assert f.found() == {
+        ("EQUIP-MISSING", "missing", "10001", "A01", "16:05:00", None),
+        ("EQUIP-LIABILITY", "liability", "10001", "A01", "16:05:00", None),
+    }
+    f.play("18:00")
+    assert len(f.violations("EQUIP-MISSING")) == 1  # the mouse was back at A02 before the audit
+    (miss,) = f.violations("EQUIP-MISSING")
+    assert (miss["details"]["found_by"], f.local(miss["details"]["last_seen"])) == ("shift_end_audit", "15:58:00")
+    (liab,) = f.violations("EQUIP-LIABILITY")
+    assert liab["amount"] == 180.0  # the headset's price in prices.csv
+    assert {e["tag"]: e["state"] for e in f.engine.equipment()}[HEADSET["A01"]] == "missing"
+
+
+def test_no_audit_without_a_report_after_the_shift(audited_floor):
+    """The home reader stops at 16:00 (switched off with the desk): no proof, no loss, ever."""
+    f = audited_floor
+    f.roster([("10001", "day", "A01")])
+    arrive(f, "10001", "A01")
+    taken = f.at("15:58:30")
+    inventories(f, ["A01"], "15:00", "16:00", lambda tag, t: "gone" if tag == HEADSET["A01"] and t >= taken else None)
+    f.play("+1 07:00")
+    assert not f.violations("EQUIP-MISSING") and not f.violations("EQUIP-LIABILITY")
+
+
+def test_audit_and_cycles_open_one_loss_whichever_comes_first(floor):
+    """With the default two cycles, a headset taken a minute before the shift ends is found by the
+    audit's report (16:05) only if the cycles have not found it first (16:01): one loss."""
+    f = floor
+    f.roster([("10001", "day", "A01")])
+    arrive(f, "10001", "A01")
+    taken = f.at("15:59:30")
+    inventories(f, ["A01"], "15:00", "16:30", lambda tag, t: "gone" if tag == HEADSET["A01"] and t >= taken else None)
+    f.play("18:00")
+    (miss,) = f.violations("EQUIP-MISSING")
+    assert (f.local(miss["start"]), miss["details"]["found_by"]) == ("16:01:00", "cycles")

@@ -123,3 +123,98 @@ def test_unknown_clock_is_timed_by_the_hub_and_never_judged(make_floor):
     assert [(v["kind"], f.local(v["start"]), f.local(v["end"])) for v in f.violations("DEV-CLOCK")] == [
         ("clock_unknown", "08:15:00", "08:15:00"), ("clock_unknown", "08:25:00", "08:25:00")]
     assert f.found() == set()
+
+
+# ---------------------------------------------------------------- FAC-ZONE-EMPTY's A/C relay
+
+
+def relay_site(root, *, precool_min: float = 15):
+    """The scenario site with zone A's A/C switched by a zone device (zone-a, relay on GPIO 22)."""
+    from hub.site import load_site
+
+    site = scenario_site(root, day=DAY)
+    toml = root / "site.toml"
+    toml.write_text(toml.read_text().replace('id = "A"\n', 'id = "A"\nac_relay_device = "zone-a"\n', 1))
+    (root / "devices" / "zone-a.toml").write_text(
+        f'id = "zone-a"\nsite = "{site.id}"\nrole = "zone"\nzone = "A"\n[relay]\npin = 22\n')
+    rules = root / "rules.toml"
+    rules.write_text(rules.read_text().replace("[thresholds]\n", f"[thresholds]\nac_precool_min = {precool_min}\n", 1))
+    return load_site(root)
+
+
+@pytest.fixture
+def relay_floor(tmp_path):
+    stores = []
+
+    def make(start: str = "06:30", **kw) -> ScriptedFloor:
+        site = relay_site(tmp_path / f"site{len(stores)}", **kw)
+        store = Store(tmp_path / f"hub{len(stores)}.db")
+        stores.append(store)
+        return ScriptedFloor(site, store, day=DAY, start=start)
+
+    yield make
+    for s in stores:
+        s.close()
+
+
+def relay_cmds(f, outcome) -> list[tuple[str, str, str]]:
+    out = []
+    for c in outcome.commands:
+        if c.cmd == "relay":
+            assert c.device == "zone-a"
+            out.append((c.state, c.reason, f.local(c.since)))
+    return out
+
+
+def zone_a_day(f) -> None:
+    f.roster([("10001", "day", "A01")])  # 08:30-16:00; nobody else rostered in zone A
+    f.tap("kiosk-k1", badge_of("10001"), "08:15")
+    f.sit("seat-a01", badge_of("10001"), "08:25", "16:00:30")
+    f.occupy("seat-a01", False, "12:00")  # zone A empty 20 minutes over lunch
+    f.occupy("seat-a01", True, "12:20")
+    f.occupy("seat-a02", True, "14:00")  # a second person in the zone for a while: no command
+    f.occupy("seat-a02", False, "14:10")
+    f.offline("seat-a02", "16:30", "17:30")  # A02 might be occupied then: A/C on (no data)
+
+
+def test_relay_follows_the_zone_judgement_with_precool(relay_floor):
+    f = relay_floor()
+    zone_a_day(f)
+    assert relay_cmds(f, f.play("07:01")) == [("off", "zone_empty", "07:00:00")]  # empty at opening: off at once
+    out = f.play("23:30")
+    assert relay_cmds(f, out) == [
+        ("on", "precool", "08:15:00"),  # 15 minutes before the rostered 08:30 start
+        ("off", "zone_empty", "12:15:00"),  # empty since 12:00, past 15 minutes
+        ("on", "occupied", "12:20:00"),
+        ("off", "zone_empty", "16:15:30"),
+        ("on", "no_data", "16:29:00"),  # A02's device went silent: the zone is not known empty
+        ("off", "zone_empty", "17:45:00"),
+    ]
+    # the commands agree with the alert: each off is inside a FAC-ZONE-EMPTY spell past the limit
+    spells = [(v["zone"], f.local(v["start"])) for v in f.violations("FAC-ZONE-EMPTY") if v["zone"] == "A"]
+    assert spells == [("A", "07:00:00"), ("A", "12:00:00"), ("A", "16:00:30"), ("A", "17:30:00")]
+    assert all(c.ts >= c.since for o in f.outcomes for c in o.commands if c.cmd == "relay")
+
+
+def test_relay_after_a_precool_goes_off_again_only_after_the_limit(relay_floor):
+    f = relay_floor(precool_min=30)
+    f.roster([("10001", "day", "A01")])  # rostered but never comes
+    f.play("23:30")
+    assert [x for o in f.outcomes for x in relay_cmds(f, o)] == [
+        ("off", "zone_empty", "07:00:00"), ("on", "precool", "08:00:00"),
+        ("off", "zone_empty", "08:45:00"),  # the shift started at 08:30; still empty 15 minutes later
+    ]
+
+
+def test_a_hub_restart_or_a_rebuild_sends_no_relay_command(relay_floor):
+    from hub.engine.core import Engine
+
+    f = relay_floor()
+    zone_a_day(f)
+    assert [x for x in relay_cmds(f, f.play("12:17"))][-1] == ("off", "zone_empty", "12:15:00")
+    f.engine = Engine(f.site, f.store, f.clock)  # a restarted hub: warm start from the log
+    assert relay_cmds(f, f.play("12:19")) == []  # the relay stays off: nothing sent
+    assert relay_cmds(f, f.play("13:00")) == [("on", "occupied", "12:20:00")]
+    rebuilt = Engine(f.site, f.store, f.clock, warm=False, live=False)
+    rebuilt.replay(f.store.iter_events(), rebuilt.derived.status_log(), rebuilt.derived.acd_log())
+    assert rebuilt.tick(f.clock.now_ms()).commands == []

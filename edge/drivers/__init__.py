@@ -7,6 +7,7 @@
   occupancy    PIR and pressure mat, the stable-state filter    (gpiozero)
   buttons      break / meal / back seat buttons                 (gpiozero)
   feedback     green LED, red LED, buzzer                       (gpiozero)
+  relay        a relay output, e.g. a zone's A/C contactor      (gpiozero)
   sim          simulated drivers behind the same interfaces     (the floor simulator)
 
 A new reader type goes in a new module here and one branch of `build_drivers`.
@@ -32,9 +33,11 @@ class Drivers:
     sensors: list[Any] = field(default_factory=list)
     buttons: Any = None
     feedback: Any = None
+    relay: Any = None
 
     def all(self) -> list[Any]:
-        return [*self.readers, *self.tag_readers, *self.sensors, *(d for d in (self.buttons, self.feedback) if d)]
+        return [*self.readers, *self.tag_readers, *self.sensors,
+                *(d for d in (self.buttons, self.feedback, self.relay) if d)]
 
     def close(self) -> None:
         for d in self.all():
@@ -128,6 +131,11 @@ def build_drivers(cfg: DeviceConfig, *, cfg_path: str = "<device>", pin_factory=
 
             drivers.feedback = Feedback(green_pin=f.green_pin, red_pin=f.red_pin, buzzer_pin=f.buzzer_pin,
                                         pin_factory=pin_factory)
+        if cfg.relay is not None:
+            from edge.drivers.relay import Relay
+
+            r = cfg.relay
+            drivers.relay = Relay(r.pin, name=r.name, active_high=r.active_high, initial=r.initial, pin_factory=pin_factory)
     except BaseException:
         drivers.close()
         raise
@@ -137,7 +145,7 @@ def build_drivers(cfg: DeviceConfig, *, cfg_path: str = "<device>", pin_factory=
 def build_sim_drivers(cfg: DeviceConfig) -> Drivers:
     """Simulated drivers mirroring a device config (same reader and sensor names and roles),
     whatever hardware the config names: what the floor simulator runs every agent with."""
-    from edge.drivers.sim import SimButtons, SimFeedback, SimReader, SimSensor
+    from edge.drivers.sim import SimButtons, SimFeedback, SimReader, SimRelay, SimSensor
 
     drivers = Drivers()
     for rc in cfg.readers:
@@ -146,4 +154,6 @@ def build_sim_drivers(cfg: DeviceConfig) -> Drivers:
     if cfg.role == "seat":
         drivers.buttons = SimButtons()
     drivers.feedback = SimFeedback()
+    if cfg.relay is not None:
+        drivers.relay = SimRelay(cfg.relay.name, cfg.relay.initial)
     return drivers

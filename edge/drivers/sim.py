@@ -84,3 +84,24 @@ class SimFeedback:
 
     def close(self) -> None:
         pass
+
+
+class SimRelay:
+    """A relay that only remembers its state (edge.drivers.relay.Relay's interface)."""
+
+    def __init__(self, name: str = "ac", initial: str = "on") -> None:
+        self.name = name
+        self.state = initial
+        self.reason = "initial"
+        self.when_switched = None
+
+    def set(self, state: str, reason: str = "") -> bool:
+        if state == self.state:
+            return False
+        self.state, self.reason = state, reason
+        if self.when_switched is not None:
+            self.when_switched(state, reason)
+        return True
+
+    def close(self) -> None:
+        pass

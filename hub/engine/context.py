@@ -40,6 +40,8 @@ class Limits:
     missing_cycles: int
     inventory_period: int
     zone_empty: int
+    ac_precool: int
+    audit_grace: int
     heartbeat: int
     offline_after: int
     clock_skew_max: int
@@ -64,7 +66,8 @@ class Limits:
             break_total=int(th.break_total_min * m), meal_max=int(th.meal_max_min * m),
             meal_slot_tolerance=int(th.meal_slot_tolerance_min * m), peak_idle=th.peak_idle_threshold,
             missing_cycles=th.equipment_missing_cycles, inventory_period=int(th.inventory_period_s * s),
-            zone_empty=int(th.zone_empty_min * m), heartbeat=int(th.heartbeat_s * s),
+            zone_empty=int(th.zone_empty_min * m), ac_precool=int(th.ac_precool_min * m),
+            audit_grace=int(th.equipment_audit_grace_min * m), heartbeat=int(th.heartbeat_s * s),
             offline_after=int(th.offline_after_s * s), clock_skew_max=int(th.clock_skew_max_s * s),
             reorder_tolerance=int(th.reorder_tolerance_s * s), tap_hold_off=int(th.tap_hold_off_s * s),
             max_shift=longest * m,
@@ -143,6 +146,7 @@ class Statics:
     prices: dict[str, float]  # equipment kind -> price
     disabled: frozenset[str]  # rule ids switched off in rules.toml
     arrival_devices: list[str]  # kiosks and entry doors: where roll call is taken
+    ac_relay: dict[str, str]  # zone -> the device whose relay switches its A/C
 
     @classmethod
     def from_site(cls, site: Site) -> Statics:
@@ -160,6 +164,7 @@ class Statics:
             arrival_devices=sorted(
                 dev for dev, cfg in site.devices.items()
                 if cfg.role == "kiosk" or (cfg.role == "door" and door_kind.get(cfg.door or "", "both") in ("entry", "both"))),
+            ac_relay={z.id: z.ac_relay_device for z in site.info.zones if z.ac_relay_device},
         )
 
 

@@ -765,6 +765,8 @@ class Engine:
                 log.exception("engine: writing derived rows failed")
         if self.live:
             out.updates.extend(updates)
+            # FAC-ZONE-EMPTY's A/C relay (issue 11 item 6): a changed judgement is a command
+            out.commands.extend(facilities.relay_command(d, now) for ch, d in updates if ch == "relay")
 
     def _write_checkpoint(self, upserts: dict, deletes: dict, scope: dict) -> None:
         started = time.perf_counter()
@@ -855,6 +857,10 @@ class Engine:
                 updates.append(("zone", {k2: v for k2, v in by_key[k].items() if k2 != "key"}))
             for k in gone:
                 updates.append(("zone", {"zone": k[0], "empty": False, "since": None}))
+        elif table == "_relay":  # FAC-ZONE-EMPTY's A/C relay (issue 11 item 6); _flush sends it
+            by_key = {(r["key"],): r for r in rows}
+            for k in changed:
+                updates.append(("relay", {k2: v for k2, v in by_key[k].items() if k2 != "key"}))
 
     def _seat_update(self, row: dict[str, Any], now: int) -> dict[str, Any]:
         used = row.get("used_before_s") or 0.0

@@ -4,7 +4,11 @@ A tag's history is a list of sightings by place. Seen at a seat other than its h
 move (charged to whoever was signed in there); seen at an exit door is an exit; not seen for
 equipment_missing_cycles inventory periods is a loss, but only once the home seat's reader has
 reported without it after that time (positive proof, so a reader that is off never "loses"
-anything). A loss is charged to the agent signed in at the home seat when the tag was last seen,
+anything). The end-of-shift audit (损坏和遗失…照价赔偿: headsets and mice stay at their seat) is
+the other way a loss is found: equipment_audit_grace_min after each shift at the home seat ends,
+a tag not seen by any reader for a whole inventory period is lost, again only once the home
+reader has reported without it (so a site may set a long cycle limit for flaky readers and still
+audit every shift end). Whichever way opens first opens the loss. A loss is charged to the agent signed in at the home seat when the tag was last seen,
 else split equally across the team on shift (落实责任人照价赔偿;若无法落实责任人,则由当班班组共同承担).
 """
 
@@ -100,8 +104,13 @@ def tag_unit(ctx: Ctx, tag: str) -> dict[str, list[dict[str, Any]]]:
             state, since = "exit", last.first
         elif last.place != home:
             state, since = "moved", last.first
+    audits = shift_end_audits(ctx, home)
     for u, u_event, u_device, found, found_event in stretches:
-        opened = _opened(ctx, home_device, u + limit)
+        opened, basis = _opened(ctx, home_device, u + limit), "cycles"
+        audit = next((a for a in audits if a - ctx.lim.inventory_period > u), None)
+        audit_opened = _opened(ctx, home_device, audit) if audit is not None else None
+        if audit_opened is not None and (opened is None or audit_opened < opened):
+            opened, basis = audit_opened, "shift_end_audit"
         if opened is None or (found is not None and found <= opened) or not ctx.reached(opened):
             continue
         if found is None:
@@ -117,7 +126,8 @@ def tag_unit(ctx: Ctx, tag: str) -> dict[str, list[dict[str, Any]]]:
             vios.append(ctx.violation(
                 "EQUIP-MISSING", "missing", (tag, u), start=opened, end=found, evidence=evidence,
                 emp=members[0] if len(members) == 1 and how == "signed_in" else None, seat=home,
-                details={"tag": tag, "kind": equip.kind, "last_seen": u, "price": price, "liability": how}))
+                details={"tag": tag, "kind": equip.kind, "last_seen": u, "price": price, "liability": how,
+                         "found_by": basis}))
         if found is None and ctx.enabled("EQUIP-LIABILITY"):
             for m, amount in zip(members, shares, strict=True):
                 vios.append(ctx.violation(
@@ -128,6 +138,18 @@ def tag_unit(ctx: Ctx, tag: str) -> dict[str, list[dict[str, Any]]]:
     live = {"tag": tag, "kind": equip.kind, "home_seat": home, "seen_at": last.place if last else None,
             "seen_device": last.device if last else None, "last_seen": None, "state": state, "since": since}
     return {"equipment_incidents": incidents, "violations": vios, "equipment_state": [live]}
+
+
+def shift_end_audits(ctx: Ctx, seat: str) -> list[int]:
+    """When the equipment of a seat is audited: equipment_audit_grace_min after each shift
+    rostered there ends, in time order. The tag unit is recomputed once the home reader's first
+    report after the next audit can have arrived (a long cycle limit would not wake it up)."""
+    settle = ctx.lim.inventory_period * 3 // 2 + 1000  # a report after the audit has arrived by then
+    audits = sorted({d.end + ctx.lim.audit_grace for d in ctx.plans.at_seat(seat)})
+    upcoming = next((a for a in audits if a + settle > ctx.now), None)
+    if upcoming is not None:
+        ctx.need(upcoming + settle)
+    return audits
 
 
 def _opened(ctx: Ctx, device: str | None, due: int) -> int | None:

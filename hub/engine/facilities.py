@@ -1,9 +1,20 @@
-"""Facilities: FAC-ZONE-EMPTY, and the live state of each seat on the floor map.
+"""Facilities: FAC-ZONE-EMPTY and the zone's A/C relay, and the live state of each seat.
 
 A zone is empty when none of its seats is occupied and every seat's device is reporting (a seat
 whose device has a data gap might be occupied, so the zone is not known to be empty). An empty
 spell longer than zone_empty_min inside opening hours is an alert for facilities (switch the air
 conditioning off).
+
+A zone whose site.toml names an `ac_relay_device` has its A/C switched by the hub, as a pure
+function of the same spells (so live processing, a restart and a rebuild agree on it):
+- off once the zone has been known empty for zone_empty_min (a zone empty at opening: at once);
+- on at the first occupancy, or when a seat's device stops reporting (no data is never a reason
+  to leave someone without A/C), or ac_precool_min before a rostered shift starts at a seat in
+  the zone; after that start it goes off again only once the zone has stayed empty for
+  zone_empty_min more (ac_precool_min = 0: the roster plays no part);
+- outside opening hours the hub sends nothing (the relay keeps its last state).
+The judgement is the unit's `_relay` row: (state, reason, since), since = when the state began.
+The engine sends a command to the relay device when that row changes, live only.
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from edge import wire
 from hub.engine import away
 from hub.engine.calendar import local_ms
 from hub.engine.context import INF, Ctx
@@ -52,6 +64,9 @@ def zone_unit(ctx: Ctx, zone: str, date: str) -> dict[str, list[dict[str, Any]]]
                 changes.append((b, 0, -1))
     changes.sort()
     spans: list[tuple[int, int | None]] = []
+    ended_by: list[str] = []  # what ended each closed span: occupied | no_data
+    # why the relay is on at opening, unless an empty zone switches it off at once
+    opened_as = "occupied" if occupied > 0 else "no_data" if unknown > 0 else "precool"
     start = t0 if occupied == 0 and unknown == 0 else None
     for t, d_occ, d_unk in changes:
         occupied += d_occ
@@ -62,6 +77,7 @@ def zone_unit(ctx: Ctx, zone: str, date: str) -> dict[str, list[dict[str, Any]]]
         elif not empty and start is not None:
             if t > start:
                 spans.append((start, t))
+                ended_by.append("occupied" if occupied > 0 else "no_data")
             start = None
     if start is not None:
         spans.append((start, t1 if ctx.reached(t1) else None))
@@ -78,7 +94,48 @@ def zone_unit(ctx: Ctx, zone: str, date: str) -> dict[str, list[dict[str, Any]]]
                 details={"limit_min": limit / 60_000}))
         if b is None:
             live.append({"key": zone, "zone": zone, "empty": True, "since": a})
-    return {"violations": vios, "_zone": live}
+    out: dict[str, list[dict[str, Any]]] = {"violations": vios, "_zone": live}
+    device = ctx.st.ac_relay.get(zone)
+    if device is not None and ctx.now < t1:
+        state, reason, since = relay_state(ctx, zone, date, t0, spans, ended_by, opened_as)
+        out["_relay"] = [{"key": zone, "zone": zone, "device": device, "state": state, "reason": reason, "since": since}]
+    return out
+
+
+def relay_state(ctx: Ctx, zone: str, date: str, t0: int, spans: list[tuple[int, int | None]], ended_by: list[str],
+                opened_as: str) -> tuple[str, str, int]:
+    """The zone's A/C relay at `now`: (on | off, why, since when), from the zone's empty spells
+    since opening and the duties rostered at its seats (see the module's policy)."""
+    limit, pre = ctx.lim.zone_empty, ctx.lim.ac_precool
+    seats = set(ctx.st.seats_in_zone.get(zone, ()))
+    starts = sorted({d.start for d in ctx.plans.by_date.get(date, []) if d.seat in seats and not d.leave}) if pre else []
+    last: tuple[str, str, int] = ("on", opened_as, t0)
+    for i, (a, b) in enumerate(spans):
+        end = b if b is not None else INF
+        # each rostered start inside the spell restarts its count (after a precool)
+        anchors = [a if a > t0 else t0 - limit - 1] + [s for s in starts if a <= s < end]
+        for j, anchor in enumerate(anchors):
+            seg_end = anchors[j + 1] if j + 1 < len(anchors) else end
+            nxt = next((s for s in starts if s > anchor), None)
+            off_from = max(anchor + limit + 1, a)
+            off_to, why = seg_end, (ended_by[i] if b is not None and seg_end == b else "precool")
+            if nxt is not None and nxt - pre < off_to:
+                off_to, why = max(nxt - pre, a), "precool"
+            if off_from >= off_to:
+                continue
+            if not ctx.reached(off_from):
+                return last
+            last = ("off", "zone_empty", off_from)
+            if off_to >= INF or not ctx.reached(off_to):
+                return last
+            last = ("on", why, off_to)
+    return last
+
+
+def relay_command(row: dict[str, Any], now: int) -> wire.Command:
+    """The command for a changed `_relay` row: what the zone's relay device is told."""
+    return wire.Command(v=1, device=row["device"], ts=now, cmd="relay", state=row["state"], reason=row["reason"],
+                        since=row["since"])
 
 
 def seat_now(ctx: Ctx, seat: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ ROLLCALL = {
     "pending": ("待定", "pending"),
 }
 
-PLACE_KINDS = {"seat": ("台席", "seat"), "door": ("门", "door"), "kiosk": ("点名机", "kiosk")}
+PLACE_KINDS = {"seat": ("台席", "seat"), "door": ("门", "door"), "kiosk": ("点名机", "kiosk"), "zone": ("区域", "zone")}
 
 GRADES = {
     "excellent": ("优秀", "excellent"),
