@@ -270,9 +270,7 @@ class Engine:
             self.seq = (first or last_seq + 1) - 1
             if first != 1:  # not the whole log: what starts before the replay is settled
                 first_row = self.store.read_inputs(after_seq=self.seq, limit=1)
-                start = first_row[0].received if first_row else since
-                self.frozen_before = (local_date(start + ARRIVAL_LOOKBACK_MS, self.site.tz)
-                                      + dt.timedelta(days=1)).isoformat()
+                self.frozen_before = self._settled_before(first_row[0].received if first_row else since)
         started = time.perf_counter()
         seq0 = self.seq
         self.consume()
@@ -910,14 +908,20 @@ class Engine:
         while i < len(facts.acd) - 1 and facts.acd[i + 1][0] < cutoff:
             i += 1
         del facts.acd[:i]
-        old_date = self._date(cutoff)
-        for unit in [u for u in self.units if u[0] in ("seat", "zone", "door", "badge", "device", "free") and u[2] < old_date
-                     or u[0] == "duty" and u[1] < old_date]:
+        # a date whose units need facts from before the cut-off can no longer be recomputed: settled
+        settled = self._settled_before(cutoff)
+        self.frozen_before = max(self.frozen_before, settled)
+        for unit in [u for u in self.units if self._frozen(u)]:
             st = self.units.pop(unit)
             st.deadline = None
             self._rows_cache.pop(unit, None)
             self._away_starts.pop(unit, None)
         self._owner_of_violation = {v: u for v, u in self._owner_of_violation.items() if u in self.units}
-        self.plans.drop_dates_before(old_date)
-        self.frozen_before = max(self.frozen_before, old_date)
+        self.plans.drop_dates_before(self.frozen_before)
+
+    def _settled_before(self, t: int) -> str:
+        """The first date all of whose units' facts come after t (a day's units look back up to
+        ARRIVAL_LOOKBACK_MS before it starts): every earlier date is settled once facts before t
+        are gone."""
+        return (local_date(t + ARRIVAL_LOOKBACK_MS, self.site.tz) + dt.timedelta(days=1)).isoformat()
 

@@ -126,7 +126,9 @@ def duty_unit(ctx: Ctx, duty: Duty) -> UnitResult:
         s_t = signin.start if signin else None
         if (s_t is not None and s_t > duty.start) or (s_t is None and ctx.reached(duty.start + 1)):
             end = s_t if s_t is not None else (duty.end if ctx.reached(duty.end) else None)
-            if not ctx.seat_gap(duty.seat, duty.start - lim.signin_window, s_t if s_t is not None else ctx.now):
+            # decided inside its own window: a later gap (the device's shutdown at 11:00) ends
+            # nothing already settled at the start of the shift
+            if not ctx.seat_gap(duty.seat, duty.start - lim.signin_window, duty.start):
                 vios.append(ctx.violation(
                     "ROLL-SEAT-SIGNIN", "seat_signin_late", (key, emp), start=duty.start, end=end,
                     evidence=[signin.start_event] if signin else [rc.arrival_event],

@@ -77,6 +77,7 @@ class ScriptedFloor:
         self._spooling: dict[str, list[tuple[int, int]]] = {}
         self._skew: dict[str, int] = {}
         self.played_until = self.t0
+        self._outages: list[tuple[int, int]] = []
         # the scripted hub is connected and caught up from the start (a hub restart can be scripted)
         self.session("connected", self.t0)
         self.session("caught_up", self.t0)
@@ -97,9 +98,9 @@ class ScriptedFloor:
 
     # ------------------------------------------------------------ script
 
-    def _push(self, received: int, kind: str, payload: Any) -> None:
+    def _push(self, received: int, kind: str, payload: Any, order: int | None = None) -> None:
         self._order += 1
-        self._items.append(_Item(received, self._order, kind, payload))
+        self._items.append(_Item(received, self._order if order is None else order, kind, payload))
 
     def event(self, device: str, etype: str, when: str | int, body: dict[str, Any], *, delay_s: float = 0,
               ts: int | None = None, clock_ok: bool = True, label: str | None = None) -> str:
@@ -144,6 +145,16 @@ class ScriptedFloor:
             self._push(a + 45_000, "status", wire.Status(v=1, device=device, state="offline", ts=a, fw="t", config="t"))
         self._push(b, "status", wire.Status(v=1, device=device, state="online", ts=b, fw="t", config="t"))
 
+    def hub_outage(self, start: str | int, end: str | int, *, backlog_s: float = 1.0) -> None:
+        """The hub is down from start to end: the broker queues everything sent meanwhile
+        (heartbeats still say nothing is spooled on the device) and delivers it when the hub
+        reconnects at end; the hub is caught up backlog_s later. Play past `end` in one go."""
+        a, b = self.at(start), self.at(end)
+        self._outages.append((a, b))
+        self.session("disconnected", a)
+        self._push(b, "mark", {"mark": "connected"}, order=-1)  # before the backlog
+        self.session("caught_up", b + int(backlog_s * 1000))
+
     def session(self, mark: str, when: str | int) -> None:
         """The hub's own session mark in the input log: connected, disconnected, caught_up."""
         self._push(self.at(when), "mark", {"mark": mark})
@@ -183,6 +194,13 @@ class ScriptedFloor:
                 elif not self._silent(dev, t):
                     hb.append(_Item(t, 0, "hb", (dev, t, 0)))
                 t += self.heartbeat_ms
+        for item in items + hb:  # what the broker held while the hub was down arrives at its return
+            if item.kind != "mark":
+                for a, b in self._outages:
+                    if a <= item.received < b:
+                        if b > end:
+                            raise ValueError("play past the end of a hub outage")
+                        item.received = b
         merged = sorted(items + hb)
         total = Outcome()
         next_tick = start - start % self.tick_ms + self.tick_ms
@@ -194,11 +212,15 @@ class ScriptedFloor:
                 pending.clear()
                 total.extend(self.engine.process(stored))
 
+        def down(t: int) -> bool:  # a hub that is down logs no ticks
+            return any(a <= t < b for a, b in self._outages)
+
         for item in merged:
             while next_tick <= item.received:
                 flush_pending()
                 self.clock.set(max(self.clock.now_ms(), next_tick))
-                total.extend(self.engine.tick(next_tick))
+                if not down(next_tick):
+                    total.extend(self.engine.tick(next_tick))
                 next_tick += self.tick_ms
             if item.kind in ("status", "acd", "mark"):
                 flush_pending()
