@@ -29,7 +29,7 @@ from paho.mqtt.properties import Properties
 
 from edge import wire
 from edge.exceptions import WireError
-from hub.store import IncomingEvent, Store, StoredEvent
+from hub.store import REUSED_SEQ, IncomingEvent, Store, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +210,7 @@ class Ingest:
         feeds: list[wire.AcdFeed] = []
         seen: dict[str, tuple[int, int | None, int | None, int | None, int]] = {}
         order: list[tuple[str, object]] = []  # what reaches the engine, in receipt order
+        payloads: dict[tuple[str, int, str], bytes] = {}  # for quarantining a reused seq as received
         for m in batch:
             try:
                 topic = wire.parse_topic(m.topic)
@@ -219,6 +220,7 @@ class Ingest:
                     e = wire.decode_event(m.payload, m.topic)
                     body = e.model_dump(exclude={"v", "id", "device", "seq", "ts", "clock_ok", "type"})
                     events.append(IncomingEvent(e.id, e.device, e.seq, e.ts, m.received, e.type, e.clock_ok, body))
+                    payloads[(e.device, e.seq, e.id)] = m.payload
                     order.append(("event", (e.device, e.seq)))
                     prev = seen.get(e.device)
                     hb = (e.ts, e.spooled, e.dropped) if e.type == "heartbeat" else (None, None, None)
@@ -238,7 +240,9 @@ class Ingest:
                     raise WireError("topic", "the hub does not accept cmd topics", m.topic)
             except WireError as exc:
                 bad.append((m.received, m.topic, m.payload, f"{exc.field}: {exc.reason}"))
-        stored = self.store.append_events(events) if events else []
+        reused: list[tuple[IncomingEvent, str]] = []
+        stored = self.store.append_events(events, reused) if events else []
+        bad += [_reused_row(e, stored_id, self.site, payloads[(e.device, e.seq, e.event_id)]) for e, stored_id in reused]
         if bad:
             self.store.quarantine_many(bad)
             for _, topic, _, reason in bad:
@@ -253,8 +257,9 @@ class Ingest:
                 self.client.ack(m.mid, m.qos)
         self.stats["received"] += len(batch)
         self.stats["stored"] += len(stored)
-        self.stats["duplicates"] += len(events) - len(stored)
+        self.stats["duplicates"] += len(events) - len(stored) - len(reused)
         self.stats["quarantined"] += len(bad)
+        self.stats["reused_seq"] = self.stats.get("reused_seq", 0) + len(reused)
         # Hand everything on in the order it was received: a device's status after its replayed
         # events (or before them) means something different to the engine (DEV-CLOCK, gaps).
         new = {(e.device, e.seq): e for e in stored}
@@ -286,3 +291,10 @@ class Ingest:
     def publish_command(self, cmd: wire.Command, site: str | None = None) -> None:
         """Tap feedback or a reload for one device (QoS 1, never retained)."""
         self.client.publish(wire.cmd_topic(site or self.site, cmd.device), wire.encode(cmd), qos=1, retain=False)
+
+
+def _reused_row(e: IncomingEvent, stored_id: str, site: str, payload: bytes) -> tuple[int, str, bytes, str]:
+    """A quarantine row for an event that reuses a stored (device, seq) under another id: kept,
+    not silently dropped as a duplicate (a third-party device restarting its seq after a reboot)."""
+    reason = f"{REUSED_SEQ}: {e.device} seq {e.seq} is already stored as event {stored_id}; this is event {e.event_id}"
+    return (e.received, wire.event_topic(site, e.device), payload, reason)

@@ -23,6 +23,7 @@ import sqlite_utils
 from hub.exceptions import StoreError
 
 SCHEMA_VERSION = 1
+REUSED_SEQ = "reused seq"  # the quarantine reason's prefix for a device reusing a stored seq
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,14 @@ class Store:
 
     # ------------------------------------------------------------ event log
 
-    def append_events(self, events: Iterable[IncomingEvent]) -> list[StoredEvent]:
-        """Append in one transaction; returns the events that were new (duplicates are skipped)."""
+    def append_events(
+        self, events: Iterable[IncomingEvent], reused: list[tuple[IncomingEvent, str]] | None = None
+    ) -> list[StoredEvent]:
+        """Append in one transaction; returns the events that were new (duplicates are skipped).
+
+        A skipped event whose (device, seq) is stored under a *different* event id is not a
+        redelivery but a device reusing a seq (a third-party reader after a reboot): with
+        `reused`, each such event is appended to it with the stored event's id, for quarantine."""
         stored: list[StoredEvent] = []
         with self.lock:
             cur = self.conn.cursor()
@@ -191,6 +198,10 @@ class Store:
                         stored.append(
                             StoredEvent(cur.lastrowid, e.event_id, e.device, e.seq, e.ts, e.received, e.type, e.clock_ok, e.body)
                         )
+                    elif reused is not None:
+                        row = cur.execute("SELECT event_id FROM events WHERE device = ? AND seq = ?", (e.device, e.seq)).fetchone()
+                        if row is not None and row[0] != e.event_id:
+                            reused.append((e, row[0]))
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -226,6 +237,19 @@ class Store:
                 "SELECT id, received, topic, payload, reason FROM quarantine ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
         return [dict(zip(("id", "received", "topic", "payload", "reason"), r, strict=True)) for r in rows]
+
+    def reused_seq_counts(self) -> dict[str, int]:
+        """Events quarantined for reusing a stored (device, seq), per device (topic's device)."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT topic, count(*) FROM quarantine WHERE reason LIKE ? GROUP BY topic", (REUSED_SEQ + "%",)
+            ).fetchall()
+        out: dict[str, int] = {}
+        for topic, n in rows:
+            parts = topic.split("/")
+            device = parts[3] if len(parts) == 5 else topic
+            out[device] = out.get(device, 0) + n
+        return out
 
     def count_events(self) -> int:
         with self.lock:
