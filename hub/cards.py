@@ -185,3 +185,22 @@ def seen_uid(card: str, bits: int) -> str:
     and scripted scenarios emit. Bits the registry does not know of the card are read as 0."""
     value = parse_card(card).value & ((1 << bits) - 1)
     return f"{value:010X}"
+
+
+def tap_key(index: CardIndex, uid: str, declared: int | None, stated: object = None) -> str:
+    """The card a tap is (Match.key), from the reader's width as its device file `declared` it
+    and as the event `stated` it (optional `card_bits`). When neither says, or they disagree, the
+    tap is unknown: the hub never guesses how many bits a reader saw."""
+    uid = uid.upper()
+    if not isinstance(stated, int) or isinstance(stated, bool):
+        stated = None
+    if declared is not None and stated is not None and stated != declared:
+        return f"unknown:{uid}?{stated}/{declared}bits"
+    bits = declared if declared is not None else stated
+    if bits is None:
+        return f"unknown:{uid}?bits"
+    try:
+        read = reading(uid, bits)
+    except ValueError:
+        return f"unknown:{uid}?{bits}bits"
+    return index.match(read).key

@@ -164,9 +164,9 @@ def _csv(rows: list[list], header: list[str]) -> str:
 def card_id(i: int) -> str:
     """The i-th agent's EM4100 card: a customer byte that is not 0 (so a W26 door, a decimal desk
     reader and an RDM6300 seat each see something different of it) and a number whose lower 24
-    bits differ from every other card's (7919 is odd: (i + 1) * 7919 mod 2**24 never repeats)."""
+    bits differ from every other card's (0x9E3779 is odd: (i + 1) * 0x9E3779 mod 2**24 never repeats)."""
     customer = 0x10 + (i * 37) % 0xE0
-    number = 0x0A000000 + ((i + 1) * 7919) % (1 << 24)
+    number = 0x0A000000 + ((i + 1) * 0x9E3779) % (1 << 24)
     return f"{customer:02X}{number:08X}"
 
 

@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
-from hub.cards import CardIndex, parse_card, reading
+from hub.cards import CardIndex, parse_card, tap_key
 from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, shift_key, shift_window, slot_ms
 from hub.site import Agent, Site
 from hub.store.derived import DerivedStore
@@ -103,25 +103,11 @@ class Plans:
         self.equipment_home = homes
 
     def tap_key(self, device: str, body: dict) -> str:
-        """The card a badge event is, as the engine files it: the card's canonical text when the
-        bits this reader sees match exactly one card; otherwise the read, marked unknown or
-        ambiguous. The reader's width comes from its device file, else from the event's optional
-        `card_bits`; when neither says, or they disagree, the hub does not guess (unknown)."""
-        uid = str(body["uid"]).upper()
+        """The card a badge event is, as the engine files it (hub.cards.tap_key): the card's
+        canonical text when the bits this reader sees match exactly one card; otherwise the
+        read, marked unknown or ambiguous."""
         declared = self.site.reader_bits(device, body.get("reader"))
-        stated = body.get("card_bits")
-        if not isinstance(stated, int) or isinstance(stated, bool):
-            stated = None
-        if declared is not None and stated is not None and stated != declared:
-            return f"unknown:{uid}?{stated}/{declared}bits"
-        bits = declared if declared is not None else stated
-        if bits is None:
-            return f"unknown:{uid}?bits"
-        try:
-            read = reading(uid, bits)
-        except ValueError:
-            return f"unknown:{uid}?{bits}bits"
-        return self.cards.match(read).key
+        return tap_key(self.cards, str(body["uid"]), declared, body.get("card_bits"))
 
     def owner(self, uid: str, t: int) -> Owner:
         """Whose badge `uid` (a card key, see tap_key) was at time t (a revoked badge was valid
