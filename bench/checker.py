@@ -61,10 +61,12 @@ class SiteFacts:
     seat_zone: dict[str, str]
     devices: dict[str, tuple[str, str]]  # device -> (role, place)
     seat_device: dict[str, str]
-    badge_owner: dict[str, str]  # UID upper -> employee_no
+    badge_owner: dict[tuple[int, int], str]  # (known bits, value) of each active card -> employee_no
+    reader_bits: dict[str, int]  # device -> how many bits of a card its badge reader sees
     th: dict[str, float]
     roster: list[dict[str, str]]
     max_shift: int
+    card_index: dict[int, dict[int, dict[int, list[str]]]] = field(default_factory=dict)  # built by card_owner
 
     def ms(self, key: str, unit: int) -> int:
         return int(float(self.th[key]) * unit)
@@ -74,17 +76,21 @@ def read_site(root: Path) -> SiteFacts:
     site = tomllib.loads((root / "site.toml").read_text(encoding="utf-8"))
     rules = tomllib.loads((root / "rules.toml").read_text(encoding="utf-8"))
     devices = {}
+    reader_bits = {}
     for p in sorted((root / "devices").glob("*.toml")):
         d = tomllib.loads(p.read_text(encoding="utf-8"))
         devices[d["id"]] = (d["role"], d[d["role"]])
+        for r in d.get("readers", []):
+            if r.get("role", "badge") == "badge" and _reader_bits(r):
+                reader_bits[d["id"]] = _reader_bits(r)
     owners = {}
     with (root / "agents.csv").open(encoding="utf-8-sig") as f:
         for row in csv.DictReader(f):
             if (row.get("active") or "true").lower() in ("0", "false", "no", "n"):
                 continue
-            for b in (row.get("badges") or "").replace(",", ";").split(";"):
+            for b in (row.get("badges") or "").split(";"):
                 if b.strip():
-                    owners[b.strip().upper()] = row["employee_no"]
+                    owners[_card(b.strip())] = row["employee_no"]
     with (root / "roster.csv").open(encoding="utf-8-sig") as f:
         roster = list(csv.DictReader(f))
     shifts = {s["id"]: (s["start"], s["end"]) for s in site["shifts"]}
@@ -98,8 +104,61 @@ def read_site(root: Path) -> SiteFacts:
         door_kind={d["id"]: d.get("kind", "both") for d in site.get("doors", [])},
         seat_zone={s["id"]: s["zone"] for s in site["seats"]}, devices=devices,
         seat_device={place: dev for dev, (role, place) in devices.items() if role == "seat"},
-        badge_owner=owners, th=rules.get("thresholds", {}), roster=roster, max_shift=longest * MIN,
+        badge_owner=owners, reader_bits=reader_bits, th=rules.get("thresholds", {}), roster=roster, max_shift=longest * MIN,
     )
+
+
+def _reader_bits(r: dict) -> int | None:
+    """The bits of a card a reader sees, read from its device file independently of the hub
+    (docs/edge.md): card_bits, else RDM6300 40, W26 24, W34 32, decimal line reader 32."""
+    if "card_bits" in r:
+        return int(r["card_bits"])
+    kind = r.get("kind")
+    if kind == "rdm6300":
+        return 40
+    if kind == "wiegand" and r.get("bits"):
+        return int(r["bits"]) - 2
+    if kind == "line" and "(?P<facility>" in (r.get("pattern") or ""):
+        return 24
+    if kind == "line" and r.get("number_format") == "decimal":
+        return 32
+    return None
+
+
+def _card(text: str) -> tuple[int, int]:
+    """A card as agents.csv writes it -> (known bits, value)."""
+    if text.lower().startswith("dec:"):
+        return 32, int(text[4:])
+    if "," in text:
+        facility, card = text.split(",")
+        return 24, (int(facility) << 16) | int(card)
+    if "/" in text:
+        value, bits = text.split("/")
+        return int(bits), int(value, 16)
+    return 40, int(text, 16)
+
+
+def card_owner(site: SiteFacts, device: str, uid: str) -> str | None:
+    """Whose card a tap is: the one active card equal on the bits this reader sees and the card
+    is known by (none, or several: nobody's)."""
+    bits = site.reader_bits.get(device)
+    try:
+        value = int(uid, 16)
+    except ValueError:
+        return None
+    if bits is None or value >> bits:
+        return None
+    index = site.card_index.get(bits)
+    if index is None:  # per reader width: known bits -> low bits -> owners of matching cards
+        index = site.card_index[bits] = {}
+        for (k, v), emp in site.badge_owner.items():
+            index.setdefault(min(k, bits), {}).setdefault(_low(v, min(k, bits)), []).append(emp)
+    found = [emp for m, table in index.items() for emp in table.get(_low(value, m), ())]
+    return found[0] if len(found) == 1 else None
+
+
+def _low(value: int, bits: int) -> int:
+    return value & ((1 << bits) - 1)
 
 
 def local_ms(day: dt.date, hhmm: str, tz: ZoneInfo) -> int:
@@ -300,7 +359,7 @@ class Judge:
                 if prev is not None and e.k - prev < self.hold_off:
                     continue  # a repeat: same verdict, no new record
                 last_tap[(uid, e.device)] = e.k
-                emp = site.badge_owner.get(uid)
+                emp = card_owner(site, e.device, uid)
                 if emp is None:
                     self.unknown.append(e)
                     continue

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.sitegen import generate_site
+from hub.sitegen import card_id, generate_site
 
 MIN = 60_000
 SEC = 1000
@@ -241,7 +241,7 @@ def plan(cfg: SoakConfig) -> tuple[Plan, list[list[str]]]:
             s_hhmm, e_hhmm, meals = SHIFTS[shift]
             emp_index = i if k % 2 == 0 else n + i
             emp = f"{10001 + emp_index}"
-            badge = f"{0x0A000000 + emp_index:010X}"
+            badge = card_id(emp_index)
             meal = meals[i % 4]
             roster.append([day.isoformat(), emp, shift, seat, meal])
             start, end = local_ms(day, s_hhmm, tz), local_ms(day, e_hhmm, tz)

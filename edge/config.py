@@ -52,8 +52,29 @@ class ReaderConfig(_Section):
     bits: Literal[26, 34] | None = None
     frame_gap_ms: Annotated[float, Field(gt=0, le=1000)] = 25.0  # wiegand: silence that ends a frame
     uid_digits: Annotated[int, Field(ge=1, le=32)] = 10  # canonical UID width (hex digits)
+    # how many low-order bits of a card this reader sees, when its kind does not say (see card_bits)
+    card_bits: Annotated[int, Field(ge=1, le=64)] | None = None
     # inventory readers: how often to report the set of tags seen
     period_s: Annotated[float, Field(gt=0)] = 60.0
+
+    @property
+    def seen_bits(self) -> int | None:
+        """How many low-order bits of a badge this reader reports, so the hub matches its taps on
+        exactly those: an RDM6300 sees all 40 bits of an EM4100 card, a W34 reader or a desk reader
+        printing the decimal number the lower 32, a W26 reader (or a converter printing
+        facility,card) the lower 24. `card_bits` overrides; None means the file does not say."""
+        if self.card_bits is not None:
+            return self.card_bits
+        if self.kind == "rdm6300":
+            return 40
+        if self.kind == "wiegand" and self.bits is not None:
+            return self.bits - 2
+        if self.kind == "line":
+            if self.pattern and "(?P<facility>" in self.pattern:
+                return 24
+            if self.number_format == "decimal":
+                return 32
+        return None
 
 
 class SensorConfig(_Section):

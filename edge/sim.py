@@ -119,6 +119,8 @@ def default_start_ms(site, now_ms: int | None = None) -> int:
 
 def plan_floor(site, start_ms: int, rng: random.Random) -> list[Action]:
     """The day's script from `start_ms` on (see the module docstring)."""
+    from hub.cards import seen_uid  # noqa: PLC0415 - the simulator runs beside the hub, not on a Pi
+
     tz = site.tz
     day = dt.datetime.fromtimestamp(start_ms / 1000, tz).date()
     places = _places(site)
@@ -153,7 +155,7 @@ def plan_floor(site, start_ms: int, rng: random.Random) -> list[Action]:
 
     for start, end, r, shift in rows:
         agent = agents[r.employee_no]
-        badge = agent.badges[0].upper()
+        badge = seen_uid(agent.badges[0], 40)  # the card itself: each reader sees its part of it
         who = r.employee_no
         seat_dev = places.seats.get(r.seat)
         in_progress = start <= start_ms

@@ -144,6 +144,17 @@ class BadgeEvent(_EventBase):
     type: Literal["badge"]
     uid: ShortText
     reader: ShortText
+    # Optional extra field `card_bits`: how many low-order bits of the card the reader sees (uid
+    # is those bits in hex), e.g. 24 for a Wiegand 26 reader. For devices the site's device files
+    # do not describe; when both say, they must agree or the hub attributes the tap to nobody.
+    # Kept as an extra (not a declared field) so the stored body of an event without it is unchanged.
+
+    @model_validator(mode="after")
+    def _card_bits(self) -> BadgeEvent:
+        bits = (self.model_extra or {}).get("card_bits")
+        if bits is not None and (not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 64):
+            raise ValueError(f"card_bits must be an integer from 1 to 64, not {bits!r}")
+        return self
 
 
 class OccupancyEvent(_EventBase):

@@ -35,7 +35,7 @@ from paho.mqtt.properties import Properties
 
 from edge import wire
 from edge.exceptions import WireError
-from hub.store import IncomingEvent, Store, StoredEvent
+from hub.store import REUSED_SEQ, IncomingEvent, Store, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,7 @@ class Ingest:
         statuses: list[tuple[wire.Status, int]] = []
         feeds: list[wire.AcdFeed] = []
         seen: dict[str, tuple[int, int | None, int | None, int | None, int]] = {}
+        payloads: dict[tuple[str, int, str], bytes] = {}  # for quarantining a reused seq as received
         for m in batch:
             if m.mark == "tick":
                 inputs.append(("tick", m.received, None))
@@ -245,6 +246,7 @@ class Ingest:
                     body = e.model_dump(exclude={"v", "id", "device", "seq", "ts", "clock_ok", "type"})
                     inputs.append(("event", m.received,
                                    IncomingEvent(e.id, e.device, e.seq, e.ts, m.received, e.type, e.clock_ok, body)))
+                    payloads[(e.device, e.seq, e.id)] = m.payload
                     prev = seen.get(e.device)
                     hb = (e.ts, e.spooled, e.dropped) if e.type == "heartbeat" else (None, None, None)
                     if prev is not None and hb[0] is None:
@@ -267,7 +269,9 @@ class Ingest:
                     raise WireError("topic", "the hub does not accept cmd topics", m.topic)
             except WireError as exc:
                 bad.append((m.received, m.topic, m.payload, f"{exc.field}: {exc.reason}"))
-        stored = self.store.append_inputs(inputs) if inputs else []
+        reused: list[tuple[IncomingEvent, str]] = []
+        stored = self.store.append_inputs(inputs, reused) if inputs else []
+        bad += [_reused_row(e, stored_id, self.site, payloads[(e.device, e.seq, e.event_id)]) for e, stored_id in reused]
         if inputs:
             self.last_logged = max(self.last_logged, max(i[1] for i in inputs))
         if bad:
@@ -286,8 +290,9 @@ class Ingest:
         events = sum(1 for i in inputs if i[0] == "event")
         self.stats["received"] += messages
         self.stats["stored"] += len(stored)
-        self.stats["duplicates"] += events - len(stored)
+        self.stats["duplicates"] += events - len(stored) - len(reused)
         self.stats["quarantined"] += len(bad)
+        self.stats["reused_seq"] = self.stats.get("reused_seq", 0) + len(reused)
         # The engine reads the input log itself; these only tell the live views (and wake it).
         if stored and self.on_events is not None:
             self._safely(self.on_events, stored)
@@ -314,3 +319,10 @@ class Ingest:
     def publish_command(self, cmd: wire.Command, site: str | None = None) -> None:
         """Tap feedback or a reload for one device (QoS 1, never retained)."""
         self.client.publish(wire.cmd_topic(site or self.site, cmd.device), wire.encode(cmd), qos=1, retain=False)
+
+
+def _reused_row(e: IncomingEvent, stored_id: str, site: str, payload: bytes) -> tuple[int, str, bytes, str]:
+    """A quarantine row for an event that reuses a stored (device, seq) under another id: kept,
+    not silently dropped as a duplicate (a third-party device restarting its seq after a reboot)."""
+    reason = f"{REUSED_SEQ}: {e.device} seq {e.seq} is already stored as event {stored_id}; this is event {e.event_id}"
+    return (e.received, wire.event_topic(site, e.device), payload, reason)

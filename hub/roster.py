@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.exceptions import ConfigError
+from hub.cards import clashes, parse_card
 from hub.site import RosterEntry, Site, read_csv_rows
 from hub.store import Store
 from hub.store.derived import DerivedStore
@@ -132,17 +133,31 @@ def _json(d: dict) -> str:
 
 
 def _owners(site: Site, derived: DerivedStore) -> dict[str, str | None]:
-    """Current badge -> employee_no (None: revoked)."""
-    owners: dict[str, str | None] = {b.upper(): a.employee_no for a in site.agents if a.active for b in a.badges}
+    """Current card (canonical text, hub.cards) -> employee_no (None: revoked)."""
+    owners: dict[str, str | None] = {c.text: a.employee_no for a in site.agents if a.active for c in a.cards}
     for row in derived.badge_changes():
-        uid = row["uid"].upper()
-        owners[uid] = row["employee_no"] if row["action"] == "assign" else None
+        owners[_card_text(row["uid"])] = row["employee_no"] if row["action"] == "assign" else None
     return owners
+
+
+def _card_text(uid: str) -> str:
+    try:
+        return parse_card(uid).text
+    except ValueError:
+        return uid.strip().upper()  # recorded before badges were cards
+
+
+def _card(text: str, field: str) -> str:
+    """A card form as typed (any printed form) -> canonical text, or BadgeError naming why."""
+    try:
+        return parse_card(text).text
+    except ValueError as exc:
+        raise BadgeError(field, str(exc)) from None
 
 
 def revoke_badge(site: Site, store: Store, uid: str, *, actor: str, reason: str, now_ms: int) -> int:
     """A lost or withdrawn badge: taps from now on are rejected (BADGE-UNKNOWN, revoked)."""
-    uid = uid.strip().upper()
+    uid = _card_text(uid)
     derived = DerivedStore(store)
     owners = _owners(site, derived)
     if uid not in owners:
@@ -158,17 +173,25 @@ def revoke_badge(site: Site, store: Store, uid: str, *, actor: str, reason: str,
 
 def replace_badge(site: Site, store: Store, employee_no: str, new_uid: str, *, actor: str, now_ms: int,
                   old_uid: str | None = None, reason: str = "replaced") -> int:
-    """Give an agent a new badge; the old one (or all of the agent's current ones) is revoked."""
-    new_uid = new_uid.strip().upper()
-    if not new_uid or len(new_uid) > 64:
-        raise BadgeError("new_uid", "a badge UID of 1 to 64 characters is required")
+    """Give an agent a new badge (any printed form: hub.cards); the old one (or all of the agent's
+    current ones) is revoked. A card some reader of the site cannot tell from a known card (active
+    or revoked: a revoked card still exists) is refused, naming the other card's agent and the reader."""
+    new_uid = _card(new_uid, "new_uid")
     if employee_no not in {a.employee_no for a in site.agents}:
         raise BadgeError("employee_no", f"unknown employee_no {employee_no!r}")
     derived = DerivedStore(store)
     owners = _owners(site, derived)
     if owners.get(new_uid) not in (None, employee_no) or (new_uid in owners and owners[new_uid] is None):
         raise BadgeError("new_uid", f"{new_uid} belongs to {owners[new_uid]} or was revoked; badges are never reused")
-    old = [old_uid.strip().upper()] if old_uid else [u for u, e in owners.items() if e == employee_no and u != new_uid]
+    readers = site.reader_widths()
+    known = [parse_card(u) for u in owners if u != new_uid and _is_card(u)]
+    for k in clashes([parse_card(new_uid), *known], readers):
+        if new_uid in (k.a.text, k.b.text):
+            other = k.b if k.a.text == new_uid else k.a
+            whose = owners.get(other.text) or "a revoked badge"
+            raise BadgeError("new_uid", f"{new_uid} and {whose}'s badge {other} look the same to {readers[k.width]}:"
+                                        " it cannot tell them apart")
+    old = [_card_text(old_uid)] if old_uid else [u for u, e in owners.items() if e == employee_no and u != new_uid]
     for u in old:
         if owners.get(u) != employee_no:
             raise BadgeError("old_uid", f"{u} is not a current badge of {employee_no}")
@@ -176,3 +199,11 @@ def replace_badge(site: Site, store: Store, employee_no: str, new_uid: str, *, a
     stmts = [(sql, (now_ms, u, employee_no, "revoke", actor, reason)) for u in old]
     stmts.append((sql, (now_ms, new_uid, employee_no, "assign", actor, reason)))
     return derived.lead_write(stmts, (now_ms, actor, "badge.replace", employee_no, {"new": new_uid, "revoked": old}))
+
+
+def _is_card(text: str) -> bool:
+    try:
+        parse_card(text)
+    except ValueError:
+        return False
+    return True

@@ -7,7 +7,7 @@ reason. `floorwatch check-config DIR` is a thin wrapper around it.
 Folder contents:
   site.toml        id, name, timezone, zones, seats (with map positions), doors, kiosks, shifts
   rules.toml       thresholds per rule id (defaults from RULES.md), points and escalation
-  agents.csv       employee_no, name, team, role, badges (";"-separated), active
+  agents.csv       employee_no, name, team, role, badges (";"-separated card forms, hub.cards), active
   equipment.csv    tag, kind, home_seat
   prices.csv       kind, name, price (the compensation table, CNY)
   roster.csv       date, employee_no, shift, seat, meal_start  (optional here; usually imported)
@@ -20,6 +20,7 @@ import csv
 import datetime as dt
 import functools
 import io
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge.config import DeviceConfig, load_device_config, load_toml, validation_to_config_error
 from edge.exceptions import ConfigError
 from edge.wire import ID_PATTERN
+from hub.cards import CardForm, CardIndex, clashes, merge_forms, parse_card
 from hub.exceptions import SiteConfigError
 
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
@@ -215,8 +217,18 @@ class Agent(_Model):
     name: Annotated[str, Field(min_length=1)]
     team: Annotated[str, Field(min_length=1)]
     role: Literal["agent", "lead"] = "agent"
-    badges: list[str] = []
+    badges: list[str] = []  # canonical card forms (hub.cards): what is known of each card
     active: bool = True
+
+    @field_validator("badges")
+    @classmethod
+    def _card_forms(cls, v: list[str]) -> list[str]:
+        return [parse_card(b).text for b in v]
+
+    @property
+    def cards(self) -> list[CardForm]:
+        """This agent's cards (forms of one card, e.g. its id and its printed facility,card, merged)."""
+        return merge_forms(parse_card(b) for b in self.badges)
 
 
 class Equipment(_Model):
@@ -274,8 +286,40 @@ class Site:
         return next((s for s in self.info.shifts if s.id == shift_id), None)
 
     def badge_owner(self) -> dict[str, Agent]:
-        """Badge UID (normalised upper-case) -> active agent."""
-        return {b.upper(): a for a in self.agents if a.active for b in a.badges}
+        """Card (canonical text, hub.cards) -> active agent."""
+        return {c.text: a for a in self.agents if a.active for c in a.cards}
+
+    def reader_bits(self, device: str, reader: str | None) -> int | None:
+        """How many bits of a card a device's badge reader sees, from its device file (None: the
+        file does not say, or no such device or reader)."""
+        return self._reader_bits.get((device, reader or ""))
+
+    @functools.cached_property
+    def _reader_bits(self) -> dict[tuple[str, str], int | None]:
+        return {(d.id, r.name): r.seen_bits for d in self.devices.values() for r in d.readers if r.role == "badge"}
+
+    def reader_widths(self) -> dict[int, str]:
+        """Each width of card the site's badge readers see -> the first such reader, described."""
+        out: dict[int, str] = {}
+        for (dev, name), bits in sorted(self._reader_bits.items()):
+            if bits is not None:
+                out.setdefault(bits, f"{dev} reader {name!r} ({bits} bits)")
+        return out
+
+    def card_index(self) -> CardIndex:
+        """Every card of the registry's agents, active or not (a revoked card still reads as itself)."""
+        return CardIndex(c for a in self.agents for c in a.cards)
+
+
+_FACILITY_CARD = re.compile(r"^\s*\d{1,3}\s*,\s*\d{1,5}\s*$")
+
+
+def _split_badges(value: str) -> list[str]:
+    """Badges are ";"-separated; a "," also separates them unless it is a printed facility,card."""
+    out: list[str] = []
+    for part in value.split(";"):
+        out += [part.strip()] if _FACILITY_CARD.match(part) else _split_list(part)
+    return [p for p in out if p]
 
 
 def _split_list(value: str) -> list[str]:
@@ -314,7 +358,7 @@ def read_csv_rows(
         for k in [k for k, v in data.items() if v == "" and not model.model_fields[k].is_required()]:
             del data[k]
         if "badges" in data:
-            data["badges"] = _split_list(data["badges"])
+            data["badges"] = _split_badges(data["badges"])
         if "active" in data:
             data["active"] = data["active"].lower() not in ("0", "false", "no", "n")
         try:
@@ -392,6 +436,7 @@ def _cross_check(site: Site, errors: list[ConfigError]) -> None:
             other = badge_seen.setdefault(b.upper(), a.employee_no)
             if other != a.employee_no:
                 errors.append(ConfigError(str(agents_csv), "badges", f"badge {b!r} belongs to both {other} and {a.employee_no}"))
+    _check_readers(site, errors)
     kinds = {p.kind for p in site.prices}
     equipment_csv = root / "equipment.csv"
     dupes([e.tag for e in site.equipment], equipment_csv, "tag")
@@ -432,6 +477,29 @@ def _cross_check(site: Site, errors: list[ConfigError]) -> None:
         if dev_id in relay_of:
             errors.append(ConfigError(str(site_toml), key, f"{dev_id!r} already switches zone {relay_of[dev_id]}'s A/C"))
         relay_of.setdefault(dev_id, z.id)
+
+
+def _check_readers(site: Site, errors: list[ConfigError]) -> None:
+    """Every badge reader says how many bits of a card it sees, and no two active cards look
+    alike to one of them: a tap the hub cannot attribute to one card is a false accusation."""
+    for dev in site.devices.values():
+        for i, r in enumerate(dev.readers):
+            if r.role == "badge" and r.seen_bits is None:
+                errors.append(ConfigError(
+                    str(site.root / "devices" / f"{dev.id}.toml"), f"readers.{i}.card_bits",
+                    f"reader {r.name!r} ({r.kind}) does not say how many bits of a card it sees:"
+                    " set card_bits (e.g. 40 for a full EM4100 id, 32 for the printed decimal)"))
+    readers = site.reader_widths()
+    owners: dict[CardForm, list[str]] = {}
+    for a in site.agents:
+        if a.active:
+            for c in a.cards:
+                owners.setdefault(c, []).append(a.employee_no)
+    for k in clashes(owners, readers):
+        errors.append(ConfigError(
+            str(site.root / "agents.csv"), "badges",
+            f"{owners[k.a][0]}'s badge {k.a} and {owners[k.b][0]}'s badge {k.b} look the same to"
+            f" {readers[k.width]}: it cannot tell them apart"))
 
 
 def load_site(root: str | Path, *, with_roster: bool = True) -> Site:

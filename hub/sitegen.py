@@ -161,6 +161,15 @@ def _csv(rows: list[list], header: list[str]) -> str:
     return buf.getvalue()
 
 
+def card_id(i: int) -> str:
+    """The i-th agent's EM4100 card: a customer byte that is not 0 (so a W26 door, a decimal desk
+    reader and an RDM6300 seat each see something different of it) and a number whose lower 24
+    bits differ from every other card's (0x9E3779 is odd: (i + 1) * 0x9E3779 mod 2**24 never repeats)."""
+    customer = 0x10 + (i * 37) % 0xE0
+    number = 0x0A000000 + ((i + 1) * 0x9E3779) % (1 << 24)
+    return f"{customer:02X}{number:08X}"
+
+
 def device_toml(site: str, dev_id: str, role: str, place: str, *, sim: bool, broker_port: int = 1883) -> str:
     lines = [
         f'id = "{dev_id}"',
@@ -179,7 +188,10 @@ def device_toml(site: str, dev_id: str, role: str, place: str, *, sim: bool, bro
         "",
     ]
     if sim:
-        lines += ["[[readers]]", 'name = "badge"', 'kind = "sim"', ""]
+        # simulated readers see what the hardware at that place would: all 40 bits at a seat's
+        # RDM6300, the lower 24 at a W26 door, the printed 32-bit number at the kiosk's desk reader
+        bits = {"seat": 40, "door": 24, "kiosk": 32}[role]
+        lines += ["[[readers]]", 'name = "badge"', 'kind = "sim"', f"card_bits = {bits}", ""]
         if role == "seat":
             lines += ["[[readers]]", 'name = "tags"', 'kind = "sim"', 'role = "inventory"', "period_s = 60.0", ""]
             lines += ["[[sensors]]", 'name = "seat"', 'kind = "sim"', ""]
@@ -280,11 +292,11 @@ def generate_site(
     for i in range(n_agents):
         emp = f"{10001 + i}"
         team = f"T{(i % seats) * teams // max(seats, 1) + 1}"
-        agents.append([emp, _name(i), team, "agent", f"{0x0A000000 + i:010X}", "true"])
+        agents.append([emp, _name(i), team, "agent", card_id(i), "true"])
     for t in range(teams):
         for j in range(2):
             i = n_agents + t * 2 + j
-            agents.append([f"{10001 + i}", _name(i), f"T{t + 1}", "lead", f"{0x0A000000 + i:010X}", "true"])
+            agents.append([f"{10001 + i}", _name(i), f"T{t + 1}", "lead", card_id(i), "true"])
     (root / "agents.csv").write_text(_csv(agents, ["employee_no", "name", "team", "role", "badges", "active"]), encoding="utf-8")
 
     equipment = []

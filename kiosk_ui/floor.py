@@ -102,8 +102,11 @@ def layout() -> dict[str, Any]:
 
 
 def device_rows() -> list[dict[str, Any]]:
-    """The hub's device table (state, heartbeat, spool backlog, clock skew, firmware)."""
-    return state.store().devices()
+    """The hub's device table (state, heartbeat, spool backlog, clock skew, firmware), with the
+    events each device sent reusing a stored seq (quarantined: a misbehaving device is seen)."""
+    store = state.store()
+    reused = store.reused_seq_counts()
+    return [{**d, "reused_seq": reused.get(d["device"], 0)} for d in store.devices()]
 
 
 @bp.get("")

@@ -8,6 +8,8 @@ import datetime as dt
 
 import pytest
 
+from hub.cards import seen_uid
+from hub.engine.scenario import badge_of
 from kiosk_ui import state
 from kiosk_ui.server import WebServer
 from tests.conftest import issue_test_token
@@ -17,6 +19,9 @@ pytestmark = pytest.mark.browser
 pytest_plugins = ["tests.ui_harness"]  # the session's one headless Chromium (fixture: browser)
 WAIT_S = 25.0  # generous: several suites share two cores (importing ui_harness here would defeat its plugin rewrite)
 
+# what the kiosk's desk reader (32 bits) reports for the cards sitegen gives 10001 and 10003
+KIOSK_10001 = seen_uid(badge_of("10001"), 32)
+
 
 @pytest.fixture
 def served(app):
@@ -24,7 +29,7 @@ def served(app):
         store, site = state.store(), state.site()
     ensure_tables(store)
     tz, day = site.tz, dt.date(2026, 11, 3)
-    ev = add_badge_event(store, "kiosk-k1", "000A000000", local_ms(tz, day, "08:25", 7), 1)
+    ev = add_badge_event(store, "kiosk-k1", KIOSK_10001, local_ms(tz, day, "08:25", 7), 1)
     for d in (3, 4, 5):
         add_violation(store, rule="ROLL-EARLY", kind="roll_call_late", employee_no="10001", team="T1",
                       date=f"2026-11-0{d}", start=local_ms(tz, dt.date(2026, 11, d), "08:25", 7), evidence=[ev])

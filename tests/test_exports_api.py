@@ -12,6 +12,8 @@ import json
 import pytest
 from openpyxl import load_workbook
 
+from hub.cards import seen_uid
+from hub.engine.scenario import badge_of
 from kiosk_ui import state
 from tests.test_exports_data import (
     add_attendance,
@@ -23,6 +25,9 @@ from tests.test_exports_data import (
 
 NOV3 = dt.date(2026, 11, 3)
 
+# what the kiosk's desk reader (32 bits) reports for the cards sitegen gives 10001 and 10003
+KIOSK_10001 = seen_uid(badge_of("10001"), 32)
+
 
 @pytest.fixture
 def data(app):
@@ -30,7 +35,7 @@ def data(app):
         store, site = state.store(), state.site()
     ensure_tables(store)
     tz = site.tz
-    ev = add_badge_event(store, "kiosk-k1", "000A000000", local_ms(tz, NOV3, "08:25"), 1)
+    ev = add_badge_event(store, "kiosk-k1", KIOSK_10001, local_ms(tz, NOV3, "08:25"), 1)
     v = add_violation(store, rule="ROLL-EARLY", kind="roll_call_late", employee_no="10001", team="T1",
                       date="2026-11-03", start=local_ms(tz, NOV3, "08:25"), evidence=[ev, "not-in-the-log"],
                       shift="2026-11-03/day", details={"minutes": 5})

@@ -10,6 +10,8 @@ import json
 
 import pytest
 
+from hub.cards import seen_uid
+from hub.engine.scenario import badge_of
 from hub.exports import ExportQuery, render_export, write_file
 from tests.test_exports_data import (
     add_audit,
@@ -22,6 +24,10 @@ from tests.test_exports_data import (
 )
 
 D = dt.date(2026, 11, 3)
+
+# what the kiosk's desk reader (32 bits) reports for the cards sitegen gives 10001 and 10003
+KIOSK_10001 = seen_uid(badge_of("10001"), 32)
+KIOSK_10003 = seen_uid(badge_of("10003"), 32)
 
 
 def _rows(site, store, kind, fmt="json", lang="zh", **q):
@@ -39,11 +45,11 @@ def raw(site, store):
     tz = site.tz
     t = lambda hhmm, day=D: local_ms(tz, day, hhmm)  # noqa: E731
     ids = {
-        "tap_10001": add_badge_event(store, "seat-a01", "000a000000", t("08:21"), 1),  # lower case: still 10001
+        "tap_10001": add_badge_event(store, "seat-a01", badge_of("10001").lower(), t("08:21"), 1),  # lower case: still 10001
         "tap_unknown": add_badge_event(store, "door-d1", "DEADBEEF", t("08:22"), 1),
-        "tap_10003": add_badge_event(store, "kiosk-k1", "000A000002", t("08:23"), 1),
-        "tap_yesterday": add_badge_event(store, "kiosk-k1", "000A000000", t("23:59", D - dt.timedelta(days=1)), 2),
-        "tap_midnight": add_badge_event(store, "kiosk-k1", "000A000000", t("00:00", D + dt.timedelta(days=1)), 3),
+        "tap_10003": add_badge_event(store, "kiosk-k1", KIOSK_10003, t("08:23"), 1),
+        "tap_yesterday": add_badge_event(store, "kiosk-k1", KIOSK_10001, t("23:59", D - dt.timedelta(days=1)), 2),
+        "tap_midnight": add_badge_event(store, "kiosk-k1", KIOSK_10001, t("00:00", D + dt.timedelta(days=1)), 3),
     }
     add_occupancy(store, id="o1", seat="A01", device="seat-a01", start=t("08:21"), end=t("10:00"), occupied_by="10001")
     add_occupancy(store, id="o2", seat="A03", device="seat-a03", start=t("07:00", D - dt.timedelta(days=1)), end=None,

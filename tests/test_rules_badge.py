@@ -62,11 +62,11 @@ def test_unknown_revoked_and_replaced_badges(floor):
     f = floor
     f.roster([("10003", "day", "A03")])
     revoke_badge(f.site, f.store, badge_of("10002"), actor="admin", reason="lost", now_ms=f.at("07:00"))
-    replace_badge(f.site, f.store, "10003", "NEWCARD01", actor="admin", now_ms=f.at("07:00"))
+    replace_badge(f.site, f.store, "10003", "1E0000CAFE", actor="admin", now_ms=f.at("07:00"))
     f.tap("kiosk-k1", badge_of("10002"), "08:15")  # revoked
-    f.tap("kiosk-k1", "newcard01", "08:16")  # 10003's new badge (UIDs are case-insensitive)
+    f.tap("kiosk-k1", "1e0000cafe", "08:16")  # 10003's new badge (UIDs are case-insensitive)
     f.tap("kiosk-k1", badge_of("10003"), "08:17")  # 10003's old badge: revoked now
-    f.sit("seat-a03", "NEWCARD01", "08:25", "16:00:30")
+    f.sit("seat-a03", "1E0000CAFE", "08:25", "16:00:30")
     f.tap("kiosk-k1", "DEADBEEF01", "09:00:00")  # nobody's
     f.tap("kiosk-k1", "DEADBEEF01", "09:00:01")  # the same card again within tap_hold_off_s
     out = f.play("17:00")

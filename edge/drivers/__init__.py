@@ -79,7 +79,7 @@ def build_reader(rc: ReaderConfig, *, index: int, cfg_path: str, pin_factory=Non
     if rc.kind == "sim":
         from edge.drivers.sim import SimReader
 
-        return SimReader(rc.name)
+        return SimReader(rc.name, rc.seen_bits if rc.role == "badge" else None)
     raise ConfigError(cfg_path, f"{key}.kind", f"no driver for {rc.kind!r}")  # pragma: no cover
 
 
@@ -149,7 +149,8 @@ def build_sim_drivers(cfg: DeviceConfig) -> Drivers:
 
     drivers = Drivers()
     for rc in cfg.readers:
-        (drivers.readers if rc.role == "badge" else drivers.tag_readers).append(SimReader(rc.name))
+        reader = SimReader(rc.name, rc.seen_bits) if rc.role == "badge" else SimReader(rc.name)
+        (drivers.readers if rc.role == "badge" else drivers.tag_readers).append(reader)
     drivers.sensors = [SimSensor(sc.name) for sc in cfg.sensors]
     if cfg.role == "seat":
         drivers.buttons = SimButtons()

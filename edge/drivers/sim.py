@@ -11,10 +11,15 @@ from edge.drivers.base import ChangeCallback, PressCallback, TapCallback, fire
 
 
 class SimReader:
-    """A badge reader (role badge) or an equipment-tag reader (role inventory)."""
+    """A badge reader (role badge) or an equipment-tag reader (role inventory).
 
-    def __init__(self, name: str = "badge") -> None:
+    With `bits` it reads like the hardware it stands for: a card (its full id in hex) presented
+    to it is reported as the lower `bits` bits, as the floorwatch driver of a W26 door (24), a
+    decimal desk reader (32) or an RDM6300 (40) would report it."""
+
+    def __init__(self, name: str = "badge", bits: int | None = None) -> None:
         self.name = name
+        self.bits = bits
         self.when_tap: TapCallback | None = None
         self.present: set[str] = set()  # tags an inventory reader currently sees
         self.stats = {"taps": 0}
@@ -22,6 +27,8 @@ class SimReader:
     def tap(self, uid: str) -> None:
         """A card presented once."""
         self.stats["taps"] += 1
+        if self.bits is not None:
+            uid = f"{int(uid, 16) & ((1 << self.bits) - 1):010X}"
         fire(self.when_tap, uid)
 
     def set_present(self, tags: Iterable[str]) -> None:

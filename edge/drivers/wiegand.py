@@ -8,8 +8,10 @@ time splits or merges frames.
 
 W26: even parity over bits 1-12, facility code bits 1-8, card number bits 9-24, odd parity over
 bits 13-24. W34: even parity over bits 1-16, facility bits 1-16, card bits 17-32, odd parity
-over bits 17-32. The UID is the data bits (24 or 32) as canonical hex, so a W34 reader reports
-the same UID as an EM4100 serial reader for the same card. A Wiegand-to-serial converter (see
+over bits 17-32. The UID is the data bits (24 or 32) as canonical hex: the lower 24 or 32 bits
+of an EM4100 card, not its whole 40-bit id, so it equals an RDM6300's UID only when the card's
+customer byte (and for W26 the number's top byte) is 0. The hub matches it on those bits (the
+device file's `bits` tells it the width; hub.cards). A Wiegand-to-serial converter (see
 docs/edge.md) is the robust alternative; it goes through the line reader.
 """
 

@@ -99,7 +99,7 @@ def badge_unit(ctx: Ctx, uid: str, date: str) -> dict[str, list[dict[str, Any]]]
         seat = f.place if f.role == "seat" else None
         if owner.status != "ok":
             if ctx.enabled("BADGE-UNKNOWN"):
-                kind = "revoked_badge" if owner.status == "revoked" else "unknown_badge"
+                kind = _UNATTRIBUTED[owner.status]
                 vios.append(ctx.violation(
                     "BADGE-UNKNOWN", kind, (f.event_id,), start=f.t, end=f.t, evidence=[f.event_id],
                     seat=seat, device=f.device, date=date,
@@ -195,14 +195,18 @@ TEXTS = {
     "wrong_seat": ("非排班台席,请到 {seat}", "Not your seat: go to {seat}"),
     "unknown_badge": ("未知工牌", "Unknown badge"),
     "revoked_badge": ("工牌已停用", "Badge revoked"),
+    "ambiguous_badge": ("工牌无法区分,请找组长", "Badge ambiguous: see a lead"),
     "no_shift": ("{name} 无排班", "{name}: no shift rostered"),
     "signed_out": ("{name} 已签出", "{name}: signed out"),
 }
 RESULT = {
     "on_time": "ok", "signed_in": "ok", "signed_out": "ok", "roll_call_late": "warn", "late": "warn",
     "seat_signin_late": "warn", "wrong_seat": "warn", "no_shift": "warn", "unknown_badge": "deny",
-    "revoked_badge": "deny",
+    "revoked_badge": "deny", "ambiguous_badge": "deny",
 }  # fmt: skip
+# a tap no single card owns: recorded against nobody (an ambiguous tap is the site's
+# configuration at fault: two cards this reader cannot tell apart)
+_UNATTRIBUTED = {"unknown": "unknown_badge", "revoked": "revoked_badge", "ambiguous": "ambiguous_badge"}
 
 
 def verdict(ctx: Ctx, f: Fact, arrival_status: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -214,7 +218,7 @@ def verdict(ctx: Ctx, f: Fact, arrival_status: dict[str, Any] | None = None) -> 
     duty = ctx.plans.agent_duty_at(agent.employee_no, g.t) if agent else None
     minutes = None
     if owner.status != "ok":
-        v = "revoked_badge" if owner.status == "revoked" else "unknown_badge"
+        v = _UNATTRIBUTED[owner.status]
     elif g.role == "seat":
         ended = [s for s in ctx.sessions_at(g.place or "", g.t - 1, g.t + 1)
                  if s.emp == agent.employee_no and s.end_reason == "signout" and s.end_event == g.event_id]

@@ -412,6 +412,8 @@ class Engine:
         role, place = (cfg.role, cfg.place) if cfg is not None else ("", None)
         try:
             f = Fact(t, e.event_id, e.device, e.seq, e.type, role, place, e.received, timing, e.body)
+            if f.uid is not None:  # the card this tap is, matched on the bits its reader sees
+                f.uid = self.plans.tap_key(e.device, e.body)
         except (KeyError, TypeError, ValueError):
             log.warning("engine: event %s from %s has an unusable body; logged, not judged", e.event_id, e.device)
             return None

@@ -9,9 +9,11 @@ rows, so a lead's decision changes the verdict the moment it is recorded.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
+from hub.cards import CardIndex, parse_card, tap_key
 from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, shift_key, shift_window, slot_ms
 from hub.site import Agent, Site
 from hub.store.derived import DerivedStore
@@ -50,7 +52,7 @@ class Duty:
 
 @dataclass(frozen=True)
 class Owner:
-    status: str  # ok | unknown | revoked
+    status: str  # ok | unknown | revoked | ambiguous (the reader cannot tell two cards apart)
     agent: Agent | None
 
 
@@ -72,6 +74,7 @@ class Plans:
         self._badges_static: dict[str, Agent] = {}
         self._badges_inactive: dict[str, Agent] = {}
         self._badge_changes: dict[str, list[tuple[int, str, str | None]]] = {}
+        self.cards = CardIndex(())
         self.equipment_home: dict[str, str] = {}
         self.positions: dict[str, list[str]] = {}
         self._position_of: dict[str, str] = {}
@@ -83,18 +86,34 @@ class Plans:
     # ------------------------------------------------------------ badges and equipment
 
     def load_badges(self) -> None:
-        self._badges_static = {b.upper(): a for a in self.site.agents if a.active for b in a.badges}
-        self._badges_inactive = {b.upper(): a for a in self.site.agents if not a.active for b in a.badges}
+        """Cards by canonical text (hub.cards): agents.csv, then the leads' replacements and revocations."""
+        self._badges_static = {c.text: a for a in self.site.agents if a.active for c in a.cards}
+        self._badges_inactive = {c.text: a for a in self.site.agents if not a.active for c in a.cards}
         changes: dict[str, list[tuple[int, str, str | None]]] = {}
         for row in self.derived.badge_changes():
-            changes.setdefault(row["uid"].upper(), []).append((row["at"], row["action"], row["employee_no"]))
+            changes.setdefault(_card_text(row["uid"]), []).append((row["at"], row["action"], row["employee_no"]))
         self._badge_changes = changes
+        known = [*self.site.card_index().cards]
+        for text in changes:
+            with contextlib.suppress(ValueError):  # a change recorded before cards had forms
+                known.append(parse_card(text))
+        self.cards = CardIndex(known)
         homes = {e.tag.upper(): e.home_seat for e in self.site.equipment}
         homes.update({t.upper(): s for t, s in self.derived.equipment_assignments().items()})
         self.equipment_home = homes
 
+    def tap_key(self, device: str, body: dict) -> str:
+        """The card a badge event is, as the engine files it (hub.cards.tap_key): the card's
+        canonical text when the bits this reader sees match exactly one card; otherwise the
+        read, marked unknown or ambiguous."""
+        declared = self.site.reader_bits(device, body.get("reader"))
+        return tap_key(self.cards, str(body["uid"]), declared, body.get("card_bits"))
+
     def owner(self, uid: str, t: int) -> Owner:
-        """Whose badge `uid` was at time t (a revoked badge was valid before its revocation)."""
+        """Whose badge `uid` (a card key, see tap_key) was at time t (a revoked badge was valid
+        before its revocation)."""
+        if uid.startswith("ambiguous:"):
+            return Owner("ambiguous", None)
         agent = self._badges_static.get(uid)
         status = "ok" if agent is not None else "unknown"
         if agent is None and uid in self._badges_inactive:
@@ -247,3 +266,11 @@ class Plans:
             for index, k in ((self.by_agent, duty.emp), (self.by_seat, duty.seat)):
                 lst = index.setdefault(k, [])
                 bisect.insort(lst, duty, key=lambda d: (d.start, d.emp))
+
+
+def _card_text(uid: str) -> str:
+    """A recorded badge change's card in canonical text (its own text if it is not a card form)."""
+    try:
+        return parse_card(uid).text
+    except ValueError:
+        return uid.upper()

@@ -2,7 +2,7 @@
 through the real event log and a real Engine on a manual clock in milliseconds.
 
     floor = ScriptedFloor(site, store, day=dt.date(2026, 3, 10))
-    floor.tap("kiosk-k1", "000A000000", "08:15")
+    floor.tap("kiosk-k1", badge_of("10001"), "08:15")
     floor.occupy("seat-a01", True, "08:20")
     floor.play(until="17:00")
 
@@ -12,6 +12,7 @@ the engine is ticked every `tick_s` of scenario time, as HubService does every s
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
@@ -20,10 +21,11 @@ from typing import Any
 
 from edge import wire
 from edge.clock import ManualClock
+from hub.cards import seen_uid
 from hub.engine.calendar import local_ms
 from hub.engine.core import Engine, Outcome
 from hub.site import Site, load_site
-from hub.sitegen import generate_site
+from hub.sitegen import card_id, generate_site
 from hub.store import IncomingEvent, Store
 from hub.store.derived import DerivedStore
 
@@ -40,8 +42,8 @@ def scenario_site(root: Path, *, day: dt.date, tz: str = "Asia/Shanghai", seats:
 
 
 def badge_of(emp: str) -> str:
-    """The badge sitegen gives an agent (employee numbers start at 10001)."""
-    return f"{0x0A000000 + int(emp) - 10001:010X}"
+    """The card sitegen gives an agent (employee numbers start at 10001)."""
+    return card_id(int(emp) - 10001)
 
 
 @dataclass(order=True)
@@ -114,7 +116,13 @@ class ScriptedFloor:
         self._push(t + int(delay_s * 1000), "event", (eid, device, seq, dev_ts, etype, clock_ok, body))
         return eid
 
-    def tap(self, device: str, uid: str, when: str | int, **kw: Any) -> str:
+    def tap(self, device: str, uid: str, when: str | int, *, as_read: bool = False, **kw: Any) -> str:
+        """A card presented at the device's badge reader, which reports what it sees of it (a W26
+        door the lower 24 bits...); `as_read` sends `uid` exactly as given instead."""
+        bits = self.site.reader_bits(device, "badge")
+        if not as_read and bits is not None:
+            with contextlib.suppress(ValueError):  # not a card form: sent as given (a garbled uid)
+                uid = seen_uid(uid, bits)
         return self.event(device, "badge", when, {"uid": uid, "reader": "badge"}, **kw)
 
     def occupy(self, device: str, occupied: bool, when: str | int, **kw: Any) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from hub.cards import tap_key
 from hub.exports import labels
 from hub.exports.formats import Column, Sheet, local_datetime
 from hub.exports.query import ExportQuery
@@ -58,12 +59,14 @@ TAP_COLUMNS = [
 
 
 def tap_rows(site: Site, store: Store, q: ExportQuery) -> Iterator[dict[str, Any]]:
-    owners = {b.upper(): a for a in site.agents for b in a.badges}  # inactive too: history
+    owners = {c.text: a for a in site.agents for c in a.cards}  # inactive too: history
+    index = site.card_index()  # a tap is the card its reader's bits match (hub.cards)
     wanted = selected_employees(site, q)
     lo, hi = q.utc_ms_range(site.tz)
     with ReportReader(store) as reader:
         for row in reader.badge_events(lo, hi):
-            agent = owners.get(row["uid"].upper())
+            stated = row.pop("card_bits", None)
+            agent = owners.get(tap_key(index, row["uid"], site.reader_bits(row["device"], row["reader"]), stated))
             if wanted is not None and (agent is None or agent.employee_no not in wanted):
                 continue
             dev = site.devices.get(row["device"])

@@ -23,6 +23,7 @@ import sqlite_utils
 from hub.exceptions import StoreError
 
 SCHEMA_VERSION = 2  # 2: the ordered input log (input_log)
+REUSED_SEQ = "reused seq"  # the quarantine reason's prefix for a device reusing a stored seq
 
 # What the input log holds besides events: a device's status, the contact center's idle count,
 # the hub's own session marks (connected, disconnected, caught_up) and idle ticks.
@@ -231,15 +232,23 @@ class Store:
 
     # ------------------------------------------------------------ event log
 
-    def append_events(self, events: Iterable[IncomingEvent]) -> list[StoredEvent]:
+    def append_events(
+        self, events: Iterable[IncomingEvent], reused: list[tuple[IncomingEvent, str]] | None = None
+    ) -> list[StoredEvent]:
         """Append in one transaction; returns the events that were new (duplicates are skipped)."""
-        return self.append_inputs([("event", e.received, e) for e in events])
+        return self.append_inputs([("event", e.received, e) for e in events], reused)
 
-    def append_inputs(self, inputs: Iterable[tuple[str, int, Any]]) -> list[StoredEvent]:
+    def append_inputs(
+        self, inputs: Iterable[tuple[str, int, Any]], reused: list[tuple[IncomingEvent, str]] | None = None
+    ) -> list[StoredEvent]:
         """Append inputs in the order given, in one transaction: ("event", received, IncomingEvent)
         goes to the event log (once: a duplicate (device, seq) is skipped) and to the input log;
         ("status" | "acd" | "mark" | "tick", received, dict) goes to the input log alone. Returns
-        the events that were new."""
+        the events that were new.
+
+        A skipped event whose (device, seq) is stored under a *different* event id is not a
+        redelivery but a device reusing a seq (a third-party reader after a reboot): with
+        `reused`, each such event is appended to it with the stored event's id, for quarantine."""
         stored: list[StoredEvent] = []
         with self.lock:
             cur = self.conn.cursor()
@@ -266,6 +275,10 @@ class Store:
                             StoredEvent(cur.lastrowid, e.event_id, e.device, e.seq, e.ts, e.received, e.type, e.clock_ok, e.body)
                         )
                         logged.append((e.received, "event", cur.lastrowid, e.device, None))
+                    elif reused is not None:
+                        row = cur.execute("SELECT event_id FROM events WHERE device = ? AND seq = ?", (e.device, e.seq)).fetchone()
+                        if row is not None and row[0] != e.event_id:
+                            reused.append((e, row[0]))
                 if logged:
                     cur.executemany("INSERT INTO input_log(received, kind, event, device, body) VALUES (?,?,?,?,?)", logged)
                 cur.execute("COMMIT")
@@ -336,6 +349,19 @@ class Store:
                 "SELECT id, received, topic, payload, reason FROM quarantine ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
         return [dict(zip(("id", "received", "topic", "payload", "reason"), r, strict=True)) for r in rows]
+
+    def reused_seq_counts(self) -> dict[str, int]:
+        """Events quarantined for reusing a stored (device, seq), per device (topic's device)."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT topic, count(*) FROM quarantine WHERE reason LIKE ? GROUP BY topic", (REUSED_SEQ + "%",)
+            ).fetchall()
+        out: dict[str, int] = {}
+        for topic, n in rows:
+            parts = topic.split("/")
+            device = parts[3] if len(parts) == 5 else topic
+            out[device] = out.get(device, 0) + n
+        return out
 
     def count_events(self) -> int:
         with self.lock:

@@ -187,6 +187,7 @@ class ReportReader:
             body = _loads(row.pop("body"), {})
             row["uid"] = str(body.get("uid", ""))
             row["reader"] = str(body.get("reader", ""))
+            row["card_bits"] = body.get("card_bits")  # optional: what a third-party reader sees
             yield row
 
     def occupancy_intervals(

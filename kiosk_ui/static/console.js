@@ -210,7 +210,7 @@
         FW.el("td", { text: info.place ? `${FW.t(`role.${info.role}`)} ${info.place}` : "" }),
         FW.el("td", { class: online ? "ok" : d.state === "never" ? "" : "bad", text: FW.t(`device.${d.state === "never" ? "never" : online ? "online" : "offline"}`) }),
         FW.el("td", { text: age === null ? "" : FW.t("device.ago", { time: FW.fmtTime(hb, true), s: age }) }),
-        FW.el("td", { class: d.spooled > 0 ? "warn" : "", text: d.spooled === null || d.spooled === undefined ? "" : `${d.spooled}${d.dropped ? " / " + FW.t("device.dropped", { n: d.dropped }) : ""}` }),
+        FW.el("td", { class: d.reused_seq > 0 ? "bad" : d.spooled > 0 ? "warn" : "", text: (d.spooled === null || d.spooled === undefined ? "" : `${d.spooled}${d.dropped ? " / " + FW.t("device.dropped", { n: d.dropped }) : ""}`) + (d.reused_seq > 0 ? " / " + FW.t("device.reused_seq", { n: d.reused_seq }) : "") }),
         FW.el("td", { class: skewS !== null && Math.abs(skewS) > cfg.clockSkewMaxS ? "bad" : "", text: skewS === null ? "" : `${skewS.toFixed(1)} s` }),
         FW.el("td", { text: d.fw || "" })));
     }

@@ -9,12 +9,12 @@
   // engine's result (ok / warn / deny).
   const TONE = {
     on_time: "ok", roll_call_late: "warn", late: "bad",
-    unknown_badge: "bad", revoked_badge: "bad",
+    unknown_badge: "bad", revoked_badge: "bad", ambiguous_badge: "bad",
     signed_in: "ok", signed_out: "ok",
   };
   const RESULT_TONE = { ok: "ok", warn: "warn", deny: "bad" };
   const ROLL_CALL = new Set(["on_time", "roll_call_late", "late"]);
-  const UNREGISTERED = new Set(["unknown_badge", "revoked_badge"]);
+  const UNREGISTERED = new Set(["unknown_badge", "revoked_badge", "ambiguous_badge"]);
 
   /* Rendered taps, for tests and bench/latency.py: {event_id, t (ms, DOM updated), frame}. */
   window.fwRendered = [];
