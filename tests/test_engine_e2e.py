@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge import wire
 from edge.clock import ManualClock
 from hub.engine.calendar import local_ms
-from hub.engine.scenario import badge_of
+from hub.engine.scenario import badge_of, read_by
 from hub.service import HubService
 from hub.site import load_site
 from hub.sitegen import generate_site
@@ -86,11 +86,11 @@ def test_mqtt_events_become_violations_in_the_db_and_the_api(broker, tmp_path):
             for d in devices:
                 send(d, "heartbeat", uptime_s=minute * 60, spooled=0)
             if minute == 15:
-                ids["kiosk"] = send("kiosk-k1", "badge", uid=badge_of("10001"), reader="badge")
+                ids["kiosk"] = send("kiosk-k1", "badge", uid=read_by(site, "kiosk-k1", badge_of("10001")), reader="badge")
             if minute == 20:
                 ids["unknown"] = send("kiosk-k1", "badge", uid="DEADBEEF77", reader="badge")
             if minute == 25:
-                ids["wrong"] = send("seat-a02", "badge", uid=badge_of("10001"), reader="badge")
+                ids["wrong"] = send("seat-a02", "badge", uid=read_by(site, "seat-a02", badge_of("10001")), reader="badge")
             assert hub.ingest.wait_idle(30)
             clock.advance(60)
             time.sleep(0.06)  # a tick or so on the hub's ticker thread

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from hub.engine.scenario import read_by
+
 pytest_plugins = ["tests.ui_harness"]  # fixtures: browser, floor_hub, hub_factory
 
 pytestmark = pytest.mark.browser
@@ -151,7 +153,7 @@ def test_live_rollcall_violations_evidence_and_device_health(browser, floor_hub,
     item.locator(".ev-btn").click()
     page.wait_for_function("document.querySelector('#violations .evidence li[data-event]') !== null")
     evidence = item.locator(".evidence").inner_text()
-    assert KIOSK in evidence and b0 in evidence and "08:15" in evidence
+    assert KIOSK in evidence and read_by(floor_hub.site, KIOSK, b0) in evidence and "08:15" in evidence
     live.publish("violation", {**violation, "excused": True, "excuse_reason": "班长批准"})
     page.wait_for_function("document.querySelector('#violations li[data-id=\"v-1\"].excused') !== null")
 

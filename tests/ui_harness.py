@@ -22,6 +22,7 @@ import pytest
 
 from edge import wire
 from edge.clock import ManualClock
+from hub.engine.scenario import read_by
 from hub.service import HubService
 from hub.site import Site, load_site
 from hub.store import Store
@@ -118,7 +119,9 @@ class RunningHub:
         return {"v": 1, "id": wire.new_event_id(), "device": device, "seq": self.seqs[device], "ts": self.clock.now_ms()}
 
     def tap(self, device: str, uid: str) -> str:
-        """A badge tap at `device` (device time = hub time); returns the event id."""
+        """A card tapped at `device` (device time = hub time), reported as that device's reader
+        sees it; returns the event id."""
+        uid = read_by(self.site, device, uid)
         return self._send(device, wire.BadgeEvent(**self._common(device), type="badge", uid=uid, reader="badge"))
 
     def occupancy(self, device: str, occupied: bool) -> str:

@@ -46,6 +46,16 @@ def badge_of(emp: str) -> str:
     return card_id(int(emp) - 10001)
 
 
+def read_by(site: Site, device: str, card: str) -> str:
+    """What `device`'s badge reader reports for `card` (a W26 door its lower 24 bits...), as a
+    real driver of that kind would; a uid that is no card form is sent as given."""
+    bits = site.reader_bits(device, "badge")
+    if bits is not None:
+        with contextlib.suppress(ValueError):
+            return seen_uid(card, bits)
+    return card
+
+
 @dataclass(order=True)
 class _Item:
     received: int
@@ -119,10 +129,8 @@ class ScriptedFloor:
     def tap(self, device: str, uid: str, when: str | int, *, as_read: bool = False, **kw: Any) -> str:
         """A card presented at the device's badge reader, which reports what it sees of it (a W26
         door the lower 24 bits...); `as_read` sends `uid` exactly as given instead."""
-        bits = self.site.reader_bits(device, "badge")
-        if not as_read and bits is not None:
-            with contextlib.suppress(ValueError):  # not a card form: sent as given (a garbled uid)
-                uid = seen_uid(uid, bits)
+        if not as_read:
+            uid = read_by(self.site, device, uid)
         return self.event(device, "badge", when, {"uid": uid, "reader": "badge"}, **kw)
 
     def occupy(self, device: str, occupied: bool, when: str | int, **kw: Any) -> str:
