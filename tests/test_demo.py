@@ -227,3 +227,18 @@ def test_demo_started_now_judges_the_sites_today_whatever_the_hosts_date(tmp_pat
         assert_demo_judges(info, {now.astimezone(SITE_TZ).date(), dt.datetime.now(SITE_TZ).date()})  # midnight may pass
     finally:
         stop_demo(info)
+
+
+def test_the_site_date_and_the_demo_start_are_read_in_the_sites_zone():
+    from hub.demo import Opening, parse_start
+    from hub.sitegen import site_today
+
+    evening_utc = int(dt.datetime(2026, 11, 30, 16, 21, tzinfo=dt.UTC).timestamp() * 1000)
+    assert site_today("Asia/Shanghai", evening_utc) == dt.date(2026, 12, 1)  # the 00:21
+    assert site_today("America/Los_Angeles", evening_utc) == dt.date(2026, 11, 30)
+    assert parse_start("2027-02-07") == Opening(dt.date(2027, 2, 7))
+    eight = int(dt.datetime(2027, 2, 7, 0, 0, tzinfo=dt.UTC).timestamp() * 1000)
+    assert parse_start("2027-02-07T08:00") == Opening(dt.date(2027, 2, 7), eight)
+    assert parse_start("2027-02-06T17:00Z") == Opening(dt.date(2027, 2, 7), eight - 7 * 3_600_000)  # 01:00 site time
+    with pytest.raises(ValueError, match="not an ISO date"):
+        parse_start("7 Feb")
