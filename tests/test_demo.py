@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -20,6 +18,7 @@ from zoneinfo import ZoneInfo
 import psutil
 import pytest
 
+from tests.demo_proc import hub_now, live, start_demo, stop_demo
 from tests.waiting import wait_until as poll
 
 pytestmark = pytest.mark.slow
@@ -30,41 +29,6 @@ def get(url: str, token: str | None = None):
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
-
-
-def start_demo(tmp_path, *args: str, env: dict[str, str] | None = None) -> dict:
-    """`floorwatch demo` in a subprocess (with `env`, e.g. the host's TZ); what it printed."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "demo", "--web-port", "0", "--dir", str(tmp_path / "demo"), *args],
-        stdout=subprocess.PIPE, stderr=open(tmp_path / "demo.log", "w"), text=True,  # noqa: SIM115
-        env={**os.environ, **(env or {})},
-    )
-    lines: dict[str, str] = {}
-    started = time.monotonic()
-    for line in proc.stdout:
-        key, _, value = line.partition(": ")
-        lines[key] = value.strip()
-        if line.startswith("Ctrl-C"):
-            break
-    if "web" not in lines:
-        proc.wait(10)
-        pytest.fail(f"the demo did not start (exit {proc.returncode}):\n{(tmp_path / 'demo.log').read_text()[-3000:]}")
-    return {
-        "proc": proc,
-        "started": started,
-        "lines": lines,
-        "web": lines["web"].rstrip("/"),
-        "mqtt": lines["mqtt"].split()[0],
-        "db": lines["database"],
-        "token": lines["token"],
-    }
-
-
-def stop_demo(info: dict) -> None:
-    proc = info["proc"]
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture
@@ -120,7 +84,6 @@ def test_demo_runs_the_whole_path_and_stops_cleanly(demo):
 # ---------------------------------------------------------------- a demo on any day, in any host zone
 
 SITE_TZ = ZoneInfo("Asia/Shanghai")  # the demo site's zone
-KIOSK = "kiosk-k1"
 ROLL_CALL = {"on_time", "roll_call_late", "late"}  # the kiosk's roll-call verdicts (kiosk.js)
 JUDGED = ROLL_CALL | {"absent"}
 SPEED = "300"  # 40 simulated minutes before the first shift take 8 s
@@ -136,27 +99,8 @@ def zone_off_the_site_date(now: dt.datetime) -> str:
     raise AssertionError("no candidate zone differs from the site's date")
 
 
-def live(web: str, token: str, until: float, query: str = f"channels=tap&device={KIOSK}"):
-    """(event, data) from the live stream, as a page receives them (by default the kiosk's: its
-    own reader's taps, after a `hello` carrying the hub's clock)."""
-    req = urllib.request.Request(f"{web}/live/stream?{query}", headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        event = ""
-        while time.monotonic() < until:
-            line = resp.readline().decode()
-            if line.startswith("event: "):
-                event = line[7:].strip()
-            elif line.startswith("data: "):
-                yield event, json.loads(line[6:])
-
-
 def kiosk_taps(web: str, token: str, until: float):
     yield from (data for event, data in live(web, token, until) if event == "tap")
-
-
-def hub_now(web: str, token: str) -> int:
-    """The hub's clock (UTC ms): the demo's simulated time."""
-    return next(data["now"] for event, data in live(web, token, time.monotonic() + 10) if event == "hello")
 
 
 def first_roll_call_verdict(web: str, token: str, timeout: float = 60) -> tuple[dict | None, list[str]]:
