@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import logging
 import shutil
 import socket
@@ -165,7 +164,7 @@ def main() -> int:
     logging.getLogger("waitress").setLevel(logging.CRITICAL)  # its queue-depth warnings are the point
     work = Path(tempfile.mkdtemp(prefix="fw-sse-"))
     broker = MosquittoBroker(work / "broker").start()
-    site_dir = generate_site(work / "site", site="sseload", seats=8, zones=2, roster_date=dt.date.today(),
+    site_dir = generate_site(work / "site", site="sseload", seats=8, zones=2,  # rostered for the site's today
                              sim_devices=True, broker_port=broker.port)
     store = Store(work / "hub.db")
     hub = HubService(load_site(site_dir), store, broker_host=broker.host, broker_port=broker.port).start()

@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 FAMILY = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鹏辉建国志强雪梅晨阳欣怡子轩浩然思雨佳琪"
@@ -225,6 +227,19 @@ def device_toml(site: str, dev_id: str, role: str, place: str, *, sim: bool, bro
     return "\n".join(lines)
 
 
+def site_today(tz: str | ZoneInfo, now_ms: int | None = None) -> dt.date:
+    """The site's calendar date at `now_ms` (default: now): the floor works by its own zone's
+    date, which differs from the host's for hours every day when the host runs on UTC."""
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    now = dt.datetime.now(dt.UTC) if now_ms is None else dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC)
+    return now.astimezone(zone).date()
+
+
+def days_around(day: dt.date, before: int = 1, after: int = 6) -> list[dt.date]:
+    """`day`, the `before` days before it and the `after` days after it (a demo's roster week)."""
+    return [day + dt.timedelta(days=d) for d in range(-before, after + 1)]
+
+
 def generate_site(
     root: str | Path,
     *,
@@ -236,6 +251,7 @@ def generate_site(
     kiosks: int = 1,
     teams: int = 4,
     roster_date: dt.date | None = None,
+    roster_dates: Iterable[dt.date] | None = None,
     tz: str = "Asia/Shanghai",
     sim_devices: bool = False,
     broker_port: int = 1883,
@@ -243,8 +259,9 @@ def generate_site(
     """Write a complete, valid site folder; returns its path.
 
     Seats are split evenly over zones, laid out in rows of 8 per zone block. The roster rosters
-    each seat twice (day and evening shift) with different agents; agents outnumber seats by
-    the second shift, plus two leads per team.
+    each seat twice (day and evening shift) with different agents on each of `roster_dates`
+    (or the one `roster_date`; by default the site's today, in its zone `tz`, not the host's);
+    agents outnumber seats by the second shift, plus two leads per team.
     """
     root = Path(root)
     (root / "devices").mkdir(parents=True, exist_ok=True)
@@ -306,13 +323,17 @@ def generate_site(
     (root / "equipment.csv").write_text(_csv(equipment, ["tag", "kind", "home_seat"]), encoding="utf-8")
     (root / "prices.csv").write_text(_csv([list(p) for p in PRICES], ["kind", "name", "price"]), encoding="utf-8")
 
-    day = roster_date or dt.date.today()
+    if roster_dates is not None:
+        days = sorted(set(roster_dates))
+    else:
+        days = [roster_date or site_today(tz)]
     roster = []
-    for i, sid in enumerate(seat_ids):
-        meal_day = ["11:00", "11:30", "12:00", "12:30"][i % 4]
-        meal_night = ["18:00", "18:30", "19:00", "19:30"][i % 4]
-        roster.append([day.isoformat(), agents[i][0], "day", sid, meal_day])
-        roster.append([day.isoformat(), agents[seats + i][0], "night", sid, meal_night])
+    for day in days:
+        for i, sid in enumerate(seat_ids):
+            meal_day = ["11:00", "11:30", "12:00", "12:30"][i % 4]
+            meal_night = ["18:00", "18:30", "19:00", "19:30"][i % 4]
+            roster.append([day.isoformat(), agents[i][0], "day", sid, meal_day])
+            roster.append([day.isoformat(), agents[seats + i][0], "night", sid, meal_night])
     (root / "roster.csv").write_text(_csv(roster, ["date", "employee_no", "shift", "seat", "meal_start"]), encoding="utf-8")
 
     for old in (root / "devices").glob("*.toml"):

@@ -109,6 +109,7 @@ def console():
         board=roster_board(site, day, shift.id),
         agents=[{"employee_no": a.employee_no, "name": a.name, "team": a.team} for a in site.agents if a.active],
         seats=[s["id"] for s in lay["seats"]],
+        zones={z.id: z.name for z in site.info.zones},
         devices=device_rows(),
         deviceInfo=lay["devices"],
         equipment={e.tag: {"kind": e.kind, "home_seat": e.home_seat} for e in site.equipment},

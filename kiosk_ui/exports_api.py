@@ -184,7 +184,7 @@ PAGE_TEXT = {
 @bp.get("/assessment")
 def assessment_page():
     """The console's monthly assessment: scores, grades, fines, each linked to its evidence.
-    ?month=YYYY-MM (default: this month, site time) [&team=]."""
+    ?month=YYYY-MM (default: this month on the hub's clock, site time: the demo's injected day) [&team=]."""
     import datetime as dt
 
     from hub.assess import assess_month
@@ -192,7 +192,7 @@ def assessment_page():
     from kiosk_ui.pages import page_config, render_page
 
     site = state.site()
-    raw = request.args.get("month") or dt.datetime.now(site.tz).strftime("%Y-%m")
+    raw = request.args.get("month") or dt.datetime.fromtimestamp(state.now_ms() / 1000, site.tz).strftime("%Y-%m")
     month = parse_month(raw).strftime("%Y-%m")
     team = parse_team(request.args.get("team"))
     lang = "zh" if i18n.current_lang() == "zh_CN" else "en"

@@ -3,7 +3,6 @@ free port with a generated config; nothing here depends on a broker the machine 
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 
@@ -42,9 +41,10 @@ def fresh_broker(tmp_path):
 
 @pytest.fixture
 def site_dir(tmp_path) -> Path:
-    """A small generated site (8 seats, 2 zones) rostered for today, with simulated devices."""
+    """A small generated site (8 seats, 2 zones) rostered for the site's today (its zone's date, not
+    the host's), with simulated devices."""
     return generate_site(tmp_path / "site", site="t" + os.urandom(3).hex(), seats=8, zones=2,
-                         roster_date=dt.date.today(), sim_devices=True)
+                         sim_devices=True)
 
 
 @pytest.fixture

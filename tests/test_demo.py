@@ -4,19 +4,21 @@ it is sent, junk is quarantined, and Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
+from zoneinfo import ZoneInfo
 
 import psutil
 import pytest
 
+from tests.demo_proc import hub_now, live, start_demo, stop_demo
 from tests.waiting import wait_until as poll
 
 pytestmark = pytest.mark.slow
@@ -31,29 +33,9 @@ def get(url: str, token: str | None = None):
 
 @pytest.fixture
 def demo(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "demo", "--web-port", "0", "--dir", str(tmp_path / "demo")],
-        stdout=subprocess.PIPE, stderr=open(tmp_path / "demo.log", "w"), text=True,  # noqa: SIM115
-    )
-    lines: dict[str, str] = {}
-    started = time.monotonic()
-    for line in proc.stdout:
-        key, _, value = line.partition(": ")
-        lines[key] = value.strip()
-        if line.startswith("Ctrl-C"):
-            break
-    info = {
-        "proc": proc,
-        "started": started,
-        "web": lines["web"].rstrip("/"),
-        "mqtt": lines["mqtt"].split()[0],
-        "db": lines["database"],
-        "token": lines["token"],
-    }
+    info = start_demo(tmp_path)
     yield info
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    stop_demo(info)
 
 
 def test_demo_runs_the_whole_path_and_stops_cleanly(demo):
@@ -97,3 +79,110 @@ def test_demo_runs_the_whole_path_and_stops_cleanly(demo):
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
 
+
+
+# ---------------------------------------------------------------- a demo on any day, in any host zone
+
+SITE_TZ = ZoneInfo("Asia/Shanghai")  # the demo site's zone
+ROLL_CALL = {"on_time", "roll_call_late", "late"}  # the kiosk's roll-call verdicts (kiosk.js)
+JUDGED = ROLL_CALL | {"absent"}
+SPEED = "300"  # 40 simulated minutes before the first shift take 8 s
+
+
+def zone_off_the_site_date(now: dt.datetime) -> str:
+    """A host zone whose calendar date differs from the site's at `now` (there is one at any hour:
+    Los Angeles is 16 h behind Shanghai, Pago Pago 19 h, Kiritimati 6 h ahead)."""
+    site_day = now.astimezone(SITE_TZ).date()
+    for name in ("America/Los_Angeles", "Pacific/Pago_Pago", "Pacific/Kiritimati"):
+        if now.astimezone(ZoneInfo(name)).date() != site_day:
+            return name
+    raise AssertionError("no candidate zone differs from the site's date")
+
+
+def kiosk_taps(web: str, token: str, until: float):
+    yield from (data for event, data in live(web, token, until) if event == "tap")
+
+
+def first_roll_call_verdict(web: str, token: str, timeout: float = 60) -> tuple[dict | None, list[str]]:
+    """The first tap at the kiosk by a known agent that shows a roll-call verdict, and every
+    verdict seen until then (e.g. no_shift: 今日无排班); gives up after ten agents' taps."""
+    seen: list[str] = []
+    try:
+        for tap in kiosk_taps(web, token, time.monotonic() + timeout):
+            if tap.get("agent") and not tap.get("repeat"):
+                seen.append(tap["verdict"])
+                if tap["verdict"] in ROLL_CALL:
+                    return tap, seen
+                if len(seen) >= 10:
+                    break
+    except TimeoutError:
+        pass
+    return None, seen
+
+
+def judged(web: str, token: str) -> list[dict]:
+    return [r for r in get(f"{web}/api/rollcall", token) if not r["unrostered"] and r["status"] in JUDGED]
+
+
+def assert_demo_judges(info: dict, site_days: set[dt.date]) -> None:
+    """A rostered agent's tap shows a roll-call verdict at the kiosk, and roll call judges at
+    least 20 agents, on the site's day (one of `site_days`)."""
+    web, token = info["web"], info["token"]
+    tap, seen = first_roll_call_verdict(web, token)
+    assert tap is not None, f"no roll-call verdict at the kiosk; agents' taps said {seen}"
+    site_day = dt.date.fromisoformat(tap["shift"]["date"])
+    assert site_day in site_days, tap
+    first_start = min(r["start"] for r in get(f"{web}/api/rollcall", token) if r["start"] is not None)
+    assert poll(lambda: hub_now(web, token) > first_start, timeout=60), "the first shift never started"
+    rows = poll(lambda: (j := judged(web, token)) and len(j) >= 20 and j, timeout=30)
+    board = get(f"{web}/api/rollcall", token)
+    assert rows, f"roll call judged fewer than 20 agents: {sorted((r['status'], r['unrostered']) for r in board)}"
+    assert {r["date"] for r in rows} == {site_day.isoformat()}
+
+
+# A Sunday, a public holiday (国庆节) and an ordinary Wednesday, none near the shipped roster's
+# date; each under a host zone whose date differs from the site's when the floor opens. A date
+# alone opens the floor 40 minutes before that day's first shift; a time without an offset is
+# the site's.
+ANY_DAY = [
+    pytest.param("2027-04-18", "UTC", dt.date(2027, 4, 18), id="sunday-utc"),
+    pytest.param("2027-10-01", "America/Los_Angeles", dt.date(2027, 10, 1), id="national-day-los-angeles"),
+    pytest.param("2027-03-10T08:05", "America/Los_Angeles", dt.date(2027, 3, 10), id="wednesday-0805-los-angeles"),
+]
+
+
+@pytest.mark.parametrize(("start", "host_tz", "site_day"), ANY_DAY)
+def test_demo_judges_roll_call_on_any_day_in_any_host_zone(tmp_path, start, host_tz, site_day):
+    opens = dt.datetime.combine(site_day, dt.time(7, 50), SITE_TZ)
+    assert opens.astimezone(ZoneInfo(host_tz)).date() != site_day  # the case is the one users meet
+    info = start_demo(tmp_path, "--start", start, "--speed", SPEED, env={"TZ": host_tz})
+    try:
+        assert_demo_judges(info, {site_day})
+    finally:
+        stop_demo(info)
+
+
+def test_demo_started_now_judges_the_sites_today_whatever_the_hosts_date(tmp_path):
+    """No --start: the real clock, under a host zone whose date is not the site's right now
+    (the reported bug: 今日无排班 for every tap from 16:00 to 24:00 on a UTC host)."""
+    now = dt.datetime.now(dt.UTC)
+    info = start_demo(tmp_path, "--speed", SPEED, env={"TZ": zone_off_the_site_date(now)})
+    try:
+        assert_demo_judges(info, {now.astimezone(SITE_TZ).date(), dt.datetime.now(SITE_TZ).date()})  # midnight may pass
+    finally:
+        stop_demo(info)
+
+
+def test_the_site_date_and_the_demo_start_are_read_in_the_sites_zone():
+    from hub.demo import Opening, parse_start
+    from hub.sitegen import site_today
+
+    evening_utc = int(dt.datetime(2026, 11, 30, 16, 21, tzinfo=dt.UTC).timestamp() * 1000)
+    assert site_today("Asia/Shanghai", evening_utc) == dt.date(2026, 12, 1)  # the issue's 00:21
+    assert site_today("America/Los_Angeles", evening_utc) == dt.date(2026, 11, 30)
+    assert parse_start("2027-02-07") == Opening(dt.date(2027, 2, 7))
+    eight = int(dt.datetime(2027, 2, 7, 0, 0, tzinfo=dt.UTC).timestamp() * 1000)
+    assert parse_start("2027-02-07T08:00") == Opening(dt.date(2027, 2, 7), eight)
+    assert parse_start("2027-02-06T17:00Z") == Opening(dt.date(2027, 2, 7), eight - 7 * 3_600_000)  # 01:00 site time
+    with pytest.raises(ValueError, match="not an ISO date"):
+        parse_start("7 Feb")

@@ -26,7 +26,7 @@ DAY = dt.date(2026, 11, 30)
 def floor_site(tmp_path_factory):
     """The demo's floor: 40 seats, 2 doors, 1 kiosk, today's two shifts."""
     root = tmp_path_factory.mktemp("floor")
-    return load_site(generate_site(root / "site", site="simfloor", roster_date=dt.date.today(), sim_devices=True))
+    return load_site(generate_site(root / "site", site="simfloor", sim_devices=True))  # the site's today
 
 
 @pytest.fixture(scope="module")

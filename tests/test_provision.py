@@ -43,13 +43,11 @@ def _opts(tls_port: int, plain_port: int) -> ProvisionOptions:
 @pytest.fixture(scope="module")
 def provisioned(tmp_path_factory):
     """A site provisioned once, and a real mosquitto running the generated configuration."""
-    import datetime as dt
-
     from hub.sitegen import generate_site
 
     root = tmp_path_factory.mktemp("prov")
     site_dir = generate_site(root / "site", site="prov" + uuid.uuid4().hex[:6], seats=3, zones=1,
-                             roster_date=dt.date.today(), sim_devices=True)
+                             sim_devices=True)  # rostered for the site's today
     site = load_site(site_dir)
     tls_port, plain_port = free_port(), free_port()
     result = provision(site, root / "out", _opts(tls_port, plain_port))

@@ -4,7 +4,6 @@ place, devices offline, hover and inspect, zone filter, and a 2,000-seat floor."
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 
 import pytest
@@ -117,7 +116,7 @@ def test_map_shows_states_zones_equipment_and_devices_offline(browser, floor_hub
 def generated(tmp_path, name: str, seats: int, zones: int):
     """A site of its own (a fresh id: the suite shares one broker)."""
     return generate_site(tmp_path / name, site=name + os.urandom(3).hex(), seats=seats, zones=zones,
-                         roster_date=dt.date.today(), sim_devices=True)
+                         sim_devices=True)  # rostered for the site's today, not the host's
 
 
 def test_two_thousand_seats_render_update_and_stay_readable(browser, hub_factory, tmp_path, output_dir):

@@ -29,7 +29,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--web-port", type=int, default=8080, help="web UI port (0: any free port)")
     p.add_argument("--speed", type=float, default=60.0, help="simulated minutes per real minute")
     p.add_argument("--broker", choices=["auto", "mosquitto", "amqtt"], default="auto")
+    p.add_argument("--start", type=_demo_start, metavar="WHEN",
+                   help="play another day: a date (2027-02-07) opens the floor 40 minutes before that day's "
+                   "first shift; a date-time (2027-02-07T08:00) starts the clock there, in the site's time "
+                   "zone (Asia/Shanghai) unless it has an offset. Default: the site's today, 40 minutes "
+                   "before its first shift")
     p.set_defaults(func=cmd_demo)
+
+
+def _demo_start(text: str):
+    from hub.demo import parse_start
+
+    try:
+        return parse_start(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _site_dir(arg: str | None) -> Path:
@@ -100,5 +114,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from hub.demo import run_demo
 
     return run_demo(
-        Path(args.dir) if args.dir else None, web_port=args.web_port, speed=args.speed, broker=args.broker
+        Path(args.dir) if args.dir else None, web_port=args.web_port, speed=args.speed, broker=args.broker,
+        start=args.start,
     )

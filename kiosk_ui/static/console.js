@@ -75,12 +75,16 @@
   function violationItem(v) {
     const li = FW.el("li", { "data-id": v.id, "data-rule": v.rule || "", class: v.excused ? "excused" : "" });
     const who = v.agent ? `${agentName(v.agent)} (${v.agent})` : "";
-    li.append(
+    // Where: the seat; for a zone's violation (FAC-ZONE-EMPTY) the zone, for a device's the device.
+    const where = v.seat ? FW.el("span", { class: "seat", text: v.seat })
+      : v.zone ? FW.el("span", { class: "zone", text: (cfg.zones || {})[v.zone] || v.zone })
+        : v.device ? FW.el("span", { class: "device", text: v.device }) : null;
+    FW.append(li,
       FW.el("time", { text: FW.fmtTime(v.start) }), " ",
       FW.el("b", { class: "rule", text: v.rule || "" }), " ",
       FW.el("span", { class: "kind", text: FW.t(`kind.${v.kind}`) !== `kind.${v.kind}` ? FW.t(`kind.${v.kind}`) : v.kind || "" }), " ",
-      FW.el("span", { class: "who", text: who }), " ",
-      v.seat ? FW.el("span", { class: "seat", text: v.seat }) : null);
+      who ? FW.el("span", { class: "who", text: who }) : null, who ? " " : null,
+      where);
     if (v.excused) li.append(" ", FW.el("em", { class: "excuse", text: FW.t("console.excused", { reason: v.excuse_reason || "" }) }));
     const tools = FW.el("span", { class: "tools" });
     const evidence = Array.isArray(v.evidence) ? v.evidence : [];

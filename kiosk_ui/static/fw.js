@@ -77,8 +77,14 @@
       else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
       else e.setAttribute(k, v === true ? "" : v);
     }
-    for (const c of children) if (c !== null && c !== undefined) e.append(c);
-    return e;
+    return FW.append(e, ...children);
+  };
+
+  /* Element.append without the surprises: the DOM writes a null child as the text "null"
+   * (and undefined as "undefined"), so absent parts (no seat, no time) are skipped. */
+  FW.append = function (parent, ...children) {
+    for (const c of children) if (c !== null && c !== undefined && c !== false) parent.append(c);
+    return parent;
   };
 
   /* An agent field that may be an employee number or {employee_no, name, team}. */
