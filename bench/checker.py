@@ -20,7 +20,8 @@ each event), the orchestrator's chaos log, and the hub database with plain sqlit
 
 Event times: the true simulated time when the device's clock was right; when the device clock
 was skewed or unset, the hub can only know its receipt time (DEV-CLOCK), so the judge uses the
-receipt time from the events table too, the best any judge could do.
+receipt time from the events table too, the best any judge could do. A device that reported its
+clock unsynchronised (clock_sync false) is no data for the hub while it does: a data gap here too.
 """
 
 from __future__ import annotations
@@ -730,6 +731,24 @@ def check(run: Path, *, db: Path | None = None) -> dict[str, Any]:
         e.k = e.ts if trusted else got[1]
         events.append(e)
     outages = read_outages(run, meta, heartbeat, truth)
+    # A device whose kernel said its clock was unsynchronised (clock_sync false) is no data at
+    # the hub from that report's receipt on, joined like the hub's DEV-CLOCK episodes.
+    offline_after = site.ms("offline_after_s", 1000)
+    unsynced: dict[str, list[int]] = defaultdict(list)
+    for key, e in truth.events.items():
+        got = hub.events.get(key)
+        if got is not None and e.body.get("clock_sync") is False:
+            unsynced[e.device].append(got[1])
+    for dev, times in unsynced.items():
+        times.sort()
+        a = b = times[0]
+        for t in times[1:] + [None]:
+            if t is not None and t - b <= offline_after:
+                b = t
+                continue
+            outages.add(dev, a - heartbeat, b + MIN)
+            if t is not None:
+                a = b = t
     now = meta["end_ms"]
     judge = Judge(site, events, now, outages)
     expects = judge.run()

@@ -116,3 +116,23 @@ def test_a_restarted_engine_resumes_from_its_checkpoint_and_judges_the_tail(make
     f.play("17:00")
     (absent,) = f.violations("ROLL-ABSENT")
     assert (absent["employee_no"], f.local(absent["end"])) == ("10002", "09:05:00")
+
+
+@pytest.mark.parametrize("damage", ["format", "bytes"])
+def test_a_checkpoint_of_another_format_or_damaged_is_ignored_and_the_log_replayed(make_floor, damage):
+    f = make_floor()
+    f.roster([("10001", "day", "A01"), ("10002", "day", "A02")])
+    f.tap("kiosk-k1", badge_of("10001"), "08:25")  # late for roll call
+    f.sit("seat-a01", badge_of("10001"), "08:27", "16:00:30")
+    f.play("12:00")
+    f.engine.checkpoint()
+    before = f.violations()
+    sql = ("UPDATE engine_checkpoint SET format = format + 1" if damage == "format"
+           else "UPDATE engine_checkpoint SET state = x'00ff'")
+    with f.store.lock:
+        f.store.conn.execute(sql)
+    f.engine = Engine(f.site, f.store, f.clock)  # replays the log instead
+    assert f.engine.seq == f.store.input_position()[0]
+    assert f.violations() == before
+    f.play("17:00")
+    assert "ROLL-ABSENT" in {v["rule"] for v in f.violations() if v["employee_no"] == "10002"}  # judged on
