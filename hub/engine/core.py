@@ -449,9 +449,10 @@ class Engine:
             facts.line(facts.seat_taps, f.place).add(f)
             self._dirty_seat(f.place, f.t)
             if emp is not None:  # seats this agent used lately: a sign-in here ends a sign-in there
-                for g in facts.agent_taps[emp].between(f.t - self.lim.max_shift, f.t + 1):
-                    if g.role == "seat" and g.place and g.place != f.place:
-                        self._dirty_seat(g.place, f.t)
+                others = {g.place for g in facts.agent_taps[emp].between(f.t - self.lim.max_shift, f.t + 1)
+                          if g.role == "seat" and g.place and g.place != f.place}
+                for seat in others:
+                    self._dirty_seat(seat, f.t)
         elif f.role == "door" and f.place:
             facts.line(facts.door_taps, f.place).add(f)
             self.dirty.add(("door", f.place, date))
@@ -550,14 +551,18 @@ class Engine:
                 d.add(duty.unit)
         tl = self.facts.seat_taps.get(seat)
         if tl is not None:
+            emps: set[str] = set()  # each agent's duties once, however often they tapped here
             for g in tl.between(t - self.lim.max_shift - self.lim.absent_after, t + 1):
-                d.add(("badge", g.uid or "", self._date(g.t)))
+                gd = self._date(g.t)
+                d.add(("badge", g.uid or "", gd))
                 owner = self.plans.owner(g.uid or "", g.t)
                 if owner.status == "ok" and owner.agent is not None:
-                    for duty in self.plans.of_agent(owner.agent.employee_no):
-                        if duty.covers(t, margin + self.lim.max_shift, margin):
-                            d.add(duty.unit)
-                    d.add(("free", owner.agent.employee_no, self._date(g.t)))
+                    emps.add(owner.agent.employee_no)
+                    d.add(("free", owner.agent.employee_no, gd))
+            for emp in emps:
+                for duty in self.plans.of_agent(emp):
+                    if duty.covers(t, margin + self.lim.max_shift, margin):
+                        d.add(duty.unit)
         for tag in self.tags_at_seat.get(seat, ()):
             d.add(("tag", tag))
 
@@ -784,6 +789,9 @@ class Engine:
     def _write_unit(self, unit: Unit, records: dict[str, list[dict[str, Any]]], deadline: int | None,
                     upserts: dict, deletes: dict, scope: dict, updates: list, now: int) -> None:
         st = self.units.get(unit)
+        if st is not None and st.rows is not None and self._rows_cache.get(unit) == records:
+            self._set_deadline(unit, st, deadline)  # the same answer: nothing to encode or write
+            return
         if st is None:
             st = self.units[unit] = _UnitState()
         name = unit_name(unit)
@@ -823,11 +831,12 @@ class Engine:
             self._owner_of_violation[r["id"]] = unit
         if unit[0] == "duty":
             self._away_starts[unit] = [p["start"] for p in records.get("away_periods", ())]
-        if deadline is not None:
-            st.deadline = deadline
+        self._set_deadline(unit, st, deadline)
+
+    def _set_deadline(self, unit: Unit, st: _UnitState, deadline: int | None) -> None:
+        if deadline is not None and deadline != st.deadline:
             heapq.heappush(self._heap, (deadline, unit))
-        else:
-            st.deadline = None
+        st.deadline = deadline
 
     def _live_updates(self, table: str, rows: list[dict[str, Any]], changed: list[tuple], gone: list[tuple],
                       updates: list, now: int) -> None:
