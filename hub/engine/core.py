@@ -99,12 +99,13 @@ class Engine:
     """The hub's rule engine. Thread-safe: HubService calls it from ingest and ticker threads."""
 
     def __init__(self, site: Site, store: Store, clock: Clock, *, warm: bool = True, live: bool = True,
-                 checkpoints: bool = True) -> None:
+                 checkpoints: bool = True, checkpoint_every_s: float = CHECKPOINT_EVERY_S) -> None:
         self.site = site
         self.store = store
         self.clock = clock  # only for the timestamps of commands sent to devices
         self.live = live
         self.checkpoints = checkpoints
+        self.checkpoint_every_s = checkpoint_every_s  # wall time between checkpoints (`hub --checkpoint-every`)
         self.seq = 0  # the last input consumed
         self.watermark = 0  # the engine's time: receipt time of the newest input consumed
         self.frozen_before = ""  # dates before this are settled: never recomputed
@@ -286,7 +287,7 @@ class Engine:
         if not self.checkpoints:
             return False
         return (self._inputs_since_checkpoint >= CHECKPOINT_EVERY_INPUTS
-                or time.monotonic() - self._checkpoint_at >= CHECKPOINT_EVERY_S)
+                or time.monotonic() - self._checkpoint_at >= self.checkpoint_every_s)
 
     def checkpoint(self) -> None:
         """Write a checkpoint now (a clean shutdown, tests)."""
