@@ -403,8 +403,7 @@ class Engine:
         if t < e.received - HORIZON_MS:
             self.stats["ignored_old"] += 1
             return None
-        if track.add_presence(t):
-            self._device_changed(e.device, t)
+        self._presence(e.device, track, t)
         self._watch_device(e.device, t)
         if t > self.facts.latest:
             self.facts.latest = t
@@ -513,7 +512,7 @@ class Engine:
         track = self._track(device)
         if state == "online":
             track.probe(ts, received, self.lim.clock_skew_max)
-            changed = track.add_presence(received)
+            changed = self._presence(device, track, received)
             self._watch_device(device, received)
         else:
             changed = track.add_mark(received)
@@ -523,6 +522,18 @@ class Engine:
         if changed:
             self._device_changed(device, received)
         self.dirty.add(("device", device, self._date(received)))
+
+    def _presence(self, device: str, track: DeviceTrack, t: int) -> bool:
+        """A report at t; when it opens, splits or closes a gap, what trusts the device around t is
+        recomputed, and so is what is around the gap's start: the gap belongs to the day it starts
+        (DEV-OFFLINE), which may be another day than t's when the report came late."""
+        gap_start = track.end_before(t)
+        if not track.add_presence(t):
+            return False
+        self._device_changed(device, t)
+        if gap_start is not None and gap_start < t:
+            self._device_changed(device, gap_start)
+        return True
 
     def _apply_acd(self, ts: int, idle: int, received: int) -> None:
         import bisect  # noqa: PLC0415
