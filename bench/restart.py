@@ -199,15 +199,17 @@ def _send(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> float:
 def restart(name: str, site_dir: Path, db: Path, broker: MosquittoBroker, log: Path, every: float,
             total: int) -> dict:
     """Start the hub on `db` with a backlog queued at the broker: time to health, to all judged."""
-    before = log.read_text() if log.exists() else ""
+    before = len(log.read_text()) if log.exists() else 0
+    resumed = re.compile(r"engine: (checkpoint loaded|no checkpoint), judged (\d+) inputs in ([\d.]+) s")
     hub = Hub(site_dir, db, broker, log, every)
     try:
         health_s, _ = hub.wait(lambda h: True, 300, "/api/health")
         ready_s, h = hub.wait(lambda h: h["events"] >= total and h["engine"]["pending"] == 0, 1800, "all judged")
+        deadline = time.monotonic() + 60  # the engine logs its resume just after releasing its lock
+        while (m := resumed.search(log.read_text()[before:])) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         hub.kill()
-    new = log.read_text()[len(before):]
-    m = re.search(r"engine: (checkpoint loaded|no checkpoint), judged (\d+) inputs in ([\d.]+) s", new)
     return {"name": name, "health_s": health_s, "ready_s": ready_s, "events": h["events"],
             "resume": m.group(1) if m else "?", "replayed": int(m.group(2)) if m else None,
             "resume_s": float(m.group(3)) if m else None}
