@@ -34,14 +34,14 @@ def wait_for_signal() -> None:
 
 def run_hub(site_dir: Path, db_path: Path, host: str, port: int, *, protocol: str = "3.1.1",
             web: tuple[str, int] | None = ("127.0.0.1", 8080), username: str | None = None,
-            password: str | None = None) -> int:
+            password: str | None = None, checkpoint_every_s: float | None = None) -> int:
     from hub.privacy import install_log_masking
 
     site = load_site(site_dir)
     install_log_masking(site)  # badge UIDs never reach the hub's logs in clear
     store = Store(db_path)
     hub = HubService(site, store, broker_host=host, broker_port=port, protocol=protocol,
-                     username=username, password=password).start(wait=0)
+                     username=username, password=password, checkpoint_every_s=checkpoint_every_s).start(wait=0)
     server = serve_web(hub, *web) if web else None
     print(f"hub: site {site.id}, broker {host}:{port}, database {db_path}", flush=True)
     if server:

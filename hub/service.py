@@ -32,12 +32,14 @@ class HubService:
     def __init__(self, site: Site, store: Store, *, broker_host: str = "127.0.0.1", broker_port: int = 1883,
                  protocol: str = "3.1.1", clock: Clock | None = None, tick_s: float = 1.0,
                  engine: object | None = None, username: str | None = None,
-                 password: str | None = None, purge_every_s: float | None = 6 * 3600) -> None:
+                 password: str | None = None, purge_every_s: float | None = 6 * 3600,
+                 checkpoint_every_s: float | None = None) -> None:
         self.site = site
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.live = LiveBus()
         self.tick_s = tick_s
+        self.checkpoint_every_s = checkpoint_every_s  # None: the engine's default (CHECKPOINT_EVERY_S)
         self.engine = engine if engine is not None else self._default_engine()
         self.ingest = Ingest(
             store, site.id, broker_host, broker_port, protocol=protocol, clock=self.clock.now_ms,
@@ -60,7 +62,8 @@ class HubService:
             from hub.engine import Engine  # noqa: PLC0415
         except ImportError:
             return None
-        return Engine(self.site, self.store, clock=self.clock, warm=False)
+        every = {} if self.checkpoint_every_s is None else {"checkpoint_every_s": self.checkpoint_every_s}
+        return Engine(self.site, self.store, clock=self.clock, warm=False, **every)
 
     # ------------------------------------------------------------ lifecycle
 

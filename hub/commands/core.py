@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mqtt-conf", help="broker address and hub login written by `floorwatch provision` "
                    "(OUT/hub/mqtt.toml); overrides --broker")
     p.add_argument("--web", default="127.0.0.1:8080", help="web UI host:port ('off' to disable)")
+    p.add_argument("--checkpoint-every", type=float, default=120.0, metavar="SECONDS",
+                   help="wall time between engine checkpoints while inputs flow (default 120); a restart "
+                   "replays the log after the last one, so shorter means a faster restart, longer less writing")
     p.set_defaults(func=cmd_hub)
 
     p = sub.add_parser("demo", help="broker + hub + web UI + a simulated floor, on embedded defaults")
@@ -103,7 +106,7 @@ def cmd_hub(args: argparse.Namespace) -> int:
     web = None if args.web == "off" else _host_port(args.web)
     try:
         return run_hub(_site_dir(args.site), Path(args.db), host, port, protocol=args.protocol, web=web,
-                       username=username, password=password)
+                       username=username, password=password, checkpoint_every_s=args.checkpoint_every)
     except SiteConfigError as exc:
         for err in exc.errors:
             print(f"error: {err}", file=sys.stderr)

@@ -99,12 +99,13 @@ class Engine:
     """The hub's rule engine. Thread-safe: HubService calls it from ingest and ticker threads."""
 
     def __init__(self, site: Site, store: Store, clock: Clock, *, warm: bool = True, live: bool = True,
-                 checkpoints: bool = True) -> None:
+                 checkpoints: bool = True, checkpoint_every_s: float = CHECKPOINT_EVERY_S) -> None:
         self.site = site
         self.store = store
         self.clock = clock  # only for the timestamps of commands sent to devices
         self.live = live
         self.checkpoints = checkpoints
+        self.checkpoint_every_s = checkpoint_every_s  # wall time between checkpoints (`hub --checkpoint-every`)
         self.seq = 0  # the last input consumed
         self.watermark = 0  # the engine's time: receipt time of the newest input consumed
         self.frozen_before = ""  # dates before this are settled: never recomputed
@@ -283,7 +284,7 @@ class Engine:
         if not self.checkpoints:
             return False
         return (self._inputs_since_checkpoint >= CHECKPOINT_EVERY_INPUTS
-                or time.monotonic() - self._checkpoint_at >= CHECKPOINT_EVERY_S)
+                or time.monotonic() - self._checkpoint_at >= self.checkpoint_every_s)
 
     def checkpoint(self) -> None:
         """Write a checkpoint now (a clean shutdown, tests)."""
@@ -399,8 +400,7 @@ class Engine:
         if t < e.received - HORIZON_MS:
             self.stats["ignored_old"] += 1
             return None
-        if track.add_presence(t):
-            self._device_changed(e.device, t)
+        self._presence(e.device, track, t)
         self._watch_device(e.device, t)
         if t > self.facts.latest:
             self.facts.latest = t
@@ -512,7 +512,7 @@ class Engine:
         track = self._track(device)
         if state == "online":
             track.probe(ts, received, self.lim.clock_skew_max)
-            changed = track.add_presence(received)
+            changed = self._presence(device, track, received)
             self._watch_device(device, received)
         else:
             changed = track.add_mark(received)
@@ -522,6 +522,18 @@ class Engine:
         if changed:
             self._device_changed(device, received)
         self.dirty.add(("device", device, self._date(received)))
+
+    def _presence(self, device: str, track: DeviceTrack, t: int) -> bool:
+        """A report at t; when it opens, splits or closes a gap, what trusts the device around t is
+        recomputed, and so is what is around the gap's start: the gap belongs to the day it starts
+        (DEV-OFFLINE), which may be another day than t's when the report came late."""
+        gap_start = track.end_before(t)
+        if not track.add_presence(t):
+            return False
+        self._device_changed(device, t)
+        if gap_start is not None and gap_start < t:
+            self._device_changed(device, gap_start)
+        return True
 
     def _apply_acd(self, ts: int, idle: int, received: int) -> None:
         import bisect  # noqa: PLC0415

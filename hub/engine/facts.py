@@ -143,6 +143,11 @@ class DeviceTrack:
     def _joinable(self, a: int, b: int) -> bool:
         return b - a <= self.offline_after and not self._mark_between(a, b)
 
+    def end_before(self, t: int) -> int | None:
+        """The end of the last run that starts at or before t: where a gap containing t starts."""
+        i = bisect.bisect_right(self.runs, t, key=lambda r: r.start) - 1
+        return self.runs[i].end if i >= 0 else None
+
     def add_presence(self, t: int) -> bool:
         """Record that the device reported at t. Returns True if a gap opened or closed
         (extending the latest run, the everyday case, returns False)."""
