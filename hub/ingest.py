@@ -3,8 +3,9 @@ import on the hub.
 
 Every input the rule engine consumes goes into the store's ordered input log in the transaction
 that acknowledges it: events, device statuses, contact-center counts, and the hub's own session
-marks (`connected`, `disconnected`, and `caught_up` once a probe the hub published to itself on
-connecting has come back, so everything the broker had queued before it has arrived).
+marks (`connected`, `disconnected`, and `caught_up` each time a probe the hub publishes to itself,
+on connecting and then periodically, comes back: everything the broker had queued before it has
+arrived, and the probe's round trip says how far behind the hub's receipt runs).
 
 Nothing is lost: the hub acknowledges a QoS 1 message (manual ack) only after the batch that
 holds it is committed to SQLite, and it keeps a persistent broker session (3.1.1
@@ -170,13 +171,20 @@ class Ingest:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.caught_up.clear()
         self._connects += 1
-        self._probe = f"{self.client_id}/{os.getpid()}/{self._connects}/{self.clock()}"
+        self._probe = f"{self.client_id}/{os.getpid()}/{self._connects}"
         self._queue.put(_Received(0, 0, "", b"", self.clock(), mark="connected"))
         client.subscribe([(t, wire.EVENT_QOS) for t in wire.hub_subscriptions(self.site)])
         # published after subscribing: it queues behind whatever the broker holds for this session
-        client.publish(wire.probe_topic(self.site), self._probe.encode(), qos=1)
+        self.probe()
         self.connected.set()
         log.info("hub ingest: connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present)
+
+    def probe(self) -> None:
+        """Publish a probe to ourselves, stamped with the hub clock: its round trip says how far
+        behind the hub's receipt is (a backlog at the broker, or a hub too busy to read)."""
+        if self._probe:
+            payload = f"{self._probe}/{self.clock()}".encode()
+            self.client.publish(wire.probe_topic(self.site), payload, qos=1)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
@@ -262,8 +270,10 @@ class Ingest:
                     feeds.append(wire.decode_acd(m.payload, m.topic))
                     inputs.append(("acd", m.received, feeds[-1].model_dump(mode="json")))
                 elif topic.kind == "probe":
-                    if m.payload.decode(errors="replace") == self._probe:  # ours, this connection
-                        inputs.append(("mark", m.received, {"mark": "caught_up"}))
+                    token, _, sent = m.payload.decode(errors="replace").rpartition("/")
+                    if token == self._probe and sent.isdigit():  # ours, this connection
+                        delay = max(0, m.received - int(sent))
+                        inputs.append(("mark", m.received, {"mark": "caught_up", "delay_ms": delay}))
                         self.caught_up.set()
                 else:
                     raise WireError("topic", "the hub does not accept cmd topics", m.topic)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from edge import wire
 from edge.clock import Clock, SystemClock
@@ -18,6 +19,8 @@ from hub.site import Site
 from hub.store import Store, StoredEvent
 
 log = logging.getLogger(__name__)
+
+PROBE_EVERY_S = 10.0  # real seconds between the hub's probes to itself
 
 
 class HubService:
@@ -136,10 +139,14 @@ class HubService:
 
     def _tick_loop(self) -> None:
         tick_ms = int(self.tick_s * 1000)
+        next_probe = time.monotonic() + PROBE_EVERY_S
         while not self._stop.wait(self.tick_s):
             now = self.clock.now_ms()
             if now - self.ingest.last_logged >= tick_ms:
                 self.ingest.log_tick(now)
+            if time.monotonic() >= next_probe and self.ingest.connected.is_set():
+                self.ingest.probe()  # is the hub still reading in time? (clock evidence depends on it)
+                next_probe = time.monotonic() + PROBE_EVERY_S
             self._wake.set()
 
     def _dispatch(self, outcome: object) -> None:

@@ -109,7 +109,7 @@ class Engine:
         self.seq = 0  # the last input consumed
         self.watermark = 0  # the engine's time: receipt time of the newest input consumed
         self.frozen_before = ""  # dates before this are settled: never recomputed
-        self.caught_up = False  # the hub's session has delivered everything the broker held
+        self.caught_up = False  # the hub's last probe came back in time: what arrives now is not late by queueing
         self._checkpoint_at = time.monotonic()
         self._inputs_since_checkpoint = 0
         self.derived = DerivedStore(store)
@@ -173,12 +173,18 @@ class Engine:
             f = self._apply(inp)
             if f is not None and f.kind == "badge":
                 taps.append(f)
+            now = self.now()
+            if now - now % PRUNE_EVERY_MS > self._last_prune:
+                # a prune point: judge everything up to exactly this input, then settle what the
+                # prune cuts, so the same log settles the same rows however it was batched
+                self._plans_around(now)
+                self._flush(now, out)
+                self._prune_at_fixed_points(now)
         self._inputs_since_checkpoint += len(rows)
         self._check_plans()
         now = self.now()
         self._plans_around(now)
         self._flush(now, out, checkpoint=self._checkpoint_due())
-        self._prune_at_fixed_points(now)
         # feedback for a person at the reader, not for history the engine is catching up on
         fresh = self.store.input_position()[1] - FRESH_TAP_MS
         taps = [f for f in taps if f.received >= fresh]
@@ -197,8 +203,8 @@ class Engine:
             self._apply_acd(int(body.get("ts") or inp.received), int(body.get("idle") or 0), inp.received)
         elif inp.kind == "mark":
             mark = body.get("mark")
-            if mark == "caught_up":
-                self.caught_up = True
+            if mark == "caught_up":  # a probe came back; late enough, it says the hub itself lags
+                self.caught_up = int(body.get("delay_ms") or 0) <= self.lim.clock_skew_max // 2
             elif mark in ("connected", "disconnected"):
                 self.caught_up = False
         return None  # ticks only move the watermark
