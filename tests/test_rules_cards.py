@@ -12,10 +12,14 @@ import pytest
 
 from edge.drivers import rdm6300, wiegand
 from edge.drivers.line_reader import LineDecoder
+from hub.cards import parse_card
+from hub.cli import main
 from hub.engine.scenario import ScriptedFloor
 from hub.exceptions import SiteConfigError
+from hub.roster import BadgeError, replace_badge
 from hub.site import example_site_dir, load_site
 from hub.store import Store
+from hub.store.derived import DerivedStore
 
 DAY = dt.date(2026, 3, 10)
 
@@ -167,3 +171,57 @@ def test_a_badge_reader_that_does_not_say_what_it_sees_fails_check_config(exampl
 def card_of_site(site, emp: str) -> str:
     [card] = next(a for a in site.agents if a.employee_no == emp).badges
     return card
+
+
+# ---------------------------------------------------------------- upgrading a printed form to the full id
+
+
+def test_badge_replace_upgrades_a_printed_form_to_the_full_id_of_the_same_card(example, tmp_path, capsys):
+    site = load_site(example)
+    full = card_of_site(site, "10002")
+    printed = parse_card(f"{int(full, 16) & 0xFFFFFF:X}/24").text  # facility,card as printed on it
+    _set_badge(example, "10002", f'"{printed}"')
+    floor = ScriptedFloor(load_site(example), Store(tmp_path / "hub.db"), day=DAY, start="07:30")
+    f = floor
+    f.roster([("10002", "day", "A02")])
+    f.tap("seat-a02", rdm(full), "08:20:30", as_read=True, label="before")
+    f.play("08:30")
+    # a different card sharing those 24 bits: the RDM6300 cannot tell it from a facility,card form
+    other = f"{int(full[:2], 16) ^ 0x5A:02X}{full[2:]}"
+    assert f.engine.plans.tap_key("seat-a02", {"uid": rdm(other), "reader": "badge"}) == printed
+    code = main(["badge", "replace", "10002", full, "--site", str(example), "--db", str(tmp_path / "hub.db"),
+                 "--by", "lead-li"])
+    assert code == 0, capsys.readouterr().err
+    derived = DerivedStore(f.store)
+    [audit] = [r for r in derived.audit_rows() if r["action"] == "badge.upgrade"]
+    assert (audit["actor"], audit["target"], audit["details"]) == (
+        "lead-li", "10002", {"new": full, "superseded": [printed]})
+    assert {(r["uid"], r["action"]) for r in derived.badge_changes()} == {(printed, "supersede"), (full, "assign")}
+    f.engine.refresh()
+    plans = f.engine.plans
+    assert plans.tap_key("seat-a02", {"uid": rdm(other), "reader": "badge"}) == f"unknown:{rdm(other)}"
+    assert plans.tap_key("door-d1", {"uid": w26(full), "reader": "badge"}) == full  # nothing else shares its 24 bits
+    before = f.at("08:20:30")
+    assert plans.owner(full, before).agent.employee_no == "10002"  # a rebuild files the old tap under the full id
+    assert plans.owner(printed, before).agent.employee_no == "10002"  # the live engine filed it under the printed form
+    f.tap("seat-a02", rdm(other), "09:00", as_read=True)
+    f.tap("kiosk-k1", desk(full), "09:01", as_read=True)
+    out = f.play("09:30")
+    assert [(t["device"], t["verdict"], (t["agent"] or {}).get("employee_no")) for ch, t in out.updates
+            if ch == "tap"] == [("seat-a02", "unknown_badge", None), ("kiosk-k1", "late", "10002")]
+    f.store.close()
+
+
+def test_badge_replace_still_refuses_a_form_that_disagrees_with_the_card_it_would_upgrade(example, tmp_path):
+    site = load_site(example)
+    full, theirs = card_of_site(site, "10002"), card_of_site(site, "10003")
+    store = Store(tmp_path / "hub.db")
+    try:
+        twin = f"{int(theirs[:2], 16) ^ 0x11:02X}{theirs[2:]}"  # 10003's lower 24 bits: the W26 door cannot tell
+        with pytest.raises(BadgeError, match=r"10003's badge .* look the same to .*door-d"):
+            replace_badge(site, store, "10002", twin, actor="lead-li", now_ms=0)
+        with pytest.raises(BadgeError, match="already holds"):
+            replace_badge(site, store, "10002", f"dec:{int(full, 16) & 0xFFFFFFFF:010d}", actor="lead-li", now_ms=0)
+        assert DerivedStore(store).badge_changes() == []
+    finally:
+        store.close()

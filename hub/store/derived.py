@@ -343,6 +343,22 @@ class DerivedStore:
     def badge_changes(self) -> list[dict[str, Any]]:
         return self._rows('SELECT id, at, uid, employee_no, action, "by", reason FROM badge_changes ORDER BY at, id')
 
+    def change_badges(self, changes: list[tuple[int, str, str | None, str, str, str]],
+                      audit: tuple[int, str, str, str, dict[str, Any]], conn: Any = None) -> int:
+        """Record badge changes (at, card, employee_no, action assign|revoke|supersede, by, reason)
+        with their audit row, as one lead action; returns the audit id. With `conn`, inside the
+        caller's transaction (an enrolment closes in the same one)."""
+        sql = 'INSERT INTO badge_changes(at, uid, employee_no, action, "by", reason) VALUES (?,?,?,?,?,?)'
+        if conn is None:
+            return self.lead_write([(sql, c) for c in changes], audit)
+        for c in changes:
+            conn.execute(sql, list(c))
+        ts, actor, action, target, details = audit
+        cur = conn.execute("INSERT INTO audit(ts, actor, action, target, details) VALUES (?,?,?,?,?)",
+                           (ts, actor, action, target, json.dumps(details, ensure_ascii=False, sort_keys=True)))
+        self.bump_plans_version(conn)
+        return cur.lastrowid
+
     def excuses(self) -> dict[str, dict[str, Any]]:
         return {r["violation_id"]: r for r in self._rows('SELECT violation_id, reason, "by", at FROM excuses')}
 
