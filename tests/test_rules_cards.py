@@ -15,6 +15,7 @@ from edge.drivers.line_reader import LineDecoder
 from hub.cards import parse_card
 from hub.cli import main
 from hub.engine.scenario import ScriptedFloor
+from hub.enrolment import EnrolmentError, open_enrolment
 from hub.exceptions import SiteConfigError
 from hub.roster import BadgeError, replace_badge
 from hub.site import example_site_dir, load_site
@@ -225,3 +226,71 @@ def test_badge_replace_still_refuses_a_form_that_disagrees_with_the_card_it_woul
         assert DerivedStore(store).badge_changes() == []
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------- enrolment by tapping
+
+
+def test_a_tap_at_a_kiosk_in_enrolment_mode_binds_the_card_and_is_still_the_agents_arrival(floor):
+    f = floor
+    f.roster([("10003", "day", "A03")])
+    lost = card_of(f, "10003")
+    new = "3C00C0FFEE"
+    assert f.site.card_index().match(parse_card(new)).status == "unknown"
+    opened = open_enrolment(f.site, f.store, "kiosk-k1", "10003", minutes=2, actor="lead-li", now_ms=f.at("08:04"))
+    assert (opened["state"], opened["expires_at"]) == ("open", f.at("08:06"))
+    f.tap("kiosk-k1", desk(new), "08:05", as_read=True, label="enrol")
+    f.tap("seat-a03", rdm(new), "08:20", as_read=True)  # the desk reader saw 32 bits; the RDM6300 sees 40
+    f.tap("seat-a05", rdm(lost), "08:25", as_read=True)
+    out = f.play("09:00")
+    verdicts = [(t["device"], t["verdict"], (t["agent"] or {}).get("employee_no")) for ch, t in out.updates
+                if ch == "tap"]
+    assert verdicts == [("kiosk-k1", "enrolled", "10003"), ("seat-a03", "signed_in", "10003"),
+                        ("seat-a05", "revoked_badge", None)]
+    derived = DerivedStore(f.store)
+    dec = f"dec:{int(new, 16) & 0xFFFFFFFF:010d}"
+    assert [(r["at"], r["uid"], r["employee_no"], r["action"], r["by"]) for r in derived.badge_changes()] == [
+        (f.at("08:05"), lost, "10003", "revoke", "lead-li"), (f.at("08:05"), dec, "10003", "assign", "lead-li")]
+    audit = {r["action"]: r for r in derived.audit_rows()}
+    assert audit["badge.replace"]["actor"] == "lead-li" and audit["badge.replace"]["details"]["device"] == "kiosk-k1"
+    assert audit["badge.enrol_open"]["target"] == "10003"
+    row = derived.enrolment(opened["id"])
+    assert (row["state"], row["card"], row["event_id"]) == ("enrolled", dec, f.ids["enrol"])
+    # the enrolment tap is a normal tap once bound: the agent's roll-call arrival
+    [att] = f.attendance("10003")
+    assert (att["first_arrival"], att["rollcall"]) == (f.at("08:05"), "on_time")
+    assert {(r, emp) for r, _, emp, *_ in f.found()} == {("BADGE-UNKNOWN", None)}  # the revoked card at 08:25
+
+
+def test_an_enrolment_tap_is_refused_when_a_reader_could_not_tell_the_card_from_anothers(floor):
+    f = floor
+    theirs = card_of(f, "10001")
+    twin = f"{int(theirs[:2], 16) ^ 0x33:02X}{theirs[2:]}"  # the same lower 32 bits: the desk reader reads 10001
+    opened = open_enrolment(f.site, f.store, "kiosk-k1", "10004", actor="lead-li", now_ms=f.at("08:00"))
+    f.tap("kiosk-k1", desk(twin), "08:01", as_read=True)
+    f.tap("kiosk-k1", desk("3C00C0FFEE"), "08:02", as_read=True)  # the enrolment is closed: an unknown card
+    f.play("08:30")
+    row = DerivedStore(f.store).enrolment(opened["id"])
+    assert row["state"] == "refused" and "10001" in row["reason"] and "cannot tell them apart" in row["reason"]
+    assert DerivedStore(f.store).badge_changes() == []
+    verdicts = [(t["verdict"], (t["agent"] or {}).get("employee_no")) for o in f.outcomes for ch, t in o.updates
+                if ch == "tap"]
+    assert verdicts == [("enrol_refused", "10001"), ("unknown_badge", None)]
+
+
+def test_an_enrolment_expires_and_doors_cannot_enrol(floor):
+    f = floor
+    with pytest.raises(EnrolmentError, match="door"):
+        open_enrolment(f.site, f.store, "door-d1", "10004", actor="lead-li", now_ms=f.at("08:00"))
+    for bad in (0, 11, "2", True):
+        with pytest.raises(EnrolmentError, match="minutes"):
+            open_enrolment(f.site, f.store, "kiosk-k1", "10004", minutes=bad, actor="lead-li", now_ms=f.at("08:00"))
+    with pytest.raises(EnrolmentError, match="employee_no"):
+        open_enrolment(f.site, f.store, "kiosk-k1", "99999", actor="lead-li", now_ms=f.at("08:00"))
+    open_enrolment(f.site, f.store, "kiosk-k1", "10004", minutes=1, actor="lead-li", now_ms=f.at("08:00"))
+    with pytest.raises(EnrolmentError, match="already enrolling 10004"):
+        open_enrolment(f.site, f.store, "kiosk-k1", "10005", actor="lead-li", now_ms=f.at("08:00:30"))
+    f.tap("kiosk-k1", desk("3C00C0FFEE"), "08:01:01", as_read=True)  # a second too late
+    out = f.play("08:30")
+    assert [t["verdict"] for ch, t in out.updates if ch == "tap"] == ["unknown_badge"]
+    assert DerivedStore(f.store).badge_changes() == []

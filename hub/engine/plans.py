@@ -75,6 +75,7 @@ class Plans:
         self._badges_inactive: dict[str, Agent] = {}
         self._badge_changes: dict[str, list[tuple[int, str, str | None]]] = {}
         self._upgraded_from: dict[str, list[tuple[int, str]]] = {}
+        self.enrolment_taps: dict[str, dict] = {}  # event id -> the enrolment that tap answered
         self.cards = CardIndex(())
         self.equipment_home: dict[str, str] = {}
         self.positions: dict[str, list[str]] = {}
@@ -103,6 +104,7 @@ class Plans:
             with contextlib.suppress(ValueError):  # a change recorded before cards had forms
                 known.append(parse_card(text))
         self.cards = CardIndex(known)
+        self.enrolment_taps = self.derived.enrolment_taps()
         homes = {e.tag.upper(): e.home_seat for e in self.site.equipment}
         homes.update({t.upper(): s for t, s in self.derived.equipment_assignments().items()})
         self.equipment_home = homes
