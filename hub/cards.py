@@ -187,17 +187,25 @@ def seen_uid(card: str, bits: int) -> str:
     return f"{value:010X}"
 
 
+def reader_width(declared: int | None, stated: object = None) -> int | None:
+    """How many bits a reader saw: as its device file `declared` it and the event `stated` it
+    (optional `card_bits`); None when neither says or they disagree (the hub never guesses)."""
+    if not isinstance(stated, int) or isinstance(stated, bool):
+        stated = None
+    if declared is not None and stated is not None and stated != declared:
+        return None
+    return declared if declared is not None else stated
+
+
 def tap_key(index: CardIndex, uid: str, declared: int | None, stated: object = None) -> str:
     """The card a tap is (Match.key), from the reader's width as its device file `declared` it
     and as the event `stated` it (optional `card_bits`). When neither says, or they disagree, the
     tap is unknown: the hub never guesses how many bits a reader saw."""
     uid = uid.upper()
-    if not isinstance(stated, int) or isinstance(stated, bool):
-        stated = None
-    if declared is not None and stated is not None and stated != declared:
-        return f"unknown:{uid}?{stated}/{declared}bits"
-    bits = declared if declared is not None else stated
+    bits = reader_width(declared, stated)
     if bits is None:
+        if isinstance(stated, int) and not isinstance(stated, bool) and declared is not None:
+            return f"unknown:{uid}?{stated}/{declared}bits"
         return f"unknown:{uid}?bits"
     try:
         read = reading(uid, bits)

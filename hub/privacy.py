@@ -77,24 +77,35 @@ def mask_tree(data: Any) -> tuple[Any, bool]:
     return result, changed
 
 
+HUB_LOGGERS = ("hub", "kiosk_ui", "edge")  # the hub process's own code (the demo runs edge agents in it)
+
+
 class UidMaskingFilter(logging.Filter):
-    """Masks badge UIDs in log records: every UID the site knows, and any `uid=`/`uid:` value.
+    """Masks badge UIDs in log records: every card form the site knows, any `uid=`/`uid:` value,
+    and, in records of the hub's own loggers, any 10-hex-digit token: what a reader reports is
+    the lower bits of a card (a W26 door reads 0F02A34B7C as 0000A34B7C), which is no registry
+    form, and a desk reader's 10-digit decimal number is one too. (A 10-digit number that is not a
+    card, e.g. a time in seconds, is masked as well: a log loses little by it.)
 
     Install on the handlers of the hub's process (install_log_masking) so that logs, which
     outlive every retention period in practice, never hold a readable badge number.
     """
 
     _UID_FIELD = re.compile(r"(\buid['\"]?\s*[=:]\s*['\"]?)([A-Za-z0-9]{4,64})")
+    _WIRE_UID = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{10}(?![0-9A-Za-z])")
 
     def __init__(self, known_uids: Iterable[str] = ()) -> None:
         super().__init__()
         uids = sorted({u for u in known_uids if len(u) >= 4}, key=len, reverse=True)
         self._known = re.compile("|".join(re.escape(u) for u in uids), re.IGNORECASE) if uids else None
 
-    def mask(self, text: str) -> str:
+    def mask(self, text: str, *, wire: bool = False) -> str:
+        """`wire`: also mask every 10-hex-digit token (a reader's uid as it reported it)."""
         text = self._UID_FIELD.sub(lambda m: m.group(1) + mask_uid(m.group(2)), text)
         if self._known is not None:
             text = self._known.sub(lambda m: mask_uid(m.group(0)), text)
+        if wire:
+            text = self._WIRE_UID.sub(lambda m: mask_uid(m.group(0)), text)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -102,7 +113,7 @@ class UidMaskingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string is the logger's problem, not ours
             return True
-        masked = self.mask(message)
+        masked = self.mask(message, wire=record.name.split(".", 1)[0] in HUB_LOGGERS)
         if masked != message:
             record.msg, record.args = masked, None
         return True

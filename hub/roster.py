@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.exceptions import ConfigError
-from hub.cards import clashes, parse_card
+from hub.cards import CardForm, clashes, parse_card
 from hub.site import RosterEntry, Site, read_csv_rows
 from hub.store import Store
 from hub.store.derived import DerivedStore
@@ -133,11 +133,16 @@ def _json(d: dict) -> str:
 
 
 def _owners(site: Site, derived: DerivedStore) -> dict[str, str | None]:
-    """Current card (canonical text, hub.cards) -> employee_no (None: revoked)."""
+    """Current card (canonical text, hub.cards) -> employee_no (None: revoked). A superseded form
+    (an upgrade recorded the full id of the same card) still belongs to its agent."""
     owners: dict[str, str | None] = {c.text: a.employee_no for a in site.agents if a.active for c in a.cards}
     for row in derived.badge_changes():
-        owners[_card_text(row["uid"])] = row["employee_no"] if row["action"] == "assign" else None
+        owners[_card_text(row["uid"])] = row["employee_no"] if row["action"] in ("assign", "supersede") else None
     return owners
+
+
+def _superseded(derived: DerivedStore) -> set[str]:
+    return {_card_text(r["uid"]) for r in derived.badge_changes() if r["action"] == "supersede"}
 
 
 def _card_text(uid: str) -> str:
@@ -147,10 +152,10 @@ def _card_text(uid: str) -> str:
         return uid.strip().upper()  # recorded before badges were cards
 
 
-def _card(text: str, field: str) -> str:
-    """A card form as typed (any printed form) -> canonical text, or BadgeError naming why."""
+def _card(text: str, field: str) -> CardForm:
+    """A card form as typed (any printed form), or BadgeError naming why it is not one."""
     try:
-        return parse_card(text).text
+        return parse_card(text)
     except ValueError as exc:
         raise BadgeError(field, str(exc)) from None
 
@@ -164,41 +169,86 @@ def revoke_badge(site: Site, store: Store, uid: str, *, actor: str, reason: str,
         raise BadgeError("uid", f"{uid} is not a known badge")
     if owners[uid] is None:
         raise BadgeError("uid", f"{uid} is already revoked")
-    return derived.lead_write(
-        [("INSERT INTO badge_changes(at, uid, employee_no, action, \"by\", reason) VALUES (?,?,?,?,?,?)",
-          (now_ms, uid, owners[uid], "revoke", actor, reason))],
-        (now_ms, actor, "badge.revoke", uid, {"employee_no": owners[uid], "reason": reason}),
-    )
+    return derived.change_badges([(now_ms, uid, owners[uid], "revoke", actor, reason)],
+                                 (now_ms, actor, "badge.revoke", uid, {"employee_no": owners[uid], "reason": reason}))
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What binding a card to an agent does. action: replace (a new card; the old ones revoked),
+    upgrade (a stronger form of a card the agent holds: the weaker forms are superseded, nothing
+    revoked) or already (the agent holds this card in this or a stronger form: nothing written)."""
+
+    action: str
+    employee_no: str
+    card: str  # the form the registry keeps for this card
+    revoked: tuple[str, ...] = ()
+    superseded: tuple[str, ...] = ()
+    changes: tuple[tuple, ...] = ()  # badge_changes rows to write
+    audit: tuple | None = None
+
+
+def plan_binding(site: Site, derived: DerivedStore, employee_no: str, card: CardForm, *, actor: str, now_ms: int,
+                 old_uid: str | None = None, reason: str = "replaced", field: str = "new_uid") -> Binding:
+    """Decide what binding `card` to the agent means, or BadgeError saying why it must not happen.
+
+    The strongest form wins: a form that agrees on every bit both know with a weaker form the agent
+    holds (CardForm.agrees) is the same card read more fully, an upgrade; a weaker or equal form of a
+    card the agent holds changes nothing. A card some reader of the site cannot tell from another
+    known card (active or revoked: a revoked card still exists) is refused, naming the other card's
+    agent and the reader."""
+    agent = next((a for a in site.agents if a.employee_no == employee_no), None)
+    if agent is None:
+        raise BadgeError("employee_no", f"unknown employee_no {employee_no!r}")
+    new = card.text
+    owners = _owners(site, derived)
+    superseded = _superseded(derived)
+    if new in owners and owners[new] != employee_no:
+        raise BadgeError(field, f"{new} belongs to {owners[new]} or was revoked; badges are never reused")
+    mine = [parse_card(u) for u, e in owners.items() if e == employee_no and _is_card(u) and u not in superseded]
+    same = [c for c in mine if c.agrees(card)]
+    if any(c.bits >= card.bits for c in same):
+        kept = max(same, key=lambda c: c.bits)
+        return Binding("already", employee_no, kept.text)
+    readers = site.reader_widths()
+    known = [parse_card(u) for u in owners if u != new and _is_card(u) and u not in superseded]
+    known = [c for c in known if c not in same]  # the agent's weaker forms of this card are this card
+    for k in clashes([card, *known], readers):
+        if card in (k.a, k.b):
+            other = k.b if k.a == card else k.a
+            whose = owners.get(other.text) or "a revoked badge"
+            raise BadgeError(field, f"{new} and {whose}'s badge {other} look the same to {readers[k.width]}:"
+                                    " it cannot tell them apart")
+    if same:
+        if old_uid:
+            raise BadgeError("old_uid", f"{new} is the full id of {employee_no}'s badge"
+                                        f" {', '.join(c.text for c in same)}: an upgrade revokes nothing")
+        olds = tuple(c.text for c in same)
+        changes = tuple((now_ms, u, employee_no, "supersede", actor, reason) for u in olds)
+        changes += ((now_ms, new, employee_no, "assign", actor, reason),)
+        return Binding("upgrade", employee_no, new, superseded=olds, changes=changes,
+                       audit=(now_ms, actor, "badge.upgrade", employee_no, {"new": new, "superseded": list(olds)}))
+    old = [_card_text(old_uid)] if old_uid else [u for u, e in owners.items() if e == employee_no and u != new]
+    for u in old:
+        if owners.get(u) != employee_no:
+            raise BadgeError("old_uid", f"{u} is not a current badge of {employee_no}")
+    changes = tuple((now_ms, u, employee_no, "revoke", actor, reason) for u in old)
+    changes += ((now_ms, new, employee_no, "assign", actor, reason),)
+    return Binding("replace", employee_no, new, revoked=tuple(old), changes=changes,
+                   audit=(now_ms, actor, "badge.replace", employee_no, {"new": new, "revoked": old}))
 
 
 def replace_badge(site: Site, store: Store, employee_no: str, new_uid: str, *, actor: str, now_ms: int,
                   old_uid: str | None = None, reason: str = "replaced") -> int:
     """Give an agent a new badge (any printed form: hub.cards); the old one (or all of the agent's
-    current ones) is revoked. A card some reader of the site cannot tell from a known card (active
-    or revoked: a revoked card still exists) is refused, naming the other card's agent and the reader."""
-    new_uid = _card(new_uid, "new_uid")
-    if employee_no not in {a.employee_no for a in site.agents}:
-        raise BadgeError("employee_no", f"unknown employee_no {employee_no!r}")
+    current ones) is revoked. The full id of a card the agent holds in a weaker printed form
+    upgrades it instead (see plan_binding). Returns the audit id."""
     derived = DerivedStore(store)
-    owners = _owners(site, derived)
-    if owners.get(new_uid) not in (None, employee_no) or (new_uid in owners and owners[new_uid] is None):
-        raise BadgeError("new_uid", f"{new_uid} belongs to {owners[new_uid]} or was revoked; badges are never reused")
-    readers = site.reader_widths()
-    known = [parse_card(u) for u in owners if u != new_uid and _is_card(u)]
-    for k in clashes([parse_card(new_uid), *known], readers):
-        if new_uid in (k.a.text, k.b.text):
-            other = k.b if k.a.text == new_uid else k.a
-            whose = owners.get(other.text) or "a revoked badge"
-            raise BadgeError("new_uid", f"{new_uid} and {whose}'s badge {other} look the same to {readers[k.width]}:"
-                                        " it cannot tell them apart")
-    old = [_card_text(old_uid)] if old_uid else [u for u, e in owners.items() if e == employee_no and u != new_uid]
-    for u in old:
-        if owners.get(u) != employee_no:
-            raise BadgeError("old_uid", f"{u} is not a current badge of {employee_no}")
-    sql = "INSERT INTO badge_changes(at, uid, employee_no, action, \"by\", reason) VALUES (?,?,?,?,?,?)"
-    stmts = [(sql, (now_ms, u, employee_no, "revoke", actor, reason)) for u in old]
-    stmts.append((sql, (now_ms, new_uid, employee_no, "assign", actor, reason)))
-    return derived.lead_write(stmts, (now_ms, actor, "badge.replace", employee_no, {"new": new_uid, "revoked": old}))
+    b = plan_binding(site, derived, employee_no, _card(new_uid, "new_uid"), actor=actor, now_ms=now_ms,
+                     old_uid=old_uid, reason=reason)
+    if b.audit is None:
+        raise BadgeError("new_uid", f"{employee_no} already holds this card as {b.card}")
+    return derived.change_badges(list(b.changes), b.audit)
 
 
 def _is_card(text: str) -> bool:

@@ -129,6 +129,9 @@ POLICY: dict[str, Access] = {
     "api.lead_meal_slot": _r("lead", "admin", team_bound=True),
     "api.lead_leave": _r("lead", "admin", team_bound=True),
     "api.excuse_violation": _r("lead", "admin", team_bound=True),
+    # enrolment by tapping (hub.enrolment): a lead's own agents; reading one is checked in the view
+    "api.open_enrolment": _r("lead", "admin", team_bound=True),
+    "api.enrolment": _r("lead", "admin"),
     # exports and assessment: HR / admin, or an export-scoped token
     "exports.attendance": _r("admin", export=True),
     "exports.raw_export": _r("admin", export=True),

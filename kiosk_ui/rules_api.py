@@ -20,6 +20,8 @@ from flask import current_app, g, jsonify, request
 from edge.clock import SystemClock
 from hub.engine.calendar import local_date, shift_window
 from hub.engine.core import violation_json
+from hub.enrolment import EnrolmentError, enrolment_view
+from hub.enrolment import open_enrolment as open_enrolment_for
 from hub.lead import Lead, LeadError
 from hub.site import RULE_IDS
 from hub.store.derived import DerivedStore
@@ -31,6 +33,11 @@ _EMP = re.compile(r"^[\w.-]{1,32}$")
 
 @bp.errorhandler(LeadError)
 def _lead_error(exc: LeadError):
+    return jsonify({"error": "bad request", "field": exc.field, "parameter": exc.field, "reason": exc.reason}), 400
+
+
+@bp.errorhandler(EnrolmentError)
+def _enrolment_error(exc: EnrolmentError):
     return jsonify({"error": "bad request", "field": exc.field, "parameter": exc.field, "reason": exc.reason}), 400
 
 
@@ -306,3 +313,30 @@ def excuse_violation(violation_id: str):
     _after_lead_action()
     row = _derived().violation(violation_id)
     return jsonify({**violation_json(row), "ok": True, "audit_id": done.audit_id})
+
+
+# ---------------------------------------------------------------- enrolment by tapping (hub.enrolment)
+
+
+@bp.post("/enrolments")
+def open_enrolment():
+    """Put a kiosk's or seat's reader in enrolment mode: {device, employee_no, minutes (default 2)}.
+    The next tap there binds its card to the agent; poll GET /api/enrolments/<id> for the answer."""
+    b = _body()
+    row = open_enrolment_for(state.site(), state.store(), b.get("device"), b.get("employee_no"),
+                             minutes=b.get("minutes"), actor=_actor(), now_ms=_now_ms())
+    _after_lead_action()
+    return jsonify({**row, "ok": True}), 201
+
+
+@bp.get("/enrolments/<int:enrolment_id>")
+def enrolment(enrolment_id: int):
+    """One enrolment: open, expired, enrolled (card) or refused (reason)."""
+    row = _derived().enrolment(enrolment_id)
+    if row is None:
+        return jsonify({"error": "not found", "reason": f"no enrolment {enrolment_id}"}), 404
+    p = g.get("principal")
+    teams = {a.employee_no: a.team for a in state.site().agents}
+    if p is not None and p.role == "lead" and teams.get(row["employee_no"]) not in p.teams:
+        return jsonify({"error": "forbidden", "reason": f"enrolment {enrolment_id} is not of your teams"}), 403
+    return jsonify(enrolment_view(row, _now_ms()))

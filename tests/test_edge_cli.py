@@ -4,20 +4,19 @@ cleanly on SIGTERM; the simulator runs as its own process and stops on Ctrl-C.""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import tty
 
 import pytest
 
 from edge.clocksync import read_adjtimex
 from hub.cli import main
 from hub.ingest import Ingest
+from tests.pty_util import pty_pair
 from tests.waiting import wait_until
 
 GOOD = """id = "seat-a01"
@@ -58,16 +57,6 @@ def test_a_missing_device_file_is_a_clear_error(tmp_path, capsys):
     assert "nope.toml: -: cannot read" in capsys.readouterr().err
 
 
-@contextlib.contextmanager
-def pty_pair():
-    master, slave = os.openpty()
-    tty.setraw(master)
-    tty.setraw(slave)
-    try:
-        yield master, os.ttyname(slave)
-    finally:
-        os.close(master)
-        os.close(slave)
 
 
 def test_edge_process_reads_a_serial_reader_and_stops_cleanly(broker, store, tmp_path):

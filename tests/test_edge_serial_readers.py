@@ -9,26 +9,13 @@ import os
 import queue
 import threading
 import time
-import tty
 
 import pytest
 
 from edge.drivers.ld2410 import Ld2410Decoder, Ld2410Sensor, encode_report
 from edge.drivers.line_reader import LineDecoder, LineReader
 from edge.drivers.rdm6300 import Rdm6300Decoder, Rdm6300Reader, encode_frame
-
-
-@contextlib.contextmanager
-def pty_pair():
-    """(master fd the test writes to, slave device name the driver opens)."""
-    master, slave = os.openpty()
-    tty.setraw(master)
-    tty.setraw(slave)
-    try:
-        yield master, os.ttyname(slave)
-    finally:
-        os.close(master)
-        os.close(slave)
+from tests.pty_util import pty_pair
 
 
 def collect(port) -> queue.Queue:

@@ -11,7 +11,15 @@ import time
 import pytest
 
 from edge.clock import ManualClock
-from hub.privacy import PurgeSchedule, UidMaskingFilter, agent_data, cutoffs, mask_uid, purge
+from hub.privacy import (
+    PurgeSchedule,
+    UidMaskingFilter,
+    agent_data,
+    cutoffs,
+    install_log_masking,
+    mask_uid,
+    purge,
+)
 from hub.store import IncomingEvent
 from hub.store.auth import AuthStore
 
@@ -203,3 +211,25 @@ def test_the_hub_runs_the_retention_schedule(site, store, broker):
     finally:
         hub.stop()
     assert not hub.retention._thread.is_alive()
+
+
+def test_hub_logs_mask_what_readers_report_not_only_registry_forms(site, caplog):
+    """A W26 door reports the lower 24 bits, a desk reader the 10-digit decimal: neither is a
+    registry form, both are a card number, and neither may reach the hub's logs in clear."""
+    caplog.set_level(logging.INFO)
+    flt = install_log_masking(site)
+    try:
+        w26_read, desk_read = "0000A34B7C", "0044256124"
+        logging.getLogger("hub.engine.core").info("tap at door-d1 read %s; kiosk-k1 read %s", w26_read, desk_read)
+        logging.getLogger("kiosk_ui.api").warning("unknown badge %s at %s", "0f02a34b7c", "kiosk-k1")
+        logging.getLogger("hub.ingest").info("event 00000000-0000-4000-8000-00000000002a seq 1773100800123 ok")
+        logging.getLogger("paho.client").info("sent 0000A34B7C")  # not the hub's logger: only known forms
+    finally:
+        for h in logging.getLogger().handlers:
+            h.removeFilter(flt)
+    text = caplog.text
+    for raw in ("0000A34B7C", "0044256124", "0f02a34b7c"):
+        assert raw not in text.split("paho")[0], text
+    assert "******4B7C" in text and "******6124" in text and "door-d1" in text and "kiosk-k1" in text
+    assert "00000000-0000-4000-8000-00000000002a" in text and "1773100800123" in text  # ids and ms times stay
+    assert "sent 0000A34B7C" in text

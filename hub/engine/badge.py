@@ -198,11 +198,13 @@ TEXTS = {
     "ambiguous_badge": ("工牌无法区分,请找组长", "Badge ambiguous: see a lead"),
     "no_shift": ("{name} 无排班", "{name}: no shift rostered"),
     "signed_out": ("{name} 已签出", "{name}: signed out"),
+    "enrolled": ("{name} 已登记", "{name}: enrolled"),
+    "enrol_refused": ("登记被拒,请看组长控制台", "Enrolment refused: see the lead's console"),
 }
 RESULT = {
     "on_time": "ok", "signed_in": "ok", "signed_out": "ok", "roll_call_late": "warn", "late": "warn",
     "seat_signin_late": "warn", "wrong_seat": "warn", "no_shift": "warn", "unknown_badge": "deny",
-    "revoked_badge": "deny", "ambiguous_badge": "deny",
+    "revoked_badge": "deny", "ambiguous_badge": "deny", "enrolled": "ok", "enrol_refused": "deny",
 }  # fmt: skip
 # a tap no single card owns: recorded against nobody (an ambiguous tap is the site's
 # configuration at fault: two cards this reader cannot tell apart)
@@ -217,7 +219,10 @@ def verdict(ctx: Ctx, f: Fact, arrival_status: dict[str, Any] | None = None) -> 
     agent = owner.agent if owner.status == "ok" else None
     duty = ctx.plans.agent_duty_at(agent.employee_no, g.t) if agent else None
     minutes = None
-    if owner.status != "ok":
+    enrolment = ctx.plans.enrolment_taps.get(g.event_id)
+    if enrolment is not None:  # a lead's enrolment tap: the reader answers that, not roll call (hub.enrolment)
+        v = "enrolled" if enrolment["state"] == "enrolled" else "enrol_refused"
+    elif owner.status != "ok":
         v = _UNATTRIBUTED[owner.status]
     elif g.role == "seat":
         ended = [s for s in ctx.sessions_at(g.place or "", g.t - 1, g.t + 1)

@@ -133,6 +133,7 @@ class Engine:
         self.stats = {"events": 0, "units_computed": 0, "ignored_old": 0}
         self.derived.seed_roster([r.model_dump(mode="json") | {"source": "site"} for r in site.roster])
         self._plans_version = self.derived.plans_version()
+        self.enrolling: dict[str, int] = self.derived.enrolling_devices(0)  # device -> open until
         self.seats_by_position: dict[str, list[str]] = self.plans.positions
         self._positions = {s.id: s.position or s.id for s in site.info.seats}
         # units that wrote rows before this engine started (a restart): their first result here
@@ -166,6 +167,7 @@ class Engine:
 
     def _consume_batch(self, rows: list[LoggedInput], out: Outcome) -> None:
         taps = []
+        self._check_plans()  # a reader a lead just put in enrolment mode enrols the taps of this batch
         for inp in rows:
             self.seq = inp.seq
             if inp.received > self.watermark:
@@ -418,6 +420,8 @@ class Engine:
         try:
             f = Fact(t, e.event_id, e.device, e.seq, e.type, role, place, e.received, timing, e.body)
             if f.uid is not None:  # the card this tap is, matched on the bits its reader sees
+                if self.enrolling.get(e.device, 0) > t:
+                    self._enrol(e, t)
                 f.uid = self.plans.tap_key(e.device, e.body)
         except (KeyError, TypeError, ValueError):
             log.warning("engine: event %s from %s has an unusable body; logged, not judged", e.event_id, e.device)
@@ -432,6 +436,20 @@ class Engine:
         elif kind == "inventory":
             self._on_inventory(f)
         return f
+
+    def _enrol(self, e: StoredEvent, t: int) -> None:
+        """A tap at a reader a lead put in enrolment mode binds its card first (hub.enrolment), so
+        the tap is then filed, judged and answered with the card bound."""
+        from hub.cards import reader_width  # noqa: PLC0415
+        from hub.enrolment import enrol_tap, read_of  # noqa: PLC0415
+
+        bits = reader_width(self.site.reader_bits(e.device, e.body.get("reader")), e.body.get("card_bits"))
+        done = enrol_tap(self.site, self.derived, e.device, e.event_id, t, read_of(str(e.body["uid"]), bits))
+        if done is not None:
+            log.info("engine: enrolment %s at %s for %s: %s %s", done.enrolment_id, e.device, done.employee_no,
+                     done.state, done.action or done.reason)
+            self._plans_version = -1
+            self._check_plans()
 
     def _plans_around(self, t: int) -> None:
         """Load the duties of the days around t (first time seen): they are judged from now on."""
@@ -660,12 +678,13 @@ class Engine:
             unit = self._owner_of_violation.get(vid_)
             if unit is not None:
                 self.dirty.add(unit)
-        old_badges = (self.plans._badges_static, self.plans._badge_changes)
+        self.enrolling = self.derived.enrolling_devices(0)
+        old_badges = (self.plans._badges_static, self.plans._badge_changes, self.plans.enrolment_taps)
         changed = self.plans.reload()
         self.tags_at_seat = {}
         for tag, e in self.statics.site_equipment.items():
             self.tags_at_seat.setdefault(self.plans.equipment_home.get(tag, e.home_seat), []).append(tag)
-        if (self.plans._badges_static, self.plans._badge_changes) != old_badges:
+        if (self.plans._badges_static, self.plans._badge_changes, self.plans.enrolment_taps) != old_badges:
             self._reindex_agent_taps()
             self.dirty.update(self.units.keys())
             return

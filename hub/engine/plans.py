@@ -74,6 +74,8 @@ class Plans:
         self._badges_static: dict[str, Agent] = {}
         self._badges_inactive: dict[str, Agent] = {}
         self._badge_changes: dict[str, list[tuple[int, str, str | None]]] = {}
+        self._upgraded_from: dict[str, list[tuple[int, str]]] = {}
+        self.enrolment_taps: dict[str, dict] = {}  # event id -> the enrolment that tap answered
         self.cards = CardIndex(())
         self.equipment_home: dict[str, str] = {}
         self.positions: dict[str, list[str]] = {}
@@ -86,18 +88,23 @@ class Plans:
     # ------------------------------------------------------------ badges and equipment
 
     def load_badges(self) -> None:
-        """Cards by canonical text (hub.cards): agents.csv, then the leads' replacements and revocations."""
+        """Cards by canonical text (hub.cards): agents.csv, then the leads' replacements, revocations
+        and upgrades. An upgraded card is matched by its full id only (its weaker form would make
+        every read of it ambiguous) and owned, before the upgrade, as its weaker form was."""
         self._badges_static = {c.text: a for a in self.site.agents if a.active for c in a.cards}
         self._badges_inactive = {c.text: a for a in self.site.agents if not a.active for c in a.cards}
         changes: dict[str, list[tuple[int, str, str | None]]] = {}
         for row in self.derived.badge_changes():
             changes.setdefault(_card_text(row["uid"]), []).append((row["at"], row["action"], row["employee_no"]))
         self._badge_changes = changes
-        known = [*self.site.card_index().cards]
-        for text in changes:
+        self._upgraded_from = _upgrades(changes)
+        superseded = {old for pairs in self._upgraded_from.values() for _, old in pairs}
+        known = [c for c in self.site.card_index().cards if c.text not in superseded]
+        for text in changes.keys() - superseded:
             with contextlib.suppress(ValueError):  # a change recorded before cards had forms
                 known.append(parse_card(text))
         self.cards = CardIndex(known)
+        self.enrolment_taps = self.derived.enrolment_taps()
         homes = {e.tag.upper(): e.home_seat for e in self.site.equipment}
         homes.update({t.upper(): s for t, s in self.derived.equipment_assignments().items()})
         self.equipment_home = homes
@@ -114,6 +121,9 @@ class Plans:
         before its revocation)."""
         if uid.startswith("ambiguous:"):
             return Owner("ambiguous", None)
+        for at, old in self._upgraded_from.get(uid, ()):
+            if t < at:  # before the upgrade the registry knew this card by its weaker form
+                return self.owner(old, t)
         agent = self._badges_static.get(uid)
         status = "ok" if agent is not None else "unknown"
         if agent is None and uid in self._badges_inactive:
@@ -274,3 +284,25 @@ def _card_text(uid: str) -> str:
         return parse_card(uid).text
     except ValueError:
         return uid.upper()
+
+
+def _upgrades(changes: dict[str, list[tuple[int, str, str | None]]]) -> dict[str, list[tuple[int, str]]]:
+    """Full form -> [(when, weaker form)]: an upgrade supersedes a weaker form and assigns, at the
+    same moment and to the same agent, a stronger form agreeing with it (hub.roster.plan_binding)."""
+    assigned: dict[tuple[int, str | None], list[str]] = {}
+    for text, rows in changes.items():
+        for at, action, emp in rows:
+            if action == "assign":
+                assigned.setdefault((at, emp), []).append(text)
+    out: dict[str, list[tuple[int, str]]] = {}
+    for old, rows in changes.items():
+        for at, action, emp in rows:
+            if action != "supersede":
+                continue
+            with contextlib.suppress(ValueError):
+                weak = parse_card(old)
+                for new in assigned.get((at, emp), ()):
+                    strong = parse_card(new)
+                    if strong.bits > weak.bits and strong.agrees(weak):
+                        out.setdefault(new, []).append((at, old))
+    return out

@@ -90,6 +90,11 @@ CREATE TABLE IF NOT EXISTS equipment_assignments (
 CREATE TABLE IF NOT EXISTS badge_changes (
     id INTEGER PRIMARY KEY, at INTEGER NOT NULL, uid TEXT NOT NULL, employee_no TEXT,
     action TEXT NOT NULL, "by" TEXT, reason TEXT);
+CREATE TABLE IF NOT EXISTS enrolments (
+    id INTEGER PRIMARY KEY, device TEXT NOT NULL, employee_no TEXT NOT NULL, "by" TEXT,
+    opened_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'open',
+    event_id TEXT, card TEXT, reason TEXT, closed_at INTEGER);
+CREATE INDEX IF NOT EXISTS enrolments_device ON enrolments(device, state);
 CREATE TABLE IF NOT EXISTS excuses (
     violation_id TEXT PRIMARY KEY, reason TEXT NOT NULL, "by" TEXT, at INTEGER);
 CREATE TABLE IF NOT EXISTS audit (
@@ -342,6 +347,69 @@ class DerivedStore:
 
     def badge_changes(self) -> list[dict[str, Any]]:
         return self._rows('SELECT id, at, uid, employee_no, action, "by", reason FROM badge_changes ORDER BY at, id')
+
+    def change_badges(self, changes: list[tuple[int, str, str | None, str, str, str]],
+                      audit: tuple[int, str, str, str, dict[str, Any]], conn: Any = None) -> int:
+        """Record badge changes (at, card, employee_no, action assign|revoke|supersede, by, reason)
+        with their audit row, as one lead action; returns the audit id. With `conn`, inside the
+        caller's transaction (an enrolment closes in the same one)."""
+        sql = 'INSERT INTO badge_changes(at, uid, employee_no, action, "by", reason) VALUES (?,?,?,?,?,?)'
+        if conn is None:
+            return self.lead_write([(sql, c) for c in changes], audit)
+        for c in changes:
+            conn.execute(sql, list(c))
+        ts, actor, action, target, details = audit
+        cur = conn.execute("INSERT INTO audit(ts, actor, action, target, details) VALUES (?,?,?,?,?)",
+                           (ts, actor, action, target, json.dumps(details, ensure_ascii=False, sort_keys=True)))
+        self.bump_plans_version(conn)
+        return cur.lastrowid
+
+    # ------------------------------------------------------------ enrolment by tapping (hub.enrolment)
+
+    def open_enrolment(self, device: str, employee_no: str, *, by: str, opened_at: int, expires_at: int) -> int:
+        """A reader in enrolment mode for one agent until expires_at, audited; returns its id.
+        Bumps the plans version, so the engine learns that the device is enrolling."""
+        def write(conn) -> int:
+            cur = conn.execute('INSERT INTO enrolments(device, employee_no, "by", opened_at, expires_at)'
+                               " VALUES (?,?,?,?,?)", (device, employee_no, by, opened_at, expires_at))
+            conn.execute("INSERT INTO audit(ts, actor, action, target, details) VALUES (?,?,?,?,?)",
+                         (opened_at, by, "badge.enrol_open", employee_no,
+                          json.dumps({"device": device, "enrolment": cur.lastrowid, "expires_at": expires_at})))
+            self.bump_plans_version(conn)
+            return cur.lastrowid
+
+        return self._transaction(write)
+
+    def enrolment(self, enrolment_id: int) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM enrolments WHERE id = ?", [enrolment_id])
+        return rows[0] if rows else None
+
+    def open_enrolment_at(self, device: str, t: int) -> dict[str, Any] | None:
+        """The device's open enrolment covering moment t (the latest opened), if any."""
+        rows = self._rows("SELECT * FROM enrolments WHERE device = ? AND state = 'open' AND opened_at <= ?"
+                          " AND expires_at > ? ORDER BY opened_at DESC, id DESC LIMIT 1", [device, t, t])
+        return rows[0] if rows else None
+
+    def enrolling_devices(self, now: int) -> dict[str, int]:
+        """Devices with an enrolment still open at or after `now` -> when the last one expires."""
+        rows = self._rows("SELECT device, MAX(expires_at) AS until FROM enrolments WHERE state = 'open'"
+                          " AND expires_at > ? GROUP BY device", [now])
+        return {r["device"]: r["until"] for r in rows}
+
+    def enrolment_taps(self) -> dict[str, dict[str, Any]]:
+        """Closed enrolments by the tap that closed them: how the reader answered that tap."""
+        rows = self._rows("SELECT * FROM enrolments WHERE event_id IS NOT NULL")
+        return {r["event_id"]: r for r in rows}
+
+    def close_enrolment(self, enrolment_id: int, *, state: str, event_id: str, at: int, card: str | None,
+                        reason: str | None, conn: Any) -> None:
+        """Close an enrolment with the tap that answered it, inside the caller's transaction."""
+        conn.execute("UPDATE enrolments SET state = ?, event_id = ?, closed_at = ?, card = ?, reason = ?"
+                     " WHERE id = ? AND state = 'open'", (state, event_id, at, card, reason, enrolment_id))
+
+    def transaction(self, fn) -> Any:
+        """Run fn(conn) in one write transaction (for callers composing several writes here)."""
+        return self._transaction(fn)
 
     def excuses(self) -> dict[str, dict[str, Any]]:
         return {r["violation_id"]: r for r in self._rows('SELECT violation_id, reason, "by", at FROM excuses')}

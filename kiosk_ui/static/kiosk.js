@@ -10,7 +10,7 @@
   const TONE = {
     on_time: "ok", roll_call_late: "warn", late: "bad",
     unknown_badge: "bad", revoked_badge: "bad", ambiguous_badge: "bad",
-    signed_in: "ok", signed_out: "ok",
+    signed_in: "ok", signed_out: "ok", enrolled: "ok", enrol_refused: "bad",
   };
   const RESULT_TONE = { ok: "ok", warn: "warn", deny: "bad" };
   const ROLL_CALL = new Set(["on_time", "roll_call_late", "late"]);
