@@ -37,6 +37,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(q)
     q.set_defaults(func=cmd_roster_plan)
 
+    q = rs.add_parser("import-grid", help="import a month grid (.xlsx or .csv: agents down, dates across; all or nothing)")
+    q.add_argument("file")
+    _common(q)
+    q.set_defaults(func=cmd_roster_import_grid)
+    q = rs.add_parser("export", help="export the published month as a grid (.xlsx or .csv by --out's suffix)")
+    q.add_argument("--month", required=True, help="YYYY-MM")
+    q.add_argument("--out", required=True)
+    _common(q)
+    q.set_defaults(func=cmd_roster_export)
+
     p = sub.add_parser("badge", help="revoke a lost badge or give an agent a new one")
     bs = p.add_subparsers(dest="badge_action", metavar="ACTION", required=True)
     q = bs.add_parser("revoke", help="revoke a badge UID")
@@ -118,6 +128,39 @@ def cmd_roster_plan(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(report(proposal))
+    return 0
+
+
+def cmd_roster_import_grid(args: argparse.Namespace) -> int:
+    from hub.roster import RosterError
+    from hub.roster.grid import import_grid
+
+    site, store = _open(args)
+    try:
+        audit_id = import_grid(site, store, args.file, actor=args.by, now_ms=_now_ms())
+    except RosterError as exc:
+        for e in exc.errors:
+            print(f"error: {e}", file=sys.stderr)
+        print("nothing imported", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"imported {args.file} (audit {audit_id})")
+    return 0
+
+
+def cmd_roster_export(args: argparse.Namespace) -> int:
+    from hub.roster.grid import export_month
+
+    site, store = _open(args)
+    try:
+        path = export_month(site, store, args.month, args.out)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"wrote {path}")
     return 0
 
 
