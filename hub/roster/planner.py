@@ -3,8 +3,8 @@
 Method (greedy, documented so a lead can predict it):
 1. Stability (稳定性): an agent whose rotation phase is known (carried from last month's
    published plan, else from their assignment) keeps it: their month is their rotation.
-2. Coverage (灵活性): every other agent of a team with a pattern gets the phase that covers the
-   most still-uncovered (day, hour) slots of the [[coverage]] targets, ties going to the phase
+2. Coverage (灵活性): every other agent of a team with a pattern gets the phase with the largest
+   share of its (day, hour) slots still under the [[coverage]] targets, ties going to the phase
    fewest teammates hold (an even spread when no target binds), then the lowest phase.
 3. Fairness (公平性): within a team, cells are exchanged between two agents on the same day,
    which leaves every hour's coverage and everyone's rest days unchanged: holiday duties, then
@@ -181,7 +181,9 @@ def plan_month(site, config: RosterConfig, month: str, carried: dict[str, Carrie
         best = None
         for ph, (c, mask) in enumerate(options(pattern)):
             gain = sum((mask & under_mask[s]).bit_count() for s in (None, a.team) if s in under_mask)
-            key = (gain, -held.get((a.team, pattern.id, ph), 0), -ph)
+            # the share of the phase's hours still needed: a phase that happens to work one more
+            # day this month must not win every tie (phases would cluster)
+            key = (round(gain / max(1, mask.bit_count()), 9), -held.get((a.team, pattern.id, ph), 0), -ph)
             if best is None or key > best[0]:
                 best = (key, ph, c)
         _, ph, c = best
@@ -236,8 +238,9 @@ def _balance_days(cells: dict[str, list[str]], members: list[str], special: list
         if count[hi] - count[lo] <= (0 if sum(count.values()) % len(members) == 0 else 1):
             break
         if not _exchange_day(cells, hi, lo, special, workdays, max_run):
-            # try any other busier/idler pair before giving up
-            pairs = [(h, lo2) for h in members for lo2 in members if count[h] - count[lo2] >= 2]
+            # try a few other busier/idler pairs before giving up (bounded: 2,000-agent floors)
+            ranked = sorted(members, key=lambda e: count[e])
+            pairs = [(h, lo2) for h in ranked[-8:] for lo2 in ranked[:8] if count[h] - count[lo2] >= 2]
             if not any(_exchange_day(cells, h, lo2, special, workdays, max_run) for h, lo2 in pairs):
                 break
         done += 1
@@ -327,6 +330,15 @@ def _finish(plan: MonthPlan, site, config: RosterConfig, types: list[str], scope
             if n:
                 plan.coverage[(scope, s // 24, s % 24)] = (have[scope][s], n)
     # bound: per scope and hour of day, target agent-days minus the most the agents could give
+    best: dict[tuple[str, int], int] = {}
+
+    def best_of(pattern: str, h: int) -> int:
+        """The most days any phase of a pattern covers hour h this month (cached: 2,000 agents)."""
+        if (pattern, h) not in best:
+            opts = options(config.patterns[pattern])
+            best[(pattern, h)] = max(sum(1 for s in slots(c) if s % 24 == h) for c, _ in opts)
+        return best[(pattern, h)]
+
     bound = 0
     for scope, need in scopes.items():
         members = [e for e in plan.agents if scope is None or plan.teams[e] == scope]
@@ -337,8 +349,7 @@ def _finish(plan: MonthPlan, site, config: RosterConfig, types: list[str], scope
             cap = 0
             for e in members:
                 if e in plan.chosen:
-                    p = config.patterns[plan.phases[e].pattern]
-                    cap += max(sum(1 for s in slots(c) if s % 24 == h) for c, _ in options(p))
+                    cap += best_of(plan.phases[e].pattern, h)
                 else:
                     cap += sum(1 for s in slots(plan.cells[e]) if s % 24 == h)
             bound += max(0, total - cap)
