@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from hub.roster.effective import install as install_roster
 from hub.site import Site
 from hub.store import Store
 from hub.store.derived import DerivedStore
@@ -44,6 +45,7 @@ class Lead:
     def __init__(self, site: Site, store: Store) -> None:
         self.site = site
         self.derived = DerivedStore(store)
+        install_roster(site, store)  # a lead acts on the effective roster (rotations, published months)
         self.agents = {a.employee_no: a for a in site.agents}
         self.seats = {s.id for s in site.info.seats}
         self.shifts = {s.id for s in site.info.shifts}

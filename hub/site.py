@@ -11,6 +11,9 @@ Folder contents:
   equipment.csv    tag, kind, home_seat
   prices.csv       kind, name, price (the compensation table, CNY)
   roster.csv       date, employee_no, shift, seat, meal_start  (optional here; usually imported)
+  holidays.csv     date, kind (holiday | workday), name: public holidays and 调休 working days
+  patterns.toml    shift patterns (rotations) per team; assignments.csv puts agents on them
+                   (hub.roster.config checks these three)
   devices/*.toml   one file per Pi (edge.config.DeviceConfig)
 """
 
@@ -179,6 +182,35 @@ class Retention(_Model):
     audit_days: Annotated[int, Field(ge=1)] = 730
 
 
+DAY_KINDS = ("all", "workday", "weekend", "holiday", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class CoverageTarget(_Model):
+    """At least `min_agents` on shift in each hour of `hours` ("08-23": 08:00 to 23:00) on days
+    of a kind (by the site calendar: a 调休 Saturday is a workday); per team, or the whole floor."""
+
+    days: Literal[DAY_KINDS] = "all"  # type: ignore[valid-type]
+    hours: Annotated[str, Field(pattern=r"^([01]\d|2[0-3])-([01]\d|2[0-4])$")]
+    min_agents: Annotated[int, Field(ge=0)]
+    team: str | None = None
+
+    @property
+    def hour_range(self) -> range:
+        a, b = (int(x) for x in self.hours.split("-"))
+        return range(a, b)
+
+    def applies(self, weekday: int, day_type: str) -> bool:
+        return self.days in ("all", day_type) or self.days == DAY_KINDS[4 + weekday]
+
+
+class RosterPolicy(_Model):
+    """What a planned month must give each agent (客服组排班制度: 每月四天休息, 做六休一)."""
+
+    min_rest_days: Annotated[int, Field(ge=0, le=31)] = 4
+    max_consecutive_days: Annotated[int, Field(ge=1, le=31)] = 6
+    evening_shifts: list[str] = ["night"]  # shifts counted as evening duties for fairness
+
+
 RULE_IDS = (
     "BADGE-NO-TAP", "BADGE-UNKNOWN", "BADGE-WRONG-SEAT", "BADGE-SHARED", "BADGE-TAILGATE",
     "ROLL-EARLY", "ROLL-ABSENT", "ROLL-SEAT-SIGNIN", "ROLL-EARLY-LEAVE", "ROLL-HANDOVER",
@@ -196,6 +228,8 @@ class Rules(_Model):
     escalation: Escalation = Escalation()  # default ladder for every rule
     retention: Retention = Retention()
     rules: dict[str, RuleSettings] = {}
+    coverage: list[CoverageTarget] = []  # per-hour seat coverage a planned month must meet
+    roster: RosterPolicy = RosterPolicy()
 
     @field_validator("rules")
     @classmethod
@@ -477,6 +511,17 @@ def _cross_check(site: Site, errors: list[ConfigError]) -> None:
         if dev_id in relay_of:
             errors.append(ConfigError(str(site_toml), key, f"{dev_id!r} already switches zone {relay_of[dev_id]}'s A/C"))
         relay_of.setdefault(dev_id, z.id)
+    for i, c in enumerate(site.rules.coverage):
+        if c.team is not None and c.team not in {a.team for a in site.agents}:
+            errors.append(ConfigError(str(root / "rules.toml"), f"coverage.{i}.team", f"no agent is in team {c.team!r}"))
+        if not c.hour_range:
+            errors.append(ConfigError(str(root / "rules.toml"), f"coverage.{i}.hours", f"{c.hours!r} is an empty range"))
+    for i, sid in enumerate(site.rules.roster.evening_shifts):
+        if sid not in shift_ids:
+            errors.append(ConfigError(str(root / "rules.toml"), f"roster.evening_shifts.{i}", f"unknown shift {sid!r}"))
+    from hub.roster.config import load_roster_config  # noqa: PLC0415 - hub.roster imports this module
+
+    errors += load_roster_config(site)[1]
 
 
 def _check_readers(site: Site, errors: list[ConfigError]) -> None:

@@ -30,6 +30,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--check", action="store_true", help="only check the file")
     q.set_defaults(func=cmd_roster_import)
 
+    q = rs.add_parser("plan", help="propose a month from the rotations (coverage, rest days, fairness); --publish it")
+    q.add_argument("--month", required=True, help="YYYY-MM")
+    q.add_argument("--publish", action="store_true", help="publish the proposal (audited; a published day changes"
+                                                             " only through overrides)")
+    _common(q)
+    q.set_defaults(func=cmd_roster_plan)
+
+    q = rs.add_parser("import-grid", help="import a month grid (.xlsx or .csv: agents down, dates across; all or nothing)")
+    q.add_argument("file")
+    _common(q)
+    q.set_defaults(func=cmd_roster_import_grid)
+    q = rs.add_parser("export", help="export the published month as a grid (.xlsx or .csv by --out's suffix)")
+    q.add_argument("--month", required=True, help="YYYY-MM")
+    q.add_argument("--out", required=True)
+    _common(q)
+    q.set_defaults(func=cmd_roster_export)
+
     p = sub.add_parser("badge", help="revoke a lost badge or give an agent a new one")
     bs = p.add_subparsers(dest="badge_action", metavar="ACTION", required=True)
     q = bs.add_parser("revoke", help="revoke a badge UID")
@@ -91,6 +108,59 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(report.summary())
+    return 0
+
+
+def cmd_roster_plan(args: argparse.Namespace) -> int:
+    import re
+
+    from hub.roster.month import PublishedError, report, roster_plan
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+        print(f"error: --month: not YYYY-MM: {args.month!r}", file=sys.stderr)
+        return 2
+    site, store = _open(args)
+    try:
+        proposal = roster_plan(site, store, args.month, publish_it=args.publish, actor=args.by, now_ms=_now_ms())
+    except PublishedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(report(proposal))
+    return 0
+
+
+def cmd_roster_import_grid(args: argparse.Namespace) -> int:
+    from hub.roster import RosterError
+    from hub.roster.grid import import_grid
+
+    site, store = _open(args)
+    try:
+        audit_id = import_grid(site, store, args.file, actor=args.by, now_ms=_now_ms())
+    except RosterError as exc:
+        for e in exc.errors:
+            print(f"error: {e}", file=sys.stderr)
+        print("nothing imported", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"imported {args.file} (audit {audit_id})")
+    return 0
+
+
+def cmd_roster_export(args: argparse.Namespace) -> int:
+    from hub.roster.grid import export_month
+
+    site, store = _open(args)
+    try:
+        path = export_month(site, store, args.month, args.out)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"wrote {path}")
     return 0
 
 

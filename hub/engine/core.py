@@ -42,6 +42,7 @@ from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, HOUR_MS, local_date
 from hub.engine.context import Ctx, Facts, Limits, Statics
 from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack
 from hub.engine.plans import Plans
+from hub.roster.effective import install as install_roster
 from hub.site import Site
 from hub.store import LoggedInput, Store, StoredEvent
 from hub.store.derived import COLUMNS, KEYS, DerivedStore, encode_row
@@ -132,6 +133,7 @@ class Engine:
         self._pending_updates: list[tuple[str, dict[str, Any]]] = []
         self.stats = {"events": 0, "units_computed": 0, "ignored_old": 0}
         self.derived.seed_roster([r.model_dump(mode="json") | {"source": "site"} for r in site.roster])
+        install_roster(site, store)  # rotations and published months reach Plans through the roster table
         self._plans_version = self.derived.plans_version()
         self.enrolling: dict[str, int] = self.derived.enrolling_devices(0)  # device -> open until
         self.seats_by_position: dict[str, list[str]] = self.plans.positions

@@ -296,12 +296,22 @@ class DerivedStore:
             self._exec(sql, [PLANS_VERSION_KEY])
 
     def roster_dates(self) -> set[str]:
-        return {r["date"] for r in self._rows("SELECT DISTINCT date FROM roster")}
+        """Dates with a roster from a file or a lead (rows the roster model wrote do not count)."""
+        return {r["date"] for r in self._rows(
+            "SELECT DISTINCT date FROM roster WHERE coalesce(source, '') NOT IN ('pattern', 'plan', 'extra')")}
+
+    def _materialise(self, dates: list[str]) -> None:
+        """Let the site's roster model (hub.roster.effective, when installed) write the rows of
+        these dates first: rotations and published months reach the engine through this table."""
+        source = getattr(self.store, "roster_source", None)
+        if source is not None and dates:
+            source(dates)
 
     def roster_for(self, dates: Iterable[str]) -> list[dict[str, Any]]:
         ds = sorted(set(dates))
         if not ds:
             return []
+        self._materialise(ds)
         marks = ",".join("?" * len(ds))
         return self._rows(f"SELECT * FROM roster WHERE date IN ({marks}) ORDER BY date, shift, employee_no", ds)
 
@@ -311,6 +321,7 @@ class DerivedStore:
         out: dict[str, list[dict[str, Any]]] = {"roster": [], "leave": [], "swaps": [], "seat_assignments": []}
         if not ds:
             return out
+        self._materialise(ds)
         marks = ",".join("?" * len(ds))
         for table in out:
             out[table] = self._rows(f"SELECT * FROM {table} WHERE date IN ({marks})", ds)

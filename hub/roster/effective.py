@@ -1,0 +1,87 @@
+"""The effective roster of a date: rotations (or the published month), then day overrides.
+
+Order, from the bottom up: a date imported from a file keeps its file rows (plain roster.csv
+still works); otherwise a published date's cells, else every rotation's cell for that date; then
+the day's overrides (rest removes the agent's duty, extra adds one). Leave and swaps stay in the
+tables the engine already reads them from (granted leave excuses a duty, an approved swap hands
+it over), so SWAP-UNAPPROVED and the leave rules judge them exactly as before.
+
+`install(site, store)` makes the store materialise these rows into `roster` whenever dates are
+read (hub.store.derived plans_for / roster_for), so every rule reads duties as it always has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from hub.roster.config import RosterConfig, load_roster_config
+from hub.roster.patterns import REST
+
+
+def rotation_rows(config: RosterConfig, day: dt.date, shifts: set[str]) -> list[dict[str, Any]]:
+    """Every assigned agent's rotation cell on a day, as roster rows (rest: no row)."""
+    rows = []
+    for a in config.assignments:
+        if not a.covers(day) or a.pattern not in config.patterns:
+            continue
+        shift = config.rotation(a).shift_on(day, config.calendar)
+        if shift != REST and shift in shifts:
+            rows.append({"date": day.isoformat(), "employee_no": a.employee_no, "shift": shift, "seat": a.seat,
+                         "meal_start": a.meal_start, "source": "pattern"})
+    return rows
+
+
+def apply_overrides(rows: list[dict[str, Any]], overrides: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A day's rows after its overrides, in the order they were recorded (a later one wins)."""
+    out = [dict(r) for r in rows]
+    for o in overrides:
+        if o["kind"] == "rest":
+            out = [r for r in out if not (r["employee_no"] == o["employee_no"] and o["shift"] in (None, "", r["shift"]))]
+        elif o["kind"] == "extra":
+            out = [r for r in out if not (r["employee_no"] == o["employee_no"] and r["shift"] == o["shift"])]
+            out.append({"date": o["date"], "employee_no": o["employee_no"], "shift": o["shift"], "seat": o["seat"],
+                        "meal_start": None, "source": "extra"})
+    return out
+
+
+class RosterSource:
+    """Materialises the effective roster of the dates asked for into the `roster` table."""
+
+    def __init__(self, site, store, config: RosterConfig | None = None) -> None:
+        from hub.store.rosters import RosterStore  # noqa: PLC0415
+
+        self.site = site
+        self.rosters = RosterStore(store)
+        self.config = config if config is not None else load_roster_config(site)[0]
+        self.shifts = {s.id for s in site.info.shifts}
+
+    def rows_for(self, dates: list[str]) -> list[dict[str, Any]]:
+        """The managed rows these (not imported) dates should hold."""
+        published = self.rosters.published(dates)
+        cells: dict[str, list[dict[str, Any]]] = {}
+        for c in self.rosters.cells(published):
+            cells.setdefault(c["date"], []).append(c | {"source": "plan"})
+        overrides: dict[str, list[dict[str, Any]]] = {}
+        for o in self.rosters.overrides(dates):
+            overrides.setdefault(o["date"], []).append(o)
+        out = []
+        for d in dates:
+            base = cells.get(d, []) if d in published else rotation_rows(self.config, dt.date.fromisoformat(d), self.shifts)
+            out += apply_overrides(base, overrides.get(d, []))
+        return out
+
+    def __call__(self, dates: list[str]) -> None:
+        fresh = sorted(set(dates) - self.rosters.imported_dates(dates))
+        if fresh:
+            self.rosters.sync(fresh, self.rows_for(fresh))
+
+
+def install(site, store) -> RosterSource:
+    """Let this store's roster reads include the site's rotations, published months and overrides."""
+    source = getattr(store, "roster_source", None)
+    if isinstance(source, RosterSource) and source.site is site:
+        return source
+    source = RosterSource(site, store)
+    store.roster_source = source
+    return source

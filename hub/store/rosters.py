@@ -1,0 +1,158 @@
+"""SQL for the month roster: published months, day overrides, rotation phases, materialisation.
+
+The engine reads duties from the `roster` table (hub.store.derived). Rows there come from three
+sources: imported files (`import`, `site`, `lead`: kept as they are, a date holding any is an
+imported date), and rows this module writes from the roster model (MANAGED sources: `pattern`
+from rotations, `plan` from a published month, `extra` from an extra-duty override). Managed rows
+are rewritten from the model whenever dates are read, so they never drift from it.
+
+Tables:
+  roster_cells      the published month, one worked shift per agent and date (rest: no row)
+  roster_published  which dates are published, when and by whom (their cells change only
+                    through overrides)
+  roster_overrides  a lead's day override: rest (the agent does not work) or extra (a duty added)
+  roster_phases     each agent's rotation phase on the first day of a month (stability)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from hub.store import Store
+from hub.store.derived import DerivedStore
+
+MANAGED = ("pattern", "plan", "extra")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS roster_cells (
+    date TEXT NOT NULL, employee_no TEXT NOT NULL, shift TEXT NOT NULL, seat TEXT NOT NULL,
+    meal_start TEXT, month TEXT NOT NULL, PRIMARY KEY (date, employee_no));
+CREATE INDEX IF NOT EXISTS roster_cells_month ON roster_cells(month);
+CREATE TABLE IF NOT EXISTS roster_published (
+    date TEXT PRIMARY KEY, month TEXT NOT NULL, at INTEGER NOT NULL, "by" TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS roster_overrides (
+    id INTEGER PRIMARY KEY, date TEXT NOT NULL, employee_no TEXT NOT NULL, kind TEXT NOT NULL,
+    shift TEXT, seat TEXT, reason TEXT, "by" TEXT, at INTEGER);
+CREATE INDEX IF NOT EXISTS roster_overrides_date ON roster_overrides(date);
+CREATE TABLE IF NOT EXISTS roster_phases (
+    month TEXT NOT NULL, employee_no TEXT NOT NULL, pattern TEXT NOT NULL, phase INTEGER NOT NULL,
+    seat TEXT NOT NULL, PRIMARY KEY (month, employee_no));
+"""
+
+
+class RosterStore:
+    """The month roster's tables on the hub's Store (same connection, same lock)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.derived = DerivedStore(store)
+        with store.lock:
+            store.conn.executescript(_SCHEMA)
+
+    def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        return self.derived._rows(sql, list(args))
+
+    @staticmethod
+    def _marks(items: list) -> str:
+        return ",".join("?" * len(items))
+
+    # ------------------------------------------------------------ reads
+
+    def imported_dates(self, dates: Iterable[str]) -> set[str]:
+        """Dates whose roster holds rows from a file or a lead (the model leaves them alone)."""
+        ds = sorted(set(dates))
+        if not ds:
+            return set()
+        sql = (f"SELECT DISTINCT date FROM roster WHERE date IN ({self._marks(ds)})"
+               f" AND coalesce(source, '') NOT IN ({self._marks(list(MANAGED))})")
+        return {r["date"] for r in self._rows(sql, [*ds, *MANAGED])}
+
+    def published(self, dates: Iterable[str]) -> set[str]:
+        ds = sorted(set(dates))
+        if not ds:
+            return set()
+        return {r["date"] for r in self._rows(f"SELECT date FROM roster_published WHERE date IN ({self._marks(ds)})", ds)}
+
+    def published_months(self) -> list[str]:
+        return [r["month"] for r in self._rows("SELECT DISTINCT month FROM roster_published ORDER BY month")]
+
+    def cells(self, dates: Iterable[str]) -> list[dict[str, Any]]:
+        ds = sorted(set(dates))
+        if not ds:
+            return []
+        return self._rows(f"SELECT date, employee_no, shift, seat, meal_start FROM roster_cells"
+                          f" WHERE date IN ({self._marks(ds)}) ORDER BY date, employee_no", ds)
+
+    def overrides(self, dates: Iterable[str]) -> list[dict[str, Any]]:
+        ds = sorted(set(dates))
+        if not ds:
+            return []
+        return self._rows(f'SELECT id, date, employee_no, kind, shift, seat, reason, "by", at FROM roster_overrides'
+                          f" WHERE date IN ({self._marks(ds)}) ORDER BY id", ds)
+
+    def phases(self, month: str) -> dict[str, dict[str, Any]]:
+        return {r["employee_no"]: r for r in self._rows(
+            "SELECT employee_no, pattern, phase, seat FROM roster_phases WHERE month = ?", [month])}
+
+    def managed_rows(self, dates: Iterable[str]) -> list[dict[str, Any]]:
+        ds = sorted(set(dates))
+        if not ds:
+            return []
+        return self._rows(f"SELECT date, employee_no, shift, seat, meal_start, source FROM roster"
+                          f" WHERE date IN ({self._marks(ds)}) AND source IN ({self._marks(list(MANAGED))})",
+                          [*ds, *MANAGED])
+
+    # ------------------------------------------------------------ writes
+
+    def sync(self, dates: list[str], rows: list[dict[str, Any]]) -> int:
+        """Make the managed roster rows of `dates` exactly `rows`; writes only when they differ.
+
+        No plans-version bump: this runs while the engine reads these very dates."""
+
+        def key(r: dict[str, Any]) -> tuple:
+            return (r["date"], r["employee_no"], r["shift"], r["seat"], r.get("meal_start"), r["source"])
+
+        have = {key(r) for r in self.managed_rows(dates)}
+        want = {key(r) for r in rows}
+        if have == want:
+            return 0
+        marks = self._marks(dates)
+
+        def write(conn) -> int:
+            conn.execute(f"DELETE FROM roster WHERE date IN ({marks}) AND source IN ({self._marks(list(MANAGED))})",
+                         [*dates, *MANAGED])
+            conn.executemany("INSERT OR IGNORE INTO roster(date, employee_no, shift, seat, meal_start, source)"
+                             " VALUES (?,?,?,?,?,?)", sorted(want, key=lambda k: (k[0], k[1], k[2])))
+            return len(want)
+
+        return self.derived._transaction(write)
+
+    def publish(self, month: str, cells: list[dict[str, Any]], dates: list[str], next_phases: list[dict[str, Any]],
+                *, actor: str, now_ms: int, details: dict[str, Any]) -> int:
+        """Publish a month in one transaction with its audit row; returns the audit id."""
+        marks = self._marks(dates)
+        stmts: list[tuple[str, tuple]] = [
+            (f"DELETE FROM roster_cells WHERE date IN ({marks})", tuple(dates)),
+            (f"DELETE FROM roster WHERE date IN ({marks}) AND source IN ({self._marks(list(MANAGED))})",
+             (*dates, *MANAGED)),
+        ]
+        stmts += [("INSERT INTO roster_cells(date, employee_no, shift, seat, meal_start, month) VALUES (?,?,?,?,?,?)",
+                   (c["date"], c["employee_no"], c["shift"], c["seat"], c.get("meal_start"), month)) for c in cells]
+        stmts += [('INSERT INTO roster_published(date, month, at, "by") VALUES (?,?,?,?)', (d, month, now_ms, actor))
+                  for d in dates]
+        stmts += [("INSERT INTO roster_phases(month, employee_no, pattern, phase, seat) VALUES (?,?,?,?,?)"
+                   " ON CONFLICT(month, employee_no) DO UPDATE SET pattern=excluded.pattern, phase=excluded.phase,"
+                   " seat=excluded.seat", (p["month"], p["employee_no"], p["pattern"], p["phase"], p["seat"]))
+                  for p in next_phases]
+        return self.derived.lead_write(stmts, (now_ms, actor, "roster.publish", month, details))
+
+    def add_override(self, row: dict[str, Any], *, actor: str, now_ms: int) -> int:
+        """Record a rest or extra-duty override with its audit row; returns the audit id."""
+        return self.derived.lead_write(
+            [('INSERT INTO roster_overrides(date, employee_no, kind, shift, seat, reason, "by", at)'
+              " VALUES (?,?,?,?,?,?,?,?)",
+              (row["date"], row["employee_no"], row["kind"], row.get("shift"), row.get("seat"), row.get("reason"),
+               actor, now_ms))],
+            (now_ms, actor, f"roster.{row['kind']}", row["employee_no"], row),
+        )
