@@ -415,8 +415,32 @@ def xlsx_chunks(sheets_factory: Callable[[], list[Sheet]], tz: ZoneInfo, lang: s
         os.unlink(name)
 
 
-def render(sheets_factory: Callable[[], list[Sheet]], fmt: str, tz: ZoneInfo, lang: str) -> Rendered:
-    """Render sheets lazily. CSV and JSON lines carry the first sheet only (one table per file)."""
+def _counted(factory: Callable[[], list[Sheet]], progress: Callable[[int], None]) -> Callable[[], list[Sheet]]:
+    """The same sheets, reporting rows rendered so far (every 1,000 rows and at the end)."""
+
+    def counted() -> list[Sheet]:
+        done = 0
+
+        def rows(source: Rows) -> Iterator[dict[str, Any]]:
+            nonlocal done
+            for row in source:
+                yield row
+                done += 1
+                if not done % 1000:
+                    progress(done)
+            progress(done)
+
+        return [Sheet(s.title, s.columns, rows(s.rows)) for s in factory()]
+
+    return counted
+
+
+def render(sheets_factory: Callable[[], list[Sheet]], fmt: str, tz: ZoneInfo, lang: str,
+           progress: Callable[[int], None] | None = None) -> Rendered:
+    """Render sheets lazily. CSV and JSON lines carry the first sheet only (one table per file).
+    `progress(rows)` hears how many rows have been rendered (the CLI's progress line)."""
+    if progress is not None:
+        sheets_factory = _counted(sheets_factory, progress)
     if fmt == "xlsx":
         chunks = xlsx_chunks(sheets_factory, tz, lang)
     elif fmt == "csv":
