@@ -13,7 +13,11 @@ Then each export runs in a fresh child process, so its figures are its own:
   flat   (attendance) heap peak for the month over heap peak for one week: ~1 means memory
          does not grow with the range
 
-    python bench/export.py [--agents 2000] [--days 30] [--formats csv,xlsx,json]
+The XLSX writer was chosen by measurement: `--xlsx-writers` also writes the month's attendance
+through openpyxl's write-only mode (with lxml) and XlsxWriter's constant_memory mode, the same
+rows and cell types, next to hub.exports.xlsx.
+
+    python bench/export.py [--agents 2000] [--days 30] [--formats csv,xlsx,json] [--xlsx-writers]
 """
 
 from __future__ import annotations
@@ -114,12 +118,78 @@ def _child(queue, site_dir: str, db: str, case: str, fmt: str, days: int, trace:
         text.flush()
     elif case == "assessment":
         write_file(render_assessment(site, store, FIRST.strftime("%Y-%m"), fmt), out)
+    elif fmt in ("xlsx:openpyxl", "xlsx:xlsxwriter"):
+        _other_xlsx_writer(fmt.split(":")[1], site, store, q, out)
     else:
         write_file(render_export(case, site, store, q, fmt), out)
     elapsed = time.perf_counter() - t0
     heap = tracemalloc.get_traced_memory()[1] if trace else 0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     queue.put({"time": elapsed, "rss_kib": rss, "rss0_kib": rss0, "heap": heap})
+
+
+def _other_xlsx_writer(writer: str, site, store, q, out) -> None:
+    """The month's attendance through a library writer: the same typed cells, bold frozen header
+    and widths as hub.exports.xlsx writes (for the comparison only)."""
+    from hub.exports import attendance
+    from hub.exports.formats import cell_converter
+
+    cols = attendance.COLUMNS
+    plan = [(c.key, cell_converter(c, site.tz, "zh"), c.kind) for c in cols]
+    rows = ([conv(r.get(k)) for k, conv, _ in plan] for r in attendance.rows(site, store, q))
+    path = tempfile.mktemp(suffix=".xlsx")
+    if writer == "openpyxl":
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("attendance")
+        ws.freeze_panes = "A2"
+        header = []
+        for c in cols:
+            cell = WriteOnlyCell(ws, value=c.zh)
+            cell.font = Font(bold=True)
+            header.append(cell)
+        ws.append(header)
+        fmts = {"datetime": "yyyy-mm-dd hh:mm:ss", "date": "yyyy-mm-dd"}
+        for row in rows:
+            cells = []
+            for (_, _, kind), v in zip(plan, row, strict=True):
+                if kind in fmts and v is not None:
+                    v = WriteOnlyCell(ws, value=v)
+                    v.number_format = fmts[kind]
+                cells.append(v)
+            ws.append(cells)
+        wb.save(path)
+    else:
+        import xlsxwriter
+
+        wb = xlsxwriter.Workbook(path, {"constant_memory": True})
+        ws = wb.add_worksheet("attendance")
+        fmts = {"datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+                "date": wb.add_format({"num_format": "yyyy-mm-dd"})}
+        for i, c in enumerate(cols):
+            ws.set_column(i, i, c.width)
+        ws.freeze_panes(1, 0)
+        ws.write_row(0, 0, [c.zh for c in cols], wb.add_format({"bold": True}))
+        for r, row in enumerate(rows, start=1):
+            for ci, ((_, _, kind), v) in enumerate(zip(plan, row, strict=True)):
+                if v is None:
+                    continue
+                if kind == "datetime":
+                    ws.write_datetime(r, ci, v, fmts[kind])
+                elif kind == "date":
+                    ws.write_datetime(r, ci, dt.datetime.combine(v, dt.time()), fmts[kind])
+                elif isinstance(v, str):
+                    ws.write_string(r, ci, v)
+                else:
+                    ws.write_number(r, ci, v)
+        wb.close()
+    with open(path, "rb") as fh:
+        while data := fh.read(65536):
+            out.write(data)
+    os.unlink(path)
 
 
 def run(site_dir: Path, db: Path, case: str, fmt: str, days: int, trace: bool = False) -> dict:
@@ -137,8 +207,9 @@ def main() -> None:
     ap.add_argument("--agents", type=int, default=2000)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--formats", default="csv,xlsx,json")
+    ap.add_argument("--xlsx-writers", action="store_true", help="also openpyxl write-only and XlsxWriter constant_memory")
     args = ap.parse_args()
-    formats = args.formats.split(",")
+    formats = args.formats.split(",") + (["xlsx:openpyxl", "xlsx:xlsxwriter"] if args.xlsx_writers else [])
     with tempfile.TemporaryDirectory(prefix="fw-bench-export-") as tmp:
         t0 = time.perf_counter()
         site_dir, db = build(Path(tmp), args.agents, args.days)
@@ -154,17 +225,17 @@ def main() -> None:
         idle = run(site_dir, db, "idle", "csv", args.days)
         print(f"idle child RSS {idle['rss_kib'] / 1024:.0f} MiB; baseline = a cursor reading the {n_att} attendance rows "
               "into csv.writer, re-measured next to each export (the machine's load drifts)")
-        print(f"{'export':<22}{'rows':>7}{'time s':>8}{'base s':>8}{'x base':>8}{'rows/s':>8}{'RSS MiB':>9}{'+idle':>7}"
+        print(f"{'export':<28}{'rows':>7}{'time s':>8}{'base s':>8}{'x base':>8}{'rows/s':>8}{'RSS MiB':>9}{'+idle':>7}"
               f"{'heap MiB':>10}{'week':>7}{'flat':>6}")
         cases = [("attendance", f) for f in formats] + [("violations", "csv"), ("taps", "csv")]
-        cases += [("assessment", f) for f in formats]
+        cases += [("assessment", f) for f in formats if ":" not in f]
         rows_of = {"attendance": n_att, "violations": n_vio, "taps": n_evt, "assessment": args.agents}
         figures = []
         for case, fmt in cases:
             base = run(site_dir, db, "baseline", "csv", args.days)
             r = run(site_dir, db, case, fmt, args.days)
             heap = week = None
-            if case == "attendance":  # memory against the range: a month and a week, traced
+            if case == "attendance" and ":" not in fmt:  # memory against the range: a month and a week, traced
                 heap = run(site_dir, db, case, fmt, args.days, trace=True)["heap"]
                 week = run(site_dir, db, case, fmt, min(7, args.days), trace=True)["heap"]
             n = rows_of[case]
@@ -175,7 +246,7 @@ def main() -> None:
                    "week_heap_mib": round(week / 2**20, 1) if week else None,
                    "flat": round(heap / week, 2) if heap and week else None}
             figures.append(fig)
-            print(f"{case + ' ' + fmt:<22}{n:>7}{r['time']:>8.2f}{base['time']:>8.2f}{fig['x_baseline']:>8.1f}"
+            print(f"{case + ' ' + fmt:<28}{n:>7}{r['time']:>8.2f}{base['time']:>8.2f}{fig['x_baseline']:>8.1f}"
                   f"{n / r['time']:>8.0f}{fig['rss_mib']:>9}{fig['rss_over_idle_mib']:>7}"
                   f"{fig['heap_mib'] if heap else '-':>10}{fig['week_heap_mib'] if week else '-':>7}{fig['flat'] or '-':>6}")
         print(json.dumps({"figures": figures}))

@@ -1,13 +1,15 @@
 """Hub ingest throughput against `mosquitto_sub` draining the same broker, in the same run.
 
-Both consumers drain the same queued backlog from a persistent QoS 1 session on a private
-mosquitto (the situation after an outage: a hub restarting into 10k+ waiting events):
+Backlog: both consumers drain the same queued backlog from a persistent QoS 1 session on a
+private mosquitto (the situation after an outage: a hub restarting into 10k+ waiting events):
   1. register the consumer's persistent session, disconnect it;
   2. publish N valid v1 events (QoS 1) while it is away;
   3. reconnect it and time until all N are consumed (mosquitto_sub: printed; hub: committed to
      SQLite, validated, de-duplicated and acknowledged).
+Live: the consumer is connected and 4 publishers (mosquitto_pub -l, QoS 1, one device each)
+send N events between them as fast as they can; time from their start until all N are consumed.
 
-    python bench/ingest.py [--events 50000] [--protocol 3.1.1|5]
+    python bench/ingest.py [--events 50000] [--protocol 3.1.1|5] [--mode backlog,live]
 """
 
 from __future__ import annotations
@@ -99,6 +101,66 @@ def paho_count_drain(broker: MosquittoBroker, n: int) -> float:
     return elapsed
 
 
+PUBLISHERS = 4
+
+
+def _live_payloads(tmp: Path, n: int) -> list[Path]:
+    """One file of payload lines per publisher (one device each, seq 1..n/4)."""
+    files = []
+    for p in range(PUBLISHERS):
+        dev = f"live-{p:02d}"
+        path = tmp / f"pub-{p}.txt"
+        with open(path, "wb") as fh:
+            for seq in range(1, n // PUBLISHERS + 1):
+                fh.write(badge_event(dev, seq) + b"\n")
+        files.append(path)
+    return files
+
+
+def _publish_live(broker: MosquittoBroker, files: list[Path]) -> list[subprocess.Popen]:
+    exe = shutil.which("mosquitto_pub")
+    if exe is None:
+        raise SystemExit("mosquitto_pub not found (apt-get install mosquitto-clients)")
+    procs = []
+    for p, path in enumerate(files):
+        topic = wire.event_topic(SITE, f"live-{p:02d}")
+        procs.append(subprocess.Popen([exe, "-h", broker.host, "-p", str(broker.port), "-q", "1", "-t", topic, "-l"],
+                                      stdin=open(path, "rb")))  # noqa: SIM115
+    return procs
+
+
+def mosquitto_sub_live(broker: MosquittoBroker, files: list[Path], n: int) -> float:
+    exe = shutil.which("mosquitto_sub")
+    assert exe is not None
+    sub = subprocess.Popen([exe, "-h", broker.host, "-p", str(broker.port), "-q", "1", "-t", f"fw/v1/{SITE}/+/event",
+                            "-C", str(n)], stdout=subprocess.DEVNULL)
+    time.sleep(1.0)  # subscribed
+    t0 = time.perf_counter()
+    pubs = _publish_live(broker, files)
+    sub.wait(600)
+    elapsed = time.perf_counter() - t0
+    for p in pubs:
+        p.wait(60)
+    return elapsed
+
+
+def hub_live(broker: MosquittoBroker, files: list[Path], n: int, db: Path, protocol: str) -> float:
+    store = Store(db)
+    ingest = Ingest(store, SITE, broker.host, broker.port, protocol=protocol, client_id="bench-hub-live").start()
+    time.sleep(1.0)  # subscribed
+    t0 = time.perf_counter()
+    pubs = _publish_live(broker, files)
+    while store.count_events() < n:
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - t0
+    for p in pubs:
+        p.wait(60)
+    ingest.stop()
+    assert store.count_events() == n, "events lost or duplicated"
+    store.close()
+    return elapsed
+
+
 def hub_drain(broker: MosquittoBroker, n: int, db: Path, protocol: str) -> float:
     store = Store(db)
     ingest = Ingest(store, SITE, broker.host, broker.port, protocol=protocol, client_id="bench-hub").start()
@@ -120,8 +182,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=50_000)
     ap.add_argument("--protocol", choices=["3.1.1", "5"], default="3.1.1")
+    ap.add_argument("--mode", default="backlog,live")
     args = ap.parse_args()
-    n = args.events
+    n = args.events - args.events % PUBLISHERS
+    modes = args.mode.split(",")
+    if "live" in modes:
+        with tempfile.TemporaryDirectory() as tmp:
+            files = _live_payloads(Path(tmp), n)
+            with MosquittoBroker(Path(tmp) / "l1") as broker:
+                base = mosquitto_sub_live(broker, files, n)
+            with MosquittoBroker(Path(tmp) / "l2") as broker:
+                hub = hub_live(broker, files, n, Path(tmp) / "hub.db", args.protocol)
+        print(f"live: {n} QoS 1 badge events from {PUBLISHERS} publishers (mosquitto_pub -l), consumer connected")
+        print(f"mosquitto_sub live:  {n / base:10.0f} events/s  ({base:.2f} s)")
+        print(f"hub ingest live:     {n / hub:10.0f} events/s  ({hub:.2f} s)  validated, de-duplicated, committed, acked")
+        print(f"ratio hub / mosquitto_sub (live): {base / hub:.2f}")
+    if "backlog" not in modes:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         with MosquittoBroker(Path(tmp) / "b1") as broker:
             base = mosquitto_sub_drain(broker, n)

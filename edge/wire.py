@@ -21,6 +21,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -335,3 +336,130 @@ def is_valid_id(value: str) -> bool:
 
 def clock_is_valid(ts_ms: int) -> bool:
     return ts_ms >= VALID_CLOCK_AFTER_MS
+
+
+# ---------------------------------------------------------------- the hub's fast path for events
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A validated event as the hub stores it: the header columns and the body (every other
+    field, declared ones with their defaults, then extras), exactly what decode_event's model
+    gives with model_dump(exclude=header)."""
+
+    id: str
+    device: str
+    seq: int
+    ts: int
+    type: str
+    clock_ok: bool
+    body: dict[str, Any]
+
+    @classmethod
+    def from_model(cls, e: Any) -> EventRecord:
+        return cls(e.id, e.device, e.seq, e.ts, e.type, e.clock_ok, e.model_dump(exclude=set(_HEADER)))
+
+
+_HEADER = ("v", "id", "device", "seq", "ts", "clock_ok", "type")
+_MISSING = object()
+_UUID_FULL = re.compile(_UUID_RE.pattern[1:-1])  # fullmatch: Python's $ would accept a trailing \n
+_ID_FULL = re.compile(ID_PATTERN[1:-1])
+
+
+def _is_int(v: Any) -> bool:
+    return v.__class__ is int  # not bool, as strict pydantic
+
+
+def _short(v: Any) -> bool:
+    return v.__class__ is str and 1 <= len(v) <= 64
+
+
+def _build_fast_path() -> dict[str, tuple[tuple[tuple[str, Any, Callable[[Any], bool]], ...], frozenset[str]]]:
+    """Per event type: (body field, default, check) in the model's declared order, taken from
+    the pydantic models themselves so the two cannot drift apart (a field added to a model
+    without a check here fails at import, not silently)."""
+    checks: dict[str, Callable[[Any], bool]] = {
+        "clock_sync": lambda v: v is None or v.__class__ is bool,
+        "clock_err_ms": lambda v: v is None or (_is_int(v) and 0 <= v <= MAX_CLOCK_ERR_MS),
+        "uid": _short, "reader": _short, "sensor": _short, "relay": _short,
+        "occupied": lambda v: v.__class__ is bool,
+        "tags": lambda v: v.__class__ is list and len(v) <= 256 and all(_short(t) for t in v),
+        "button": lambda v: v in ("break", "meal", "back") and v.__class__ is str,
+        "uptime_s": lambda v: _is_int(v) and v >= 0, "spooled": lambda v: _is_int(v) and v >= 0,
+        "dropped": lambda v: _is_int(v) and v >= 0,
+        "state": lambda v: v in ("on", "off") and v.__class__ is str,
+        "reason": lambda v: v.__class__ is str and len(v) <= 64,
+    }
+    heartbeat_relay = lambda v: v is None or (v in ("on", "off") and v.__class__ is str)  # noqa: E731
+    plans = {}
+    for model in (BadgeEvent, OccupancyEvent, InventoryEvent, ButtonEvent, HeartbeatEvent, RelayEvent):
+        kind = model.model_fields["type"].annotation.__args__[0]
+        fields = []
+        for name, info in model.model_fields.items():
+            if name in _HEADER:
+                continue
+            check = heartbeat_relay if (model is HeartbeatEvent and name == "relay") else checks[name]
+            fields.append((name, _MISSING if info.is_required() else info.default, check))
+        plans[kind] = (tuple(fields), frozenset(model.model_fields))
+    return plans
+
+
+_FAST = _build_fast_path()
+
+try:  # the hub has orjson; an edge device that never decodes events at volume need not
+    from orjson import loads as _json_loads
+except ImportError:  # pragma: no cover
+    _json_loads = json.loads
+
+
+def _fast_event(data: dict[str, Any]) -> EventRecord | None:
+    """The common valid event, checked field by field as strictly as the models; None whenever
+    anything is unusual (the caller then lets pydantic decide and name the fault)."""
+    kind = data.get("type")
+    plan = _FAST.get(kind) if kind.__class__ is str else None
+    if plan is None:
+        return None
+    fields, declared = plan
+    v, eid, device, seq, ts = data.get("v"), data.get("id"), data.get("device"), data.get("seq"), data.get("ts")
+    clock_ok = data.get("clock_ok", True)
+    if not (v == 1 and v.__class__ is int and eid.__class__ is str and _UUID_FULL.fullmatch(eid)
+            and device.__class__ is str and _ID_FULL.fullmatch(device) and seq.__class__ is int and seq >= 1
+            and ts.__class__ is int and ts >= 0 and clock_ok.__class__ is bool):
+        return None
+    body: dict[str, Any] = {}
+    for name, default, check in fields:
+        value = data.get(name, default)
+        if value is _MISSING or not check(value):
+            return None
+        body[name] = list(value) if value.__class__ is list else value
+    for key, value in data.items():  # extras, in the order received (as pydantic keeps them)
+        if key not in declared:
+            body[key] = value
+    if kind == "badge":
+        bits = body.get("card_bits")
+        if bits is not None and (bits.__class__ is not int or not 1 <= bits <= 64):
+            return None
+    return EventRecord(eid, device, seq, ts, kind, clock_ok, body)
+
+
+def decode_event_record(payload: bytes | str, topic: str | None = None) -> EventRecord:
+    """decode_event for the hub's ingest, several times faster on valid events: orjson parses,
+    `_fast_event` accepts what is plainly valid, and everything else goes through decode_event,
+    so a rejection is always the pydantic reference's, field and reason (tests/test_fuzz_wire.py
+    runs both paths over the same inputs)."""
+    try:
+        data = _json_loads(payload)
+    except ValueError:  # json may still read what orjson refuses (NaN, huge integers, UTF-16): the reference decides
+        data = None
+    record = _fast_event(data) if data.__class__ is dict else None
+    if record is not None and topic is not None:
+        try:
+            t = parse_topic(topic)
+        except WireError:
+            record = None
+        else:
+            if t.kind != "event" or t.device != record.device:
+                record = None
+    if record is None:
+        return EventRecord.from_model(decode_event(payload, topic))
+    return record

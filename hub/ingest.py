@@ -250,13 +250,13 @@ class Ingest:
                 if topic.site != self.site:
                     raise WireError("topic", f"site {topic.site!r} is not this hub's ({self.site!r})", m.topic)
                 if topic.kind == "event":
-                    e = wire.decode_event(m.payload, m.topic)
-                    body = e.model_dump(exclude={"v", "id", "device", "seq", "ts", "clock_ok", "type"})
+                    e = wire.decode_event_record(m.payload, m.topic)  # the pydantic models' verdicts, faster
+                    body = e.body
                     inputs.append(("event", m.received,
                                    IncomingEvent(e.id, e.device, e.seq, e.ts, m.received, e.type, e.clock_ok, body)))
                     payloads[(e.device, e.seq, e.id)] = m.payload
                     prev = seen.get(e.device)
-                    hb = (e.ts, e.spooled, e.dropped) if e.type == "heartbeat" else (None, None, None)
+                    hb = (e.ts, body["spooled"], body["dropped"]) if e.type == "heartbeat" else (None, None, None)
                     if prev is not None and hb[0] is None:
                         hb = prev[1:4]
                     skew = (m.received - e.ts) if e.clock_ok else 0

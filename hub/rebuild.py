@@ -11,6 +11,7 @@ later. Run it with the hub stopped (the live engine keeps its own picture of wha
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge.clock import ManualClock
@@ -36,15 +37,32 @@ class RebuildReport:
                 f" ({rate:,.0f} inputs/s): {rows}")
 
 
-def rebuild(site: Site, store: Store, *, now_ms: int | None = None) -> RebuildReport:
+# Inputs per consume() call when someone is watching the progress: small enough for a live
+# line (a second or so of work each), large enough that the slicing costs nothing.
+PROGRESS_SLICE = 5000
+
+Progress = Callable[[int, int], None]  # (inputs consumed, inputs in the log)
+
+
+def rebuild(site: Site, store: Store, *, now_ms: int | None = None, progress: Progress | None = None) -> RebuildReport:
     """Recompute every derived table from the log; `now_ms` is where time stops (default: the
-    log's last input)."""
+    log's last input). `progress(done, total)` hears how far the engine has read the log: the
+    log's position is read before, and the engine's `seq` after each slice of consume()."""
     started = time.perf_counter()
     derived = DerivedStore(store)
     removed = derived.clear_derived()
     last_seq, last_received = store.input_position()
     engine = Engine(site, store, ManualClock(last_received), warm=False, live=False, checkpoints=False)
-    engine.consume()
+    if progress is None:
+        engine.consume()
+    else:
+        progress(engine.seq, last_seq)
+        while engine.seq < last_seq:
+            before = engine.seq
+            engine.consume(limit=PROGRESS_SLICE)
+            progress(engine.seq, last_seq)
+            if engine.seq == before:  # nothing more to read (the log ends early): done
+                break
     if now_ms is not None and now_ms > engine.now():
         engine.advance_to(now_ms)
     engine.checkpoint()  # the hub started after this resumes here instead of replaying

@@ -168,6 +168,41 @@ def test_csv_opens_in_libreoffice_with_chinese_headers_intact(site, month_store,
     assert len(rows) == 4
 
 
+def test_xlsx_opens_in_libreoffice_with_typed_times_and_text_kept_as_text(site, month_store, tmp_path):
+    """The XLSX is written as XML by hub.exports.xlsx, not by a spreadsheet library: a real
+    office suite must open it, show times through their number format and keep formula-like
+    text as text. LibreOffice converts it to CSV (UTF-8, filter options 44,34,76)."""
+    office = shutil.which("libreoffice") or shutil.which("soffice")
+    if office is None:
+        pytest.skip("LibreOffice is not installed (apt package libreoffice-calc-nogui)")
+    src = tmp_path / "attendance.xlsx"
+    src.write_bytes(_export(site, month_store, "xlsx"))
+    out = tmp_path / "converted"
+    subprocess.run(
+        [office, f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}", "--headless", "--convert-to",
+         "csv:Text - txt - csv (StarCalc):44,34,76", "--outdir", str(out), str(src)],
+        check=True, timeout=180, capture_output=True,
+    )
+    rows = list(csv.reader(io.StringIO((out / "attendance.csv").read_text(encoding="utf-8"))))
+    keys = [c.key for c in COLUMNS]
+    assert rows[0] == [c.zh for c in COLUMNS] and len(rows) == 4
+    first = dict(zip(keys, rows[1], strict=True))
+    assert (first["date"], first["name"], first["first_arrival"]) == ("2026-11-03", "王伟", "2026-11-03 08:24:30")
+    assert (first["seats_used"], first["breaks_minutes"], first["rollcall"]) == ("A01;A02", "23.2", "点名迟到")
+    assert dict(zip(keys, rows[2], strict=True))["name"] == '=HYPERLINK("http://x")'  # not evaluated
+
+
+def test_progress_hears_every_row_and_changes_nothing(site, month_store):
+    query = ExportQuery(dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    for fmt in ("csv", "xlsx", "json"):
+        seen: list[int] = []
+        buf = io.BytesIO()
+        write_file(render_export("attendance", site, month_store, query, fmt, "zh", progress=seen.append), buf)
+        assert seen[-1] == 3, fmt
+        if fmt != "xlsx":  # a zip records its entries' times: compare the text formats byte for byte
+            assert buf.getvalue() == _export(site, month_store, fmt)
+
+
 def test_cli_writes_the_file_and_names_bad_parameters(site, site_dir, month_store, tmp_path, capsys):
     db = month_store.conn.execute("PRAGMA database_list").fetchone()[2]
     out = tmp_path / "a.csv"

@@ -2,6 +2,11 @@
 return a valid message or raise WireError naming the field and the reason; nothing else escapes.
 Valid messages survive encode -> decode unchanged, and a valid message with one field broken is
 rejected for that field.
+
+Every event decoded here is decoded twice: by the pydantic reference (decode_event) and by the
+hub's fast path (decode_event_record, orjson and hand-written strict checks); both must accept
+the same payloads with the same stored record and reject the same ones with the same field and
+reason (`decode_both`).
 """
 
 from __future__ import annotations
@@ -46,6 +51,21 @@ def events(draw) -> dict:
     return {**base, "type": kind, **body}
 
 
+def _outcome(decode, payload, topic):
+    try:
+        result = decode(payload, topic)
+    except WireError as exc:
+        return ("rejected", exc.field, exc.reason, exc.topic)
+    return ("accepted", result if isinstance(result, wire.EventRecord) else wire.EventRecord.from_model(result))
+
+
+def decode_both(payload, topic=None):
+    """The reference's result (or its WireError), after checking the fast path agrees exactly."""
+    reference = _outcome(wire.decode_event, payload, topic)
+    assert _outcome(wire.decode_event_record, payload, topic) == reference, payload
+    return wire.decode_event(payload, topic)
+
+
 def check_rejection(exc: WireError) -> None:
     assert exc.field and exc.field.strip()
     assert exc.reason and exc.reason.strip()
@@ -58,7 +78,7 @@ def check_rejection(exc: WireError) -> None:
 @FUZZ
 @given(payload=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_every_decoder_survives_arbitrary_bytes(payload: bytes) -> None:
-    for decode in (wire.decode_event, wire.decode_status, wire.decode_command, wire.decode_acd):
+    for decode in (decode_both, wire.decode_status, wire.decode_command, wire.decode_acd):
         try:
             decode(payload)
         except WireError as exc:
@@ -69,7 +89,7 @@ def test_every_decoder_survives_arbitrary_bytes(payload: bytes) -> None:
 @given(data=json_values)
 def test_every_decoder_survives_arbitrary_json(data) -> None:
     payload = json.dumps(data).encode()
-    for decode in (wire.decode_event, wire.decode_status, wire.decode_command, wire.decode_acd):
+    for decode in (decode_both, wire.decode_status, wire.decode_command, wire.decode_acd):
         try:
             decode(payload, None)
         except WireError as exc:
@@ -97,8 +117,8 @@ def test_parse_topic_returns_a_topic_or_says_why(topic: str) -> None:
 @given(event=events())
 def test_valid_events_roundtrip(event: dict) -> None:
     topic = wire.event_topic("site", event["device"])
-    decoded = wire.decode_event(json.dumps(event), topic)
-    again = wire.decode_event(wire.encode(decoded), topic)
+    decoded = decode_both(json.dumps(event), topic)
+    again = decode_both(wire.encode(decoded), topic)
     assert again == decoded
     assert decoded.model_dump(exclude_unset=True) == event  # optional fields it left out stay out
 
@@ -110,23 +130,23 @@ def test_one_broken_field_is_rejected_for_that_field(event: dict, data) -> None:
     value = data.draw(json_values)
     broken = {**event, key: value}
     try:
-        wire.decode_event(json.dumps(broken))
+        decode_both(json.dumps(broken))
     except WireError as exc:
         check_rejection(exc)
         # the error names the field that was broken (or the type, when the type itself is wrong)
         assert exc.field.split(".")[0] in (key, "type"), (key, exc.field, exc.reason)
     else:  # the new value happened to be valid for that field
-        assert wire.decode_event(json.dumps(broken)).model_dump()[key] == value
+        assert decode_both(json.dumps(broken)).model_dump()[key] == value
 
 
 @FUZZ
 @given(event=events(), data=st.data())
 def test_a_missing_field_is_named(event: dict, data) -> None:
-    fields = type(wire.decode_event(json.dumps(event))).model_fields  # the contract says what is required
+    fields = type(decode_both(json.dumps(event))).model_fields  # the contract says what is required
     key = data.draw(st.sampled_from(sorted(k for k in event if fields[k].is_required())))
     broken = {k: v for k, v in event.items() if k != key}
     try:
-        wire.decode_event(json.dumps(broken))
+        decode_both(json.dumps(broken))
     except WireError as exc:
         check_rejection(exc)
         assert exc.field.split(".")[0] in (key, "type")
@@ -139,7 +159,7 @@ def test_a_missing_field_is_named(event: dict, data) -> None:
 def test_an_event_on_another_devices_topic_is_rejected(event: dict, other: str) -> None:
     topic = wire.event_topic("site", other)
     try:
-        wire.decode_event(json.dumps(event), topic)
+        decode_both(json.dumps(event), topic)
     except WireError as exc:
         check_rejection(exc)
         assert other != event["device"] and exc.field == "device"
@@ -181,3 +201,24 @@ def test_command_and_acd_validate_their_limits(device: str, ts: int, result, tex
         assert exc.field == "idle" and idle < 0
     else:
         assert feed.idle == idle >= 0
+
+
+@FUZZ
+@given(event=events(), extras=st.dictionaries(st.text(max_size=12), json_values, max_size=4),
+       optional=st.fixed_dictionaries({}, optional={
+           "clock_sync": st.none() | st.booleans() | st.integers(0, 1),
+           "clock_err_ms": st.none() | st.integers(-2, wire.MAX_CLOCK_ERR_MS + 2) | st.booleans() | st.floats(0, 10),
+           "card_bits": st.none() | st.integers(-1, 66) | st.booleans() | st.text(max_size=2),
+           "v": st.sampled_from([1, 1.0, True, "1", 2]), "seq": st.sampled_from([0, 1, 1.0, True, -1, 1 << 64]),
+           "id": st.sampled_from(["0" * 32, "0" * 32 + "\n", "G" * 32, str(uuid.uuid4()).upper()]),
+           "device": st.sampled_from(["a\n", "a", "A", "-a", "a" * 63, "a" * 64]),
+       }), drop=st.sets(st.sampled_from(["clock_ok", "dropped", "relay", "reason"])))
+def test_the_fast_path_agrees_on_extras_and_edge_values(event: dict, extras: dict, optional: dict, drop: set) -> None:
+    """Where the fast path accepts on its own (extras, defaults, boundary values), it must store
+    exactly what the reference stores; where it declines, the reference's verdict stands."""
+    payload = {k: v for k, v in {**extras, **event, **optional}.items() if k not in drop}
+    for text in (json.dumps(payload), json.dumps(payload).encode("utf-16"), json.dumps(payload) + "\n"):
+        try:
+            decode_both(text, wire.event_topic("site", str(payload.get("device"))) if wire.is_valid_id(str(payload.get("device"))) else None)
+        except WireError as exc:
+            check_rejection(exc)

@@ -103,9 +103,18 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         if t.tzinfo is None:
             t = t.replace(tzinfo=site.tz)
         until = int(t.timestamp() * 1000)
+    from hub.progress import Progress
+
+    bar = Progress("rebuild", unit="inputs")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done)
+
     try:
-        report = rebuild(site, store, now_ms=until)
+        report = rebuild(site, store, now_ms=until, progress=progress if bar.enabled else None)
     finally:
+        bar.close()
         store.close()
     print(report.summary())
     return 0

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from hub.exceptions import SiteConfigError
+from hub.progress import Progress
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -66,12 +67,16 @@ def _audit(store, target: str, details: dict) -> str | None:
     return None
 
 
-def _write(rendered, out: str) -> int:
+def _write(rendered, out: str, progress=None) -> int:
     from hub.exports import write_file
 
-    if out == "-":
-        return write_file(rendered, sys.stdout.buffer)
-    return write_file(rendered, Path(out))
+    try:
+        if out == "-":
+            return write_file(rendered, sys.stdout.buffer)
+        return write_file(rendered, Path(out))
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -99,7 +104,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         if err:
             print(err, file=sys.stderr)
             return 1
-        n = _write(render_export(args.kind, site, store, query, fmt, lang), args.out)
+        bar = Progress(f"export {args.kind}")
+        n = _write(render_export(args.kind, site, store, query, fmt, lang, progress=bar.update), args.out, bar)
     finally:
         store.close()
     if args.out != "-":
@@ -131,7 +137,9 @@ def cmd_assess(args: argparse.Namespace) -> int:
         if err:
             print(err, file=sys.stderr)
             return 1
-        n = _write(render_assessment(site, store, args.month, fmt, lang, team=team, agent=agent), args.out)
+        bar = Progress("assessment", unit="rows")
+        n = _write(render_assessment(site, store, args.month, fmt, lang, team=team, agent=agent, progress=bar.update),
+                   args.out, bar)
     finally:
         store.close()
     if args.out != "-":

@@ -9,6 +9,8 @@ with BOM), XLSX or JSON lines without ever holding the whole export in memory. T
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hub.exports import assessment as assessment_family
 from hub.exports import attendance, raw
 from hub.exports.formats import EXTENSIONS, FORMATS, LANGS, Rendered, render, write_file
@@ -19,8 +21,10 @@ from hub.store import Store
 KINDS: tuple[str, ...] = ("attendance", "taps", "occupancy", "violations", "incidents", "audit")
 
 
-def render_export(kind: str, site: Site, store: Store, query: ExportQuery, fmt: str, lang: str = "zh") -> Rendered:
-    """A lazily rendered export: nothing is read until its chunks are iterated."""
+def render_export(kind: str, site: Site, store: Store, query: ExportQuery, fmt: str, lang: str = "zh",
+                  progress: Callable[[int], None] | None = None) -> Rendered:
+    """A lazily rendered export: nothing is read until its chunks are iterated; `progress` hears
+    the rows rendered so far."""
     if kind not in KINDS:
         raise ExportParamError("kind", f"one of {', '.join(KINDS)}")
 
@@ -29,17 +33,18 @@ def render_export(kind: str, site: Site, store: Store, query: ExportQuery, fmt: 
             return attendance.sheets(site, store, query)
         return raw.family_sheets(kind, site, store, query, lang)
 
-    return render(factory, fmt, site.tz, lang)
+    return render(factory, fmt, site.tz, lang, progress)
 
 
 def render_assessment(site: Site, store: Store, month: str, fmt: str, lang: str = "zh", *,
-                      team: str | None = None, agent: str | None = None) -> Rendered:
+                      team: str | None = None, agent: str | None = None,
+                      progress: Callable[[int], None] | None = None) -> Rendered:
     from hub.assess import assess_month
 
     def factory():
         return assessment_family.sheets(assess_month(site, store, month, team=team, agent=agent), lang)
 
-    return render(factory, fmt, site.tz, lang)
+    return render(factory, fmt, site.tz, lang, progress)
 
 
 def export_filename(kind: str, site: Site, query: ExportQuery, fmt: str) -> str:

@@ -7,9 +7,9 @@ renders those rows, one at a time, so an export of any length needs the memory o
 - CSV: UTF-8 with a byte-order mark (Excel on a Chinese Windows desktop otherwise guesses GBK),
   zh or en headers, local times as text, codes as words in the chosen language. Text that Excel
   would run as a formula (=, +, -, @ first) is prefixed with an apostrophe.
-- XLSX: openpyxl write-only mode (rows go straight to a temporary XML file), a bold frozen
-  header row, column widths, times as real date-time cells in the site's zone, and text cells
-  forced to text so a name like "=1+1" stays a name.
+- XLSX: hub.exports.xlsx streams each row's XML into the zip (inline strings, so a name like
+  "=1+1" stays a name and no shared-string table grows), a bold frozen header row, column
+  widths, times as real date-time cells in the site's zone.
 - JSON lines: one object per row with English keys, codes, lists and ISO 8601 times carrying the
   site's offset, for machines.
 """
@@ -21,6 +21,7 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -29,10 +30,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
+import orjson
+
+from hub.exports import xlsx
 
 Format = Literal["csv", "xlsx", "json"]
 Lang = Literal["zh", "en"]
@@ -80,6 +80,62 @@ def local_datetime(ms: int, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms // 1000, tz).replace(microsecond=(ms % 1000) * 1000)
 
 
+class LocalClock:
+    """UTC epoch ms -> the site's wall time as text, ISO 8601 or an Excel serial, cached per
+    minute: zoneinfo and strftime for each of a month's 240k times were a third of an export's
+    time, and those times fall in a few tens of thousands of minutes. Exact: zone offsets change
+    on whole minutes (a minute whose offset has seconds, pre-1900 local mean time, is computed
+    the slow way). Bounded, so memory stays flat."""
+
+    LIMIT = 4096  # a few days of distinct minutes; rows come in date order
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self._minutes: dict[int, tuple[int, str, str, str] | None] = {}
+
+    def _minute(self, ms: int) -> tuple[int, str, str, str] | None:
+        key = ms // 60_000
+        try:
+            return self._minutes[key]
+        except KeyError:
+            pass
+        d = dt.datetime.fromtimestamp(key * 60, self.tz)
+        offset = d.utcoffset()
+        off_ms = round(offset.total_seconds() * 1000) if offset is not None else 0
+        iso = d.isoformat()
+        hit = (off_ms, d.strftime("%Y-%m-%d %H:%M:"), iso[:17], iso[19:]) if off_ms % 60_000 == 0 and len(iso) == 25 else None
+        if len(self._minutes) >= self.LIMIT:
+            self._minutes.clear()
+        self._minutes[key] = hit
+        return hit
+
+    def text(self, ms: int) -> str:
+        """"2026-11-03 08:24:30" (as local_datetime(...).strftime(DATETIME_TEXT))."""
+        m = self._minute(ms)
+        if m is None:
+            return local_datetime(ms, self.tz).strftime(DATETIME_TEXT)
+        return f"{m[1]}{(ms // 1000) % 60:02d}"
+
+    def iso(self, ms: int) -> str:
+        """"2026-11-03T08:24:30.125+08:00" style (as local_datetime(...).isoformat())."""
+        m = self._minute(ms)
+        if m is None:
+            return local_datetime(ms, self.tz).isoformat()
+        frac = ms % 1000
+        return f"{m[2]}{(ms // 1000) % 60:02d}.{frac * 1000:06d}{m[3]}" if frac else f"{m[2]}{(ms // 1000) % 60:02d}{m[3]}"
+
+    def serial(self, ms: int) -> float:
+        """Local wall time as an Excel serial date (days since 1899-12-30)."""
+        m = self._minute(ms)
+        if m is None:
+            local = local_datetime(ms, self.tz)
+            off = local.utcoffset()
+            off_ms = round(off.total_seconds() * 1000) if off is not None else 0
+        else:
+            off_ms = m[0]
+        return (ms + off_ms) / 86_400_000 + xlsx.EXCEL_EPOCH_DAYS
+
+
 def _label(col: Column, value: Any, lang: str) -> str:
     pair = col.labels.get(str(value))
     if pair is None:
@@ -113,40 +169,52 @@ def _number_fn(col: Column) -> Convert:
     return lambda v: round(float(v), digits)
 
 
-def json_converter(col: Column, tz: ZoneInfo) -> Convert:
+def json_converter(col: Column, tz: ZoneInfo, clock: LocalClock | None = None) -> Convert:
     """The machine form of a column's values (JSON lines), decided once per column."""
     if col.kind == "datetime":
-        return _none_or(lambda v: local_datetime(int(v), tz).isoformat())
+        iso = (clock or LocalClock(tz)).iso
+        return lambda v: None if v is None else iso(int(v))
     if col.kind in ("int", "number"):
         return _none_or(_number_fn(col))
     if col.kind == "bool":
         return _none_or(bool)
     if col.kind == "list":
         return _none_or(lambda v: list(v) if isinstance(v, list | tuple) else [v])
-    return lambda v: v
+    return _identity
 
 
-def text_converter(col: Column, tz: ZoneInfo, lang: str) -> Convert:
+def _identity(v: Any) -> Any:
+    return v
+
+
+def _converting(columns: list[Column], convs: list[Convert]) -> tuple[list[str], list[tuple[int, Convert]]]:
+    """The row keys, and only the converters that change something (by position): the rows'
+    values are fetched in one C-level map() and most JSON columns pass through as they are."""
+    return [c.key for c in columns], [(i, f) for i, f in enumerate(convs) if f is not _identity]
+
+
+def text_converter(col: Column, tz: ZoneInfo, lang: str, clock: LocalClock | None = None) -> Convert:
     """The human text form of a column's values (CSV), decided once per column."""
     if col.kind == "datetime":
-        return _none_or(lambda v: local_datetime(int(v), tz).strftime(DATETIME_TEXT), "")
+        text = (clock or LocalClock(tz)).text
+        return lambda v: "" if v is None else text(int(v))
     if col.kind in ("int", "number"):
         num = _number_fn(col)
-        return _none_or(lambda v: str(num(v)), "")
+        return lambda v: "" if v is None else str(num(v))
     if col.kind == "bool":
         yes, no = _BOOL_LABELS[lang]
-        return _none_or(lambda v: yes if v else no, "")
+        return lambda v: "" if v is None else yes if v else no
     if col.kind == "enum":
         return _none_or(lambda v: _label(col, v, lang), "")
     if col.kind == "list":
         return _none_or(_joined, "")
     if col.kind == "json":
         return _none_or(_json_text, "")
-    return _none_or(str, "")
+    return lambda v: "" if v is None else v if v.__class__ is str else str(v)
 
 
 def cell_converter(col: Column, tz: ZoneInfo, lang: str) -> Convert:
-    """The typed spreadsheet form (XLSX): numbers, naive local date-times, dates, text."""
+    """The typed spreadsheet form: numbers, naive local date-times, dates, text."""
     if col.kind == "datetime":
         return _none_or(lambda v: local_datetime(int(v), tz).replace(tzinfo=None))
     if col.kind == "date":
@@ -155,6 +223,49 @@ def cell_converter(col: Column, tz: ZoneInfo, lang: str) -> Convert:
         return _none_or(_number_fn(col))
     text = text_converter(col, tz, lang)
     return _none_or(text)
+
+
+CellTail = Callable[[Any], "str | None"]
+
+
+def xlsx_cell(col: Column, tz: ZoneInfo, lang: str, texts: xlsx.TextCells, clock: LocalClock | None = None) -> CellTail:
+    """A column's values as XLSX cell XML (the part after `<c r="A2"`), None for an empty cell;
+    the same values as `cell_converter`, written without a cell object per value."""
+    if col.kind == "datetime":
+        serial = (clock or LocalClock(tz)).serial
+        style = xlsx.STYLE_DATETIME
+        return lambda v: None if v is None else f' s="{style}"><v>{serial(int(v))!r}</v></c>'
+    if col.kind == "date":
+        days: dict[str, str] = {}
+
+        def date_cell(v: Any) -> str | None:
+            if v is None:
+                return None
+            hit = days.get(v)
+            if hit is None:
+                serial = dt.date.fromisoformat(str(v)).toordinal() - xlsx.DATE_ORDINAL_OFFSET
+                hit = days[v] = f' s="{xlsx.STYLE_DATE}"><v>{serial}</v></c>'
+                if len(days) > 10_000:
+                    days.clear()
+            return hit
+
+        return date_cell
+    if col.kind in ("int", "number"):
+        num = _number_fn(col)
+        tail = texts.tail
+
+        def number_cell(v: Any) -> str | None:
+            if v is None:
+                return None
+            n = num(v)
+            if n.__class__ is float and not math.isfinite(n):
+                return tail(str(n))  # XLSX has no NaN or infinity: say it in text
+            return f"><v>{n!r}</v></c>"
+
+        return number_cell
+    text = text_converter(col, tz, lang)
+    tail = texts.tail
+    return lambda v: None if v is None or (t := text(v)) == "" else tail(t)
 
 
 def json_value(col: Column, value: Any, tz: ZoneInfo) -> Any:
@@ -179,6 +290,27 @@ def defuse_formula(text: str) -> str:
 Rows = Iterable[dict[str, Any]]
 
 
+def _csv_converter(col: Column, tz: ZoneInfo, lang: str, clock: LocalClock) -> Convert:
+    """text_converter plus, for free text, the formula guard, in one call per cell."""
+    conv = text_converter(col, tz, lang, clock)
+    if col.kind == "text":
+        start = _FORMULA_START
+
+        def text(v: Any) -> str:
+            if v.__class__ is not str:
+                if v is None:
+                    return ""
+                v = str(v)
+            return "'" + v if v.startswith(start) else v
+
+        return text
+    if col.kind == "list":
+        return lambda v: "" if not v else defuse_formula(conv(v))
+    if col.kind in ("enum", "json"):  # free text: never a formula in Excel
+        return lambda v: defuse_formula(conv(v))
+    return conv
+
+
 def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, chunk_chars: int | None = None) -> Iterator[bytes]:
     """UTF-8 CSV with a byte-order mark, as byte chunks of about `chunk_chars` characters."""
     limit = chunk_chars or CHUNK_CHARS
@@ -188,15 +320,15 @@ def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, ch
     yield codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
     buf.seek(0)
     buf.truncate()
-    plan = []
-    for c in columns:
-        conv = text_converter(c, tz, lang)
-        if c.kind in ("text", "enum", "list", "json"):  # free text: never a formula in Excel
-            conv = (lambda f: lambda v: defuse_formula(f(v)))(conv)
-        plan.append((c.key, conv))
+    clock = LocalClock(tz)
+    keys, plan = _converting(columns, [_csv_converter(c, tz, lang, clock) for c in columns])
+    writerow, tell = writer.writerow, buf.tell
     for row in rows:
-        writer.writerow([conv(row.get(key)) for key, conv in plan])
-        if buf.tell() >= limit:
+        values = list(map(row.get, keys))
+        for i, conv in plan:
+            values[i] = conv(values[i])
+        writerow(values)
+        if tell() >= limit:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)
             buf.truncate()
@@ -205,23 +337,31 @@ def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, ch
 
 
 def json_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, *, chunk_chars: int | None = None) -> Iterator[bytes]:
-    """JSON lines: one object per row, English keys in column order."""
+    """JSON lines: one object per row, English keys in column order (orjson: UTF-8 bytes
+    straight out, no ASCII escapes, as json.dumps(ensure_ascii=False) wrote them, 3x faster)."""
     limit = chunk_chars or CHUNK_CHARS
-    buf = io.StringIO()
-    plan = [(c.key, json_converter(c, tz)) for c in columns]
+    parts: list[bytes] = []
+    size = 0
+    clock = LocalClock(tz)
+    keys, plan = _converting(columns, [json_converter(c, tz, clock) for c in columns])
+    dumps = orjson.dumps
     for row in rows:
-        obj = {key: conv(row.get(key)) for key, conv in plan}
+        values = list(map(row.get, keys))
+        for i, conv in plan:
+            values[i] = conv(values[i])
+        obj = dict(zip(keys, values, strict=True))
         for key, value in row.items():  # nested extras a family adds for machines (e.g. evidence)
-            if key.startswith("_"):
+            if key[:1] == "_":
                 obj[key[1:]] = value
-        buf.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
-        buf.write("\n")
-        if buf.tell() >= limit:
-            yield buf.getvalue().encode("utf-8")
-            buf.seek(0)
-            buf.truncate()
-    if buf.tell():
-        yield buf.getvalue().encode("utf-8")
+        line = dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+        parts.append(line)
+        size += len(line)
+        if size >= limit:
+            yield b"".join(parts)
+            parts.clear()
+            size = 0
+    if parts:
+        yield b"".join(parts)
 
 
 @dataclass
@@ -234,41 +374,19 @@ class Sheet:
 
 
 def write_xlsx(sheets: list[Sheet], out: BinaryIO | str | Path, tz: ZoneInfo, lang: str) -> None:
-    """Write-only workbook: rows stream to a temporary file inside openpyxl, never a big tree."""
-    wb = Workbook(write_only=True)
-    bold = Font(bold=True)
-    wrap = Alignment(vertical="top")
+    """Rows stream into the zip as XML one at a time (hub.exports.xlsx), never a tree or a
+    string table: memory is one row's."""
+    book = xlsx.Workbook(out, [s.title for s in sheets], flush_chars=CHUNK_CHARS)
+    clock = LocalClock(tz)
     for sheet in sheets:
-        ws = wb.create_sheet(sheet.title[:31])
-        ws.freeze_panes = "A2"
-        for i, col in enumerate(sheet.columns, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = col.width
-        header = []
-        for col in sheet.columns:
-            cell = WriteOnlyCell(ws, value=col.header(lang))
-            cell.font = bold
-            cell.alignment = wrap
-            header.append(cell)
-        ws.append(header)
-        formats: list[str | None] = [
-            XLSX_DATETIME if c.kind == "datetime" else XLSX_DATE if c.kind == "date" else None for c in sheet.columns
-        ]
-        plan = [(c.key, cell_converter(c, tz, lang), fmt) for c, fmt in zip(sheet.columns, formats, strict=True)]
+        ws = book.sheet([c.width for c in sheet.columns], [c.header(lang) for c in sheet.columns])
+        plan = [(c.key, xlsx_cell(c, tz, lang, book.texts, clock)) for c in sheet.columns]
+        row_out = ws.row
         for row in sheet.rows:
-            cells: list[Any] = []
-            for key, conv, fmt in plan:
-                value = conv(row.get(key))
-                if fmt is not None and value is not None:
-                    cell = WriteOnlyCell(ws, value=value)
-                    cell.number_format = fmt
-                    value = cell
-                elif isinstance(value, str) and value.startswith("="):
-                    cell = WriteOnlyCell(ws, value=value)
-                    cell.data_type = "s"  # text that looks like a formula stays text
-                    value = cell
-                cells.append(value)  # plain numbers and text need no cell object (faster)
-            ws.append(cells)
-    wb.save(out)
+            get = row.get
+            row_out([cell(get(key)) for key, cell in plan])
+        ws.close()
+    book.close()
 
 
 # ---------------------------------------------------------------- one entry point
@@ -284,7 +402,8 @@ class Rendered:
 
 
 def xlsx_chunks(sheets_factory: Callable[[], list[Sheet]], tz: ZoneInfo, lang: str, *, chunk: int = 64 * 1024) -> Iterator[bytes]:
-    """XLSX as chunks: openpyxl needs a seekable file, so write a temporary one, then stream it."""
+    """XLSX as chunks, through a temporary file: a seekable zip gets plain local headers (no data
+    descriptors), the most widely readable form."""
     fd, name = tempfile.mkstemp(prefix="floorwatch-export-", suffix=".xlsx")
     os.close(fd)
     try:
@@ -296,8 +415,32 @@ def xlsx_chunks(sheets_factory: Callable[[], list[Sheet]], tz: ZoneInfo, lang: s
         os.unlink(name)
 
 
-def render(sheets_factory: Callable[[], list[Sheet]], fmt: str, tz: ZoneInfo, lang: str) -> Rendered:
-    """Render sheets lazily. CSV and JSON lines carry the first sheet only (one table per file)."""
+def _counted(factory: Callable[[], list[Sheet]], progress: Callable[[int], None]) -> Callable[[], list[Sheet]]:
+    """The same sheets, reporting rows rendered so far (every 1,000 rows and at the end)."""
+
+    def counted() -> list[Sheet]:
+        done = 0
+
+        def rows(source: Rows) -> Iterator[dict[str, Any]]:
+            nonlocal done
+            for row in source:
+                yield row
+                done += 1
+                if not done % 1000:
+                    progress(done)
+            progress(done)
+
+        return [Sheet(s.title, s.columns, rows(s.rows)) for s in factory()]
+
+    return counted
+
+
+def render(sheets_factory: Callable[[], list[Sheet]], fmt: str, tz: ZoneInfo, lang: str,
+           progress: Callable[[int], None] | None = None) -> Rendered:
+    """Render sheets lazily. CSV and JSON lines carry the first sheet only (one table per file).
+    `progress(rows)` hears how many rows have been rendered (the CLI's progress line)."""
+    if progress is not None:
+        sheets_factory = _counted(sheets_factory, progress)
     if fmt == "xlsx":
         chunks = xlsx_chunks(sheets_factory, tz, lang)
     elif fmt == "csv":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlite_utils
 
 from hub.exceptions import StoreError
@@ -84,6 +85,14 @@ class LoggedInput:
 
 
 _EVENT_COLUMNS = "id, event_id, device, seq, ts, received, type, clock_ok, body"
+
+
+def _dumps(value: Any) -> str:
+    """Compact JSON text for the log (orjson; json for what it refuses, e.g. integers past 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _row_to_event(row: Sequence[Any]) -> StoredEvent:
@@ -249,32 +258,42 @@ class Store:
         A skipped event whose (device, seq) is stored under a *different* event id is not a
         redelivery but a device reusing a seq (a third-party reader after a reboot): with
         `reused`, each such event is appended to it with the stored event's id, for quarantine."""
+        items = list(inputs)
         stored: list[StoredEvent] = []
+        rows: list[tuple] = []
+        for kind, _received, item in items:
+            if kind == "event":
+                e = item
+                rows.append((e.event_id, e.device, e.seq, e.ts, e.received, e.type, int(e.clock_ok), _dumps(e.body)))
+            elif kind not in INPUT_KINDS:
+                raise ValueError(f"unknown input kind {kind!r}")
         with self.lock:
             cur = self.conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
+                new: dict[tuple[str, int], int] = {}
+                if rows:
+                    # One executemany for the batch; the rows it added are the ids past the old
+                    # maximum (the write lock is held), read back in one query.
+                    before = cur.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+                    cur.executemany(
+                        "INSERT INTO events(event_id, device, seq, ts, received, type, clock_ok, body)"
+                        " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(device, seq) DO NOTHING",
+                        rows,
+                    )
+                    new = {(d, q): i for i, d, q in cur.execute("SELECT id, device, seq FROM events WHERE id > ?", (before,))}
                 logged: list[tuple] = []
-                for kind, received, item in inputs:
+                for kind, received, item in items:
                     if kind != "event":
-                        if kind not in INPUT_KINDS:
-                            raise ValueError(f"unknown input kind {kind!r}")
-                        body = json.dumps(item, separators=(",", ":"), ensure_ascii=False) if item is not None else None
+                        body = _dumps(item) if item is not None else None
                         device = item.get("device") if isinstance(item, dict) else None
                         logged.append((received, kind, None, device, body))
                         continue
                     e = item
-                    body = json.dumps(e.body, separators=(",", ":"), ensure_ascii=False)
-                    cur.execute(
-                        "INSERT INTO events(event_id, device, seq, ts, received, type, clock_ok, body)"
-                        " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(device, seq) DO NOTHING",
-                        (e.event_id, e.device, e.seq, e.ts, e.received, e.type, int(e.clock_ok), body),
-                    )
-                    if cur.rowcount == 1:
-                        stored.append(
-                            StoredEvent(cur.lastrowid, e.event_id, e.device, e.seq, e.ts, e.received, e.type, e.clock_ok, e.body)
-                        )
-                        logged.append((e.received, "event", cur.lastrowid, e.device, None))
+                    rowid = new.pop((e.device, e.seq), None)  # pop: a second copy in the batch is a duplicate
+                    if rowid is not None:
+                        stored.append(StoredEvent(rowid, e.event_id, e.device, e.seq, e.ts, e.received, e.type, e.clock_ok, e.body))
+                        logged.append((e.received, "event", rowid, e.device, None))
                     elif reused is not None:
                         row = cur.execute("SELECT event_id FROM events WHERE device = ? AND seq = ?", (e.device, e.seq)).fetchone()
                         if row is not None and row[0] != e.event_id:

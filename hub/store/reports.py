@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
 from hub.store import Store
 
 BATCH = 1000
@@ -36,9 +38,16 @@ def _db_path(store: Store) -> str | None:
 def _loads(text: str | None, default: Any) -> Any:
     if text is None or text == "":
         return default
+    if text == "[]":  # most list cells (no violations, nothing excused): skip the parser
+        return []
     try:
-        return json.loads(text)
-    except (TypeError, ValueError):
+        return orjson.loads(text)  # the same values as json.loads, a few times faster
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(text)  # what orjson refuses and json reads (NaN, integers past 64 bits)
+        except (TypeError, ValueError):
+            return default
+    except TypeError:
         return default  # a damaged JSON cell must not stop an export; the raw ids stay in the DB
 
 
