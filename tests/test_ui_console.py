@@ -178,3 +178,20 @@ def test_evidence_endpoint_validates_its_ids(floor_hub):
         assert status == 400 and reason in body.decode()
     status, body = floor_hub.get("/console/evidence?ids=0b9d6a4e-8f4c-4c53-9f57-3f0f0c7e1a11", role="lead")
     assert status == 200 and json.loads(body) == []
+
+
+def test_a_lead_enrols_a_new_card_by_tapping_it_at_the_kiosk(browser, floor_hub):
+    (agent, _, _) = floor_hub.rostered("day")[0]
+    page = floor_hub.page(browser, "/console", (1920, 1080))
+    form = page.locator("#enrol-form")
+    form.locator("input[name=employee_no]").fill(agent.employee_no)
+    form.locator("input[name=device]").fill(KIOSK)
+    form.locator("button").click()
+    page.wait_for_function("document.querySelector('#enrol-form output').textContent.includes('kiosk-k1')")
+    floor_hub.tap(KIOSK, "1E0000CAFE")  # a card nobody holds yet
+    page.wait_for_function("document.querySelector('#enrol-form output.ok') !== null")
+    assert "已登记" in form.locator("output").inner_text()
+    status, body = floor_hub.get("/api/enrolments/1")
+    row = json.loads(body)
+    assert status == 200 and row["state"] == "enrolled" and row["employee_no"] == agent.employee_no
+    assert page.js_errors == []

@@ -184,6 +184,42 @@
     });
   }
 
+  // ------------------------------------------------------------------ enrolment by tapping
+  // a kiosk's or seat's reader binds the next card tapped there to the agent (hub.enrolment)
+  const enrolList = $("enrol-devices");
+  for (const [id, info] of Object.entries(cfg.deviceInfo)) {
+    if (info.role === "kiosk" || info.role === "seat") enrolList.append(FW.el("option", { value: id }));
+  }
+  const enrolForm = $("enrol-form");
+  enrolForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const out = enrolForm.querySelector("output");
+    const f = new FormData(enrolForm);
+    const body = { device: String(f.get("device")).trim(), employee_no: String(f.get("employee_no")).trim(),
+                   minutes: Number(f.get("minutes")) };
+    enrolForm.classList.add("busy");
+    const r = await FW.api("/api/enrolments", { method: "POST", body });
+    if (!r.ok) {
+      enrolForm.classList.remove("busy");
+      out.className = "result bad";
+      out.textContent = failure(r);
+      return;
+    }
+    out.className = "result";
+    out.textContent = FW.t("enrol.waiting", { device: body.device });
+    const id = r.data.id;
+    for (;;) {  // until the tap answers it or it runs out
+      await new Promise((ok) => setTimeout(ok, 1000));
+      const s = await FW.api(`/api/enrolments/${id}`);
+      if (!s.ok || s.data.state === "open") continue;
+      enrolForm.classList.remove("busy");
+      out.className = `result ${s.data.state === "enrolled" ? "ok" : "bad"}`;
+      out.textContent = FW.t(`enrol.${s.data.state}`, { card: s.data.card || "", reason: s.data.reason || "" });
+      if (s.data.state === "enrolled") enrolForm.reset();
+      return;
+    }
+  });
+
   // ------------------------------------------------------------------ devices
   // every configured device, "never" until it has reported; offline first
   const devices = new Map(Object.keys(cfg.deviceInfo).map((id) => [id, { device: id, state: "never" }]));
