@@ -15,6 +15,7 @@ Folder contents:
   patterns.toml    shift patterns (rotations) per team; assignments.csv puts agents on them
                    (hub.roster.config checks these three)
   devices/*.toml   one file per Pi (edge.config.DeviceConfig)
+  alerts.toml      where alerts go: channels and routes (optional; hub.alerts.config checks it)
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge.config import DeviceConfig, load_device_config, load_toml, validation_to_config_error
 from edge.exceptions import ConfigError
 from edge.wire import ID_PATTERN
+from hub.alerts.config import AlertsConfig
+from hub.alerts.config import check as check_alerts
 from hub.cards import CardForm, CardIndex, clashes, merge_forms, parse_card
 from hub.exceptions import SiteConfigError
 
@@ -299,6 +302,7 @@ class Site:
     roster: list[RosterEntry]
     devices: dict[str, DeviceConfig]
     device_hashes: dict[str, str] = field(default_factory=dict)
+    alerts: AlertsConfig | None = None  # alerts.toml; None: the site sends no alerts
 
     @property
     def id(self) -> str:
@@ -522,6 +526,7 @@ def _cross_check(site: Site, errors: list[ConfigError]) -> None:
     from hub.roster.config import load_roster_config  # noqa: PLC0415 - hub.roster imports this module
 
     errors += load_roster_config(site)[1]
+    check_alerts(site, errors)
 
 
 def _check_readers(site: Site, errors: list[ConfigError]) -> None:
@@ -576,9 +581,11 @@ def load_site(root: str | Path, *, with_roster: bool = True) -> Site:
             errors.append(ConfigError(str(path), "id", f"{dev.id!r} differs from the file name"))
         devices[dev.id] = dev
         hashes[dev.id] = digest
+    alerts_path = root / "alerts.toml"
+    alerts = _load_model(alerts_path, AlertsConfig, errors) if alerts_path.exists() else None
     if info is None or rules is None:
         raise SiteConfigError(errors)
-    site = Site(root, info, rules, agents, equipment, prices, roster, devices, hashes)
+    site = Site(root, info, rules, agents, equipment, prices, roster, devices, hashes, alerts)
     _cross_check(site, errors)
     if errors:
         raise SiteConfigError(errors)

@@ -112,6 +112,7 @@ POLICY: dict[str, Access] = {
     "kiosk.kiosk": _r("kiosk", "admin", device_bound=True),
     "floor.*": FLOOR,
     "console.*": LEAD,
+    "console.alerts_json": _r("lead", "admin", team_filtered=True),  # the alert outbox (hub.alerts)
     "exports.assessment_page": ADMIN,
     # live updates: a kiosk gets its own device's tap results only
     "live.stream": _r("kiosk", "facilities", "lead", "admin", device_bound=True),

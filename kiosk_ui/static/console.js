@@ -266,6 +266,24 @@
   }
   setInterval(refreshDevices, 15000);
 
+  // ------------------------------------------------------------------ alert outbox
+  async function refreshAlerts() {
+    const r = await FW.api("/console/alerts.json");
+    if (!r.ok) return;
+    const rows = r.data.alerts || [];
+    const waiting = rows.filter((a) => a.state === "pending" || a.state === "sending").length;
+    $("alerts-summary").textContent = FW.t("alerts.summary", { waiting, failing: rows.filter((a) => a.state === "pending" && a.attempts > 0).length });
+    $("alerts").replaceChildren(...rows.slice(0, 50).map((a) => FW.el("li", { class: `alert-${a.state}`, "data-violation": a.violation },
+      FW.el("b", { text: FW.t(`alerts.${a.state}`) }), " ",
+      FW.el("span", { text: `${a.channel} · ${FW.t(`alerts.kind_${a.kind}`)} · ${(a.payload || {}).rule || ""} ${(a.payload || {}).seat || (a.payload || {}).zone || ""}` }),
+      FW.el("time", { text: " " + FW.fmtDayTime(a.sent_at || a.created) }),
+      a.attempts ? FW.el("span", { class: "muted", text: " " + FW.t("alerts.attempts", { n: a.attempts }) }) : null,
+      a.last_error ? FW.el("span", { class: "error", text: " " + a.last_error }) : null)));
+    if (!rows.length) $("alerts").append(FW.el("li", { class: "none", text: FW.t("floor.none") }));
+  }
+  refreshAlerts();
+  setInterval(refreshAlerts, 15000);
+
   // ------------------------------------------------------------------ equipment incidents
   const incidents = new Map();
   const INCIDENT_STATE = { "EQUIP-MOVED": "moved", "EQUIP-MISSING": "missing", "EQUIP-EXIT": "exit" };
