@@ -1,6 +1,6 @@
 """Badge history (issue 12, item 5): a badge replaced mid-month, recorded when it happened or
 the next morning with `--at`; the taps before and after are attributed to whoever held the card at
-that moment, in the engine's roll call, the attendance export and the raw tap export. Real Store,
+that moment, in the engine's roll call, the attendance and tap exports and the agent's own data. Real Store,
 real Engine, real exports."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pytest
 from hub.cli import main
 from hub.engine.scenario import ScriptedFloor, badge_of, read_by, scenario_site
 from hub.exports import ExportQuery, render_export, write_file
+from hub.privacy import agent_data
 from hub.roster import BadgeError, badge_time, replace_badge
 from hub.store import Store
 
@@ -47,7 +48,7 @@ def test_a_badge_replaced_mid_month_attributes_each_tap_to_its_holder_then(tmp_p
         replace_badge(site, store, "10001", NEW, actor="lead1", now_ms=handed_over, reason="lost")
     f.tap("kiosk-k1", NEW, "+1 08:14")  # day 2: the new card
     f.sit("seat-a01", NEW, "+1 08:21", "+1 16:00:30")
-    f.tap("kiosk-k1", old, "+1 08:16")  # the lost card, found and tapped by someone
+    found = f.tap("kiosk-k1", old, "+1 08:16")  # the lost card, found and tapped by someone
     f.play("+1 10:00")
     if recorded == "next morning":  # the lead records it late, dated when it happened
         replace_badge(site, store, "10001", NEW, actor="lead1", now_ms=f.at("+1 10:00"), reason="lost",
@@ -64,6 +65,11 @@ def test_a_badge_replaced_mid_month_attributes_each_tap_to_its_holder_then(tmp_p
     assert taps == [(seen_old, "10001"), (seen_new, "10001"), (seen_old, None)]
     revoked = {(v["kind"], f.local(v["start"])) for v in f.violations("BADGE-UNKNOWN")}
     assert revoked == {("revoked_badge", "+1 08:16:00")}
+    # the agent's own data (access right): their taps with both cards, not the found card's
+    mine = agent_data(site, store, "10001", f.at("+1 17:30"))["data"]["badge_events"]
+    assert sorted((e["device"], f.local(e["ts"])) for e in mine) == [
+        ("kiosk-k1", "+1 08:14:00"), ("kiosk-k1", "08:15:00"), ("seat-a01", "+1 08:21:20"), ("seat-a01", "08:20:20")]
+    assert found not in {e["event_id"] for e in mine}
     store.close()
 
 
