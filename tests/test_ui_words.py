@@ -1,7 +1,8 @@
 """No page shows a person `null`, `undefined`, `NaN` or `None`: headless Chromium walks every page
 (kiosk with a tap's verdict, floor map with a seat inspected, console, assessment, the month roster
-grid with a day's form open, home) in both languages, on the demo as a user runs it: a subprocess playing a whole morning on another day, so
-the pages meet what a real floor produces (late and absent agents, empty zones, breaks)."""
+grid with a day's form open, home) in both languages, on the demo as a user runs it: a subprocess
+playing a whole morning on another day, so the pages meet what a real floor produces (late and
+absent agents, empty zones, breaks)."""
 
 from __future__ import annotations
 
