@@ -711,7 +711,18 @@ class Engine:
                 self.dirty.add(unit)
 
     def _reindex_agent_taps(self) -> None:
+        """After badge changes: taps of a card nobody held when they came (a replacement recorded
+        late, dated back with --at) are filed under the card now, then every tap goes to whoever
+        held its card at that moment."""
         facts = self.facts
+        for uid in [u for u in facts.uid_taps if u.startswith(("unknown:", "ambiguous:"))]:
+            key = self.plans.rekey(uid)
+            if key == uid:
+                continue
+            for f in facts.uid_taps.pop(uid):
+                f.uid = key
+                facts.line(facts.uid_taps, key).add(f)
+                self.dirty.add(("badge", key, self._date(f.t)))
         facts.agent_taps.clear()
         for uid, tl in facts.uid_taps.items():
             for f in tl:

@@ -160,17 +160,52 @@ def _card(text: str, field: str) -> CardForm:
         raise BadgeError(field, str(exc)) from None
 
 
-def revoke_badge(site: Site, store: Store, uid: str, *, actor: str, reason: str, now_ms: int) -> int:
-    """A lost or withdrawn badge: taps from now on are rejected (BADGE-UNKNOWN, revoked)."""
+MAX_AT_DAYS = 366  # how far from now a badge change may be dated (a typo in the year is refused)
+
+
+def badge_time(site: Site, text: str | None, now_ms: int) -> int:
+    """When a badge change takes effect: `--at` as typed (ISO date and time, site-local unless it
+    carries an offset), else now. A card handed over at 09:00 and recorded at 10:00 is dated 09:00,
+    so the taps in between are the new holder's."""
+    if text is None or not str(text).strip():
+        return now_ms
+    try:
+        t = dt.datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        raise BadgeError("at", f"not a date and time YYYY-MM-DDTHH:MM[:SS] (site time unless it has an offset):"
+                               f" {str(text)[:40]!r}") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=site.tz)
+    at = int(t.timestamp() * 1000)
+    if abs(at - now_ms) > MAX_AT_DAYS * 86_400_000:
+        raise BadgeError("at", f"{t.isoformat()} is more than {MAX_AT_DAYS} days from now")
+    return at
+
+
+def _in_order(derived: DerivedStore, cards: tuple[str, ...] | list[str], at: int) -> None:
+    """A change dated before a later recorded change of the same card would rewrite its history."""
+    for row in derived.badge_changes():
+        if _card_text(row["uid"]) in cards and row["at"] > at:
+            when = dt.datetime.fromtimestamp(row["at"] / 1000, dt.UTC).isoformat(timespec="seconds")
+            raise BadgeError("at", f"{_card_text(row['uid'])} has a later change ({row['action']} at {when}):"
+                                   " badge history is recorded in order")
+
+
+def revoke_badge(site: Site, store: Store, uid: str, *, actor: str, reason: str, now_ms: int,
+                 at_ms: int | None = None) -> int:
+    """A lost or withdrawn badge: taps from `at_ms` (default now) on are rejected (BADGE-UNKNOWN, revoked)."""
     uid = _card_text(uid)
+    at = now_ms if at_ms is None else at_ms
     derived = DerivedStore(store)
     owners = _owners(site, derived)
     if uid not in owners:
         raise BadgeError("uid", f"{uid} is not a known badge")
     if owners[uid] is None:
         raise BadgeError("uid", f"{uid} is already revoked")
-    return derived.change_badges([(now_ms, uid, owners[uid], "revoke", actor, reason)],
-                                 (now_ms, actor, "badge.revoke", uid, {"employee_no": owners[uid], "reason": reason}))
+    _in_order(derived, [uid], at)
+    return derived.change_badges([(at, uid, owners[uid], "revoke", actor, reason)],
+                                 (now_ms, actor, "badge.revoke", uid,
+                                  {"employee_no": owners[uid], "reason": reason, "at": at}))
 
 
 @dataclass(frozen=True)
@@ -239,16 +274,19 @@ def plan_binding(site: Site, derived: DerivedStore, employee_no: str, card: Card
 
 
 def replace_badge(site: Site, store: Store, employee_no: str, new_uid: str, *, actor: str, now_ms: int,
-                  old_uid: str | None = None, reason: str = "replaced") -> int:
-    """Give an agent a new badge (any printed form: hub.cards); the old one (or all of the agent's
-    current ones) is revoked. The full id of a card the agent holds in a weaker printed form
-    upgrades it instead (see plan_binding). Returns the audit id."""
+                  old_uid: str | None = None, reason: str = "replaced", at_ms: int | None = None) -> int:
+    """Give an agent a new badge (any printed form: hub.cards) from `at_ms` (default now); the old
+    one (or all of the agent's current ones) is revoked then. The full id of a card the agent holds
+    in a weaker printed form upgrades it instead (see plan_binding). Returns the audit id."""
+    at = now_ms if at_ms is None else at_ms
     derived = DerivedStore(store)
-    b = plan_binding(site, derived, employee_no, _card(new_uid, "new_uid"), actor=actor, now_ms=now_ms,
+    b = plan_binding(site, derived, employee_no, _card(new_uid, "new_uid"), actor=actor, now_ms=at,
                      old_uid=old_uid, reason=reason)
     if b.audit is None:
         raise BadgeError("new_uid", f"{employee_no} already holds this card as {b.card}")
-    return derived.change_badges(list(b.changes), b.audit)
+    _in_order(derived, (b.card, *b.revoked, *b.superseded), at)
+    ts, who, action, target, details = b.audit
+    return derived.change_badges(list(b.changes), (now_ms, who, action, target, details | {"at": at}))
 
 
 def _is_card(text: str) -> bool:
