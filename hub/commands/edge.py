@@ -30,8 +30,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from edge.clock import ScaledClock
-    from edge.sim import SimFloor, default_start_ms
     from hub.exceptions import SiteConfigError
+    from hub.simfloor import SimFloor, default_start_ms
     from hub.site import example_site_dir, load_site
 
     site_dir = Path(args.site) if args.site else example_site_dir()
