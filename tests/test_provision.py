@@ -249,8 +249,11 @@ def test_bundle_contents(provisioned):
         assert (bundle / "etc/floorwatch/device.key").stat().st_mode & 0o077 == 0
         unit = (bundle / "etc/systemd/system/floorwatch-agent.service").read_text()
         assert "Restart=on-failure" in unit and "--config /etc/floorwatch/device.toml" in unit
+        assert "ExecStart=/opt/floorwatch/venv/bin/floorwatch-edge --config" in unit  # the lean entry
         assert (bundle / "etc/udev/rules.d/99-floorwatch.rules").exists()
         assert (bundle / "install.sh").stat().st_mode & 0o111
+        install = (bundle / "install.sh").read_text()
+        assert 'AGENT_BIN="/opt/floorwatch/venv/bin/floorwatch-edge"' in install and "[hub]" not in install
         assert ((bundle / "usr/local/bin/floorwatch-kiosk").exists()) == (dev.role == "kiosk")
     for script in [*(out / "devices").glob("*/install.sh"), *(out / "devices").glob("*/usr/local/bin/*")]:
         subprocess.run(["sh", "-n", str(script)], check=True)  # valid shell
