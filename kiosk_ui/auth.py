@@ -254,8 +254,8 @@ def accounts() -> Accounts:
 
 
 def init_app(app: Flask) -> None:
-    """Register the guard, the auth pages and the admin API on `app`."""
-    from kiosk_ui import admin, state
+    """Register the guard and the auth pages on `app` (the app factory adds the admin API)."""
+    from kiosk_ui import state
 
     if app.config.get("SESSION_COOKIE_NAME") in (None, "session"):
         app.config["SESSION_COOKIE_NAME"] = "fw_session"
@@ -277,7 +277,6 @@ def init_app(app: Flask) -> None:
     limiter = LoginLimiter(clock=lambda: clock.now_ms() / 1000)
     app.extensions[_EXT] = _AuthState(acc, limiter, clock)
     app.register_blueprint(bp)
-    app.register_blueprint(admin.bp)
     app.before_request(guard)
     app.after_request(_after)
     app.jinja_env.globals["csrf_token"] = csrf_token
