@@ -122,7 +122,8 @@ def private_uses(path: Path, module: str, modules: dict[str, Path]) -> list[Priv
     for base, alias, is_from, line in _imported(tree, module, path):
         if not is_from:
             if alias.name.partition(".")[0] in tops:
-                bound[alias.asname or alias.name.partition(".")[0]] = alias.asname and alias.name or alias.name.partition(".")[0]
+                top = alias.name.partition(".")[0]
+                bound[alias.asname or top] = alias.name if alias.asname else top
         elif f"{base}.{alias.name}" in modules:
             bound[alias.asname or alias.name] = f"{base}.{alias.name}"
         elif base in modules and base != module and _private(alias.name):

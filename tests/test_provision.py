@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
 from edge.config import load_device_config
-from hub.broker import _die_with_parent, free_port, mosquitto_path, wait_for_port
+from hub.broker import die_with_parent, free_port, mosquitto_path, wait_for_port
 from hub.ingest import Ingest
 from hub.pki import CertificateAuthority, mosquitto_password_check, mosquitto_password_hash
 from hub.provision import (
@@ -52,7 +52,7 @@ def provisioned(tmp_path_factory):
     tls_port, plain_port = free_port(), free_port()
     result = provision(site, root / "out", _opts(tls_port, plain_port))
     proc = subprocess.Popen([mosquitto_path(), "-c", str(result.broker_conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                            stderr=subprocess.PIPE, preexec_fn=die_with_parent)
     try:
         wait_for_port("127.0.0.1", tls_port)
         wait_for_port("127.0.0.1", plain_port)
