@@ -20,11 +20,8 @@ Folder contents:
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
-import io
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +37,8 @@ from hub.alerts.config import AlertsConfig
 from hub.alerts.config import check as check_alerts
 from hub.cards import CardForm, CardIndex, clashes, merge_forms, parse_card
 from hub.exceptions import SiteConfigError
+from hub.roster.config import load_roster_config
+from hub.sitecsv import read_csv_rows
 
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
@@ -349,79 +348,6 @@ class Site:
         return CardIndex(c for a in self.agents for c in a.cards)
 
 
-_FACILITY_CARD = re.compile(r"^\s*\d{1,3}\s*,\s*\d{1,5}\s*$")
-
-
-def _split_badges(value: str) -> list[str]:
-    """Badges are ";"-separated; a "," also separates them unless it is a printed facility,card."""
-    out: list[str] = []
-    for part in value.split(";"):
-        out += [part.strip()] if _FACILITY_CARD.match(part) else _split_list(part)
-    return [p for p in out if p]
-
-
-def _split_list(value: str) -> list[str]:
-    return [p.strip() for p in value.replace(",", ";").split(";") if p.strip()]
-
-
-def read_csv_rows(
-    path: Path | str, model: type[_Model], errors: list[ConfigError], text: str | None = None
-) -> list:
-    """Parse a CSV into `model` rows; each bad row adds an error naming row and column."""
-    path = Path(path)
-    if text is None:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            errors.append(ConfigError(str(path), "-", f"cannot read: {exc.strerror}"))
-            return []
-        except UnicodeDecodeError:
-            errors.append(ConfigError(str(path), "-", "not UTF-8 text"))
-            return []
-    reader = csv.DictReader(io.StringIO(text))
-    fields = set(model.model_fields)
-    missing = [f for f, info in model.model_fields.items() if info.is_required()]
-    try:
-        header = reader.fieldnames or []
-    except csv.Error as exc:
-        errors.append(ConfigError(str(path), "header", f"not valid CSV: {exc}"))
-        return []
-    absent = [f for f in missing if f not in header]
-    if absent:
-        errors.append(ConfigError(str(path), "header", f"missing column(s): {', '.join(absent)}"))
-        return []
-    rows = []
-    for lineno, raw in _csv_records(reader, path, errors):
-        data = {k: (v or "").strip() for k, v in raw.items() if k in fields}
-        for k in [k for k, v in data.items() if v == "" and not model.model_fields[k].is_required()]:
-            del data[k]
-        if "badges" in data:
-            data["badges"] = _split_badges(data["badges"])
-        if "active" in data:
-            data["active"] = data["active"].lower() not in ("0", "false", "no", "n")
-        try:
-            rows.append(model.model_validate(data))
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            col = ".".join(str(p) for p in err["loc"]) or "-"
-            errors.append(ConfigError(str(path), f"row {lineno}, column {col}", err["msg"]))
-    return rows
-
-
-def _csv_records(reader: csv.DictReader, path: Path, errors: list[ConfigError]):
-    """(line number, row) of a CSV; a malformed file (e.g. an unclosed quote that swallows more
-    than csv's 128 KiB field limit) ends the rows with an error naming where, not a csv.Error."""
-    rows = enumerate(reader, start=2)
-    while True:
-        try:
-            yield next(rows)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            errors.append(ConfigError(str(path), f"row {reader.line_num}", f"not valid CSV: {exc}"))
-            return
-
-
 def _load_model(path: Path, model: type[_Model], errors: list[ConfigError]):
     try:
         data, _ = load_toml(path)
@@ -523,8 +449,6 @@ def _cross_check(site: Site, errors: list[ConfigError]) -> None:
     for i, sid in enumerate(site.rules.roster.evening_shifts):
         if sid not in shift_ids:
             errors.append(ConfigError(str(root / "rules.toml"), f"roster.evening_shifts.{i}", f"unknown shift {sid!r}"))
-    from hub.roster.config import load_roster_config  # noqa: PLC0415 - hub.roster imports this module
-
     errors += load_roster_config(site)[1]
     check_alerts(site, errors)
 

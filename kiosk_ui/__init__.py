@@ -49,9 +49,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) ->
     for module in (pages, kiosk, floor, console, roster_grid, live):
         app.register_blueprint(module.bp)
 
-    from kiosk_ui import auth
+    from kiosk_ui import admin, auth
 
     auth.init_app(app)  # the guard: every endpoint needs its line in auth.POLICY
+    app.register_blueprint(admin.bp)  # here, not in auth: admin uses auth, never the other way round
     return app
 
 

@@ -15,7 +15,7 @@ from hub.cli import main
 from hub.engine.scenario import ScriptedFloor, badge_of, read_by, scenario_site
 from hub.exports import ExportQuery, render_export, write_file
 from hub.privacy import agent_data
-from hub.roster import BadgeError, badge_time, replace_badge
+from hub.roster.changes import BadgeError, badge_time, replace_badge
 from hub.store import Store
 
 NEW = "1E0000CAFE"

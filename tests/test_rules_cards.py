@@ -17,7 +17,7 @@ from hub.cli import main
 from hub.engine.scenario import ScriptedFloor
 from hub.enrolment import EnrolmentError, open_enrolment
 from hub.exceptions import SiteConfigError
-from hub.roster import BadgeError, replace_badge
+from hub.roster.changes import BadgeError, replace_badge
 from hub.site import example_site_dir, load_site
 from hub.store import Store
 from hub.store.derived import DerivedStore

@@ -150,7 +150,7 @@ def cmd_roster_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_roster_import_grid(args: argparse.Namespace) -> int:
-    from hub.roster import RosterError
+    from hub.roster.changes import RosterError
     from hub.roster.grid import import_grid
 
     site, store = _open(args)
@@ -183,7 +183,7 @@ def cmd_roster_export(args: argparse.Namespace) -> int:
 
 
 def cmd_roster_import(args: argparse.Namespace) -> int:
-    from hub.roster import RosterError, check_roster, import_roster
+    from hub.roster.changes import RosterError, check_roster, import_roster
 
     site, store = _open(args)
     try:
@@ -206,7 +206,7 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
 
 
 def cmd_badge_revoke(args: argparse.Namespace) -> int:
-    from hub.roster import BadgeError, badge_time, revoke_badge
+    from hub.roster.changes import BadgeError, badge_time, revoke_badge
 
     site, store = _open(args)
     try:
@@ -223,7 +223,7 @@ def cmd_badge_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_badge_replace(args: argparse.Namespace) -> int:
-    from hub.roster import BadgeError, badge_time, replace_badge
+    from hub.roster.changes import BadgeError, badge_time, replace_badge
 
     site, store = _open(args)
     try:
