@@ -450,7 +450,8 @@ def _cross_check(site: Site, errors: list[ConfigError]) -> None:
         if sid not in shift_ids:
             errors.append(ConfigError(str(root / "rules.toml"), f"roster.evening_shifts.{i}", f"unknown shift {sid!r}"))
     errors += load_roster_config(site)[1]
-    check_alerts(site, errors)
+    check_alerts(site.alerts, str(site.root / "alerts.toml"), rule_ids=RULE_IDS, zones={z.id for z in site.info.zones},
+                 teams={a.team for a in site.agents}, errors=errors)
 
 
 def _check_readers(site: Site, errors: list[ConfigError]) -> None:

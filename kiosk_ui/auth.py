@@ -113,10 +113,10 @@ POLICY: dict[str, Access] = {
     "kiosk.kiosk": allow("kiosk", "admin", device_bound=True),
     "floor.*": FLOOR,
     "console.*": LEAD,
-    "console.alerts_json": _r("lead", "admin", team_filtered=True),  # the alert outbox (hub.alerts)
+    "console.alerts_json": allow("lead", "admin", team_filtered=True),  # the alert outbox (hub.alerts)
     "roster_grid.grid": LEAD,
     "roster_grid.month_json": LEAD,
-    "roster_grid.override": _r("lead", "admin", team_bound=True),  # a lead's own agents (swaps: both)
+    "roster_grid.override": allow("lead", "admin", team_bound=True),  # a lead's own agents (swaps: both)
     "exports.assessment_page": ADMIN,
     # live updates: a kiosk gets its own device's tap results only
     "live.stream": allow("kiosk", "facilities", "lead", "admin", device_bound=True),

@@ -30,15 +30,12 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from edge.exceptions import ConfigError
-
-if TYPE_CHECKING:
-    from hub.site import Site
 
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
@@ -135,24 +132,20 @@ class AlertsConfig(_Model):
         return {k: c for k, c in self.channels.items() if c.enabled}
 
 
-def check(site: Site, errors: list[ConfigError]) -> None:
-    """alerts.toml against the rest of the site: channels, rules, zones and teams it names exist."""
-    cfg = site.alerts
+def check(cfg: AlertsConfig | None, path: str, *, rule_ids: tuple[str, ...], zones: set[str], teams: set[str],
+          errors: list[ConfigError]) -> None:
+    """alerts.toml against the rest of the site (hub.site passes what it knows): channels, rules,
+    zones and teams it names exist."""
     if cfg is None:
         return
-    from hub.site import RULE_IDS  # noqa: PLC0415 - hub.site imports this module
-
-    path = str(site.root / "alerts.toml")
-    zones = {z.id for z in site.info.zones}
-    teams = {a.team for a in site.agents}
     for rule in cfg.severity:
-        if rule not in RULE_IDS:
+        if rule not in rule_ids:
             errors.append(ConfigError(path, f"severity.{rule}", f"unknown rule id {rule!r}"))
     for i, r in enumerate(cfg.routes):
         if r.channel not in cfg.channels:
             errors.append(ConfigError(path, f"routes.{i}.channel", f"no channel {r.channel!r} in [channels]"))
         for j, pat in enumerate(r.rules):
-            if not fnmatch.filter(RULE_IDS, pat):
+            if not fnmatch.filter(rule_ids, pat):
                 errors.append(ConfigError(path, f"routes.{i}.rules.{j}", f"{pat!r} matches no rule id"))
         for j, z in enumerate(r.zones):
             if z not in zones:
