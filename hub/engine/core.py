@@ -541,6 +541,14 @@ class Engine:
             changed = self._presence(device, track, received)
             self._watch_device(device, received)
         else:
+            # A device shutting down cleanly says `offline` stamped with its own clock: it was there
+            # until then (a clean shutdown at 01:00 does not unmake the evening's data). A last will
+            # carries the time it was set, at connect, so it proves nothing about when the device
+            # died (the broker may publish it minutes later, when a new connection takes over), and
+            # neither does a status that waited in a backlog.
+            if (self.caught_up and track.runs and abs(received - ts) <= self.lim.clock_skew_max
+                    and track.runs[-1].end < ts <= received and self._presence(device, track, ts)):
+                self._watch_device(device, ts)
             changed = track.add_mark(received)
             if self._dev_online.get(device):  # a last will acts at once
                 self._dev_online[device] = False
