@@ -86,13 +86,12 @@ class Taps(threading.Thread):
         self.uids = [a.badges[0] for a in site.agents if a.badges][:50]
         self.seq = first_seq
         self.sent: dict[str, float] = {}
-        self.received: dict[str, float] = {}
         self.from_publish: list[float] = []
         self.from_receipt: list[float] = []
         self.provisional = 0
-        self.answered: set[str] = set()
+        self.verdict_at: dict[str, float] = {}
         self.stop = threading.Event()
-        self.sub = hub.live.subscribe({"event", "tap"})
+        self.sub = hub.live.subscribe({"tap"})
         self.sub.q.maxsize = 1_000_000
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-kiosk-{uuid.uuid4().hex[:6]}")
         self.client.connect(broker.host, broker.port)
@@ -108,7 +107,7 @@ class Taps(threading.Thread):
             msg = {"v": 1, "id": eid, "device": self.device, "seq": self.seq, "ts": now, "type": "badge",
                    "uid": self.uids[k % len(self.uids)], "reader": "badge"}
             k += 1
-            self.sent[eid] = time.monotonic()
+            self.sent[eid] = time.time()
             self.client.publish(wire.event_topic(self.hub.site.id, self.device), json.dumps(msg), qos=1)
 
     def _listen(self) -> None:
@@ -117,17 +116,18 @@ class Taps(threading.Thread):
                 continue
             d = update.data
             eid = d.get("event_id")
-            if eid not in self.sent:
-                continue
-            if update.channel == "event":
-                self.received[eid] = time.monotonic()
-            elif eid not in self.answered:
-                self.answered.add(eid)
-                now = time.monotonic()
-                self.from_publish.append((now - self.sent[eid]) * 1000)
-                if eid in self.received:
-                    self.from_receipt.append((now - self.received[eid]) * 1000)
+            if update.channel == "tap" and eid in self.sent and eid not in self.verdict_at:
+                self.verdict_at[eid] = time.time()
                 self.provisional += bool(d.get("provisional"))
+
+    def lags(self, store: Store) -> None:
+        """Publication -> verdict, and the hub's receipt (the stored event's received) -> verdict."""
+        received = dict(store.conn.execute("SELECT event_id, received FROM events WHERE device = ?",
+                                           (self.device,)).fetchall())
+        for eid, at in self.verdict_at.items():
+            self.from_publish.append((at - self.sent[eid]) * 1000)
+            if eid in received:
+                self.from_receipt.append(at * 1000 - received[eid])
 
     def close(self) -> None:
         self.stop.set()
@@ -199,6 +199,7 @@ def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, b
         if taps is not None:
             taps.close()
             time.sleep(1.5)  # the verdicts of the last taps
+            taps.lags(store)
         if prof is not None:
             prof.dump_stats(str(profile))
         out = {"events": n_events, "stored_s": round(stored_s, 2),
