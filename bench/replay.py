@@ -90,6 +90,18 @@ class Taps(threading.Thread):
         self.from_receipt: list[float] = []
         self.provisional = 0
         self.verdict_at: dict[str, float] = {}
+        self.stored_at: dict[str, float] = {}
+        self.from_stored: list[float] = []
+        on_events = hub._on_events
+
+        def stored(events) -> None:  # after ingest committed them
+            now = time.time()
+            for e in events:
+                if e.event_id in self.sent:
+                    self.stored_at[e.event_id] = now
+            on_events(events)
+
+        hub._on_events = hub.ingest.on_events = stored
         self.stop = threading.Event()
         self.sub = hub.live.subscribe({"tap"})
         self.sub.q.maxsize = 1_000_000
@@ -128,6 +140,8 @@ class Taps(threading.Thread):
             self.from_publish.append((at - self.sent[eid]) * 1000)
             if eid in received:
                 self.from_receipt.append(at * 1000 - received[eid])
+            if eid in self.stored_at:
+                self.from_stored.append((at - self.stored_at[eid]) * 1000)
 
     def close(self) -> None:
         self.stop.set()
@@ -212,7 +226,8 @@ def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, b
                     "publish_p50_ms": pct(taps.from_publish, 0.5), "publish_p99_ms": pct(taps.from_publish, 0.99),
                     "publish_max_ms": round(max(taps.from_publish), 1) if taps.from_publish else None,
                     "receipt_p50_ms": pct(taps.from_receipt, 0.5), "receipt_p99_ms": pct(taps.from_receipt, 0.99),
-                    "receipt_max_ms": round(max(taps.from_receipt), 1) if taps.from_receipt else None}
+                    "receipt_max_ms": round(max(taps.from_receipt), 1) if taps.from_receipt else None,
+                    "stored_p50_ms": pct(taps.from_stored, 0.5), "stored_p99_ms": pct(taps.from_stored, 0.99)}
         return out
     finally:
         done.set()
