@@ -55,6 +55,7 @@ CHECKPOINT_FORMAT = 1  # a checkpoint of another format is ignored (the engine r
 CHECKPOINT_EVERY_S = 120.0  # wall time between checkpoints while inputs flow
 CHECKPOINT_EVERY_INPUTS = 100_000  # ...and at least this often while catching up
 READ_BATCH = 2000  # inputs read and judged per flush
+AHEAD_EVERY = 250  # inputs judged between two looks for fresh taps to answer ahead (while behind)
 FRESH_TAP_MS = 30_000  # a tap this close to the log's newest input gets feedback; older ones are history
 
 Unit = tuple
@@ -133,6 +134,7 @@ class Engine:
         self._pending_updates: list[tuple[str, dict[str, Any]]] = []
         self._provisional: dict[str, tuple[int, str, str]] = {}  # taps answered ahead: event id -> (seq, result, verdict)
         self._ahead_scanned = 0  # the log was looked through for fresh taps up to this seq
+        self._emit: Any = None  # consume's emit, while it runs
         self.stats = {"events": 0, "units_computed": 0, "ignored_old": 0}
         self.derived.seed_roster([r.model_dump(mode="json") | {"source": "site"} for r in site.roster])
         install_roster(site, store)  # rotations and published months reach Plans through the roster table
@@ -160,6 +162,13 @@ class Engine:
         waiting while history catches up."""
         out = Outcome()
         done = 0
+        self._emit = emit
+        try:
+            return self._consume(limit, emit, out, done)
+        finally:
+            self._emit = None
+
+    def _consume(self, limit: int | None, emit: Any, out: Outcome, done: int) -> Outcome:
         while limit is None or done < limit:
             if emit is not None and self.live:
                 self._answer_ahead(out)
@@ -231,7 +240,12 @@ class Engine:
     def _consume_batch(self, rows: list[LoggedInput], out: Outcome) -> None:
         taps = []
         self._check_plans()  # a reader a lead just put in enrolment mode enrols the taps of this batch
-        for inp in rows:
+        for i, inp in enumerate(rows):
+            if self._emit is not None and i % AHEAD_EVERY == AHEAD_EVERY - 1 and self.live:
+                ahead = Outcome()  # a person at a reader is not kept waiting for the whole batch
+                self._answer_ahead(ahead)
+                if ahead.commands or ahead.updates:
+                    self._emit(ahead)
             self.seq = inp.seq
             if inp.received > self.watermark:
                 self.watermark = inp.received
