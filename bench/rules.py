@@ -237,10 +237,13 @@ def bench_taps(seats: int, counts: list[int], root: Path) -> None:
         store = Store(root / f"taps-{n}.db")
         clock = ManualClock(w.start - 20 * 60_000)
         engine = Engine(site, store, clock, warm=False)
-        store.log_input("tick", w.start - 20 * 60_000)  # the day's duties loaded and judged before the taps
+        t_warm = w.start - 20 * 60_000  # the day's duties loaded, both readers seen, all judged before the taps
+        store.append_events([IncomingEvent(f"00000000-0000-4000-9000-{k:012x}", dev, 1, t_warm, t_warm + 50,
+                                           "heartbeat", True, {"uptime_s": 1, "spooled": 0, "dropped": 0})
+                             for k, dev in enumerate((kiosk, seat_dev))])
         engine.consume()
         span = w.end - w.start - 60_000
-        seq: dict[str, int] = {}
+        seq: dict[str, int] = {kiosk: 1, seat_dev: 1}
         took = []
         for k in range(n):
             t = w.start - 10 * 60_000 + (span * k) // max(n, 1)
