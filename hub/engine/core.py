@@ -135,6 +135,7 @@ class Engine:
         self._provisional: dict[str, tuple[int, str, str]] = {}  # taps answered ahead: event id -> (seq, result, verdict)
         self._ahead_scanned = 0  # the log was looked through for fresh taps up to this seq
         self._emit: Any = None  # consume's emit, while it runs
+        self._windows: dict[str, tuple[list, int, tuple]] = {}  # day -> (Plans' list, its length, duty windows)
         self.stats = {"events": 0, "units_computed": 0, "ignored_old": 0}
         self.derived.seed_roster([r.model_dump(mode="json") | {"source": "site"} for r in site.roster])
         install_roster(site, store)  # rotations and published months reach Plans through the roster table
@@ -704,11 +705,30 @@ class Engine:
         else:
             # kiosks and doors: every roll call around that time
             for day in {self._date(t - ARRIVAL_LOOKBACK_MS - self.lim.absent_after), date}:
-                for duty in self.plans.by_date.get(day, []):
-                    if duty.start - ARRIVAL_LOOKBACK_MS <= t <= duty.end + self.lim.absent_after:
-                        d.add(duty.unit)
+                for start, end, units in self._duty_windows(day):
+                    if start - ARRIVAL_LOOKBACK_MS <= t <= end + self.lim.absent_after:
+                        d.update(units)
             if cfg.role == "door" and cfg.door:
                 d.add(("door", cfg.door, date))
+
+    def _duty_windows(self, day: str) -> tuple[tuple[int, int, list[Unit]], ...]:
+        """The day's duties grouped by (start, end): a kiosk's or door's report looks at a few shift
+        windows instead of every duty of the floor. Cached while Plans keeps the same list (it
+        rebuilds its lists on reload and restore; the cache holds the list, so its id is not reused)."""
+        lst = self.plans.by_date.get(day)
+        if not lst:
+            return ()
+        cached = self._windows.get(day)
+        if cached is not None and cached[0] is lst and cached[1] == len(lst):
+            return cached[2]
+        groups: dict[tuple[int, int], list[Unit]] = {}
+        for duty in lst:
+            groups.setdefault((duty.start, duty.end), []).append(duty.unit)
+        windows = tuple((start, end, units) for (start, end), units in groups.items())
+        if len(self._windows) > 8:
+            self._windows = {k: v for k, v in self._windows.items() if self.plans.by_date.get(k) is v[0]}
+        self._windows[day] = (lst, len(lst), windows)
+        return windows
 
     def _watch_device(self, device: str, t: int) -> None:
         """Wake up when the device would count as offline if it stays silent."""
