@@ -14,7 +14,9 @@ each event), the orchestrator's chaos log, and the hub database with plain sqlit
   unattended seats, wrong seat, no badge, unknown badges), following RULES.md. Every violation
   the hub charged to an agent that the truth does not justify is a false accusation; every one
   the truth justifies that the hub lacks is missed (split into "during a data gap", which the
-  rules tell the hub not to judge, and the rest). A violation within a second of a threshold is
+  rules tell the hub not to judge, and the rest; a violation the truth began during a device's
+  data gap matches the hub's when the hub's starts later, at the first data after that gap). A
+  violation within a second of a threshold is
   indeterminate and counted neither way. Rules the soak's workload never provokes (shared badge,
   tailgating, handover, swaps, equipment, peak) must not charge anyone.
 
@@ -670,6 +672,11 @@ def compare(expects: list[Expect], violations: list[dict[str, Any]], skewed: set
                 best = x
         if best is None and rule in ("ROLL-EARLY", "ROLL-ABSENT", "ROLL-SEAT-SIGNIN", "ROLL-EARLY-LEAVE", "AWAY-BREAK-TOTAL"):
             best = next((x for x in cands if id(x) not in used and x.kind == row["kind"]), None)
+        if best is None and row.get("device"):
+            # the same violation anchored later: the truth's began during a data gap of the device,
+            # and the hub (which must not judge a gap) counts from the first data after it
+            best = next((x for x in cands if id(x) not in used and x.kind == row["kind"] and x.gap
+                         and x.start <= row["start"] and outages.hit([row["device"]], x.start, row["start"])), None)
         if best is not None:
             used.add(id(best))
             v.matched += 1

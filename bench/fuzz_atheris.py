@@ -141,7 +141,7 @@ _SITE = None
 
 def fuzz_roster(data: bytes) -> None:
     global _SITE
-    from hub.roster import check_roster  # noqa: PLC0415
+    from hub.roster.changes import check_roster  # noqa: PLC0415
 
     if _SITE is None:
         import datetime as dt  # noqa: PLC0415

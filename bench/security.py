@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hub.accounts import Accounts, hash_password, verify_password  # noqa: E402
-from hub.broker import _die_with_parent, free_port, mosquitto_path, wait_for_port  # noqa: E402
+from hub.broker import die_with_parent, free_port, mosquitto_path, wait_for_port  # noqa: E402
 from hub.provision import ProvisionOptions, load_hub_credentials, provision  # noqa: E402
 from hub.site import load_site  # noqa: E402
 from hub.sitegen import generate_site  # noqa: E402
@@ -124,7 +124,7 @@ def bench_tls(root: Path, messages: int) -> None:
     res = provision(site, root / "tls-out", ProvisionOptions(broker_host="127.0.0.1", tls_port=tls_port,
                                                              tls_bind="127.0.0.1", plain_port=plain_port))
     proc = subprocess.Popen([mosquitto_path(), "-c", str(res.broker_conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                            stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
     try:
         wait_for_port("127.0.0.1", tls_port)
         wait_for_port("127.0.0.1", plain_port)

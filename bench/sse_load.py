@@ -134,22 +134,21 @@ def measure(name: str, server, app, hub, tokens: dict[str, str], args) -> dict:
         s.close()
     t_dead = time.monotonic()
     loaded, loaded_hung = timed_gets(urls, args.requests, args.timeout)
-    streams = app.extensions[live_mod._EXT]["streams"]
     expected = sum(1 for r in readers if r.bytes > 0) + len(stuck)
-    while streams.open > expected and time.monotonic() - t_dead < 40:
+    while live_mod.open_streams(app) > expected and time.monotonic() - t_dead < 40:
         time.sleep(0.2)
-    released_dead = time.monotonic() - t_dead if streams.open <= expected else float("inf")
+    released_dead = time.monotonic() - t_dead if live_mod.open_streams(app) <= expected else float("inf")
     stop.set()
     for r in readers:
         r.close()
     for s in stuck:
         s.close()
     t_close = time.monotonic()
-    while streams.open > 0 and time.monotonic() - t_close < 40:
+    while live_mod.open_streams(app) > 0 and time.monotonic() - t_close < 40:
         time.sleep(0.2)
     received = sum(1 for r in readers if r.bytes > 0)
     return {"name": name, "base": base, "base_hung": base_hung, "loaded": loaded, "loaded_hung": loaded_hung,
-            "reading": received, "released_dead_s": released_dead, "left_open": streams.open}
+            "reading": received, "released_dead_s": released_dead, "left_open": live_mod.open_streams(app)}
 
 
 def main() -> int:

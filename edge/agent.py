@@ -15,7 +15,7 @@ it was stamped with. `clock_ok` deliberately stays "plausible", not "synchronise
 its network keeps a good clock for hours, and only the hub, which sees the error bound and the
 whole floor, can weigh that.
 
-The floor simulator (edge.sim) runs this same class with simulated drivers, many agents to one
+The floor simulator (hub.simfloor) runs this same class with simulated drivers, many agents to one
 network loop, on a faster clock: every timer here runs on the injected clock's time.
 """
 

@@ -434,6 +434,8 @@ def _fast_event(data: dict[str, Any]) -> EventRecord | None:
         body[name] = list(value) if value.__class__ is list else value
     for key, value in data.items():  # extras, in the order received (as pydantic keeps them)
         if key not in declared:
+            if value is not None and value.__class__ not in (str, int, bool):
+                return None  # floats (orjson reads a huge integer as one), lists, objects: the reference
             body[key] = value
     if kind == "badge":
         bits = body.get("card_bits")

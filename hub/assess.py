@@ -24,7 +24,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hub.exports.query import day_start_ms, month_end, parse_month
+from hub.months import day_start_ms, month_end, parse_month
 from hub.site import Escalation, Site
 from hub.store import Store
 from hub.store.reports import ReportReader

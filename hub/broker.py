@@ -73,7 +73,7 @@ connection_messages true
 """
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """preexec_fn: the broker gets SIGTERM when the process that started it dies (even by SIGKILL)."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -125,7 +125,7 @@ class MosquittoBroker:
             [self.exe, "-c", str(self.conf_path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         try:
             wait_for_port(self.host, self.port)

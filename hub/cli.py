@@ -30,7 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What `floorwatch[hub]` adds to the edge's install, as the modules import them.
+HUB_EXTRA_MODULES = {"flask", "sqlite_utils", "openpyxl", "lxml", "orjson", "cryptography", "amqtt", "psutil"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in HUB_EXTRA_MODULES:
+            raise
+        print(f"error: the hub needs {exc.name}: pip install 'floorwatch[hub]' (a Pi runs the agent alone: "
+              "floorwatch-edge --config ...)", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -65,7 +65,7 @@ def run_demo(root: Path | None = None, *, web_port: int = 8080, speed: float = 6
              start: Opening | None = None) -> int:
     from edge import wire
     from edge.clock import ScaledClock
-    from edge.sim import SimFloor, first_shift_start_ms
+    from hub.simfloor import SimFloor, first_shift_start_ms
 
     tmp = None
     if root is None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.cards import CardForm, reading
-from hub.roster import BadgeError, plan_binding
+from hub.roster.changes import BadgeError, plan_binding
 from hub.site import Site
 from hub.store import Store
 from hub.store.derived import DerivedStore

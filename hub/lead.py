@@ -18,6 +18,7 @@ from hub.roster.effective import install as install_roster
 from hub.site import Site
 from hub.store import Store
 from hub.store.derived import DerivedStore
+from hub.store.rosters import RosterStore
 
 LEAVE_KINDS = ("personal", "sick", "annual", "other")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -90,6 +91,11 @@ class Lead:
             raise LeadError("employee_no", f"{emp} is not rostered on {date} for shift {shift}")
         return rows[0]
 
+    def _managed(self, date: str) -> None:
+        """Day overrides change the roster model's days; a day imported from a file is the file's."""
+        if RosterStore(self.derived.store).imported_dates([date]):
+            raise LeadError("date", f"the roster of {date} was imported from a file: change it there and import again")
+
     def _write(self, action: str, target: str, details: dict[str, Any], statements: list, actor: str, now_ms: int) -> Done:
         audit_id = self.derived.lead_write(statements, (now_ms, actor, action, target, details))
         return Done(action, audit_id, target, details)
@@ -150,6 +156,36 @@ class Lead:
               ' ON CONFLICT(date, employee_no) DO UPDATE SET kind=excluded.kind, reason=excluded.reason,'
               ' granted_by=excluded.granted_by, at=excluded.at', (date, emp, kind, reason, actor, now_ms))],
             actor, now_ms)
+
+    def rest_day(self, *, date: Any, employee_no: Any, reason: Any, actor: str, now_ms: int,
+                 shift: Any = None) -> Done:
+        """A rest day override (调休): the agent's duties that day (or one shift's) are taken off the roster."""
+        date, emp = self._date(date), self._agent(employee_no)
+        shift = self._shift(shift) if shift not in (None, "") else None
+        duties = [r for r in self.derived.roster_for([date]) if r["employee_no"] == emp and shift in (None, r["shift"])]
+        if not duties:
+            raise LeadError("employee_no", f"{emp} has no duty on {date}{f' for shift {shift}' if shift else ''}: nothing to rest")
+        self._managed(date)
+        row = {"date": date, "employee_no": emp, "kind": "rest", "shift": shift, "reason": self._text(reason, "reason")}
+        audit_id = RosterStore(self.derived.store).add_override(row, actor=actor, now_ms=now_ms)
+        return Done("roster.rest", audit_id, emp, row | {"was": sorted(r["shift"] for r in duties)})
+
+    def extra_duty(self, *, date: Any, employee_no: Any, shift: Any, seat: Any, reason: Any, actor: str,
+                   now_ms: int) -> Done:
+        """An extra duty (加班): the agent works this shift at this seat, rostered like any duty."""
+        date, emp, shift, seat = self._date(date), self._agent(employee_no), self._shift(shift), self._seat(seat)
+        reason = self._text(reason, "reason")
+        self._managed(date)
+        for r in self.derived.roster_for([date]):
+            if r["shift"] != shift:
+                continue
+            if r["employee_no"] == emp:
+                raise LeadError("shift", f"{emp} already works shift {shift} on {date}")
+            if r["seat"] == seat:
+                raise LeadError("seat", f"seat {seat} is {r['employee_no']}'s for shift {shift} on {date}")
+        row = {"date": date, "employee_no": emp, "kind": "extra", "shift": shift, "seat": seat, "reason": reason}
+        audit_id = RosterStore(self.derived.store).add_override(row, actor=actor, now_ms=now_ms)
+        return Done("roster.extra", audit_id, emp, row)
 
     def excuse(self, *, violation_id: Any, reason: Any, actor: str, now_ms: int) -> Done:
         """Excuse a violation with a reason: it stays, marked excused, and stops counting."""

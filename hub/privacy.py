@@ -19,6 +19,7 @@ are gone a rebuild must only cover the period the log still holds.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -233,15 +234,22 @@ def agent_data(site: Site, store: Store, employee_no: str, now_ms: int) -> dict[
     Unmasked: it is the agent's own data, handed to the agent. Includes what the data is for
     and how long each category is kept, as the access right asks.
     """
-    from hub.store.privacy import agent_rows
+    from hub.engine.plans import Plans  # noqa: PLC0415
+    from hub.store.derived import DerivedStore  # noqa: PLC0415
+    from hub.store.privacy import agent_rows, badge_event_rows
 
     agent = next((a for a in site.agents if a.employee_no == employee_no), None)
     if agent is None:
         return None
-    rows = agent_rows(store, employee_no, list(agent.badges))
-    for e in rows.get("badge_events", []):
-        if isinstance(e.get("body"), str):
+    rows = agent_rows(store, employee_no, [])
+    plans = Plans(site, DerivedStore(store))  # badge history: whose card each tap was at that moment
+    rows["badge_events"] = []
+    for e in badge_event_rows(store):
+        with contextlib.suppress(ValueError, TypeError, KeyError):
             e["body"] = json.loads(e["body"])
+            holder = plans.holder(plans.tap_key(e["device"], e["body"]), e["ts"])
+            if holder is not None and holder.employee_no == employee_no:  # their taps, not a found card's
+                rows["badge_events"].append(e)
     ret = site.rules.retention
     return {
         "generated": now_ms,

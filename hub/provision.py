@@ -92,7 +92,7 @@ class ProvisionOptions:
     run_user: str | None = None  # mosquitto's `user` (default: whoever runs provision)
     log_dest: str | None = None  # default: a file in data_dir
     hub_url: str | None = None  # web UI as kiosks reach it (default http://<broker_host>:8080)
-    floorwatch_bin: str = "/opt/floorwatch/venv/bin/floorwatch"
+    agent_bin: str = "/opt/floorwatch/venv/bin/floorwatch-edge"  # the lean agent entry on the Pis
     extra_names: list[str] = field(default_factory=list)  # more names for the server certificate
     renew: bool = False  # reissue every device certificate even if still valid
 
@@ -131,7 +131,7 @@ def _check_options(opts: ProvisionOptions) -> None:
     bad = [n for n in opts.extra_names if not _HOST_RE.match(n)]
     if bad:
         raise ProvisionError(f"extra_names: {bad[0]!r} is not a host name or address")
-    for name in ("broker_dir", "data_dir", "floorwatch_bin"):
+    for name in ("broker_dir", "data_dir", "agent_bin"):
         value = getattr(opts, name)
         if value is not None and not _PATH_RE.match(value):
             raise ProvisionError(f"{name}: {value!r} must be an absolute path without spaces or quotes")
@@ -418,7 +418,7 @@ def device_bundle(site: Site, dev: DeviceConfig, out: Path, opts: ProvisionOptio
         issued = ca.issue_device(dev.id, site=site.id, role=dev.role)
     _write(etc / "device.crt", issued.cert_pem.decode())
     write_secret(etc / "device.key", issued.key_pem)
-    values = dict(device=dev.id, role=dev.role, place=dev.place or "", floorwatch_bin=opts.floorwatch_bin,
+    values = dict(device=dev.id, role=dev.role, place=dev.place or "", agent_bin=opts.agent_bin,
                   hub_url=hub_url)
     _write(bundle / "etc/systemd/system/floorwatch-agent.service", render("floorwatch-agent.service", **values))
     _write(bundle / "etc/udev/rules.d/99-floorwatch.rules", _udev_rules(dev))

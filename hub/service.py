@@ -13,6 +13,7 @@ import time
 
 from edge import wire
 from edge.clock import Clock, SystemClock
+from hub.alerts.service import Alerts
 from hub.ingest import Ingest
 from hub.live import LiveBus
 from hub.site import Site
@@ -57,6 +58,8 @@ class HubService:
         self._ticker: threading.Thread | None = None
         self._judge: threading.Thread | None = None
         self.engine_ready = threading.Event()  # the engine has resumed (checkpoint + tail)
+        # Alerts (hub.alerts): violations to the site's robots and webhooks; None without alerts.toml.
+        self.alerts = Alerts.for_site(site, store, self.clock)
 
     def _default_engine(self) -> object | None:
         """The rule engine, when the installed hub has one (hub.engine.Engine); it resumes in its
@@ -79,6 +82,8 @@ class HubService:
             self.engine_ready.set()
         self._ticker = threading.Thread(target=self._tick_loop, name="hub-ticker", daemon=True)
         self._ticker.start()
+        if self.alerts is not None:
+            self.alerts.start()
         if self.purge_every_s:
             from hub.privacy import PurgeSchedule
 
@@ -90,6 +95,8 @@ class HubService:
         self._wake.set()
         if self.retention is not None:
             self.retention.stop()
+        if self.alerts is not None:
+            self.alerts.stop()
         self.ingest.stop()
         if self._ticker is not None:
             self._ticker.join(5)
@@ -157,3 +164,5 @@ class HubService:
             self.ingest.publish_command(cmd)
         for channel, data in getattr(outcome, "updates", ()):
             self.live.publish(channel, data)
+        if self.alerts is not None:  # violations -> the alert outbox (hub.alerts.outbox)
+            self.alerts.on_updates(getattr(outcome, "updates", []))

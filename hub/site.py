@@ -15,15 +15,13 @@ Folder contents:
   patterns.toml    shift patterns (rotations) per team; assignments.csv puts agents on them
                    (hub.roster.config checks these three)
   devices/*.toml   one file per Pi (edge.config.DeviceConfig)
+  alerts.toml      where alerts go: channels and routes (optional; hub.alerts.config checks it)
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
-import io
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge.config import DeviceConfig, load_device_config, load_toml, validation_to_config_error
 from edge.exceptions import ConfigError
 from edge.wire import ID_PATTERN
+from hub.alerts.config import AlertsConfig
+from hub.alerts.config import check as check_alerts
 from hub.cards import CardForm, CardIndex, clashes, merge_forms, parse_card
 from hub.exceptions import SiteConfigError
+from hub.roster.config import load_roster_config
+from hub.sitecsv import read_csv_rows
 
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
@@ -299,6 +301,7 @@ class Site:
     roster: list[RosterEntry]
     devices: dict[str, DeviceConfig]
     device_hashes: dict[str, str] = field(default_factory=dict)
+    alerts: AlertsConfig | None = None  # alerts.toml; None: the site sends no alerts
 
     @property
     def id(self) -> str:
@@ -343,79 +346,6 @@ class Site:
     def card_index(self) -> CardIndex:
         """Every card of the registry's agents, active or not (a revoked card still reads as itself)."""
         return CardIndex(c for a in self.agents for c in a.cards)
-
-
-_FACILITY_CARD = re.compile(r"^\s*\d{1,3}\s*,\s*\d{1,5}\s*$")
-
-
-def _split_badges(value: str) -> list[str]:
-    """Badges are ";"-separated; a "," also separates them unless it is a printed facility,card."""
-    out: list[str] = []
-    for part in value.split(";"):
-        out += [part.strip()] if _FACILITY_CARD.match(part) else _split_list(part)
-    return [p for p in out if p]
-
-
-def _split_list(value: str) -> list[str]:
-    return [p.strip() for p in value.replace(",", ";").split(";") if p.strip()]
-
-
-def read_csv_rows(
-    path: Path | str, model: type[_Model], errors: list[ConfigError], text: str | None = None
-) -> list:
-    """Parse a CSV into `model` rows; each bad row adds an error naming row and column."""
-    path = Path(path)
-    if text is None:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            errors.append(ConfigError(str(path), "-", f"cannot read: {exc.strerror}"))
-            return []
-        except UnicodeDecodeError:
-            errors.append(ConfigError(str(path), "-", "not UTF-8 text"))
-            return []
-    reader = csv.DictReader(io.StringIO(text))
-    fields = set(model.model_fields)
-    missing = [f for f, info in model.model_fields.items() if info.is_required()]
-    try:
-        header = reader.fieldnames or []
-    except csv.Error as exc:
-        errors.append(ConfigError(str(path), "header", f"not valid CSV: {exc}"))
-        return []
-    absent = [f for f in missing if f not in header]
-    if absent:
-        errors.append(ConfigError(str(path), "header", f"missing column(s): {', '.join(absent)}"))
-        return []
-    rows = []
-    for lineno, raw in _csv_records(reader, path, errors):
-        data = {k: (v or "").strip() for k, v in raw.items() if k in fields}
-        for k in [k for k, v in data.items() if v == "" and not model.model_fields[k].is_required()]:
-            del data[k]
-        if "badges" in data:
-            data["badges"] = _split_badges(data["badges"])
-        if "active" in data:
-            data["active"] = data["active"].lower() not in ("0", "false", "no", "n")
-        try:
-            rows.append(model.model_validate(data))
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            col = ".".join(str(p) for p in err["loc"]) or "-"
-            errors.append(ConfigError(str(path), f"row {lineno}, column {col}", err["msg"]))
-    return rows
-
-
-def _csv_records(reader: csv.DictReader, path: Path, errors: list[ConfigError]):
-    """(line number, row) of a CSV; a malformed file (e.g. an unclosed quote that swallows more
-    than csv's 128 KiB field limit) ends the rows with an error naming where, not a csv.Error."""
-    rows = enumerate(reader, start=2)
-    while True:
-        try:
-            yield next(rows)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            errors.append(ConfigError(str(path), f"row {reader.line_num}", f"not valid CSV: {exc}"))
-            return
 
 
 def _load_model(path: Path, model: type[_Model], errors: list[ConfigError]):
@@ -519,9 +449,9 @@ def _cross_check(site: Site, errors: list[ConfigError]) -> None:
     for i, sid in enumerate(site.rules.roster.evening_shifts):
         if sid not in shift_ids:
             errors.append(ConfigError(str(root / "rules.toml"), f"roster.evening_shifts.{i}", f"unknown shift {sid!r}"))
-    from hub.roster.config import load_roster_config  # noqa: PLC0415 - hub.roster imports this module
-
     errors += load_roster_config(site)[1]
+    check_alerts(site.alerts, str(site.root / "alerts.toml"), rule_ids=RULE_IDS, zones={z.id for z in site.info.zones},
+                 teams={a.team for a in site.agents}, errors=errors)
 
 
 def _check_readers(site: Site, errors: list[ConfigError]) -> None:
@@ -576,9 +506,11 @@ def load_site(root: str | Path, *, with_roster: bool = True) -> Site:
             errors.append(ConfigError(str(path), "id", f"{dev.id!r} differs from the file name"))
         devices[dev.id] = dev
         hashes[dev.id] = digest
+    alerts_path = root / "alerts.toml"
+    alerts = _load_model(alerts_path, AlertsConfig, errors) if alerts_path.exists() else None
     if info is None or rules is None:
         raise SiteConfigError(errors)
-    site = Site(root, info, rules, agents, equipment, prices, roster, devices, hashes)
+    site = Site(root, info, rules, agents, equipment, prices, roster, devices, hashes, alerts)
     _cross_check(site, errors)
     if errors:
         raise SiteConfigError(errors)

@@ -42,16 +42,17 @@ def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) ->
 
     app.register_blueprint(exports_api.bp)
 
-    from kiosk_ui import console, floor, i18n, kiosk, live, pages
+    from kiosk_ui import console, floor, i18n, kiosk, live, pages, roster_grid
 
     i18n.init_app(app)
     live.init_app(app)
-    for module in (pages, kiosk, floor, console, live):
+    for module in (pages, kiosk, floor, console, roster_grid, live):
         app.register_blueprint(module.bp)
 
-    from kiosk_ui import auth
+    from kiosk_ui import admin, auth
 
     auth.init_app(app)  # the guard: every endpoint needs its line in auth.POLICY
+    app.register_blueprint(admin.bp)  # here, not in auth: admin uses auth, never the other way round
     return app
 
 

@@ -85,15 +85,16 @@ class Access:
     note: str = ""
 
 
-def _r(*roles: str, **kw: Any) -> Access:
+def allow(*roles: str, **kw: Any) -> Access:
+    """An access policy line: these roles, with the options of Access (tests add probe routes)."""
     return Access(frozenset(roles), **kw)
 
 
 PUBLIC = Access(None)
-ADMIN = _r("admin")
-LEAD = _r("lead", "admin")
-FLOOR = _r("facilities", "lead", "admin")
-SIGNED_IN = _r(*ROLES)
+ADMIN = allow("admin")
+LEAD = allow("lead", "admin")
+FLOOR = allow("facilities", "lead", "admin")
+SIGNED_IN = allow(*ROLES)
 
 # Every endpoint of the app, exact name or a `blueprint.*` pattern; nothing else is reachable.
 POLICY: dict[str, Access] = {
@@ -109,37 +110,41 @@ POLICY: dict[str, Access] = {
     "api.health": PUBLIC,
     # pages
     "pages.index": FLOOR,
-    "kiosk.kiosk": _r("kiosk", "admin", device_bound=True),
+    "kiosk.kiosk": allow("kiosk", "admin", device_bound=True),
     "floor.*": FLOOR,
     "console.*": LEAD,
+    "console.alerts_json": allow("lead", "admin", team_filtered=True),  # the alert outbox (hub.alerts)
+    "roster_grid.grid": LEAD,
+    "roster_grid.month_json": LEAD,
+    "roster_grid.override": allow("lead", "admin", team_bound=True),  # a lead's own agents (swaps: both)
     "exports.assessment_page": ADMIN,
     # live updates: a kiosk gets its own device's tap results only
-    "live.stream": _r("kiosk", "facilities", "lead", "admin", device_bound=True),
+    "live.stream": allow("kiosk", "facilities", "lead", "admin", device_bound=True),
     "live.status": FLOOR,
     # read API (engine contract)
     "api.events": ADMIN,  # raw events: badge UIDs and everything else
     "api.seats": FLOOR,
     "api.devices": FLOOR,
     "api.equipment": FLOOR,
-    "api.violations": _r("lead", "admin", team_filtered=True),
-    "api.rollcall": _r("lead", "admin", team_filtered=True),
+    "api.violations": allow("lead", "admin", team_filtered=True),
+    "api.rollcall": allow("lead", "admin", team_filtered=True),
     # lead actions (engine contract; each also audited by the guard if the view did not)
-    "api.lead_reassign": _r("lead", "admin", team_bound=True),
-    "api.lead_swap": _r("lead", "admin", team_bound=True),
-    "api.lead_meal_slot": _r("lead", "admin", team_bound=True),
-    "api.lead_leave": _r("lead", "admin", team_bound=True),
-    "api.excuse_violation": _r("lead", "admin", team_bound=True),
+    "api.lead_reassign": allow("lead", "admin", team_bound=True),
+    "api.lead_swap": allow("lead", "admin", team_bound=True),
+    "api.lead_meal_slot": allow("lead", "admin", team_bound=True),
+    "api.lead_leave": allow("lead", "admin", team_bound=True),
+    "api.excuse_violation": allow("lead", "admin", team_bound=True),
     # enrolment by tapping (hub.enrolment): a lead's own agents; reading one is checked in the view
-    "api.open_enrolment": _r("lead", "admin", team_bound=True),
-    "api.enrolment": _r("lead", "admin"),
+    "api.open_enrolment": allow("lead", "admin", team_bound=True),
+    "api.enrolment": allow("lead", "admin"),
     # exports and assessment: HR / admin, or an export-scoped token
-    "exports.attendance": _r("admin", export=True),
-    "exports.raw_export": _r("admin", export=True),
-    "exports.assessment": _r("admin", export=True),
-    "exports.violation_evidence": _r("lead", "admin", team_filtered=True),
+    "exports.attendance": allow("admin", export=True),
+    "exports.raw_export": allow("admin", export=True),
+    "exports.assessment": allow("admin", export=True),
+    "exports.violation_evidence": allow("lead", "admin", team_filtered=True),
     # administration and privacy (kiosk_ui.admin)
     "admin.*": ADMIN,
-    "admin.agent_export": _r("admin", export=True),
+    "admin.agent_export": allow("admin", export=True),
 }
 
 
@@ -254,8 +259,8 @@ def accounts() -> Accounts:
 
 
 def init_app(app: Flask) -> None:
-    """Register the guard, the auth pages and the admin API on `app`."""
-    from kiosk_ui import admin, state
+    """Register the guard and the auth pages on `app` (the app factory adds the admin API)."""
+    from kiosk_ui import state
 
     if app.config.get("SESSION_COOKIE_NAME") in (None, "session"):
         app.config["SESSION_COOKIE_NAME"] = "fw_session"
@@ -277,7 +282,6 @@ def init_app(app: Flask) -> None:
     limiter = LoginLimiter(clock=lambda: clock.now_ms() / 1000)
     app.extensions[_EXT] = _AuthState(acc, limiter, clock)
     app.register_blueprint(bp)
-    app.register_blueprint(admin.bp)
     app.before_request(guard)
     app.after_request(_after)
     app.jinja_env.globals["csrf_token"] = csrf_token

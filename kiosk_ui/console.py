@@ -3,7 +3,8 @@
 Roll-call board for a shift (the current one by default, `?date=&shift=` for another), the live
 violations feed with evidence, lead actions (reassign seat, approve swap, set meal slot, grant
 leave, excuse a violation with a reason) posted to the engine's /api/lead/* and
-/api/violations/<id>/excuse, device health and equipment incidents.
+/api/violations/<id>/excuse, device health, equipment incidents and the alert outbox (what went
+to the leads' chat robots, what is waiting and why).
 
 The board starts from the roster in the site config, so every rostered agent is on it before
 the engine has said anything; the engine's /api/rollcall and live `rollcall` updates fill in
@@ -133,6 +134,24 @@ def evidence():
     if bad:
         return jsonify({"error": "bad parameter", "parameter": "ids", "reason": f"not an event id: {bad[0][:64]!r}"}), 400
     return jsonify([e.to_json() for e in state.store().events_by_ids(raw)])
+
+
+@bp.get("/alerts.json")
+def alerts_json():
+    """The alert outbox (hub.alerts): newest rows with attempts and last error, counts per channel;
+    a lead sees their own teams' alerts and those of no team (an unknown badge, an empty zone), as
+    the guard's team filter does; badge UIDs are masked by the guard for non-admins."""
+    from hub.store.alerts import AlertStore  # noqa: PLC0415 - only when the console asks
+    from kiosk_ui.auth import visible_teams  # noqa: PLC0415 - auth imports the blueprints' modules
+
+    raw_state = request.args.get("state")
+    if raw_state not in (None, "pending", "sending", "sent", "cancelled"):
+        return jsonify({"error": "bad parameter", "parameter": "state", "reason": "pending, sending, sent or cancelled"}), 400
+    outbox = AlertStore(state.store())
+    teams = visible_teams()
+    rows = [r.to_json() for r in outbox.recent(200, raw_state)
+            if teams is None or r.payload.get("team") in (None, *teams)]
+    return jsonify({"now": state.now_ms(), "counts": outbox.counts() if teams is None else None, "alerts": rows})
 
 
 @bp.get("/devices.json")

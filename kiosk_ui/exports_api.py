@@ -26,7 +26,8 @@ from hub.exports import (
     render_assessment,
     render_export,
 )
-from hub.exports.query import parse_agent, parse_format, parse_lang, parse_month, parse_team
+from hub.exports.query import parse_agent, parse_format, parse_lang, parse_team
+from hub.months import parse_month
 from kiosk_ui import state
 
 log = logging.getLogger(__name__)

@@ -109,8 +109,10 @@ def latest() -> LatestState:
     return current_app.extensions[_EXT]["latest"]
 
 
-def open_streams() -> int:
-    return current_app.extensions[_EXT]["streams"].open
+def open_streams(app: Flask | None = None) -> int:
+    """Live streams open now, of `app` (tests and benches watching from outside a request) or of
+    the current app."""
+    return (app or current_app).extensions[_EXT]["streams"].open
 
 
 def hub_connected(hub: Any) -> bool:

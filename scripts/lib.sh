@@ -22,7 +22,8 @@ need_apt() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
-# make_venv SPEC — a virtual environment in ./.venv with floorwatch installed (editable).
+# make_venv SPEC — a virtual environment in ./.venv with floorwatch installed (editable), e.g.
+# '.[hub,test]': plain floorwatch is the edge agent only, the hub and web UI are the [hub] extra.
 make_venv() {
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip >&2

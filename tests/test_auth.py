@@ -297,8 +297,8 @@ def probed(secure_app, monkeypatch):
     monkeypatch.setitem(auth.POLICY, "probe.uids", auth.FLOOR)
     monkeypatch.setitem(auth.POLICY, "probe.stream", auth.FLOOR)
     monkeypatch.setitem(auth.POLICY, "probe.page", auth.FLOOR)
-    monkeypatch.setitem(auth.POLICY, "probe.action", auth._r("lead", "admin", team_bound=True))
-    monkeypatch.setitem(auth.POLICY, "probe.kiosk", auth._r("kiosk", "admin", device_bound=True))
+    monkeypatch.setitem(auth.POLICY, "probe.action", auth.allow("lead", "admin", team_bound=True))
+    monkeypatch.setitem(auth.POLICY, "probe.kiosk", auth.allow("kiosk", "admin", device_bound=True))
     return secure_app
 
 

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from edge.clock import ScaledClock
-from edge.sim import SimFloor, _ms, default_start_ms, plan_floor
 from hub.ingest import Ingest
+from hub.simfloor import SimFloor, default_start_ms, local_ms, plan_floor
 from hub.site import load_site
 from hub.sitegen import generate_site
 from tests.waiting import wait_until
@@ -37,11 +37,11 @@ def dated_site(tmp_path_factory):
 
 def test_the_plan_is_plausible(dated_site):
     site = dated_site
-    start = _ms(DAY, "07:50", site.tz)
+    start = local_ms(DAY, "07:50", site.tz)
     plan = plan_floor(site, start, random.Random(11))
     assert plan == sorted(plan) and plan == plan_floor(site, start, random.Random(11))
     assert plan != plan_floor(site, start, random.Random(12))
-    shift_start = {r.employee_no: _ms(DAY, site.shift(r.shift).start, site.tz) for r in site.roster}
+    shift_start = {r.employee_no: local_ms(DAY, site.shift(r.shift).start, site.tz) for r in site.roster}
     roll = {a.who: a.t_ms for a in plan if a.note == "roll_call"}
     assert 0.85 * len(site.roster) <= len(roll) < len(site.roster)  # a few are absent
     early_min = [(shift_start[who] - t) / 60000 for who, t in roll.items()]
@@ -70,7 +70,7 @@ def test_the_plan_is_plausible(dated_site):
 
 def test_a_floor_started_mid_shift_is_already_seated(dated_site):
     site = dated_site
-    start = _ms(DAY, "14:00", site.tz)
+    start = local_ms(DAY, "14:00", site.tz)
     plan = plan_floor(site, start, random.Random(5))
     day_agents = {r.employee_no for r in site.roster if r.shift == "day"}
     assert not [a for a in plan if a.note == "roll_call" and a.who in day_agents]
@@ -80,17 +80,17 @@ def test_a_floor_started_mid_shift_is_already_seated(dated_site):
 
 def test_the_sim_clock_starts_before_roll_call(dated_site):
     site = dated_site
-    assert default_start_ms(site, _ms(DAY, "05:00", site.tz)) == _ms(DAY, "07:50", site.tz)
-    assert default_start_ms(site, _ms(DAY, "14:00", site.tz)) == _ms(DAY, "14:00", site.tz)
+    assert default_start_ms(site, local_ms(DAY, "05:00", site.tz)) == local_ms(DAY, "07:50", site.tz)
+    assert default_start_ms(site, local_ms(DAY, "14:00", site.tz)) == local_ms(DAY, "14:00", site.tz)
     other_day = DAY + dt.timedelta(days=3)  # a dated roster is replayed on any day
-    assert default_start_ms(site, _ms(other_day, "05:00", site.tz)) == _ms(other_day, "07:50", site.tz)
+    assert default_start_ms(site, local_ms(other_day, "05:00", site.tz)) == local_ms(other_day, "07:50", site.tz)
 
 
 def test_sim_floor_reaches_the_hub_and_matches_its_truth(broker, store, floor_site, tmp_path):
     site = floor_site
     ingest = Ingest(store, site.id, broker.host, broker.port, client_id=f"hub-{site.id}-{time.time_ns()}").start()
     today = dt.datetime.now(site.tz).date()
-    clock = ScaledClock(_ms(today, "08:05", site.tz), speed=300)  # 20 s of real time: 08:05 to 09:45
+    clock = ScaledClock(local_ms(today, "08:05", site.tz), speed=300)  # 20 s of real time: 08:05 to 09:45
     truth = tmp_path / "truth.jsonl"
     floor = SimFloor(site, broker.host, broker.port, spool_dir=tmp_path / "spool", clock=clock, seed=3,
                      truth_path=truth)
@@ -100,7 +100,7 @@ def test_sim_floor_reaches_the_hub_and_matches_its_truth(broker, store, floor_si
         assert len(floor.agents) == 43 and floor.clock is clock
         assert wait_until(lambda: store.distinct_event_devices() >= 20, timeout=15), "demo acceptance: 20 devices in 15 s"
         first_devices_s = time.monotonic() - started
-        kiosk = [a for a in floor.plan if a.device == "kiosk-k1" and a.t_ms < _ms(today, "08:30", site.tz)]
+        kiosk = [a for a in floor.plan if a.device == "kiosk-k1" and a.t_ms < local_ms(today, "08:30", site.tz)]
         assert kiosk, "nobody planned at the kiosk before 08:30"
         assert wait_until(lambda: len(store.recent_events(device="kiosk-k1", type="badge", limit=1000)) >= len(kiosk),
                           timeout=60)

@@ -136,3 +136,29 @@ def test_a_checkpoint_of_another_format_or_damaged_is_ignored_and_the_log_replay
     assert f.violations() == before
     f.play("17:00")
     assert "ROLL-ABSENT" in {v["rule"] for v in f.violations() if v["employee_no"] == "10002"}  # judged on
+
+
+def test_a_clean_shutdown_after_the_shift_keeps_the_evenings_early_leave(tmp_path):
+    """Found by the week soak: seat Pis that report every two hours (offline after six) were shut
+    down cleanly at 01:00; the gap then ran from each one's last report, before the 23:30 end of the
+    night shift, and withdrew four early leaves judged at the end of the shift."""
+    site_dir = tmp_path / "site"
+    scenario_site(site_dir, day=DAY)
+    rules = (site_dir / "rules.toml").read_text(encoding="utf-8")
+    (site_dir / "rules.toml").write_text(rules.replace("heartbeat_s = 30", "heartbeat_s = 7200")
+                                         .replace("offline_after_s = 90", "offline_after_s = 21600"), encoding="utf-8")
+    from hub.site import load_site
+
+    store = Store(tmp_path / "hub.db")
+    try:
+        f = ScriptedFloor(load_site(site_dir), store, day=DAY, start="07:30", heartbeat_s=7200)
+        f.roster([("10001", "day", "A01")])
+        f.tap("kiosk-k1", badge_of("10001"), "08:15")
+        f.sit("seat-a01", badge_of("10001"), "08:22", "15:30")  # gone half an hour early
+        f.tap("seat-a01", badge_of("10001"), "15:29:50")  # signing out
+        f.shutdown("seat-a01", "17:00")  # the floor is closed for the night
+        f.play("18:00")
+        (leave,) = f.violations("ROLL-EARLY-LEAVE")
+        assert (leave["employee_no"], f.local(leave["start"])) == ("10001", "15:29:50")
+    finally:
+        store.close()

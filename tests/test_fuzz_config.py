@@ -1,5 +1,5 @@
 """Fuzzing the configuration loaders: device files (edge.config), whole site folders
-(hub.site.load_site) and roster CSV imports (hub.roster). Whatever an installer or a
+(hub.site.load_site) and roster CSV imports (hub.roster.changes). Whatever an installer or a
 spreadsheet writes, the loader returns a valid config or raises its documented error
 (ConfigError, SiteConfigError, RosterError) naming the file, the key (or row and column) and the
 reason; nothing else escapes, and a single broken key is reported under that key.
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from edge.config import load_device_config, parse_device_config
 from edge.exceptions import ConfigError
 from hub.exceptions import SiteConfigError
-from hub.roster import RosterError, check_roster, import_roster
+from hub.roster.changes import RosterError, check_roster, import_roster
 from hub.site import load_site
 from hub.sitegen import generate_site
 from hub.store import Store

@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
 from edge.config import load_device_config
-from hub.broker import _die_with_parent, free_port, mosquitto_path, wait_for_port
+from hub.broker import die_with_parent, free_port, mosquitto_path, wait_for_port
 from hub.ingest import Ingest
 from hub.pki import CertificateAuthority, mosquitto_password_check, mosquitto_password_hash
 from hub.provision import (
@@ -52,7 +52,7 @@ def provisioned(tmp_path_factory):
     tls_port, plain_port = free_port(), free_port()
     result = provision(site, root / "out", _opts(tls_port, plain_port))
     proc = subprocess.Popen([mosquitto_path(), "-c", str(result.broker_conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                            stderr=subprocess.PIPE, preexec_fn=die_with_parent)
     try:
         wait_for_port("127.0.0.1", tls_port)
         wait_for_port("127.0.0.1", plain_port)
@@ -249,8 +249,11 @@ def test_bundle_contents(provisioned):
         assert (bundle / "etc/floorwatch/device.key").stat().st_mode & 0o077 == 0
         unit = (bundle / "etc/systemd/system/floorwatch-agent.service").read_text()
         assert "Restart=on-failure" in unit and "--config /etc/floorwatch/device.toml" in unit
+        assert "ExecStart=/opt/floorwatch/venv/bin/floorwatch-edge --config" in unit  # the lean entry
         assert (bundle / "etc/udev/rules.d/99-floorwatch.rules").exists()
         assert (bundle / "install.sh").stat().st_mode & 0o111
+        install = (bundle / "install.sh").read_text()
+        assert 'AGENT_BIN="/opt/floorwatch/venv/bin/floorwatch-edge"' in install and "[hub]" not in install
         assert ((bundle / "usr/local/bin/floorwatch-kiosk").exists()) == (dev.role == "kiosk")
     for script in [*(out / "devices").glob("*/install.sh"), *(out / "devices").glob("*/usr/local/bin/*")]:
         subprocess.run(["sh", "-n", str(script)], check=True)  # valid shell

@@ -11,7 +11,7 @@ import pytest
 from hub.cli import main
 from hub.engine.plans import Plans
 from hub.engine.scenario import ScriptedFloor, badge_of, scenario_site
-from hub.lead import Lead
+from hub.lead import Lead, LeadError
 from hub.roster.calendar import parse_holidays
 from hub.roster.config import load_roster_config
 from hub.roster.effective import install
@@ -201,3 +201,29 @@ def test_a_swap_on_a_rotation_day_approved_or_not(tmp_path, approved):
         assert found == {("SWAP-UNAPPROVED", "unapproved_swap", "10003", "A02", "08:25:20", "16:00:00"),
                          ("ROLL-ABSENT", "absent", "10002", "A02", "08:30:00", "16:00:00")}
     store.close()
+
+
+def test_day_overrides_from_the_grid_are_validated_with_the_field_named(example):
+    site, store = example
+    lead = Lead(site, store)
+    DerivedStore(store).insert_roster([{"date": "2026-12-10", "employee_no": "10001", "shift": "day", "seat": "A01",
+                                        "meal_start": None, "source": "import"}])
+    cases = [
+        (lambda: lead.rest_day(date="2026-12-10", employee_no="10001", reason="调休", actor="l", now_ms=1),
+         "date", "imported from a file"),
+        (lambda: lead.rest_day(date="2026-12-06", employee_no="10001", reason="调休", actor="l", now_ms=1),
+         "employee_no", "nothing to rest"),  # 12-06 is 10001's rest day (做六休一)
+        (lambda: lead.rest_day(date="2026-12-02", employee_no="10001", reason=" ", actor="l", now_ms=1),
+         "reason", "required"),
+        (lambda: lead.extra_duty(date="2026-12-02", employee_no="10001", shift="day", seat="A03", reason="加班",
+                                 actor="l", now_ms=1), "shift", "already works"),
+        (lambda: lead.extra_duty(date="2026-12-02", employee_no="10001", shift="night", seat="A02", reason="加班",
+                                 actor="l", now_ms=1), "seat", "for shift night"),
+        (lambda: lead.extra_duty(date="2026-12-32", employee_no="10001", shift="night", seat="A02", reason="加班",
+                                 actor="l", now_ms=1), "date", "not an ISO date"),
+    ]
+    for call, field, why in cases:
+        with pytest.raises(LeadError, match=why) as exc:
+            call()
+        assert exc.value.field == field
+    assert RosterStore(store).overrides(["2026-12-02", "2026-12-06", "2026-12-10"]) == []

@@ -9,7 +9,7 @@ import pytest
 
 from hub.engine.scenario import ScriptedFloor, badge_of, scenario_site
 from hub.lead import Lead
-from hub.roster import replace_badge, revoke_badge
+from hub.roster.changes import replace_badge, revoke_badge
 from hub.store import Store
 
 DAY = dt.date(2026, 3, 10)

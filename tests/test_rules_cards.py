@@ -17,7 +17,7 @@ from hub.cli import main
 from hub.engine.scenario import ScriptedFloor
 from hub.enrolment import EnrolmentError, open_enrolment
 from hub.exceptions import SiteConfigError
-from hub.roster import BadgeError, replace_badge
+from hub.roster.changes import BadgeError, replace_badge
 from hub.site import example_site_dir, load_site
 from hub.store import Store
 from hub.store.derived import DerivedStore
@@ -197,7 +197,7 @@ def test_badge_replace_upgrades_a_printed_form_to_the_full_id_of_the_same_card(e
     derived = DerivedStore(f.store)
     [audit] = [r for r in derived.audit_rows() if r["action"] == "badge.upgrade"]
     assert (audit["actor"], audit["target"], audit["details"]) == (
-        "lead-li", "10002", {"new": full, "superseded": [printed]})
+        "lead-li", "10002", {"new": full, "superseded": [printed], "at": audit["ts"]})  # no --at: when recorded
     assert {(r["uid"], r["action"]) for r in derived.badge_changes()} == {(printed, "supersede"), (full, "assign")}
     f.engine.refresh()
     plans = f.engine.plans

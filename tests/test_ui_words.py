@@ -1,7 +1,8 @@
 """No page shows a person `null`, `undefined`, `NaN` or `None`: headless Chromium walks every page
-(kiosk with a tap's verdict, floor map with a seat inspected, console, assessment, home) in both
-languages, on the demo as a user runs it: a subprocess playing a whole morning on another day, so
-the pages meet what a real floor produces (late and absent agents, empty zones, breaks)."""
+(kiosk with a tap's verdict, floor map with a seat inspected, console, assessment, the month roster
+grid with a day's form open, home) in both languages, on the demo as a user runs it: a subprocess
+playing a whole morning on another day, so the pages meet what a real floor produces (late and
+absent agents, empty zones, breaks)."""
 
 from __future__ import annotations
 
@@ -103,6 +104,17 @@ def test_floor_console_assessment_and_home_show_no_programming_words(browser, de
 
         page = open_page(browser, demo, "/", lang)
         check(page, f"the home page ({lang})")
+
+
+def test_the_month_roster_grid_shows_no_programming_words(browser, demo):
+    for lang in LANGS:
+        page = open_page(browser, demo, "/console/roster", lang, (1920, 1080))
+        page.wait_for_function("document.body.dataset.ready === '1'")
+        assert DAY.strftime("%Y-%m") in page.title(), "the grid opens on the demo's month"
+        assert page.locator("td.cell[data-code=day]").count() > 0, "the demo's rotations fill the grid"
+        page.locator(f'td.cell[data-date="{DAY.isoformat()}"]').first.click()  # the override form
+        page.wait_for_selector("#cell-dialog[open]")
+        check(page, f"the month roster grid with a day's form open ({lang})")
 
 
 def test_the_sign_in_page_shows_no_programming_words(browser, demo):

@@ -1,5 +1,5 @@
 """Simulated drivers: the same interfaces as the hardware drivers, driven by the floor
-simulator (edge.sim) or a test instead of by bytes and edges. The agent cannot tell them apart.
+simulator (hub.simfloor) or a test instead of by bytes and edges. The agent cannot tell them apart.
 """
 
 from __future__ import annotations

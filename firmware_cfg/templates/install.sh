@@ -5,6 +5,16 @@ set -eu
 cd "$$(dirname "$$0")"
 [ "$$(id -u)" -eq 0 ] || { echo "run as root: sudo ./install.sh" >&2; exit 1; }
 
+# The agent alone (floorwatch without extras: paho-mqtt, pyserial, gpiozero, pydantic), from a
+# floorwatch-*.whl copied next to this script if there is one, else from the package index.
+AGENT_BIN="$agent_bin"
+VENV="$${AGENT_BIN%/bin/*}"
+if [ ! -x "$$AGENT_BIN" ]; then
+  WHEEL=$$(ls floorwatch-*.whl 2>/dev/null | tail -n 1)
+  python3 -m venv --system-site-packages "$$VENV"
+  "$$VENV/bin/pip" install "$${WHEEL:-floorwatch}"
+fi
+
 getent group gpio >/dev/null || groupadd --system gpio
 id floorwatch >/dev/null 2>&1 || useradd --system --home-dir /var/lib/floorwatch --shell /usr/sbin/nologin floorwatch
 usermod -a -G dialout,gpio floorwatch

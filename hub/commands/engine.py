@@ -8,6 +8,7 @@ owning `hub` itself).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -52,12 +53,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = bs.add_parser("revoke", help="revoke a badge UID")
     q.add_argument("uid")
     q.add_argument("--reason", required=True)
+    q.add_argument("--at", help="when it took effect: YYYY-MM-DDTHH:MM[:SS], site time unless it has an offset"
+                                " (default: now)")
     _common(q)
     q.set_defaults(func=cmd_badge_revoke)
     q = bs.add_parser("replace", help="give an agent a new badge (the old one is revoked)")
     q.add_argument("employee_no")
     q.add_argument("new_uid")
     q.add_argument("--old", help="the badge being replaced (default: all the agent's current badges)")
+    q.add_argument("--at", help="when the agent got it: YYYY-MM-DDTHH:MM[:SS], site time unless it has an offset"
+                                " (default: now)")
     _common(q)
     q.set_defaults(func=cmd_badge_replace)
 
@@ -74,6 +79,10 @@ def _open(args: argparse.Namespace):
     from hub.store import Store
 
     return load_site(_site_dir(args.site)), Store(Path(args.db))
+
+
+def _site_time(site, ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, site.tz).isoformat(timespec="seconds")
 
 
 def _now_ms() -> int:
@@ -141,7 +150,7 @@ def cmd_roster_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_roster_import_grid(args: argparse.Namespace) -> int:
-    from hub.roster import RosterError
+    from hub.roster.changes import RosterError
     from hub.roster.grid import import_grid
 
     site, store = _open(args)
@@ -174,7 +183,7 @@ def cmd_roster_export(args: argparse.Namespace) -> int:
 
 
 def cmd_roster_import(args: argparse.Namespace) -> int:
-    from hub.roster import RosterError, check_roster, import_roster
+    from hub.roster.changes import RosterError, check_roster, import_roster
 
     site, store = _open(args)
     try:
@@ -197,30 +206,35 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
 
 
 def cmd_badge_revoke(args: argparse.Namespace) -> int:
-    from hub.roster import BadgeError, revoke_badge
+    from hub.roster.changes import BadgeError, badge_time, revoke_badge
 
     site, store = _open(args)
     try:
-        audit = revoke_badge(site, store, args.uid, actor=args.by, reason=args.reason, now_ms=_now_ms())
+        now = _now_ms()
+        at = badge_time(site, args.at, now)
+        audit = revoke_badge(site, store, args.uid, actor=args.by, reason=args.reason, now_ms=now, at_ms=at)
     except BadgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         store.close()
-    print(f"revoked {args.uid.upper()} (audit {audit})")
+    print(f"revoked {args.uid.upper()} from {_site_time(site, at)} (audit {audit})")
     return 0
 
 
 def cmd_badge_replace(args: argparse.Namespace) -> int:
-    from hub.roster import BadgeError, replace_badge
+    from hub.roster.changes import BadgeError, badge_time, replace_badge
 
     site, store = _open(args)
     try:
-        audit = replace_badge(site, store, args.employee_no, args.new_uid, old_uid=args.old, actor=args.by, now_ms=_now_ms())
+        now = _now_ms()
+        at = badge_time(site, args.at, now)
+        audit = replace_badge(site, store, args.employee_no, args.new_uid, old_uid=args.old, actor=args.by, now_ms=now,
+                              at_ms=at)
     except BadgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         store.close()
-    print(f"{args.employee_no} now carries {args.new_uid.upper()} (audit {audit})")
+    print(f"{args.employee_no} carries {args.new_uid.upper()} from {_site_time(site, at)} (audit {audit})")
     return 0

@@ -115,7 +115,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_assess(args: argparse.Namespace) -> int:
     from hub.exports import ExportParamError, render_assessment
-    from hub.exports.query import parse_agent, parse_format, parse_lang, parse_month, parse_team
+    from hub.exports.query import parse_agent, parse_format, parse_lang, parse_team
+    from hub.months import parse_month
 
     try:
         parse_month(args.month, param="--month")

@@ -37,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="mosquitto persistence folder (default: <broker-dir>/data)")
     p.add_argument("--broker-user", help="user mosquitto runs as (default: the current user)")
     p.add_argument("--hub-url", help="web UI as kiosks reach it (default: http://<broker-host>:8080)")
-    p.add_argument("--floorwatch-bin", default="/opt/floorwatch/venv/bin/floorwatch",
-                   help="the floorwatch command on the Pis")
+    p.add_argument("--agent-bin", default="/opt/floorwatch/venv/bin/floorwatch-edge",
+                   help="the agent's command on the Pis (pip install floorwatch, no extras)")
     p.add_argument("--renew", action="store_true", help="reissue every device certificate")
     p.add_argument("--db", default=DEFAULT_DB, help="hub database to register kiosk display tokens in")
     p.add_argument("--no-kiosk-tokens", action="store_true", help="do not create kiosk display tokens")
@@ -131,7 +131,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
     opts = ProvisionOptions(
         broker_host=args.broker_host, tls_port=args.tls_port, tls_bind=args.tls_bind, plain_port=args.plain_port,
         broker_dir=args.broker_dir, data_dir=args.data_dir, run_user=args.broker_user, hub_url=args.hub_url,
-        floorwatch_bin=args.floorwatch_bin, extra_names=args.name, renew=args.renew,
+        agent_bin=args.agent_bin, extra_names=args.name, renew=args.renew,
     )
     kiosks = None if args.no_kiosk_tokens else _accounts(args.db)
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from hub.engine.arrival import arrival_taps, minutes_before
 from hub.engine.calendar import day_bounds, local_time_str
 from hub.engine.context import INF, Ctx, Session, rid
 from hub.engine.facts import Fact
@@ -242,8 +243,6 @@ def verdict(ctx: Ctx, f: Fact, arrival_status: dict[str, Any] | None = None) -> 
     elif duty is None or duty.leave:
         v = "no_shift"
     else:
-        from hub.engine.rollcall import arrival_taps, minutes_before  # noqa: PLC0415 - cycle
-
         first = arrival_taps(ctx, agent.employee_no).get(duty.unit) or g
         a = first.t
         minutes = minutes_before(duty.start, a)
@@ -271,7 +270,5 @@ def verdict(ctx: Ctx, f: Fact, arrival_status: dict[str, Any] | None = None) -> 
 
 def _arrived_late(ctx: Ctx, duty: Duty, g: Fact) -> bool:
     """A seat sign-in after the start by someone who arrived late is not a second offence."""
-    from hub.engine.rollcall import arrival_taps  # noqa: PLC0415 - cycle
-
     first = arrival_taps(ctx, duty.emp).get(duty.unit)
     return first is not None and first.t > duty.start

@@ -623,6 +623,14 @@ class Engine:
             changed = self._presence(device, track, received)
             self._watch_device(device, received)
         else:
+            # A device shutting down cleanly says `offline` stamped with its own clock: it was there
+            # until then (a clean shutdown at 01:00 does not unmake the evening's data). A last will
+            # carries the time it was set, at connect, so it proves nothing about when the device
+            # died (the broker may publish it minutes later, when a new connection takes over), and
+            # neither does a status that waited in a backlog.
+            if (self.caught_up and track.runs and abs(received - ts) <= self.lim.clock_skew_max
+                    and track.runs[-1].end < ts <= received and self._presence(device, track, ts)):
+                self._watch_device(device, ts)
             changed = track.add_mark(received)
             if self._dev_online.get(device):  # a last will acts at once
                 self._dev_online[device] = False
@@ -812,7 +820,18 @@ class Engine:
                 self.dirty.add(unit)
 
     def _reindex_agent_taps(self) -> None:
+        """After badge changes: taps of a card nobody held when they came (a replacement recorded
+        late, dated back with --at) are filed under the card now, then every tap goes to whoever
+        held its card at that moment."""
         facts = self.facts
+        for uid in [u for u in facts.uid_taps if u.startswith(("unknown:", "ambiguous:"))]:
+            key = self.plans.rekey(uid)
+            if key == uid:
+                continue
+            for f in facts.uid_taps.pop(uid):
+                f.uid = key
+                facts.line(facts.uid_taps, key).add(f)
+                self.dirty.add(("badge", key, self._date(f.t)))
         facts.agent_taps.clear()
         for uid, tl in facts.uid_taps.items():
             for f in tl:

@@ -137,6 +137,29 @@ class Plans:
                 agent, status = self.agents[emp], "ok"
         return Owner(status, agent)
 
+    def rekey(self, key: str) -> str:
+        """A tap filed as unknown or ambiguous (hub.cards.Match.key), matched again against the
+        cards known now; a key that is no read (the reader's width was not known) stays."""
+        for prefix in ("unknown:", "ambiguous:"):
+            if key.startswith(prefix) and "?" not in key:
+                try:
+                    read = parse_card(key[len(prefix):])
+                except ValueError:
+                    return key
+                return self.cards.match(read).key
+        return key
+
+    def holder(self, uid: str, t: int) -> Agent | None:
+        """Who held card `uid` at time t, for attributing a tap in a report: the owner while the
+        card was valid; nobody after a recorded revocation (a found badge is not its old holder);
+        an agent who has left (agents.csv active=false, no recorded change) keeps their history."""
+        owner = self.owner(uid, t)
+        if owner.status == "ok":
+            return owner.agent
+        if owner.status == "revoked" and not any(a == "revoke" and at <= t for at, a, _ in self._badge_changes.get(uid, ())):
+            return owner.agent
+        return None
+
     # ------------------------------------------------------------ duties
 
     def ensure(self, dates: set[str]) -> set[str]:

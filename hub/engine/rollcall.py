@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.engine import away, badge
+from hub.engine.arrival import arrival_taps, minutes_before
 from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, local_date, shift_window
 from hub.engine.context import Ctx, Session
 from hub.engine.facts import Fact
@@ -43,26 +44,6 @@ class UnitResult:
             lst.extend(rows)
 
 
-def arrival_taps(ctx: Ctx, emp: str) -> dict[tuple, Fact]:
-    """Each duty's first arrival tap: taps go, in time order, to the earliest duty they can
-    belong to that has no arrival yet (a 15:55 tap after a day shift is the evening's roll call)."""
-    duties = ctx.plans.of_agent(emp)
-    if not duties:
-        return {}
-    t0 = min(d.start for d in duties) - ARRIVAL_LOOKBACK_MS
-    t1 = max(d.end for d in duties)
-    found: dict[tuple, Fact] = {}
-    for f in ctx.agent_taps(emp, t0, t1):
-        if not ctx.arrival_places(f):
-            continue
-        cands = [d for d in duties if d.covers(f.t)]
-        for d in cands:
-            if d.unit not in found:
-                found[d.unit] = f
-                break
-    return found
-
-
 def arrival_devices(ctx: Ctx) -> list[str]:
     return ctx.st.arrival_devices
 
@@ -87,12 +68,6 @@ def roll_call(ctx: Ctx, duty: Duty, first: Fact | None, sessions: list[Session])
     status = "roll_call_late" if a <= duty.start else ("late" if a <= deadline else "absent")
     gap = any(ctx.gap(d, duty.start - lim.roll_call_lead, min(a, deadline)) for d in devices)
     return RollCall("pending" if gap else status, a, ev, via, no_data=gap)
-
-
-def minutes_before(start: int, a: int) -> int:
-    """Whole minutes before (+) or after (-) the start, rounded towards 'less punctual'."""
-    x = (start - a) / 60_000
-    return int(x) if x >= 0 else -int(-x + 0.999999999)
 
 
 def duty_unit(ctx: Ctx, duty: Duty) -> UnitResult:

@@ -150,6 +150,13 @@ class ScriptedFloor:
         """The device's clock is this far ahead (+) or behind (-) the hub's, from now on."""
         self._skew[device] = int(seconds * 1000)
 
+    def shutdown(self, device: str, when: str | int) -> None:
+        """The device is stopped cleanly at `when` (its own `offline` status, stamped then) and
+        stays silent."""
+        t = self.at(when)
+        self._offline.setdefault(device, []).append((t, 1 << 62))
+        self._push(t, "status", wire.Status(v=1, device=device, state="offline", ts=t, fw="t", config="t"))
+
     def offline(self, device: str, start: str | int, end: str | int, *, last_will: bool = True,
                 spool: bool = False) -> None:
         """The device is cut off from start to end (its last will fires 45 s in). With spool, it

@@ -15,20 +15,12 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from hub.exports.formats import FORMATS, LANGS
+from hub.months import ExportParamError, day_start_ms
 
 MAX_RANGE_DAYS = 1096  # three years: longer than any retention period
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _EMPLOYEE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 _TEAM_RE = re.compile(r"^[\w][\w .-]{0,31}$")  # \w: team names may be Chinese (一组)
-
-
-class ExportParamError(ValueError):
-    """A bad export parameter: `param` is its name as the user typed it, `reason` says why."""
-
-    def __init__(self, param: str, reason: str) -> None:
-        self.param, self.reason = param, reason
-        super().__init__(f"{param}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -53,10 +45,6 @@ class ExportQuery:
         return "_".join(parts)
 
 
-def day_start_ms(day: dt.date, tz: ZoneInfo) -> int:
-    return int(dt.datetime.combine(day, dt.time(0), tz).timestamp() * 1000)
-
-
 def parse_date(param: str, raw: str | None) -> dt.date:
     if raw is None or raw == "":
         raise ExportParamError(param, "required (YYYY-MM-DD)")
@@ -66,22 +54,6 @@ def parse_date(param: str, raw: str | None) -> dt.date:
         return dt.date.fromisoformat(raw)
     except ValueError as exc:
         raise ExportParamError(param, f"not a valid date: {exc}") from None
-
-
-def parse_month(raw: str | None, param: str = "month") -> dt.date:
-    """'2026-11' -> the first day of that month."""
-    if raw is None or raw == "":
-        raise ExportParamError(param, "required (YYYY-MM)")
-    m = _MONTH_RE.match(raw)
-    if not m:
-        raise ExportParamError(param, f"not a month (YYYY-MM): {raw[:40]!r}")
-    return dt.date(int(m.group(1)), int(m.group(2)), 1)
-
-
-def month_end(first: dt.date) -> dt.date:
-    """The last day of the month that starts at `first`."""
-    nxt = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return nxt - dt.timedelta(days=1)
 
 
 def parse_agent(raw: str | None, param: str = "agent") -> str | None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from hub.cards import tap_key
+from hub.engine.plans import Plans
 from hub.exports import labels
 from hub.exports.formats import Column, Sheet, local_datetime
 from hub.exports.query import ExportQuery
 from hub.site import Agent, Site
 from hub.store import Store
+from hub.store.derived import DerivedStore
 from hub.store.reports import ReportReader
 
 EVIDENCE_BATCH = 200
@@ -59,14 +60,16 @@ TAP_COLUMNS = [
 
 
 def tap_rows(site: Site, store: Store, q: ExportQuery) -> Iterator[dict[str, Any]]:
-    owners = {c.text: a for a in site.agents for c in a.cards}  # inactive too: history
-    index = site.card_index()  # a tap is the card its reader's bits match (hub.cards)
+    """Each tap with whoever held that card at that moment (badge history: agents.csv, then the
+    leads' replacements and revocations, hub.engine.plans), not today's agents.csv."""
+    plans = Plans(site, DerivedStore(store))  # the cards the engine knows, and who held each when
     wanted = selected_employees(site, q)
     lo, hi = q.utc_ms_range(site.tz)
     with ReportReader(store) as reader:
         for row in reader.badge_events(lo, hi):
             stated = row.pop("card_bits", None)
-            agent = owners.get(tap_key(index, row["uid"], site.reader_bits(row["device"], row["reader"]), stated))
+            agent = plans.holder(plans.tap_key(row["device"], {"uid": row["uid"], "reader": row["reader"],
+                                                               "card_bits": stated}), row["ts"])
             if wanted is not None and (agent is None or agent.employee_no not in wanted):
                 continue
             dev = site.devices.get(row["device"])

@@ -16,6 +16,7 @@ from edge.config import load_toml
 from edge.exceptions import ConfigError
 from hub.roster.calendar import SiteCalendar, load_calendar
 from hub.roster.patterns import REST, Assignment, Pattern, Rotation
+from hub.sitecsv import read_csv_rows
 
 
 class _PatternsFile(BaseModel):
@@ -47,8 +48,6 @@ class RosterConfig:
 
 def load_roster_config(site) -> tuple[RosterConfig, list[ConfigError]]:
     """Read holidays.csv, patterns.toml and assignments.csv of a loaded Site; every problem found."""
-    from hub.site import read_csv_rows  # noqa: PLC0415 - hub.site imports this module lazily too
-
     root: Path = site.root
     calendar, errors = load_calendar(root)
     patterns: dict[str, Pattern] = {}

@@ -81,7 +81,7 @@ def month_days(month: str) -> list[dt.date]:
     return [first + dt.timedelta(days=k) for k in range((nxt - first).days)]
 
 
-def _hours_of(site) -> dict[str, list[tuple[int, int]]]:
+def shift_hours(site) -> dict[str, list[tuple[int, int]]]:
     """Shift id -> (day offset, hour) slots it covers: an hour counts when the shift runs at its half past."""
     out = {}
     for s in site.info.shifts:
@@ -100,7 +100,7 @@ def plan_month(site, config: RosterConfig, month: str, carried: dict[str, Carrie
     cal = config.calendar
     types = [cal.day_type(d) for d in days]
     policy = site.rules.roster
-    hours = _hours_of(site)
+    hours = shift_hours(site)
     agents = sorted((a for a in site.agents if a.active and a.role == "agent"
                      and (config.team_patterns(a.team) or a.employee_no in carried
                           or config.assignment_on(a.employee_no, first))),

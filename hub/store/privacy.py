@@ -121,6 +121,13 @@ def agent_rows(store: Store, employee_no: str, badges: list[str]) -> dict[str, l
     return out
 
 
+def badge_event_rows(store: Store) -> list[dict[str, Any]]:
+    """Every badge tap in the log, for matching taps to cards in Python (a reader reports its own
+    form of a card, so a card's taps are not one uid string)."""
+    return _rows(store, "SELECT id, event_id, device, seq, ts, received, type, body FROM events"
+                        " WHERE type = 'badge' ORDER BY id", [])
+
+
 def _liable(raw: Any, employee_no: str) -> bool:
     try:
         return any(isinstance(x, dict) and x.get("employee_no") == employee_no for x in json.loads(raw or "[]"))

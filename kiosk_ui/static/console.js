@@ -69,6 +69,7 @@
 
   // ------------------------------------------------------------------ violations
   const violations = new Map();
+  const openEvidence = new Set();  // violation ids whose evidence a lead has open
   const dialog = $("excuse-dialog");
   let excusing = null;
 
@@ -90,7 +91,8 @@
     const evidence = Array.isArray(v.evidence) ? v.evidence : [];
     const evList = FW.el("ol", { class: "evidence", hidden: true });
     if (evidence.length) {
-      tools.append(FW.el("button", { type: "button", class: "ev-btn", text: FW.t("console.evidence", { n: evidence.length }), onclick: () => toggleEvidence(evList, evidence) }));
+      tools.append(FW.el("button", { type: "button", class: "ev-btn", text: FW.t("console.evidence", { n: evidence.length }), onclick: () => toggleEvidence(evList, evidence, v.id) }));
+      if (openEvidence.has(v.id)) showEvidence(evList, evidence);  // a live update keeps what the lead opened
     }
     if (!v.excused) {
       tools.append(FW.el("button", { type: "button", class: "excuse-btn", text: FW.t("action.excuse"), onclick: () => openExcuse(v) }));
@@ -99,8 +101,12 @@
     return li;
   }
 
-  async function toggleEvidence(list, ids) {
-    if (!list.hidden) { list.hidden = true; return; }
+  async function toggleEvidence(list, ids, violationId) {
+    if (!list.hidden) { list.hidden = true; openEvidence.delete(violationId); return; }
+    openEvidence.add(violationId);
+    await showEvidence(list, ids);
+  }
+  async function showEvidence(list, ids) {
     list.hidden = false;
     list.replaceChildren(FW.el("li", { class: "muted", text: FW.t("floor.loading") }));
     const r = await FW.api("/console/evidence", { params: { ids: ids.join(",") } });
@@ -265,6 +271,24 @@
     }
   }
   setInterval(refreshDevices, 15000);
+
+  // ------------------------------------------------------------------ alert outbox
+  async function refreshAlerts() {
+    const r = await FW.api("/console/alerts.json");
+    if (!r.ok) return;
+    const rows = r.data.alerts || [];
+    const waiting = rows.filter((a) => a.state === "pending" || a.state === "sending").length;
+    $("alerts-summary").textContent = FW.t("alerts.summary", { waiting, failing: rows.filter((a) => a.state === "pending" && a.attempts > 0).length });
+    $("alerts").replaceChildren(...rows.slice(0, 50).map((a) => FW.el("li", { class: `alert-${a.state}`, "data-violation": a.violation },
+      FW.el("b", { text: FW.t(`alerts.${a.state}`) }), " ",
+      FW.el("span", { text: `${a.channel} · ${FW.t(`alerts.kind_${a.kind}`)} · ${(a.payload || {}).rule || ""} ${(a.payload || {}).seat || (a.payload || {}).zone || ""}` }),
+      FW.el("time", { text: " " + FW.fmtDayTime(a.sent_at || a.created) }),
+      a.attempts ? FW.el("span", { class: "muted", text: " " + FW.t("alerts.attempts", { n: a.attempts }) }) : null,
+      a.last_error ? FW.el("span", { class: "error", text: " " + a.last_error }) : null)));
+    if (!rows.length) $("alerts").append(FW.el("li", { class: "none", text: FW.t("floor.none") }));
+  }
+  refreshAlerts();
+  setInterval(refreshAlerts, 15000);
 
   // ------------------------------------------------------------------ equipment incidents
   const incidents = new Map();

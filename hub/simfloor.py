@@ -1,6 +1,7 @@
 """The floor simulator: one real agent (edge.agent) per device file of a site, with simulated
 drivers (edge.drivers.sim) behind the same interfaces, acting out a plausible day from the
-roster on a faster clock.
+roster on a faster clock. It lives in the hub because it reads the hub's site (roster, shift
+templates, cards); a Pi never runs it.
 
 `plan_floor()` is pure: from the site (roster, shift templates, seats, equipment, time zone) and
 a seeded random generator it writes the day's script as a sorted list of `Action`s: agents
@@ -37,6 +38,7 @@ from edge.config import DeviceConfig
 from edge.drivers import Drivers, build_sim_drivers
 from edge.link import LinkLoop
 from edge.spool import Spool
+from hub.cards import seen_uid
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,8 @@ def _places(site) -> _Places:
     return _Places(seats, kiosks, entry or exit_, exit_ or entry)
 
 
-def _ms(day: dt.date, hhmm: str, tz) -> int:
+def local_ms(day: dt.date, hhmm: str, tz) -> int:
+    """UTC ms of the local wall time `hhmm` on `day` in `tz`: roster times are local."""
     t = dt.time.fromisoformat(hhmm)
     return int(dt.datetime.combine(day, t, tzinfo=tz).timestamp() * 1000)
 
@@ -102,7 +105,7 @@ def roster_for_day(site, day: dt.date) -> list:
 
 
 def first_shift_start_ms(site, day: dt.date) -> int | None:
-    starts = [_ms(r.date, s.start, site.tz) for r in roster_for_day(site, day)
+    starts = [local_ms(r.date, s.start, site.tz) for r in roster_for_day(site, day)
               if (s := site.shift(r.shift)) is not None and r.date == day]
     return min(starts) if starts else None
 
@@ -119,8 +122,6 @@ def default_start_ms(site, now_ms: int | None = None) -> int:
 
 def plan_floor(site, start_ms: int, rng: random.Random) -> list[Action]:
     """The day's script from `start_ms` on (see the module docstring)."""
-    from hub.cards import seen_uid  # noqa: PLC0415 - the simulator runs beside the hub, not on a Pi
-
     tz = site.tz
     day = dt.datetime.fromtimestamp(start_ms / 1000, tz).date()
     places = _places(site)
@@ -144,8 +145,8 @@ def plan_floor(site, start_ms: int, rng: random.Random) -> list[Action]:
         shift = site.shift(r.shift)
         if shift is None or r.employee_no not in agents:
             continue
-        start = _ms(r.date, shift.start, tz)
-        end = _ms(r.date, shift.end, tz)
+        start = local_ms(r.date, shift.start, tz)
+        end = local_ms(r.date, shift.end, tz)
         if shift.crosses_midnight:
             end += 24 * 60 * MIN
         if end > start_ms:
@@ -185,7 +186,7 @@ def plan_floor(site, start_ms: int, rng: random.Random) -> list[Action]:
                 add(sit + U(5, 40) * SEC, seat_dev, "tap", badge, who, "signin")
             busy: list[tuple[float, float]] = []
             if r.meal_start and shift.meal_minutes > 0:
-                meal = _ms(r.date, r.meal_start, tz)
+                meal = local_ms(r.date, r.meal_start, tz)
                 if meal < start:
                     meal += 24 * 60 * MIN
                 if rng.random() < 0.05:
@@ -233,8 +234,8 @@ def plan_floor(site, start_ms: int, rng: random.Random) -> list[Action]:
             add(leave + U(1, 3) * MIN, rng.choice(places.exit_doors), "tap", badge, who, "exit")
 
     # unknown badges (visitors, a forgotten badge replaced by a spare) at kiosks and doors
-    open_at = _ms(day, site.info.opening, tz)
-    close_at = _ms(day, site.info.closing, tz)
+    open_at = local_ms(day, site.info.opening, tz)
+    close_at = local_ms(day, site.info.closing, tz)
     taps_at = places.kiosks + places.entry_doors
     if taps_at and close_at > open_at:
         for _ in range(max(2, len(site.info.seats) // 10)):

@@ -1,0 +1,108 @@
+"""The console's month grid in headless Chromium against a running hub on a copy of the example
+site: a rotation's known cells, the site calendar's holidays, coverage under the grid, and a
+lead's click on a cell that overrides the day (audited) or records a swap (换班记录)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from hub.site import example_site_dir
+from hub.store.derived import DerivedStore
+from tests.ui_harness import WAIT_S
+
+pytest_plugins = ["tests.ui_harness"]  # fixtures: browser, hub_factory
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def example_hub(hub_factory, tmp_path):
+    root = tmp_path / "example"
+    shutil.copytree(example_site_dir(), root)
+    return hub_factory(root)  # hub time: 08:15 on the example roster's day, 2026-11-30
+
+
+def open_grid(browser, hub, query: str = "", role: str = "lead"):
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    hub.contexts.append(context)
+    context.set_default_timeout(WAIT_S * 1000)
+    page = context.new_page()
+    page.js_errors = []
+    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+    page.goto(f"{hub.url}/console/roster?{query}&token={hub.token(role)}")
+    page.wait_for_function("document.body.dataset.ready === '1'")
+    return page
+
+
+def code(page, emp: str, date: str) -> str:
+    return page.get_attribute(f'td.cell[data-emp="{emp}"][data-date="{date}"]', "data-code")
+
+
+def override(page, emp: str, date: str, kind: str, **fields: str) -> str:
+    page.click(f'td.cell[data-emp="{emp}"][data-date="{date}"]')
+    form = page.locator("#cell-form")
+    form.locator("select[name=kind]").select_option(kind)
+    for name, value in fields.items():
+        field = form.locator(f"[name={name}]")
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("() => document.querySelector('#cell-form output').textContent !== ''")
+    return form.locator("output").inner_text()
+
+
+def test_the_month_grid_shows_the_rotation_and_a_click_overrides_a_day(browser, example_hub):
+    hub = example_hub
+    page = open_grid(browser, hub)  # no ?month=: the hub clock's month, site time
+    assert "2026-11" in page.title()
+    # 10001 (白晚班轮换·做六休一, phase 3 from 2026-01-01): nights to 11-28, rest 11-29
+    assert [code(page, "10001", f"2026-11-{d}") for d in (26, 27, 28, 29)] == ["night", "night", "night", "rest"]
+    assert page.inner_text('td.cell[data-emp="10001"][data-date="2026-11-27"]') == "晚班"
+    assert page.inner_text('td.cell[data-emp="10001"][data-date="2026-11-29"]') == "休"
+    assert page.locator("#grid tbody tr").count() == 80  # every agent of the floor (leads are not rostered)
+    assert page.locator("#coverage tbody tr").count() == 15  # floor targets "08-23": 08:00 to 23:00 (rules.toml)
+
+    # a rest-day override: the cell turns to rest, the audit trail has the lead's row
+    assert override(page, "10001", "2026-11-27", "rest", reason="调休") .startswith("已记录")
+    page.wait_for_function("() => document.querySelector("
+                           "'td.cell[data-emp=\"10001\"][data-date=\"2026-11-27\"]').dataset.code === 'rest'")
+    audit = DerivedStore(hub.store).audit_rows(1)[0]
+    assert (audit["action"], audit["target"], audit["details"]["date"], audit["details"]["kind"]) == (
+        "roster.rest", "10001", "2026-11-27", "rest")
+    assert audit["actor"] not in ("", "unknown")
+
+    # a bad input is refused with the field named, and nothing changes
+    text = override(page, "10001", "2026-11-29", "extra", shift="day", seat="Z99", reason="加班")
+    assert "seat" in text and "Z99" in text
+    page.click("#cell-cancel")
+    assert code(page, "10001", "2026-11-29") == "rest"
+
+    # a swap approved from the grid is the 换班记录 the engine reads
+    text = override(page, "10001", "2026-11-26", "swap", shift="night", to_employee_no="10041")
+    assert text.startswith("已记录"), text
+    page.wait_for_function("() => document.querySelector("
+                           "'td.cell[data-emp=\"10041\"][data-date=\"2026-11-26\"]').dataset.code === 'day+night'")
+    swaps = DerivedStore(hub.store).plans_for(["2026-11-26"])["swaps"]
+    assert [(s["shift"], s["from_employee_no"], s["to_employee_no"]) for s in swaps] == [("night", "10001", "10041")]
+    assert page.js_errors == []
+
+
+def test_holidays_come_from_the_site_calendar_and_a_lead_acts_on_their_own_teams_only(browser, example_hub):
+    hub = example_hub
+    page = open_grid(browser, hub, "month=2026-10&lang=en")
+    assert page.get_attribute('#grid th[data-date="2026-10-01"]', "class") == "day-holiday"  # 国庆节
+    assert page.get_attribute('#grid th[data-date="2026-10-10"]', "class") == "day-workday"  # 调休上班 Saturday
+    assert page.get_attribute('#grid th[data-date="2026-10-11"]', "class") == "day-weekend"
+    assert page.js_errors == []
+    status, _ = hub.post_json("/console/roster/override", {"kind": "rest", "date": "2026-12-02",
+                                                           "employee_no": "10023", "reason": "调休"}, role="lead")
+    assert status == 403  # 10023 is in T2; the lead leads T1
+    status, body = hub.post_json("/console/roster/override", {"kind": "holiday", "date": "2026-12-02",
+                                                              "employee_no": "10001"}, role="lead")
+    assert status == 400 and '"kind"' in body
+    status, body = hub.get("/console/roster/month.json?month=2026-13", role="lead")
+    assert status == 400 and b"month" in body
