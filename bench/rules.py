@@ -3,6 +3,7 @@ to rebuild a month of events from the log.
 
     python bench/rules.py                    # defaults below
     python bench/rules.py --seats 2000 --hours 2 --month-seats 40 --month-days 30
+    python bench/rules.py --seats 2000 --taps 1,10,100,1000    # per-tap cost, one badge
 
 Everything is synthetic but shaped like a floor: every device sends a heartbeat every 30 s and
 each seat an inventory every 60 s; agents tap in at the kiosk (a few late, a few absent), sit,
@@ -217,6 +218,53 @@ def bench_month(seats: int, days: int, root: Path) -> None:
     store.close()
 
 
+def bench_taps(seats: int, counts: list[int], root: Path) -> None:
+    """Live cost per tap as one badge taps more often in a day (1, 10, 100, 1,000 taps): the same
+    agent sits at its seat and taps it, now and then at the kiosk, across its day shift, each
+    tap judged as it arrives (one consume per tap, as the hub does); the rest of the floor is
+    quiet. Per-tap time should stay flat (issue 13: within 2x from 1 to 1,000)."""
+    day = dt.date(2026, 3, 10)
+    site_dir = generate_site(root / "taps-site", site="taps", seats=seats, zones=max(1, seats // 100),
+                             roster_date=day, sim_devices=True)
+    site = load_site(site_dir)
+    r = next(r for r in site.roster if r.shift == "day")
+    w = shift_window(day, next(s for s in site.info.shifts if s.id == r.shift), site.tz)
+    seat_dev = next(dev for dev, d in site.devices.items() if d.role == "seat" and d.seat == r.seat)
+    kiosk = next(dev for dev, d in site.devices.items() if d.role == "kiosk")
+    uid = next(a.badges[0] for a in site.agents if a.employee_no == r.employee_no)
+    out = []
+    for n in counts:
+        store = Store(root / f"taps-{n}.db")
+        clock = ManualClock(w.start - 20 * 60_000)
+        engine = Engine(site, store, clock, warm=False)
+        t_warm = w.start - 20 * 60_000  # the day's duties loaded, both readers seen, all judged before the taps
+        store.append_events([IncomingEvent(f"00000000-0000-4000-9000-{k:012x}", dev, 1, t_warm, t_warm + 50,
+                                           "heartbeat", True, {"uptime_s": 1, "spooled": 0, "dropped": 0})
+                             for k, dev in enumerate((kiosk, seat_dev))])
+        engine.consume()
+        span = w.end - w.start - 60_000
+        seq: dict[str, int] = {kiosk: 1, seat_dev: 1}
+        took = []
+        for k in range(n):
+            t = w.start - 10 * 60_000 + (span * k) // max(n, 1)
+            dev = kiosk if k % 10 == 0 else seat_dev
+            seq[dev] = seq.get(dev, 0) + 1
+            e = IncomingEvent(f"00000000-0000-4000-8000-{k:012x}", dev, seq[dev], t, t + 50, "badge", True,
+                              {"uid": uid, "reader": "badge"})
+            store.append_events([e])
+            clock.set(t + 50)
+            started = time.perf_counter()
+            engine.consume()
+            took.append(time.perf_counter() - started)
+        store.close()
+        tail = took[len(took) // 2:]  # the later taps: what a long day of taps costs each new one
+        out.append((n, sum(took) / n, sum(tail) / len(tail)))
+    base = out[0][1]
+    print(f"taps of one badge in a day ({seats} seats, one consume per tap):")
+    for n, mean, late in out:
+        print(f"  {n:>5} taps: {mean * 1000:7.2f} ms per tap (later half {late * 1000:7.2f} ms), {mean / base:.2f}x the 1-tap cost")
+
+
 def generate_and_load_roster(site: Site, day: dt.date) -> Site:
     """The generated site's roster pattern (day and evening agent per seat) for `day`."""
     gen = generate_site(Path(tempfile.mkdtemp()) / "r", site=site.id, seats=len(site.info.seats),
@@ -233,9 +281,13 @@ def main() -> int:
     p.add_argument("--month-seats", type=int, default=40)
     p.add_argument("--month-days", type=int, default=30)
     p.add_argument("--skip-month", action="store_true")
+    p.add_argument("--taps", default="", help="only the taps-per-badge bench, e.g. 1,10,100,1000")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="fw-bench-rules-") as tmp:
         root = Path(tmp)
+        if args.taps:
+            bench_taps(args.seats, [int(x) for x in args.taps.split(",")], root)
+            return 0
         bench_live(args.seats, args.zones, args.hours, args.batch, root)
         if not args.skip_month:
             bench_month(args.month_seats, args.month_days, root)

@@ -16,10 +16,17 @@ quarantined with topic, payload and reason.
 
 paho runs `on_message` on its network thread; slow work there would delay keepalives and acks,
 so messages are handed to a writer thread that commits in batches (one fsync per batch).
+
+A tap made just now does not wait behind a backlog (issue 13): while the writer has more than a
+batch queued, a badge event whose device time is within FRESH_TAP_MS of its receipt is also put
+in a lane the writer commits first (nothing acknowledged there). When its turn in the queue
+comes, it is a duplicate of what is stored and is acknowledged then, so acks keep the order the
+broker sent the messages in, and a hub killed in between gets it again (stored once).
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import queue
@@ -29,6 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -41,6 +49,7 @@ from hub.store import REUSED_SEQ, IncomingEvent, Store, StoredEvent
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
+FRESH_TAP_MS = 30_000  # a tap whose device time is this close to its receipt: a person at the reader now
 
 
 @dataclass
@@ -97,6 +106,8 @@ class Ingest:
         self._connects = 0
         self.stats = {"received": 0, "stored": 0, "duplicates": 0, "quarantined": 0}
         self._queue: queue.Queue[_Received | None] = queue.Queue()
+        self._ahead: collections.deque[_Received] = collections.deque()  # fresh taps, committed first
+        self._stored_ahead: set[tuple[str, int]] = set()  # (device, seq) committed ahead, not acked yet
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
         client_id = client_id or f"floorwatch-hub-{site}"
@@ -194,7 +205,12 @@ class Ingest:
             log.warning("hub ingest: disconnected (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
-        self._queue.put(_Received(msg.mid, msg.qos, msg.topic, msg.payload, self.clock()))
+        m = _Received(msg.mid, msg.qos, msg.topic, msg.payload, self.clock())
+        self._queue.put(m)
+        if self._queue.qsize() > self.batch_size and _fresh_tap(m):
+            self._ahead.append(m)
+            self._queue.put(_Received(0, 0, "", b"", m.received, mark="ahead"))  # wakes the writer
+
 
     # ------------------------------------------------------------ writer thread
 
@@ -220,6 +236,8 @@ class Ingest:
 
     def _write_loop(self) -> None:
         while True:
+            if self._ahead:
+                self._store_ahead()
             batch = self._next_batch()
             if batch is None:
                 return
@@ -231,6 +249,34 @@ class Ingest:
                 for _ in batch:
                     self._queue.task_done()
 
+    def _store_ahead(self) -> None:
+        """Commit the fresh taps of the lane (valid events only: the queue's copy quarantines or
+        acknowledges them in their turn)."""
+        items = []
+        while self._ahead:
+            items.append(self._ahead.popleft())
+        inputs: list[tuple[str, int, object]] = []
+        for m in items:
+            try:
+                e = wire.decode_event_record(m.payload, m.topic)
+                if wire.parse_topic(m.topic).site != self.site:
+                    continue
+            except WireError:
+                continue
+            inputs.append(("event", m.received,
+                           IncomingEvent(e.id, e.device, e.seq, e.ts, m.received, e.type, e.clock_ok, e.body)))
+        try:
+            stored = self.store.append_inputs(inputs) if inputs else []
+        except Exception:  # the queue's copy is stored in its turn
+            log.exception("hub ingest: fresh taps not stored ahead")
+            return
+        self._stored_ahead.update((e.device, e.seq) for e in stored)
+        self.stats["ahead"] = self.stats.get("ahead", 0) + len(stored)
+        if inputs:
+            self.last_logged = max(self.last_logged, max(i[1] for i in inputs))
+        if stored and self.on_events is not None:
+            self._safely(self.on_events, stored)
+
     def _process(self, batch: list[_Received]) -> None:
         inputs: list[tuple[str, int, object]] = []  # for the input log, in receipt order
         bad: list[tuple[int, str, bytes, str]] = []
@@ -241,6 +287,8 @@ class Ingest:
         for m in batch:
             if m.mark == "tick":
                 inputs.append(("tick", m.received, None))
+                continue
+            if m.mark == "ahead":
                 continue
             if m.mark is not None:
                 inputs.append(("mark", m.received, {"mark": m.mark}))
@@ -298,6 +346,11 @@ class Ingest:
                 self.client.ack(m.mid, m.qos)
         messages = sum(1 for m in batch if m.mark is None)
         events = sum(1 for i in inputs if i[0] == "event")
+        if self._stored_ahead:  # their turn: stored ahead, not duplicates
+            for i in inputs:
+                if i[0] == "event" and (i[2].device, i[2].seq) in self._stored_ahead:
+                    self._stored_ahead.discard((i[2].device, i[2].seq))
+                    events -= 1
         self.stats["received"] += messages
         self.stats["stored"] += len(stored)
         self.stats["duplicates"] += events - len(stored) - len(reused)
@@ -329,6 +382,18 @@ class Ingest:
     def publish_command(self, cmd: wire.Command, site: str | None = None) -> None:
         """Tap feedback or a reload for one device (QoS 1, never retained)."""
         self.client.publish(wire.cmd_topic(site or self.site, cmd.device), wire.encode(cmd), qos=1, retain=False)
+
+
+def _fresh_tap(m: _Received) -> bool:
+    """A badge event made within FRESH_TAP_MS of its receipt (a cheap look, validated later)."""
+    if b"badge" not in m.payload or not m.topic.endswith("/event"):
+        return False
+    try:
+        d = orjson.loads(m.payload)
+    except orjson.JSONDecodeError:
+        return False
+    ts = d.get("ts") if isinstance(d, dict) else None
+    return d.get("type") == "badge" and type(ts) is int and abs(m.received - ts) <= FRESH_TAP_MS
 
 
 def _reused_row(e: IncomingEvent, stored_id: str, site: str, payload: bytes) -> tuple[int, str, bytes, str]:

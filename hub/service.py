@@ -129,7 +129,7 @@ class HubService:
         """The engine, consuming the input log as it grows."""
         engine = self.engine
         try:
-            engine.resume()
+            engine.resume(emit=self._dispatch)  # taps made while it catches up are answered meanwhile
         except Exception:
             log.exception("hub: engine resume failed; judging from here on")
         self.engine_ready.set()
@@ -139,7 +139,7 @@ class HubService:
             if self._stop.is_set():
                 return
             try:
-                self._dispatch(engine.consume())
+                engine.consume(emit=self._dispatch)  # what each batch decided, as soon as it is decided
             except Exception:
                 log.exception("hub: engine failed on the input log; retrying")
                 self._stop.wait(1.0)

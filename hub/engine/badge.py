@@ -128,7 +128,7 @@ def badge_unit(ctx: Ctx, uid: str, date: str) -> dict[str, list[dict[str, Any]]]
 
 
 def _two_seats(ctx: Ctx, f: Fact, emp: str, uid: str, date: str) -> list[dict[str, Any]]:
-    seats = {g.place for g in ctx.agent_taps(emp, f.t - ctx.lim.max_shift, f.t, ("seat",)) if g.place and g.place != f.place}
+    seats = ctx.seats_tapped(emp, f.t - ctx.lim.max_shift, f.t) - {f.place}
     out = []
     for other in sorted(seats):
         s = ctx.session_at(other, f.t - 1)

@@ -9,6 +9,7 @@ computed, only on the facts and `now`; that is what lets a rebuild reproduce liv
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -189,6 +190,7 @@ class Ctx:
         self.deadline: int | None = None
         self._repeat_memo: dict[str, bool] = {}
         self._session_memo: dict[str, list[Session]] = {}
+        self._seat_tap_memo: dict[str, tuple[list[Fact], list[tuple], list[int], dict[str, list[int]]]] = {}
 
     # ------------------------------------------------------------ time
 
@@ -273,15 +275,45 @@ class Ctx:
             return duty.end + self.lim.absent_after
         return start + self.lim.max_shift
 
-    def _move_time(self, emp: str, seat: str, after_key: tuple) -> tuple[int, str] | None:
+    def seat_tap_index(self, emp: str) -> tuple[list[Fact], list[tuple], list[int], dict[str, list[int]]]:
+        """The agent's seat taps (repeats left out), built once per evaluation: the taps, their
+        keys, for each the index of the next tap at another place, and each place's tap times.
+        What used to rescan the agent's day for every tap (the next tap at another seat, the
+        seats used lately) is a bisection here: the cost of a tap stays flat in taps per day."""
+        memo = self._seat_tap_memo.get(emp)
+        if memo is not None:
+            return memo
         tl = self.f.agent_taps.get(emp)
-        if tl is None:
+        taps = [g for g in tl if g.role == "seat" and not self.is_repeat(g)] if tl is not None else []
+        n = len(taps)
+        nxt = [n] * n
+        for i in range(n - 2, -1, -1):
+            nxt[i] = i + 1 if taps[i + 1].place != taps[i].place else nxt[i + 1]
+        by_place: dict[str, list[int]] = {}
+        for g in taps:
+            if g.place:
+                by_place.setdefault(g.place, []).append(g.t)
+        memo = self._seat_tap_memo[emp] = (taps, [g.key for g in taps], nxt, by_place)
+        return memo
+
+    def seats_tapped(self, emp: str, t0: int, t1: int) -> set[str]:
+        """The places of the agent's seat taps with t0 <= t < t1 (repeats left out)."""
+        out = set()
+        for place, times in self.seat_tap_index(emp)[3].items():
+            i = bisect.bisect_left(times, t0)
+            if i < len(times) and times[i] < t1:
+                out.add(place)
+        return out
+
+    def _move_time(self, emp: str, seat: str, after_key: tuple) -> tuple[int, str] | None:
+        """The agent's first seat tap after after_key at another place than seat."""
+        taps, keys, nxt, _ = self.seat_tap_index(emp)
+        p = bisect.bisect_right(keys, after_key)
+        if p < len(taps) and taps[p].place == seat:
+            p = nxt[p]
+        if p >= len(taps):
             return None
-        for g in tl.between(after_key[0], INF):
-            if g.key <= after_key or g.role != "seat" or g.place == seat or self.is_repeat(g):
-                continue
-            return g.t, g.event_id
-        return None
+        return taps[p].t, taps[p].event_id
 
     def _all_sessions(self, seat: str) -> list[Session]:
         """Every sign-in session at a seat over the facts kept (computed once per evaluation, so a

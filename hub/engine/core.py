@@ -55,6 +55,7 @@ CHECKPOINT_FORMAT = 1  # a checkpoint of another format is ignored (the engine r
 CHECKPOINT_EVERY_S = 120.0  # wall time between checkpoints while inputs flow
 CHECKPOINT_EVERY_INPUTS = 100_000  # ...and at least this often while catching up
 READ_BATCH = 2000  # inputs read and judged per flush
+AHEAD_EVERY = 250  # inputs judged between two looks for fresh taps to answer ahead (while behind)
 FRESH_TAP_MS = 30_000  # a tap this close to the log's newest input gets feedback; older ones are history
 
 Unit = tuple
@@ -131,6 +132,10 @@ class Engine:
         self._rows_cache: dict[Unit, dict[str, list[dict[str, Any]]]] = {}
         self._last_prune = 0
         self._pending_updates: list[tuple[str, dict[str, Any]]] = []
+        self._provisional: dict[str, tuple[int, str, str]] = {}  # taps answered ahead: event id -> (seq, result, verdict)
+        self._ahead_scanned = 0  # the log was looked through for fresh taps up to this seq
+        self._emit: Any = None  # consume's emit, while it runs
+        self._windows: dict[str, tuple[list, int, tuple]] = {}  # day -> (Plans' list, its length, duty windows)
         self.stats = {"events": 0, "units_computed": 0, "ignored_old": 0}
         self.derived.seed_roster([r.model_dump(mode="json") | {"source": "site"} for r in site.roster])
         install_roster(site, store)  # rotations and published months reach Plans through the roster table
@@ -150,12 +155,24 @@ class Engine:
 
     # ------------------------------------------------------------ consuming the input log
 
-    def consume(self, limit: int | None = None) -> Outcome:
+    def consume(self, limit: int | None = None, emit: Any = None) -> Outcome:
         """Judge what the input log holds after the last input consumed (at most `limit` inputs),
-        one bounded batch per flush. Returns commands for fresh taps and updates for live views."""
+        one bounded batch per flush. Returns commands for fresh taps and updates for live views;
+        with `emit` (the hub's live loop), hands them over after every batch instead, and answers
+        fresh taps ahead of a backlog first (`_answer_ahead`), so a person at a reader is not kept
+        waiting while history catches up."""
         out = Outcome()
         done = 0
+        self._emit = emit
+        try:
+            return self._consume(limit, emit, out, done)
+        finally:
+            self._emit = None
+
+    def _consume(self, limit: int | None, emit: Any, out: Outcome, done: int) -> Outcome:
         while limit is None or done < limit:
+            if emit is not None and self.live:
+                self._answer_ahead(out)
             n = READ_BATCH if limit is None else min(READ_BATCH, limit - done)
             rows = self.store.read_inputs(after_seq=self.seq, limit=n)
             if not rows:
@@ -165,12 +182,71 @@ class Engine:
                     continue
                 self._consume_batch(rows, out)
             done += len(rows)
+            if emit is not None and (out.commands or out.updates):
+                emit(out)
+                out = Outcome()
+        if emit is not None:
+            emit(out)
+            return Outcome()
         return out
+
+    def _answer_ahead(self, out: Outcome) -> None:
+        """While the engine is behind, a tap made just now (device time within FRESH_TAP_MS of its
+        receipt) waits in the log behind the backlog. Answer it now with a provisional verdict from
+        the state judged so far. Nothing is filed: the log order stays the truth, the tap is judged
+        in its place later (and answered again only if that verdict differs)."""
+        last_seq, last_received = self.store.input_position()
+        if last_seq - self.seq <= READ_BATCH:  # the next batch reaches it anyway
+            return
+        after = max(self.seq, self._ahead_scanned)
+        if after >= last_seq:
+            return
+        rows = self.store.fresh_taps(after_seq=after, upto_seq=last_seq, since_received=last_received - FRESH_TAP_MS,
+                                     within_ms=FRESH_TAP_MS)
+        self._ahead_scanned = last_seq
+        if not rows:
+            return
+        with self.lock:
+            ctx = None
+            for inp in rows:
+                e = inp.event
+                if e is None or e.event_id in self._provisional:
+                    continue
+                f = self._provisional_fact(e)
+                if f is None:
+                    continue
+                ctx = ctx or self._ctx(max(self.now(), f.t))
+                tap = self._feedback(ctx, f, out, provisional=True)
+                if tap is not None:
+                    self._provisional[e.event_id] = (inp.seq, tap["result"], tap["verdict"])
+
+    def _provisional_fact(self, e: StoredEvent) -> Fact | None:
+        """The fact a fresh tap will be, as far as the state judged so far tells (not filed)."""
+        cfg = self.site.devices.get(e.device)
+        if cfg is None or self.enrolling.get(e.device, 0) > e.received:  # enrolment binds in log order
+            return None
+        track = self.facts.devices.get(e.device)
+        trusted = e.clock_ok and e.body.get("clock_sync") is not False and (track is None or track.verified is not False)
+        t, timing = (e.ts, "device") if trusted and abs(e.ts - e.received) <= self.lim.clock_skew_max else (e.received, "hub")
+        day = local_date(t, self.site.tz)
+        if any((day + dt.timedelta(days=k)).isoformat() not in self.plans.loaded for k in (-1, 0, 1)):
+            return None  # the duties of its day are not loaded yet: answered in order
+        try:
+            f = Fact(t, e.event_id, e.device, e.seq, e.type, cfg.role, cfg.place, e.received, timing, e.body)
+            f.uid = self.plans.tap_key(e.device, e.body)
+        except (KeyError, TypeError, ValueError):
+            return None
+        return f
 
     def _consume_batch(self, rows: list[LoggedInput], out: Outcome) -> None:
         taps = []
         self._check_plans()  # a reader a lead just put in enrolment mode enrols the taps of this batch
-        for inp in rows:
+        for i, inp in enumerate(rows):
+            if self._emit is not None and i % AHEAD_EVERY == AHEAD_EVERY - 1 and self.live:
+                ahead = Outcome()  # a person at a reader is not kept waiting for the whole batch
+                self._answer_ahead(ahead)
+                if ahead.commands or ahead.updates:
+                    self._emit(ahead)
             self.seq = inp.seq
             if inp.received > self.watermark:
                 self.watermark = inp.received
@@ -189,13 +265,18 @@ class Engine:
         now = self.now()
         self._plans_around(now)
         self._flush(now, out, checkpoint=self._checkpoint_due())
-        # feedback for a person at the reader, not for history the engine is catching up on
-        fresh = self.store.input_position()[1] - FRESH_TAP_MS
-        taps = [f for f in taps if f.received >= fresh]
+        # feedback for a person at the reader, not for history the engine is catching up on: a
+        # tap received lately and made lately (a spool's tap from hours ago has nobody waiting)
+        if self.live and taps:
+            fresh = self.store.input_position()[1] - FRESH_TAP_MS
+            taps = [f for f in taps if f.received >= fresh and f.t >= f.received - FRESH_TAP_MS]
         if self.live and taps:
             ctx = self._ctx(now)
             for f in taps:
-                self._feedback(ctx, f, out)
+                prov = self._provisional.pop(f.event_id, None)
+                self._feedback(ctx, f, out, answered=prov[1:] if prov else None)
+        if self._provisional:  # answered ahead, judged since (not fresh any more by then)
+            self._provisional = {k: v for k, v in self._provisional.items() if v[0] > self.seq}
 
     def _apply(self, inp: LoggedInput) -> Fact | None:
         if inp.kind == "event":
@@ -266,9 +347,10 @@ class Engine:
 
     # ------------------------------------------------------------ restart: checkpoint + tail
 
-    def resume(self) -> None:
+    def resume(self, emit: Any = None) -> None:
         """After a restart: load the checkpoint and judge the log's tail after it; without a usable
-        checkpoint, replay what the engine keeps in memory and settle everything older."""
+        checkpoint, replay what the engine keeps in memory and settle everything older. `emit`
+        as for consume: the hub's live loop gets the verdicts of taps made during the catch-up."""
         cp = self.derived.checkpoint()
         restored = cp is not None and cp["format"] == CHECKPOINT_FORMAT and self._restore(cp)
         if not restored:
@@ -283,7 +365,7 @@ class Engine:
                 self.frozen_before = self._settled_before(first_row[0].received if first_row else since)
         started = time.perf_counter()
         seq0 = self.seq
-        self.consume()
+        self.consume(emit=emit)
         log.info("engine: %s, judged %d inputs in %.1f s", "checkpoint loaded" if restored else "no checkpoint",
                  self.seq - seq0, time.perf_counter() - started)
 
@@ -631,11 +713,30 @@ class Engine:
         else:
             # kiosks and doors: every roll call around that time
             for day in {self._date(t - ARRIVAL_LOOKBACK_MS - self.lim.absent_after), date}:
-                for duty in self.plans.by_date.get(day, []):
-                    if duty.start - ARRIVAL_LOOKBACK_MS <= t <= duty.end + self.lim.absent_after:
-                        d.add(duty.unit)
+                for start, end, units in self._duty_windows(day):
+                    if start - ARRIVAL_LOOKBACK_MS <= t <= end + self.lim.absent_after:
+                        d.update(units)
             if cfg.role == "door" and cfg.door:
                 d.add(("door", cfg.door, date))
+
+    def _duty_windows(self, day: str) -> tuple[tuple[int, int, list[Unit]], ...]:
+        """The day's duties grouped by (start, end): a kiosk's or door's report looks at a few shift
+        windows instead of every duty of the floor. Cached while Plans keeps the same list (it
+        rebuilds its lists on reload and restore; the cache holds the list, so its id is not reused)."""
+        lst = self.plans.by_date.get(day)
+        if not lst:
+            return ()
+        cached = self._windows.get(day)
+        if cached is not None and cached[0] is lst and cached[1] == len(lst):
+            return cached[2]
+        groups: dict[tuple[int, int], list[Unit]] = {}
+        for duty in lst:
+            groups.setdefault((duty.start, duty.end), []).append(duty.unit)
+        windows = tuple((start, end, units) for (start, end), units in groups.items())
+        if len(self._windows) > 8:
+            self._windows = {k: v for k, v in self._windows.items() if self.plans.by_date.get(k) is v[0]}
+        self._windows[day] = (lst, len(lst), windows)
+        return windows
 
     def _watch_device(self, device: str, t: int) -> None:
         """Wake up when the device would count as offline if it stays silent."""
@@ -937,16 +1038,27 @@ class Engine:
 
     # ------------------------------------------------------------ tap feedback
 
-    def _feedback(self, ctx: Ctx, f: Fact, out: Outcome) -> None:
+    def _feedback(self, ctx: Ctx, f: Fact, out: Outcome, *, provisional: bool = False,
+                  answered: tuple[str, str] | None = None) -> dict[str, Any] | None:
+        """The verdict for a person at the reader: a live update and a feedback command. A tap
+        answered ahead of the backlog (`answered`: its provisional result and verdict) is answered
+        again only when its verdict in log order differs (marked `corrected`)."""
         try:
             tap = badge.verdict(ctx, f)
         except Exception:
             log.exception("engine: no verdict for tap %s", f.event_id)
-            return
+            return None
+        if answered is not None:
+            if answered == (tap["result"], tap["verdict"]):
+                return tap
+            tap["corrected"] = True
+        if provisional:
+            tap["provisional"] = True
         out.updates.append(("tap", tap))
         text = f"{tap['text_zh']} / {tap['text_en']}"[:120]
         out.commands.append(wire.Command(v=1, device=f.device, ts=self.clock.now_ms(), cmd="feedback",
                                          result=tap["result"], text=text, re=f.event_id))
+        return tap
 
     # ------------------------------------------------------------ memory
 

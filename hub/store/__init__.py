@@ -327,6 +327,18 @@ class Store:
             out.append(LoggedInput(r[0], r[1], r[2], event, json.loads(r[3]) if r[3] else None))
         return out
 
+    def fresh_taps(self, *, after_seq: int, upto_seq: int, since_received: int, within_ms: int) -> list[LoggedInput]:
+        """Badge events logged in (after_seq, upto_seq], received at or after `since_received`, whose
+        device time is within `within_ms` of their receipt: a person at the reader now (the engine
+        answers them ahead of a backlog it is still judging)."""
+        sql = (f"SELECT l.seq, l.kind, l.received, l.body, {', '.join('e.' + c.strip() for c in _EVENT_COLUMNS.split(','))}"
+               " FROM input_log l JOIN events e ON e.id = l.event WHERE l.seq > ? AND l.seq <= ? AND l.kind = 'event'"
+               " AND l.received >= ? AND e.type = 'badge' AND e.ts >= l.received - ? AND e.ts <= l.received + ?"
+               " ORDER BY l.seq")
+        with self.lock:
+            rows = self.conn.execute(sql, (after_seq, upto_seq, since_received, within_ms, within_ms)).fetchall()
+        return [LoggedInput(r[0], r[1], r[2], _row_to_event(r[4:]), None) for r in rows]
+
     def input_position(self) -> tuple[int, int]:
         """(seq, received) of the newest input logged, (0, 0) when the log is empty."""
         with self.lock:

@@ -1,0 +1,298 @@
+"""Replay after an outage, realistically: a 2,000-seat floor's day queued at the broker, then the hub.
+
+    python bench/replay.py                       # 2,000 seats, the last 100,000 events of the floor
+    python bench/replay.py --events 20000 --taps 10 --profile replay.prof
+
+The floor is the soak plan's (bench/soak_plan.py through bench/restart.py's `build_floor`): the
+site rostered for yesterday, its duties played by the planner (late arrivals, long breaks, meals,
+early leavers...), heartbeats and equipment inventories, every event with its TRUE device time
+from a synchronised clock (each device first says `online` with its clock, as an edge agent
+reconnecting does). The newest `--events` of them are queued at the broker for the hub's
+persistent session while the hub is down; then the hub starts. In the same run, on the same
+backlog:
+
+1. `mosquitto_sub` draining it from a persistent session (the baseline);
+2. the hub with the engine off (HubService with bench/load.py's NoEngine: ingest + log only),
+   until every event is stored;
+3. the full hub, until every event is stored and the engine's pending (what `/api/health` shows
+   as engine.pending) is 0. While it catches up, a kiosk taps a badge every `--tap-every` seconds
+   (device time = now); each tap's verdict is timed on the hub's live bus (what the kiosk page
+   shows) from its publication and from the hub's receipt of it.
+
+Peak RSS is this process's (the hub runs here; publishers and mosquitto_sub are other processes);
+the RSS before the hub starts is reported beside it (it includes the bench's copy of the floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psutil  # noqa: E402
+
+from bench.load import NoEngine, pct, publish  # noqa: E402
+from bench.restart import build_floor  # noqa: E402
+from edge import wire  # noqa: E402
+from hub.broker import MosquittoBroker  # noqa: E402
+from hub.service import HubService  # noqa: E402
+from hub.site import load_site  # noqa: E402
+from hub.store import Store  # noqa: E402
+
+
+def send(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> float:
+    t = time.monotonic()
+    p = publish(broker.host, broker.port, [(0.0, topic, payload) for topic, payload in messages])
+    p.done.wait(1800)
+    p.join(60)
+    return time.monotonic() - t
+
+
+def mosquitto_sub_drain(broker: MosquittoBroker, site_id: str, messages: list[tuple[str, bytes]]) -> float:
+    exe = shutil.which("mosquitto_sub")
+    if exe is None:
+        raise SystemExit("mosquitto_sub not found (apt-get install mosquitto-clients)")
+    base = [exe, "-h", broker.host, "-p", str(broker.port), "-q", "1", "-c", "-i", f"bench-{uuid.uuid4().hex[:6]}"]
+    for t in wire.hub_subscriptions(site_id):
+        base += ["-t", t]
+    subprocess.run([*base, "-E"], check=True)  # the persistent session
+    send(broker, messages)
+    t0 = time.perf_counter()
+    subprocess.run([*base, "-C", str(len(messages))], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+class Taps(threading.Thread):
+    """A person at a kiosk while the hub catches up: a badge tap every `every` s, device time now;
+    its verdict timed on the live bus from publication and from the hub's receipt."""
+
+    def __init__(self, hub: HubService, site, broker: MosquittoBroker, every: float, first_seq: int) -> None:
+        super().__init__(daemon=True)
+        import paho.mqtt.client as mqtt  # noqa: PLC0415
+        from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
+
+        self.hub, self.every = hub, every
+        self.device = sorted(d for d, c in site.devices.items() if c.role == "kiosk")[0]
+        self.uids = [a.badges[0] for a in site.agents if a.badges][:50]
+        self.seq = first_seq
+        self.sent: dict[str, float] = {}
+        self.from_publish: list[float] = []
+        self.from_receipt: list[float] = []
+        self.provisional = 0
+        self.verdict_at: dict[str, float] = {}
+        self.stored_at: dict[str, float] = {}
+        self.from_stored: list[float] = []
+        on_events = hub._on_events
+
+        def stored(events) -> None:  # after ingest committed them
+            now = time.time()
+            for e in events:
+                if e.event_id in self.sent:
+                    self.stored_at[e.event_id] = now
+            on_events(events)
+
+        hub._on_events = hub.ingest.on_events = stored
+        self.stop = threading.Event()
+        self.sub = hub.live.subscribe({"tap"})
+        self.sub.q.maxsize = 1_000_000
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-kiosk-{uuid.uuid4().hex[:6]}")
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def run(self) -> None:
+        k = 0
+        while not self.stop.wait(self.every):
+            self.seq += 1
+            eid = str(uuid.uuid4())
+            now = int(time.time() * 1000)
+            msg = {"v": 1, "id": eid, "device": self.device, "seq": self.seq, "ts": now, "type": "badge",
+                   "uid": self.uids[k % len(self.uids)], "reader": "badge"}
+            k += 1
+            self.sent[eid] = time.time()
+            self.client.publish(wire.event_topic(self.hub.site.id, self.device), json.dumps(msg), qos=1)
+
+    def _listen(self) -> None:
+        for update in self.hub.live.listen(self.sub, timeout=0.2):
+            if update is None:
+                continue
+            d = update.data
+            eid = d.get("event_id")
+            if update.channel == "tap" and eid in self.sent and eid not in self.verdict_at:
+                self.verdict_at[eid] = time.time()
+                self.provisional += bool(d.get("provisional"))
+
+    def lags(self, store: Store) -> None:
+        """Publication -> verdict, and the hub's receipt (the stored event's received) -> verdict."""
+        received = dict(store.conn.execute("SELECT event_id, received FROM events WHERE device = ?",
+                                           (self.device,)).fetchall())
+        for eid, at in self.verdict_at.items():
+            self.from_publish.append((at - self.sent[eid]) * 1000)
+            if eid in received:
+                self.from_receipt.append(at * 1000 - received[eid])
+            if eid in self.stored_at:
+                self.from_stored.append((at - self.stored_at[eid]) * 1000)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, bytes]], n_events: int, *,
+            engine: bool, tap_every: float, profile: Path | None) -> dict:
+    store = Store(db)
+    hub = HubService(site, store, broker_host=broker.host, broker_port=broker.port, tick_s=0.5,
+                     engine=None if engine else NoEngine(), purge_every_s=None)
+    hub.start()
+    hub.ingest.caught_up.wait(30)  # subscribed: the broker keeps what follows for this session
+    hub.stop()
+    store.close()
+    send(broker, messages)
+    store = Store(db)
+    hub = HubService(site, store, broker_host=broker.host, broker_port=broker.port, tick_s=0.5,
+                     engine=None if engine else NoEngine(), purge_every_s=None)
+    me = psutil.Process()
+    rss0 = me.memory_info().rss
+    peak = [rss0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], me.memory_info().rss)
+
+    threading.Thread(target=sample, daemon=True).start()
+    taps = None
+    if engine and tap_every > 0:
+        kiosk_seq = max((json.loads(p)["seq"] for t, p in messages if t.endswith("/event") and "kiosk" in t), default=0)
+        taps = Taps(hub, site, broker, tap_every, kiosk_seq + 1_000)
+    prof = None
+    if profile is not None and engine:  # the engine's thread only: wrap its consume in cProfile
+        import cProfile  # noqa: PLC0415
+
+        prof = cProfile.Profile()
+        consume = hub.engine.consume
+
+        def profiled(*a, **kw):
+            prof.enable()
+            try:
+                return consume(*a, **kw)
+            finally:
+                prof.disable()
+
+        hub.engine.consume = profiled
+    t0 = time.monotonic()
+    hub.start()
+    if taps is not None:
+        taps.start()
+    stored_s = judged_s = None
+    try:
+        while time.monotonic() - t0 < 1800:
+            stored = store.count_events()
+            if stored_s is None and stored >= n_events and hub.ingest.idle():
+                stored_s = time.monotonic() - t0
+            if stored_s is not None:
+                if not engine:
+                    break
+                if hub.engine.progress()["pending"] == 0:
+                    judged_s = time.monotonic() - t0
+                    break
+            time.sleep(0.02)
+        else:
+            raise TimeoutError("not done after 1800 s")
+        if taps is not None:
+            taps.close()
+            time.sleep(1.5)  # the verdicts of the last taps
+            taps.lags(store)
+        if prof is not None:
+            prof.dump_stats(str(profile))
+        out = {"events": n_events, "stored_s": round(stored_s, 2),
+               "rss_start_mb": round(rss0 / 2**20), "rss_peak_mb": round(peak[0] / 2**20)}
+        if engine:
+            out["judged_s"] = round(judged_s, 2)
+            out["units_computed"] = hub.engine.stats["units_computed"]
+        if taps is not None:
+            out |= {"taps": len(taps.sent), "verdicts": len(taps.from_publish), "provisional": taps.provisional,
+                    "publish_p50_ms": pct(taps.from_publish, 0.5), "publish_p99_ms": pct(taps.from_publish, 0.99),
+                    "publish_max_ms": round(max(taps.from_publish), 1) if taps.from_publish else None,
+                    "receipt_p50_ms": pct(taps.from_receipt, 0.5), "receipt_p99_ms": pct(taps.from_receipt, 0.99),
+                    "receipt_max_ms": round(max(taps.from_receipt), 1) if taps.from_receipt else None,
+                    "stored_p50_ms": pct(taps.from_stored, 0.5), "stored_p99_ms": pct(taps.from_stored, 0.99)}
+        return out
+    finally:
+        done.set()
+        hub.stop()
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seats", type=int, default=2000)
+    ap.add_argument("--zones", type=int, default=20)
+    ap.add_argument("--events", type=int, default=100_000, help="the newest N events of the floor, queued")
+    ap.add_argument("--heartbeat-min", type=int, default=45, help="device heartbeat period, minutes")
+    ap.add_argument("--tap-every", type=float, default=0.25, help="seconds between fresh kiosk taps (0: none)")
+    ap.add_argument("--only", choices=["sub", "off", "full"], action="append", help="run only these (repeatable)")
+    ap.add_argument("--profile", type=Path, help="profile the full hub (the engine thread, cProfile) into this pstats file")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args(argv)
+    only = set(args.only or ["sub", "off", "full"])
+    root = Path(tempfile.mkdtemp(prefix="fw-replay-"))
+    broker = MosquittoBroker(root / "broker").start()
+    results: dict = {"seats": args.seats, "load_before": [round(x, 1) for x in os.getloadavg()]}
+    try:
+        t = time.monotonic()
+        floor = build_floor(root, seats=args.seats, zones=args.zones, now_ms=int(time.time() * 1000), hours=30.0,
+                            heartbeat_min=args.heartbeat_min)
+        events = floor.events[-args.events:]
+        messages = floor.statuses + events
+        site = load_site(floor.site_dir)
+        kinds: dict[str, int] = {}
+        for _, p in events:
+            k = json.loads(p)["type"]
+            kinds[k] = kinds.get(k, 0) + 1
+        results["floor"] = {"devices": len(floor.statuses), "events": len(events), "kinds": kinds,
+                            "built_s": round(time.monotonic() - t, 1)}
+        print(f"floor: {json.dumps(results['floor'])}", flush=True)
+        if "sub" in only:
+            s = mosquitto_sub_drain(broker, site.id, messages)
+            results["mosquitto_sub"] = {"drained_s": round(s, 2), "rate": round(len(messages) / s)}
+            print(f"mosquitto_sub: {json.dumps(results['mosquitto_sub'])}", flush=True)
+        if "off" in only:
+            r = run_hub(site, root / "off.db", broker, messages, len(events), engine=False, tap_every=0, profile=None)
+            r["rate"] = round(len(events) / r["stored_s"])
+            results["engine_off"] = r
+            print(f"hub, engine off: {json.dumps(r)}", flush=True)
+        if "full" in only:
+            r = run_hub(site, root / "full.db", broker, messages, len(events), engine=True, tap_every=args.tap_every,
+                        profile=args.profile)
+            r["rate"] = round(len(events) / r["judged_s"])
+            results["full"] = r
+            print(f"hub, full: {json.dumps(r)}", flush=True)
+    finally:
+        broker.close()
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    results["load_after"] = [round(x, 1) for x in os.getloadavg()]
+    print(json.dumps(results))
+    sub, off, full = results.get("mosquitto_sub"), results.get("engine_off"), results.get("full")
+    if off and full:
+        print(f"full hub / engine-off hub throughput: {full['rate'] / off['rate']:.2f}x (target >= 0.5x);"
+              f" full hub {full['judged_s']:.1f} s for {full['events']:,} events (target <= 10 s)")
+    if sub and off:
+        print(f"engine-off hub / mosquitto_sub: {off['rate'] / sub['rate']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
