@@ -40,6 +40,18 @@ def fresh_broker(tmp_path):
 
 
 @pytest.fixture
+def mock_pins():
+    """gpiozero's mock pin factory for every device a test builds (GPIO without a Pi)."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    Device.pin_factory = MockFactory()
+    yield Device.pin_factory
+    Device.pin_factory.reset()
+    Device.pin_factory = None
+
+
+@pytest.fixture
 def site_dir(tmp_path) -> Path:
     """A small generated site (8 seats, 2 zones) rostered for the site's today (its zone's date, not
     the host's), with simulated devices."""

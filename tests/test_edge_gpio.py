@@ -33,14 +33,6 @@ class StampedPin(MockPin):
 
 
 @pytest.fixture
-def mock_pins():
-    Device.pin_factory = MockFactory()
-    yield Device.pin_factory
-    Device.pin_factory.reset()
-    Device.pin_factory = None
-
-
-@pytest.fixture
 def stamped_pins():
     Device.pin_factory = MockFactory(pin_class=StampedPin)
     yield Device.pin_factory

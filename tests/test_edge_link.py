@@ -7,7 +7,6 @@ made while the broker is away and the agent has gone through failed reconnects."
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -15,12 +14,9 @@ import signal
 import subprocess
 import sys
 import time
-import tty
 
 import paho.mqtt.client as mqtt
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
@@ -32,6 +28,7 @@ from edge.link import backoff_delay
 from hub.ingest import Ingest
 from hub.store import Store
 from tests.mqtt_util import Publisher
+from tests.pty_util import pty_pair
 from tests.waiting import wait_until
 
 
@@ -69,14 +66,6 @@ def hub(request, tmp_path):
     for ingest, store in made:
         ingest.stop()
         store.close()
-
-
-@pytest.fixture
-def mock_pins():
-    Device.pin_factory = MockFactory()
-    yield Device.pin_factory
-    Device.pin_factory.reset()
-    Device.pin_factory = None
 
 
 def retained_status(broker, site, device) -> dict | None:
@@ -172,18 +161,6 @@ def test_spool_overflow_is_reported_in_heartbeats(fresh_broker, hub, tmp_path):
                                       for h in store.recent_events(device="seat-a03", type="heartbeat")))
     finally:
         agent.stop()
-
-
-@contextlib.contextmanager
-def pty_pair():
-    master, slave = os.openpty()
-    tty.setraw(master)
-    tty.setraw(slave)
-    try:
-        yield master, os.ttyname(slave)
-    finally:
-        os.close(master)
-        os.close(slave)
 
 
 def test_broker_down_while_1000_taps_are_made(fresh_broker, hub, tmp_path):

@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
 from edge import wire
 from edge.agent import Agent
@@ -19,14 +17,6 @@ from edge.exceptions import ConfigError, WireError
 from hub.ingest import Ingest
 from hub.store import Store
 from tests.waiting import wait_until
-
-
-@pytest.fixture
-def mock_pins():
-    Device.pin_factory = MockFactory()
-    yield Device.pin_factory
-    Device.pin_factory.reset()
-    Device.pin_factory = None
 
 
 def test_relay_drives_its_pin_and_repeats_change_nothing(mock_pins):

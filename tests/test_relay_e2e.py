@@ -9,10 +9,6 @@ import datetime as dt
 import os
 import time
 
-import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
-
 from edge.agent import Agent
 from edge.clock import ManualClock
 from edge.config import BrokerConfig, SpoolConfig, load_device_config, parse_device_config
@@ -26,14 +22,6 @@ from tests.mqtt_util import Publisher
 from tests.waiting import wait_until
 
 DAY = dt.date(2026, 3, 10)
-
-
-@pytest.fixture
-def mock_pins():
-    Device.pin_factory = MockFactory()
-    yield Device.pin_factory
-    Device.pin_factory.reset()
-    Device.pin_factory = None
 
 
 def test_zone_empties_relay_goes_off_someone_sits_it_goes_on(broker, tmp_path, mock_pins):
