@@ -261,7 +261,6 @@ class Engine:
                 self._flush(now, out)
                 self._prune_at_fixed_points(now)
         self._inputs_since_checkpoint += len(rows)
-        self._check_plans()
         now = self.now()
         self._plans_around(now)
         self._flush(now, out, checkpoint=self._checkpoint_due())
