@@ -137,7 +137,12 @@ class RunningHub:
         end = shift_time(self.site, hhmm)
         while self.clock.now_ms() < end:
             self.clock.set(min(end, self.clock.now_ms() + int(step_s * 1000)))
+            stored = self.store.count_events() + len(devices)
             self.send_all([self.event(d, "heartbeat", uptime_s=1000, spooled=0) for d in devices])
+            # received before the clock moves on, as on a real floor: otherwise the hub would see
+            # every heartbeat arrive late and judge the devices' clocks behind (DEV-CLOCK), and then
+            # treat their taps as no data
+            self.wait_until(lambda n=stored: self.store.count_events() >= n, what="the heartbeats stored")
         self.hub.ingest.wait_idle(WAIT_S)
         return end
 
