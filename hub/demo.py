@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 DEMO_TZ = "Asia/Shanghai"  # the demo site's zone (generate_site's default)
 OPENS_BEFORE_MIN = 40  # the floor opens this long before the day's first shift: agents arriving
+DEMO_TRANSIT_S = 0.25  # real seconds a message may take from a simulated device to the engine
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,13 @@ def opening_now(now_ms: int, tz: str | ZoneInfo = DEMO_TZ) -> Opening:
     return Opening(site_today(tz, now_ms))
 
 
+def demo_skew_limit_s(speed: float) -> float:
+    """DEV-CLOCK's limit in simulated seconds: the site's 5 s, or what DEMO_TRANSIT_S of real
+    delivery time becomes at `speed` (at 300x a 50 ms hop is 15 simulated seconds, which must not
+    read as a clock behind)."""
+    return max(5.0, round(DEMO_TRANSIT_S * speed, 1))
+
+
 def run_demo(root: Path | None = None, *, web_port: int = 8080, speed: float = 60.0, broker: str = "auto",
              start: Opening | None = None) -> int:
     from edge import wire
@@ -78,7 +86,7 @@ def run_demo(root: Path | None = None, *, web_port: int = 8080, speed: float = 6
     # A week of roster around the opening day, so the hub has the day being played (and the
     # next ones, should the demo run past midnight).
     site_dir = generate_site(root / "site", tz=DEMO_TZ, roster_dates=days_around(opens.day), sim_devices=True,
-                             broker_port=mqtt.port)
+                             broker_port=mqtt.port, clock_skew_max_s=demo_skew_limit_s(speed))
     site = load_site(site_dir)
     db_path = root / "floorwatch.db"
     store = Store(db_path)

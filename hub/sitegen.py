@@ -78,7 +78,7 @@ inventory_period_s = 60
 zone_empty_min = 15            # FAC-ZONE-EMPTY
 heartbeat_s = 30               # DEV-OFFLINE
 offline_after_s = 90
-clock_skew_max_s = 5           # DEV-CLOCK
+clock_skew_max_s = {clock_skew_max_s:<14g}# DEV-CLOCK
 reorder_tolerance_s = 60       # out-of-order events within this are applied in device-time order
 tap_hold_off_s = 2             # a second tap within this repeats the first result
 
@@ -255,6 +255,7 @@ def generate_site(
     tz: str = "Asia/Shanghai",
     sim_devices: bool = False,
     broker_port: int = 1883,
+    clock_skew_max_s: float = 5,
 ) -> Path:
     """Write a complete, valid site folder; returns its path.
 
@@ -301,7 +302,7 @@ def generate_site(
         text += f'\n[[kiosks]]\nid = "{kid}"\nname = "点名机 Kiosk {k + 1}"\nx = 100\ny = {80 + k * 120}\n'
         kiosk_ids.append(kid)
     (root / "site.toml").write_text(text, encoding="utf-8")
-    (root / "rules.toml").write_text(RULES_TOML, encoding="utf-8")
+    (root / "rules.toml").write_text(RULES_TOML.format(clock_skew_max_s=clock_skew_max_s), encoding="utf-8")
 
     # Agents: two per seat (day and evening), plus two leads per team.
     agents = []

@@ -138,6 +138,10 @@ def assert_demo_judges(info: dict, site_days: set[dt.date]) -> None:
     board = get(f"{web}/api/rollcall", token)
     assert rows, f"roll call judged fewer than 20 agents: {sorted((r['status'], r['unrostered']) for r in board)}"
     assert {r["date"] for r in rows} == {site_day.isoformat()}
+    # the simulated devices' clocks are synchronised: at 300x a few ms of real transit must not
+    # read as a clock behind (the skew limit scales with the demo's speed)
+    clocks = get(f"{web}/api/violations?rule=DEV-CLOCK", token)
+    assert not clocks, clocks[:3]
 
 
 # A Sunday, a public holiday (国庆节) and an ordinary Wednesday, none near the shipped roster's
