@@ -3,12 +3,14 @@ free port with a generated config; nothing here depends on a broker the machine 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import pytest
 
 from hub.broker import MosquittoBroker
+from hub.engine.scenario import ScriptedFloor, scenario_site
 from hub.site import load_site
 from hub.sitegen import generate_site
 from hub.store import Store
@@ -139,3 +141,29 @@ def kiosk_client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+SCENARIO_DAY = dt.date(2026, 3, 10)  # a Tuesday: the rule scenarios' day (their expectations are exact)
+
+
+@pytest.fixture
+def make_floor(tmp_path):
+    """make(day=, tz=, start=, **ScriptedFloor options): a scripted shift on a fresh scenario site
+    and store (several per test when a scenario compares two floors)."""
+    stores: list[Store] = []
+
+    def make(day: dt.date = SCENARIO_DAY, tz: str = "Asia/Shanghai", start: str = "07:30", **options) -> ScriptedFloor:
+        site = scenario_site(tmp_path / f"site-{len(stores)}", day=day, tz=tz)
+        store = Store(tmp_path / f"hub-{len(stores)}.db")
+        stores.append(store)
+        return ScriptedFloor(site, store, day=day, start=start, **options)
+
+    yield make
+    for s in stores:
+        s.close()
+
+
+@pytest.fixture
+def floor(make_floor):
+    """One scripted shift on SCENARIO_DAY, the floor opening at 07:30."""
+    return make_floor()

@@ -14,23 +14,9 @@ import pytest
 from hub.engine import Engine
 from hub.engine.scenario import ScriptedFloor, badge_of, scenario_site
 from hub.store import Store
+from tests.conftest import SCENARIO_DAY
 
-DAY = dt.date(2026, 3, 10)  # a Tuesday
-
-
-@pytest.fixture
-def make_floor(tmp_path):
-    stores = []
-
-    def make(start: str = "07:30", tick_s: float = 60) -> ScriptedFloor:
-        site = scenario_site(tmp_path / f"site{len(stores)}", day=DAY)
-        store = Store(tmp_path / f"hub{len(stores)}.db")
-        stores.append(store)
-        return ScriptedFloor(site, store, day=DAY, start=start, tick_s=tick_s)
-
-    yield make
-    for s in stores:
-        s.close()
+DAY = SCENARIO_DAY  # the make_floor/floor fixtures' day
 
 
 def test_heartbeats_queued_during_a_30_minute_hub_outage_mark_no_clock_behind(make_floor):

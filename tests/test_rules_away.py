@@ -4,22 +4,10 @@ in the middle of a break (no violation: no data)."""
 
 from __future__ import annotations
 
-import datetime as dt
+from hub.engine.scenario import badge_of
+from tests.conftest import SCENARIO_DAY
 
-import pytest
-
-from hub.engine.scenario import ScriptedFloor, badge_of, scenario_site
-from hub.store import Store
-
-DAY = dt.date(2026, 3, 10)
-
-
-@pytest.fixture
-def floor(tmp_path):
-    site = scenario_site(tmp_path / "site", day=DAY)
-    store = Store(tmp_path / "hub.db")
-    yield ScriptedFloor(site, store, day=DAY, start="07:30")
-    store.close()
+DAY = SCENARIO_DAY  # the make_floor/floor fixtures' day
 
 
 def arrive(f, emp, seat_device, end="16:00:30"):

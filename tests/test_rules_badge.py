@@ -3,24 +3,12 @@ BADGE-TAILGATE, and the verdicts a reader shows (including a repeated tap)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-import pytest
-
-from hub.engine.scenario import ScriptedFloor, badge_of, scenario_site
+from hub.engine.scenario import badge_of
 from hub.lead import Lead
 from hub.roster.changes import replace_badge, revoke_badge
-from hub.store import Store
+from tests.conftest import SCENARIO_DAY
 
-DAY = dt.date(2026, 3, 10)
-
-
-@pytest.fixture
-def floor(tmp_path):
-    site = scenario_site(tmp_path / "site", day=DAY)
-    store = Store(tmp_path / "hub.db")
-    yield ScriptedFloor(site, store, day=DAY, start="07:30")
-    store.close()
+DAY = SCENARIO_DAY  # the make_floor/floor fixtures' day
 
 
 def taps(outcome):

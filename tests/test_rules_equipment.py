@@ -4,26 +4,17 @@ when nobody was), and EQUIP-EXIT."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from hub.engine.scenario import ScriptedFloor, badge_of, scenario_site
 from hub.lead import Lead
 from hub.store import Store
+from tests.conftest import SCENARIO_DAY
 
-DAY = dt.date(2026, 3, 10)
+DAY = SCENARIO_DAY  # the make_floor/floor fixtures' day
 # sitegen: every seat has a headset and a mouse; A01: E000B000000/1, A02: ..2/3, A03: ..4/5, A04: ..6/7
 HEADSET = {"A01": "E000B000000", "A02": "E000B000002", "A03": "E000B000004", "A04": "E000B000006"}
 MOUSE = {"A01": "E000B000001", "A02": "E000B000003", "A03": "E000B000005", "A04": "E000B000007"}
-
-
-@pytest.fixture
-def floor(tmp_path):
-    site = scenario_site(tmp_path / "site", day=DAY)
-    store = Store(tmp_path / "hub.db")
-    yield ScriptedFloor(site, store, day=DAY, start="07:30")
-    store.close()
 
 
 def inventories(f, seats, start, end, where):

@@ -4,29 +4,13 @@ or a slow link) keeps its own time, so its events land where they happened."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from hub.engine.scenario import ScriptedFloor, badge_of, scenario_site
 from hub.store import Store
+from tests.conftest import SCENARIO_DAY
 
-DAY = dt.date(2026, 3, 10)
-
-
-@pytest.fixture
-def make_floor(tmp_path):
-    stores = []
-
-    def make(start: str = "07:30") -> ScriptedFloor:
-        site = scenario_site(tmp_path / f"site{len(stores)}", day=DAY)
-        store = Store(tmp_path / f"hub{len(stores)}.db")
-        stores.append(store)
-        return ScriptedFloor(site, store, day=DAY, start=start)
-
-    yield make
-    for s in stores:
-        s.close()
+DAY = SCENARIO_DAY  # the make_floor/floor fixtures' day
 
 
 def zone_spells(f):

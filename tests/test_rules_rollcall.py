@@ -7,28 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
-from hub.engine.scenario import ScriptedFloor, badge_of, scenario_site
+from hub.engine.scenario import badge_of
 from hub.lead import Lead
-from hub.store import Store
+from tests.conftest import SCENARIO_DAY
 
-DAY = dt.date(2026, 3, 10)  # a Tuesday, Asia/Shanghai
-
-
-@pytest.fixture
-def make_floor(tmp_path):
-    stores = []
-
-    def make(day: dt.date = DAY, tz: str = "Asia/Shanghai", start: str = "07:30") -> ScriptedFloor:
-        site = scenario_site(tmp_path / f"site-{len(stores)}", day=day, tz=tz)
-        store = Store(tmp_path / f"hub-{len(stores)}.db")
-        stores.append(store)
-        return ScriptedFloor(site, store, day=day, start=start)
-
-    yield make
-    for s in stores:
-        s.close()
+DAY = SCENARIO_DAY  # the make_floor/floor fixtures' day
 
 
 def taps(outcome, verdict=None):
