@@ -17,7 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_DB = "var/floorwatch.db"
+from hub.commands import args as types
+from hub.commands.args import add_db, add_site, load_site_arg
+from hub.store.auth import ROLES
 
 
 def _actor() -> str:
@@ -26,21 +28,21 @@ def _actor() -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("provision", help="generate the site CA, broker configuration and one bundle per device")
-    p.add_argument("--site", help="site folder (default: the example site)")
-    p.add_argument("--out", required=True, help="output folder (holds secrets: keep it off version control)")
+    add_site(p)
+    p.add_argument("--out", type=types.out_folder, required=True, help="output folder (holds secrets: keep it off version control)")
     p.add_argument("--broker-host", help="name or address devices reach the broker by")
     p.add_argument("--name", action="append", default=[], help="another name for the broker certificate")
-    p.add_argument("--tls-port", type=int, default=8883)
+    p.add_argument("--tls-port", type=types.port, default=8883)
     p.add_argument("--tls-bind", help="address the TLS listener binds (default: all)")
-    p.add_argument("--plain-port", type=int, default=1883, help="loopback listener for the hub")
-    p.add_argument("--broker-dir", help="where the broker/ files will live on the hub (default: in --out)")
-    p.add_argument("--data-dir", help="mosquitto persistence folder (default: <broker-dir>/data)")
+    p.add_argument("--plain-port", type=types.port, default=1883, help="loopback listener for the hub")
+    p.add_argument("--broker-dir", type=types.out_folder, help="where the broker/ files will live on the hub (default: in --out)")
+    p.add_argument("--data-dir", type=types.out_folder, help="mosquitto persistence folder (default: <broker-dir>/data)")
     p.add_argument("--broker-user", help="user mosquitto runs as (default: the current user)")
     p.add_argument("--hub-url", help="web UI as kiosks reach it (default: http://<broker-host>:8080)")
     p.add_argument("--agent-bin", default="/opt/floorwatch/venv/bin/floorwatch-edge",
                    help="the agent's command on the Pis (pip install floorwatch, no extras)")
     p.add_argument("--renew", action="store_true", help="reissue every device certificate")
-    p.add_argument("--db", default=DEFAULT_DB, help="hub database to register kiosk display tokens in")
+    add_db(p, help="hub database to register kiosk display tokens in")
     p.add_argument("--no-kiosk-tokens", action="store_true", help="do not create kiosk display tokens")
     p.set_defaults(func=cmd_provision)
 
@@ -48,23 +50,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     usub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     a = usub.add_parser("add", help="create an account (asks for the password, or generates one)")
     a.add_argument("username")
-    a.add_argument("--role", required=True, choices=["kiosk", "facilities", "lead", "admin"])
+    a.add_argument("--role", required=True, choices=ROLES)
     a.add_argument("--teams", default="", help="lead: comma-separated teams")
     a.add_argument("--device", help="kiosk: the kiosk device id")
     a.add_argument("--employee-no")
     a.add_argument("--generate-password", action="store_true", help="generate and print a password")
-    a.add_argument("--db", default=DEFAULT_DB)
+    add_db(a)
     a.set_defaults(func=cmd_user_add)
     for name, helptext in (("passwd", "set a new password"), ("disable", "block sign-in and end sessions"),
                            ("enable", "allow sign-in again")):
         x = usub.add_parser(name, help=helptext)
         x.add_argument("username")
-        x.add_argument("--db", default=DEFAULT_DB)
+        add_db(x)
         if name == "passwd":
             x.add_argument("--generate-password", action="store_true")
         x.set_defaults(func=cmd_user_change, action=name)
     x = usub.add_parser("list", help="list accounts")
-    x.add_argument("--db", default=DEFAULT_DB)
+    add_db(x)
     x.set_defaults(func=cmd_user_list)
 
     p = sub.add_parser("token", help="API tokens (Authorization: Bearer ...)")
@@ -73,20 +75,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("username")
     t.add_argument("--name", required=True, help="what it is for, e.g. 'payroll export'")
     t.add_argument("--scope", choices=["export"], help="limit the token to export endpoints")
-    t.add_argument("--days", type=float, help="expires after this many days")
-    t.add_argument("--db", default=DEFAULT_DB)
+    t.add_argument("--days", type=types.positive, help="expires after this many days")
+    add_db(t)
     t.set_defaults(func=cmd_token_issue)
     t = tsub.add_parser("list", help="tokens (never their values)")
-    t.add_argument("--db", default=DEFAULT_DB)
+    add_db(t)
     t.set_defaults(func=cmd_token_list)
     t = tsub.add_parser("revoke", help="revoke a token by id")
     t.add_argument("id", type=int)
-    t.add_argument("--db", default=DEFAULT_DB)
+    add_db(t)
     t.set_defaults(func=cmd_token_revoke)
 
     p = sub.add_parser("purge", help="delete data past its retention period (rules.toml [retention])")
-    p.add_argument("--site", help="site folder (default: the example site)")
-    p.add_argument("--db", default=DEFAULT_DB)
+    add_site(p)
+    add_db(p)
     p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     p.set_defaults(func=cmd_purge)
 
@@ -94,16 +96,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     psub = p.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
     e = psub.add_parser("export-agent", help="everything held about one agent, as JSON (access right)")
     e.add_argument("employee_no")
-    e.add_argument("--site", help="site folder (default: the example site)")
-    e.add_argument("--db", default=DEFAULT_DB)
-    e.add_argument("--out", help="file to write (default: standard output)")
+    add_site(e)
+    add_db(e)
+    e.add_argument("--out", type=types.out_file, help="file to write (default: standard output)")
     e.set_defaults(func=cmd_export_agent)
-
-
-def _site(arg: str | None):
-    from hub.site import example_site_dir, load_site
-
-    return load_site(Path(arg) if arg else example_site_dir())
 
 
 def _fail(msg: str) -> int:
@@ -119,15 +115,10 @@ def _accounts(db: str):
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
-    from hub.exceptions import HubError, SiteConfigError
+    from hub.exceptions import HubError
     from hub.provision import ProvisionOptions, provision
 
-    try:
-        site = _site(args.site)
-    except SiteConfigError as exc:
-        for err in exc.errors:
-            print(f"error: {err}", file=sys.stderr)
-        return 1
+    site = load_site_arg(args.site)
     opts = ProvisionOptions(
         broker_host=args.broker_host, tls_port=args.tls_port, tls_bind=args.tls_bind, plain_port=args.plain_port,
         broker_dir=args.broker_dir, data_dir=args.data_dir, run_user=args.broker_user, hub_url=args.hub_url,
@@ -248,7 +239,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     from hub.privacy import cutoffs, purge
     from hub.store import Store
 
-    site = _site(args.site)
+    site = load_site_arg(args.site)
     store = Store(args.db)
     from edge.clock import SystemClock
 
@@ -269,7 +260,7 @@ def cmd_export_agent(args: argparse.Namespace) -> int:
     from hub.store import Store
     from hub.store.auth import AuthStore
 
-    site = _site(args.site)
+    site = load_site_arg(args.site)
     store = Store(args.db)
     now = SystemClock().now_ms()
     data = agent_data(site, store, args.employee_no, now)

@@ -457,9 +457,11 @@ def _first_sheet(factory: Callable[[], list[Sheet]], fn: Callable[[Sheet], Itera
     yield from fn(sheets[0])
 
 
-def write_file(rendered: Rendered, out: str | Path | BinaryIO) -> int:
+def write_file(rendered: Rendered, out: str | Path | BinaryIO, before_replace: Callable[[], None] | None = None) -> int:
     """Write a rendered export to a path (atomically: a partial file never replaces a good one)
-    or an open binary stream; returns the bytes written."""
+    or an open binary stream; returns the bytes written. `before_replace` runs once the whole
+    file is written and before it takes the path's place (the CLI's audit): if it raises, the
+    path is left as it was."""
     if not isinstance(out, str | Path):
         n = 0
         for data in rendered.chunks:
@@ -474,6 +476,8 @@ def write_file(rendered: Rendered, out: str | Path | BinaryIO) -> int:
             for data in rendered.chunks:
                 fh.write(data)
                 n += len(data)
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     finally:
         if tmp.exists():
