@@ -1,6 +1,6 @@
 """SQL for web access: users, sessions, API tokens, the web secret, and the audit trail writer.
 
-Nothing secret is stored in the clear: passwords as scrypt hashes (hub.accounts), session ids
+Nothing secret is stored in the clear: passwords as argon2 hashes (hub.accounts), session ids
 and API tokens as SHA-256 of random 190+-bit values (a fast hash is right for random secrets; a
 slow one is for guessable passwords).
 
