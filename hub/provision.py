@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import tomlkit
+import tomlkit.items
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
@@ -199,6 +201,9 @@ def broker_files(site: Site, out: Path, opts: ProvisionOptions, ca: CertificateA
     broker = out / "broker"
     broker.mkdir(parents=True, exist_ok=True)
     broker_dir = opts.broker_dir or str(broker.resolve())
+    if not _PATH_RE.match(broker_dir):  # mosquitto.conf has no quoting: a space would split the path
+        raise ProvisionError(f"broker_dir: the broker files would be at {broker_dir!r}, which mosquitto.conf "
+                             "cannot name (spaces or quotes): pass broker_dir (--broker-dir)")
     data_dir = opts.data_dir or f"{broker_dir}/data"
     if opts.data_dir is None:
         (broker / "data").mkdir(exist_ok=True)
@@ -263,22 +268,26 @@ def _chown_for_broker(broker: Path, run_user: str | None) -> None:
 
 
 def hub_conf(site: Site, out: Path, opts: ProvisionOptions) -> Path:
-    """How the hub logs in to the broker (loopback): read by `floorwatch hub --mqtt-conf`."""
+    """How the hub logs in to the broker (loopback): read by `floorwatch hub --mqtt-conf`.
+    Written by a TOML writer, so any path (quotes, backslashes) reads back as it was."""
     hub = out / "hub"
-    text = (
-        f"# How the floorwatch hub of site {site.id!r} logs in to its broker.\n"
-        "[broker]\n"
-        f'host = "{opts.plain_host}"\n'
-        f"port = {opts.plain_port}\n"
-        f'username = "{hub_username(site.id)}"\n'
-        f'password_file = "{(hub / "hub-mqtt-password").resolve()}"\n'
-        "\n[acd]\n"
-        f'username = "{acd_username(site.id)}"\n'
-        f'password_file = "{(hub / "acd-mqtt-password").resolve()}"\n'
-    )
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(f"How the floorwatch hub of site {site.id!r} logs in to its broker."))
+    doc.add("broker", _table(host=opts.plain_host, port=opts.plain_port, username=hub_username(site.id),
+                             password_file=str((hub / "hub-mqtt-password").resolve())))
+    doc.add("acd", _table(username=acd_username(site.id), password_file=str((hub / "acd-mqtt-password").resolve())))
     path = hub / "mqtt.toml"
-    write_secret(path, text)
+    write_secret(path, tomlkit.dumps(doc))
     return path
+
+
+def _table(comment: str | None = None, **values: object) -> tomlkit.items.Table:
+    table = tomlkit.table()
+    if comment:
+        table.add(tomlkit.comment(comment))
+    for key, value in values.items():
+        table.add(key, value)
+    return table
 
 
 @dataclass(frozen=True)
@@ -311,41 +320,19 @@ def load_hub_credentials(path: str | Path) -> HubCredentials:
 # ---------------------------------------------------------------- device bundles
 
 
-_TABLE_RE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(#.*)?$")
-
-
 def with_tls_broker(raw: str, *, host: str, port: int, protocol: str) -> str:
-    """The device file with its [broker] table replaced by the TLS one (comments elsewhere kept)."""
-    block = (
-        "[broker]\n"
-        "# Provisioned: TLS with this device's own certificate; its CN is the MQTT username.\n"
-        f'host = "{host}"\n'
-        f"port = {port}\n"
-        f'protocol = "{protocol}"\n'
-        "tls = true\n"
-        f'ca = "{ETC}/ca.crt"\n'
-        f'cert = "{ETC}/device.crt"\n'
-        f'key = "{ETC}/device.key"\n'
-        "\n"
-    )
-    lines = raw.splitlines()
-    out: list[str] = []
-    in_broker = replaced = False
-    for line in lines:
-        m = _TABLE_RE.match(line)
-        if m:
-            in_broker = m.group(1) == "broker"
-            if in_broker:
-                out.extend(block.splitlines())
-                replaced = True
-                continue
-        if in_broker:
-            continue
-        out.append(line)
-    text = "\n".join(out).rstrip("\n") + "\n"
-    if not replaced:
-        text += "\n" + block
-    return text
+    """The device file with its [broker] table replaced by the TLS one, edited as a TOML
+    document (tomlkit keeps every other table, key and comment as written)."""
+    doc = tomlkit.parse(raw)
+    broker = _table("Provisioned: TLS with this device's own certificate; its CN is the MQTT username and "
+                    "client id.", host=host, port=port, protocol=protocol, tls=True, ca=f"{ETC}/ca.crt",
+                    cert=f"{ETC}/device.crt", key=f"{ETC}/device.key")
+    if "broker" in doc:
+        doc["broker"] = broker
+    else:
+        doc.add(tomlkit.nl())
+        doc.add("broker", broker)
+    return tomlkit.dumps(doc)
 
 
 def _udev_rules(dev: DeviceConfig) -> str:

@@ -379,3 +379,16 @@ def test_floorwatch_hub_logs_in_with_its_provisioned_credentials(provisioned, tm
         hub.wait(15)
         log.close()
     assert "connected to 127.0.0.1" in (tmp_path / "hub.log").read_text()
+
+
+def test_mqtt_toml_keeps_a_path_with_a_quote_and_a_backslash(provisioned, tmp_path):
+    """hub/mqtt.toml is written by a TOML writer: tomllib reads back the very path."""
+    p = provisioned
+    out = tmp_path / 'we"ird\\out'
+    result = provision(p["site"], out, ProvisionOptions(broker_host="127.0.0.1", broker_dir="/srv/floorwatch/broker"))
+    data = tomllib.loads(result.hub_conf.read_text(encoding="utf-8"))
+    assert data["broker"]["password_file"] == str((out / "hub" / "hub-mqtt-password").resolve())
+    creds = load_hub_credentials(result.hub_conf)
+    assert creds.password == (out / "hub" / "hub-mqtt-password").read_text().strip() and creds.port == 1883
+    with pytest.raises(ProvisionError, match="broker_dir"):  # mosquitto.conf could not name these files
+        provision(p["site"], out, ProvisionOptions(broker_host="127.0.0.1"))
