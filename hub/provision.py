@@ -7,6 +7,8 @@ Output folder (`--out`), never committed (it holds a `.gitignore` of `*`):
                                   persistence on, queue limits set deliberately
   broker/passwd, broker/acl       hashed passwords ($7$) of the hub and ACD-feed users; the ACL
   broker/server.crt|key, ca.crt
+  broker/crl.pem                  the CA's revocation list: certificates of removed devices and
+                                  those replaced by a re-issue (ca/revoked.json keeps the serials)
   hub/mqtt.toml, hub/*-password   how the hub (and the ACD feed) log in on the loopback listener
   devices/<id>/                   one bundle per Pi, laid out like the Pi's root file system,
                                   with install.sh; kiosks also get the display start and a token
@@ -46,6 +48,7 @@ from hub.exceptions import HubError
 from hub.pki import (
     CertificateAuthority,
     Issued,
+    Revocations,
     common_name,
     days_left,
     mosquitto_password_hash,
@@ -108,6 +111,7 @@ class ProvisionResult:
     kiosk_tokens: dict[str, str]  # kiosk device -> plaintext token written to its bundle
     broker_conf: Path
     hub_conf: Path
+    revoked: list[str] = field(default_factory=list)  # devices whose certificates the CRL lists
 
 
 # ---------------------------------------------------------------- validation of options
@@ -386,9 +390,22 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
     os.chmod(path, mode)
 
 
+def _revoke_bundle_cert(etc: Path, ca: CertificateAuthority, dev_id: str, revocations: Revocations,
+                        reason: x509.ReasonFlags) -> None:
+    """Put the certificate of the bundle in `etc` (if it is this CA's) on the revocation list."""
+    try:
+        cert = x509.load_pem_x509_certificate((etc / "device.crt").read_bytes())
+    except (OSError, ValueError):
+        return
+    if ca.issued_this(cert):
+        revocations.revoke(cert, dev_id, reason)
+
+
 def device_bundle(site: Site, dev: DeviceConfig, out: Path, opts: ProvisionOptions, ca: CertificateAuthority,
-                  broker_host: str, hub_url: str, kiosk_token: str | None) -> tuple[Path, bool]:
-    """Write one device's bundle; returns (bundle folder, whether a new certificate was issued)."""
+                  broker_host: str, hub_url: str, kiosk_token: str | None,
+                  revocations: Revocations) -> tuple[Path, bool]:
+    """Write one device's bundle; returns (bundle folder, whether a new certificate was issued).
+    A certificate it replaces is revoked."""
     bundle = out / "devices" / dev.id
     etc = bundle / "etc" / "floorwatch"
     etc.mkdir(parents=True, exist_ok=True)
@@ -402,6 +419,7 @@ def device_bundle(site: Site, dev: DeviceConfig, out: Path, opts: ProvisionOptio
     issued = None if opts.renew else _reuse_device_cert(etc, ca, dev.id)
     new = issued is None
     if issued is None:
+        _revoke_bundle_cert(etc, ca, dev.id, revocations, x509.ReasonFlags.superseded)
         issued = ca.issue_device(dev.id, site=site.id, role=dev.role)
     _write(etc / "device.crt", issued.cert_pem.decode())
     write_secret(etc / "device.key", issued.key_pem)
@@ -450,6 +468,7 @@ def provision(site: Site, out: str | Path, opts: ProvisionOptions | None = None,
     broker_host = opts.broker_host or _default_broker_host(site)
     hub_url = (opts.hub_url or f"http://{broker_host}:8080").rstrip("/")
     ca, created = CertificateAuthority.load_or_create(out / "ca", site.id)
+    revocations = Revocations(out / "ca" / "revoked.json")
     server_names = list(dict.fromkeys([broker_host, *opts.extra_names, "localhost", "127.0.0.1"]))
     conf = broker_files(site, out, opts, ca, server_names)
     hub_path = hub_conf(site, out, opts)
@@ -471,7 +490,7 @@ def provision(site: Site, out: str | Path, opts: ProvisionOptions | None = None,
             existing = _read_secret(out / "devices" / dev_id / "etc" / "floorwatch" / "kiosk-token")
             token = kiosk_tokens.kiosk_token(dev.place, dev_id, existing)  # type: ignore[attr-defined]
             tokens[dev_id] = token
-        bundle, new = device_bundle(site, dev, out, opts, ca, broker_host, hub_url, token)
+        bundle, new = device_bundle(site, dev, out, opts, ca, broker_host, hub_url, token, revocations)
         if new:
             issued.append(dev_id)
         cert_pem = (bundle / "etc/floorwatch/device.crt").read_bytes()
@@ -481,10 +500,17 @@ def provision(site: Site, out: str | Path, opts: ProvisionOptions | None = None,
             "not_after": cert.not_valid_after_utc.isoformat(), "fingerprint_sha256": _fingerprint(cert_pem),
             "kiosk_token": bool(token),
         }
-    # Bundles of devices that left the site: their certificates lose every ACL grant anyway.
+    # Bundles of devices that left the site: their certificates are revoked (they had lost every
+    # ACL grant, but could still connect and, under their own id, take a session).
     stale = sorted(p.name for p in (out / "devices").iterdir() if p.is_dir() and p.name not in site.devices)
     for name in stale:
+        _revoke_bundle_cert(out / "devices" / name / "etc" / "floorwatch", ca, name, revocations,
+                            x509.ReasonFlags.cessation_of_operation)
         shutil.rmtree(out / "devices" / name)
     manifest["removed"] = stale
+    revocations.write_crl(ca, out / "broker" / "crl.pem")
+    _chown_for_broker(out / "broker", opts.run_user)
+    manifest["revoked"] = revocations.entries
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return ProvisionResult(out, sorted(site.devices), issued, created, tokens, conf, hub_path)
+    return ProvisionResult(out, sorted(site.devices), issued, created, tokens, conf, hub_path,
+                           [e["device"] for e in revocations.entries])

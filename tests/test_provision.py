@@ -3,6 +3,9 @@ certificates, the TLS listener, the loopback listener, the password file and the
 
 from __future__ import annotations
 
+import contextlib
+import json
+import shutil
 import ssl
 import subprocess
 import threading
@@ -51,18 +54,27 @@ def provisioned(tmp_path_factory):
     site = load_site(site_dir)
     tls_port, plain_port = free_port(), free_port()
     result = provision(site, root / "out", _opts(tls_port, plain_port))
-    proc = subprocess.Popen([mosquitto_path(), "-c", str(result.broker_conf)], stdout=subprocess.DEVNULL,
+    with _mosquitto(result.broker_conf, tls_port, plain_port):
+        yield {"site": site, "out": root / "out", "result": result, "tls": tls_port, "plain": plain_port,
+               "root": root}
+
+
+@contextlib.contextmanager
+def _mosquitto(conf: Path, *ports: int):
+    """A real mosquitto running a generated configuration, until the block ends."""
+    proc = subprocess.Popen([mosquitto_path(), "-c", str(conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, preexec_fn=die_with_parent)
     try:
-        wait_for_port("127.0.0.1", tls_port)
-        wait_for_port("127.0.0.1", plain_port)
+        for port in ports:
+            wait_for_port("127.0.0.1", port)
     except Exception:
         proc.kill()
         raise AssertionError(proc.stderr.read().decode() if proc.stderr else "mosquitto did not start") from None
-    yield {"site": site, "out": root / "out", "result": result, "tls": tls_port, "plain": plain_port,
-           "root": root}
-    proc.terminate()
-    proc.wait(10)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 class Client:
@@ -392,3 +404,40 @@ def test_mqtt_toml_keeps_a_path_with_a_quote_and_a_backslash(provisioned, tmp_pa
     assert creds.password == (out / "hub" / "hub-mqtt-password").read_text().strip() and creds.port == 1883
     with pytest.raises(ProvisionError, match="broker_dir"):  # mosquitto.conf could not name these files
         provision(p["site"], out, ProvisionOptions(broker_host="127.0.0.1"))
+
+
+def test_removed_and_reissued_devices_certificates_are_refused_by_the_broker(tmp_path):
+    """The CRL `floorwatch provision` writes, checked by a real mosquitto on the generated config:
+    a removed device's certificate and the old certificate of a re-issued device are refused; the
+    new certificate and the untouched devices' connect."""
+    from hub.sitegen import generate_site
+
+    site_dir = generate_site(tmp_path / "site", site="crl" + uuid.uuid4().hex[:6], seats=3, zones=1,
+                             sim_devices=True)
+    tls_port, plain_port = free_port(), free_port()
+    out = tmp_path / "out"
+    provision(load_site(site_dir), out, _opts(tls_port, plain_port))
+    gone, reissued, kept = sorted(d for d in load_site(site_dir).devices if d.startswith("seat-"))
+    old = {}
+    for dev in (gone, reissued):
+        shutil.copytree(out / "devices" / dev / "etc" / "floorwatch", tmp_path / f"old-{dev}")
+        old[dev] = tuple(tmp_path / f"old-{dev}" / f.name for f in _device_files(out, dev))
+    (site_dir / "devices" / f"{gone}.toml").unlink()  # the device leaves the site
+    (out / "devices" / reissued / "etc" / "floorwatch" / "device.key").unlink()  # a lost key: re-issue
+
+    result = provision(load_site(site_dir), out, _opts(tls_port, plain_port))
+    assert result.issued == [reissued] and gone not in result.devices
+    assert {e["device"]: e["reason"] for e in json.loads((out / "manifest.json").read_text())["revoked"]} == {
+        gone: "cessationOfOperation", reissued: "superseded"}
+    with _mosquitto(result.broker_conf, tls_port, plain_port):
+        for dev, files, accepted in ((gone, old[gone], False), (reissued, old[reissued], False),
+                                     (reissued, _device_files(out, reissued), True),
+                                     (kept, _device_files(out, kept), True)):
+            c = Client(dev).tls(*files)
+            try:
+                assert c.connect(tls_port, timeout=5) is accepted, (dev, files[1])
+            finally:
+                c.close()
+    # a later run keeps them revoked (the list lives beside the CA), and issues nothing new
+    again = provision(load_site(site_dir), out, _opts(tls_port, plain_port))
+    assert again.issued == [] and len(json.loads((out / "ca" / "revoked.json").read_text())["revoked"]) == 2

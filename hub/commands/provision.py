@@ -137,7 +137,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
     print(f"site {site.id}: {len(result.devices)} device bundles in {out / 'devices'}", flush=True)
     print(f"  certificates issued this run: {len(result.issued)} (kept: {len(result.devices) - len(result.issued)})")
     print(f"  CA: {out / 'ca' / 'ca.crt'} ({'new' if result.ca_created else 'kept'}); keep ca.key offline if you can")
-    print(f"  broker: mosquitto -c {result.broker_conf}")
+    print(f"  broker: mosquitto -c {result.broker_conf} (restart it to apply; its CRL lists "
+          f"{len(result.revoked)} revoked certificate(s))")
     print(f"  hub login: {result.hub_conf}")
     if result.kiosk_tokens:
         print(f"  kiosk display tokens registered in {args.db}: {', '.join(sorted(result.kiosk_tokens))}")
