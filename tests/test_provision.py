@@ -441,3 +441,66 @@ def test_removed_and_reissued_devices_certificates_are_refused_by_the_broker(tmp
     # a later run keeps them revoked (the list lives beside the CA), and issues nothing new
     again = provision(load_site(site_dir), out, _opts(tls_port, plain_port))
     assert again.issued == [] and len(json.loads((out / "ca" / "revoked.json").read_text())["revoked"]) == 2
+
+
+def test_a_device_certificate_cannot_take_another_devices_session(provisioned):
+    """seat A's certificate presented with seat B's client id: the broker binds the client id to
+    the certificate, so the connection is A's own session; B stays connected and its will (the
+    offline status the hub would act on) is never sent."""
+    p = provisioned
+    site = p["site"]
+    a, b = sorted(d for d in site.devices if d.startswith("seat-"))[:2]
+    creds = load_hub_credentials(p["result"].hub_conf)
+    hub = Client(f"hub-{uuid.uuid4().hex[:6]}")
+    hub.c.username_pw_set(creds.username, creds.password)
+    real = {}
+    for dev in (a, b):
+        real[dev] = Client(dev).tls(*_device_files(p["out"], dev))
+        real[dev].c.will_set(wire.status_topic(site.id, dev), f"will of {dev}".encode(), qos=1)
+    forger = Client(b).tls(*_device_files(p["out"], a))  # A's certificate, B's client id
+    try:
+        assert hub.connect(p["plain"])
+        hub.c.subscribe(f"fw/v1/{site.id}/+/status", qos=1)
+        assert real[a].connect(p["tls"]) and real[b].connect(p["tls"])
+        time.sleep(0.3)
+        assert forger.connect(p["tls"])
+        assert _wait(real[a].closed.is_set)  # the session taken is A's own
+        assert _wait(lambda: any(m.payload == f"will of {a}".encode() for m in hub.messages))
+        time.sleep(0.5)
+        assert not real[b].closed.is_set()
+        assert [m.payload for m in hub.messages if m.payload == f"will of {b}".encode()] == []
+        # and under that session it still speaks only for A
+        info = forger.c.publish(wire.status_topic(site.id, b), b"forged", qos=1)
+        info.wait_for_publish(10)
+        time.sleep(0.3)
+        assert b"forged" not in [m.payload for m in hub.messages]
+    finally:
+        for c in (forger, real[a], real[b], hub):
+            c.close()
+
+
+def test_the_contact_center_feed_logs_in_and_writes_only_its_topic(provisioned):
+    """With per-listener authentication the loopback listener still takes the feed's password."""
+    p = provisioned
+    site = p["site"]
+    creds = load_hub_credentials(p["result"].hub_conf)
+    acd = tomllib.loads(p["result"].hub_conf.read_text())["acd"]
+    hub = Client(f"hub-{uuid.uuid4().hex[:6]}")
+    hub.c.username_pw_set(creds.username, creds.password)
+    feed = Client("acd-feed", protocol=mqtt.MQTTv5)
+    feed.c.username_pw_set(acd["username"], Path(acd["password_file"]).read_text().strip())
+    try:
+        assert hub.connect(p["plain"]) and feed.connect(p["plain"])
+        hub.c.subscribe(f"fw/v1/{site.id}/#", qos=1)
+        time.sleep(0.3)
+        ok = feed.c.publish(wire.acd_topic(site.id), b'{"v":1,"ts":1,"idle":0}', qos=1)
+        denied = feed.c.publish(wire.cmd_topic(site.id, sorted(site.devices)[0]), b"{}", qos=1)
+        for info in (ok, denied):
+            info.wait_for_publish(10)
+        assert _wait(lambda: wire.acd_topic(site.id) in [m.topic for m in hub.messages])
+        assert _wait(lambda: len(feed.publish_codes) == 2)
+        assert [m.topic for m in hub.messages if m.topic.endswith("/cmd")] == []
+        assert getattr(feed.publish_codes[denied.mid], "value", None) == 135
+    finally:
+        feed.close()
+        hub.close()
