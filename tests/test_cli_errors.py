@@ -12,7 +12,6 @@ from pathlib import Path
 
 from hub.cli import build_parser, main
 from hub.site import example_site_dir
-from hub.store.auth import AuthStore
 
 NOWHERE = "missing/dir/file.csv"  # relative to the test's own folder, which has no missing/
 
@@ -97,8 +96,6 @@ def test_an_export_is_audited_only_once_written_and_not_at_all_if_it_cannot_be(s
     db = str(tmp_path / "hub.db")
     argv = ["export", "taps", "--site", str(site_dir), "--db", db, "--from", "2026-11-01", "--to", "2026-11-30",
             "--format", "csv"]
-
-    AuthStore(store)  # the audit trail's table
 
     def audited() -> list[str]:
         return [r[0] for r in store.conn.execute("SELECT target FROM audit WHERE action = 'export'")]
