@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hub.accounts import Accounts, hash_password, verify_password  # noqa: E402
 from hub.broker import die_with_parent, free_port, mosquitto_path, wait_for_port  # noqa: E402
-from hub.provision import ProvisionOptions, load_hub_credentials, provision  # noqa: E402
+from hub.provisioning import ProvisionOptions, load_hub_credentials, provision  # noqa: E402
 from hub.site import load_site  # noqa: E402
 from hub.sitegen import generate_site  # noqa: E402
 from hub.store import IncomingEvent  # noqa: E402

@@ -28,8 +28,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from edge.clock import Clock, SystemClock
 from hub.exceptions import HubError
+from hub.roles import ROLES
 from hub.store import Store
-from hub.store.auth import ROLES, AuthStore
+from hub.store.access import AuthStore
 
 MIN_PASSWORD_LEN = 12
 TOKEN_PREFIX = "fwt_"

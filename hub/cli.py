@@ -18,6 +18,8 @@ COMMAND_MODULES = [
     "hub.commands.edge",
     "hub.commands.export",
     "hub.commands.provision",
+    "hub.commands.users",
+    "hub.commands.data_protection",
 ]
 
 

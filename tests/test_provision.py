@@ -23,7 +23,7 @@ from edge.config import load_device_config
 from hub.broker import die_with_parent, free_port, mosquitto_path, wait_for_port
 from hub.ingest import Ingest
 from hub.pki import CertificateAuthority, mosquitto_password_check, mosquitto_password_hash
-from hub.provision import (
+from hub.provisioning import (
     ProvisionError,
     ProvisionOptions,
     load_hub_credentials,

@@ -23,6 +23,19 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def fail(message: str) -> int:
+    """A command that could not be done (not an argument error): one line, exit code 1."""
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def actor() -> str:
+    """Who runs a command, as the audit trail records it."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
 def fail_args(message: str) -> int:
     """An argument found wrong after parsing (e.g. against the site): one line, exit code 2."""
     print(f"error: {message}", file=sys.stderr)

@@ -86,7 +86,7 @@ def cmd_hub(args: argparse.Namespace) -> int:
     host, port = args.broker
     username = password = None
     if args.mqtt_conf:
-        from hub.provision import load_hub_credentials
+        from hub.provisioning import load_hub_credentials
 
         try:
             creds = load_hub_credentials(args.mqtt_conf)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from hub.commands import args as types
-from hub.commands.args import add_db, add_site, open_site_store
+from hub.commands.args import actor, add_db, add_site, open_site_store
 from hub.progress import Progress
 
 
@@ -59,16 +59,14 @@ def _audited(store, target: str, details: dict):
     """The export's audit, run by _write once the export is complete and before the file is in
     place (the web's are audited by kiosk_ui): the trail records only exports that happened, and
     an export that cannot be audited leaves no file."""
-    import getpass
     import time
 
     from hub.exceptions import AuditError
-    from hub.store.auth import AuthStore
+    from hub.store.access import AuthStore
 
     def audit() -> None:
         try:
-            AuthStore(store).write_audit(time.time_ns() // 1_000_000, f"cli:{getpass.getuser()}", "export", target,
-                                         details)
+            AuthStore(store).write_audit(time.time_ns() // 1_000_000, actor(), "export", target, details)
         except Exception as exc:  # noqa: BLE001 - any failure to audit stops the export
             raise AuditError(str(exc)) from exc
     return audit

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hub.roles import ROLES
 from hub.store import Store
 from hub.store.audit import write_audit
 
-ROLES = ("kiosk", "facilities", "lead", "admin")
+_ROLE_CHECK = ",".join(f"'{r}'" for r in ROLES)  # constants of hub.roles, not input
 
 _USER_COLS = "id, username, role, password_hash, teams, device, place, employee_no, active, created"
 
@@ -42,11 +43,11 @@ class AuthStore:
     def _migrate(self) -> None:
         with self.lock:
             self.conn.executescript(
-                """
+                f"""
                 CREATE TABLE IF NOT EXISTS users (
                     id INTEGER PRIMARY KEY,
                     username TEXT NOT NULL UNIQUE,
-                    role TEXT NOT NULL CHECK (role IN ('kiosk','facilities','lead','admin')),
+                    role TEXT NOT NULL CHECK (role IN ({_ROLE_CHECK})),
                     password_hash TEXT,
                     teams TEXT NOT NULL DEFAULT '[]',
                     device TEXT,
