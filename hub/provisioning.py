@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from edge.config import DeviceConfig, parse_device_config
 from edge.wire import TOPIC_ROOT, probe_topic
-from hub.broker import MAX_INFLIGHT_MESSAGES, MAX_QUEUED_MESSAGES
+from hub.broker import broker_settings
 from hub.exceptions import HubError
 from hub.pki import (
     CertificateAuthority,
@@ -227,10 +227,7 @@ def broker_files(site: Site, out: Path, opts: ProvisionOptions, ca: CertificateA
         site=site.id,
         run_user=opts.run_user or getpass.getuser(),
         broker_dir=broker_dir,
-        data_dir=data_dir,
-        max_queued=MAX_QUEUED_MESSAGES,
-        max_inflight=MAX_INFLIGHT_MESSAGES,
-        log_dest=opts.log_dest or f"file {data_dir}/mosquitto.log",
+        settings=broker_settings(data_dir, log_dest=opts.log_dest),
         plain_port=opts.plain_port,
         plain_host=opts.plain_host,
         tls_port=opts.tls_port,

@@ -268,18 +268,6 @@ def xlsx_cell(col: Column, tz: ZoneInfo, lang: str, texts: xlsx.TextCells, clock
     return lambda v: None if v is None or (t := text(v)) == "" else tail(t)
 
 
-def json_value(col: Column, value: Any, tz: ZoneInfo) -> Any:
-    return json_converter(col, tz)(value)
-
-
-def text_value(col: Column, value: Any, tz: ZoneInfo, lang: str) -> str:
-    return text_converter(col, tz, lang)(value)
-
-
-def cell_value(col: Column, value: Any, tz: ZoneInfo, lang: str) -> Any:
-    return cell_converter(col, tz, lang)(value)
-
-
 def defuse_formula(text: str) -> str:
     """Text a spreadsheet would evaluate as a formula gets a leading apostrophe (CSV only)."""
     return "'" + text if text.startswith(_FORMULA_START) else text

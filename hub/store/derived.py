@@ -158,10 +158,6 @@ def encode_row(table: str, row: dict[str, Any]) -> tuple:
     return tuple(out)
 
 
-def row_key(table: str, row: dict[str, Any]) -> tuple:
-    return tuple(row[k] for k in KEYS[table])
-
-
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     for c in JSON_COLUMNS:
         if c in row and isinstance(row[c], str):
