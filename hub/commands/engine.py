@@ -110,107 +110,84 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_roster_plan(args: argparse.Namespace) -> int:
-    from hub.roster.month import PublishedError, report, roster_plan
-
+def _act(args: argparse.Namespace, action, refused: type[Exception]) -> int:
+    """The body every roster and badge command shares: open `--site` and `--db`, run
+    `action(site, store)` for the line to print; a `refused` exception is the command's answer,
+    each of its errors on a line (`exc.errors` where it lists several) and exit code 1."""
     site, store = open_site_store(args)
     try:
-        proposal = roster_plan(site, store, args.month, publish_it=args.publish, actor=args.by, now_ms=_now_ms())
-    except PublishedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        line = action(site, store)
+    except refused as exc:
+        errors = getattr(exc, "errors", None) or [exc]
+        for err in errors:
+            print(f"error: {err}", file=sys.stderr)
+        if hasattr(exc, "errors"):
+            print(f"{len(errors)} error(s); nothing imported", file=sys.stderr)
         return 1
     finally:
         store.close()
-    print(report(proposal))
+    print(line)
     return 0
+
+
+def cmd_roster_plan(args: argparse.Namespace) -> int:
+    from hub.roster.month import PublishedError, report, roster_plan
+
+    return _act(args, lambda site, store: report(roster_plan(site, store, args.month, publish_it=args.publish,
+                                                             actor=args.by, now_ms=_now_ms())), PublishedError)
 
 
 def cmd_roster_import_grid(args: argparse.Namespace) -> int:
     from hub.roster.changes import RosterError
     from hub.roster.grid import import_grid
 
-    site, store = open_site_store(args)
-    try:
-        audit_id = import_grid(site, store, args.file, actor=args.by, now_ms=_now_ms())
-    except RosterError as exc:
-        for e in exc.errors:
-            print(f"error: {e}", file=sys.stderr)
-        print("nothing imported", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    print(f"imported {args.file} (audit {audit_id})")
-    return 0
+    def action(site, store) -> str:
+        return f"imported {args.file} (audit {import_grid(site, store, args.file, actor=args.by, now_ms=_now_ms())})"
+
+    return _act(args, action, RosterError)
 
 
 def cmd_roster_export(args: argparse.Namespace) -> int:
     from hub.roster.grid import export_month
 
-    site, store = open_site_store(args)
-    try:
-        path = export_month(site, store, args.month, args.out)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    print(f"wrote {path}")
-    return 0
+    return _act(args, lambda site, store: f"wrote {export_month(site, store, args.month, args.out)}", ValueError)
 
 
 def cmd_roster_import(args: argparse.Namespace) -> int:
     from hub.roster.changes import RosterError, check_roster, import_roster
 
-    site, store = open_site_store(args)
-    try:
+    def action(site, store) -> str:
         if args.check:
             rows, errors = check_roster(site, args.file)
             if errors:
                 raise RosterError(errors)
-            print(f"ok: {len(rows)} roster rows")
-            return 0
+            return f"ok: {len(rows)} roster rows"
         done = import_roster(site, store, args.file, replace=args.replace, actor=args.by, now_ms=_now_ms())
-    except RosterError as exc:
-        for err in exc.errors:
-            print(f"error: {err}", file=sys.stderr)
-        print(f"{len(exc.errors)} error(s); nothing imported", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    print(f"imported {done.rows} roster rows for {', '.join(done.dates)} (audit {done.audit_id})")
-    return 0
+        return f"imported {done.rows} roster rows for {', '.join(done.dates)} (audit {done.audit_id})"
+
+    return _act(args, action, RosterError)
 
 
 def cmd_badge_revoke(args: argparse.Namespace) -> int:
     from hub.roster.changes import BadgeError, badge_time, revoke_badge
 
-    site, store = open_site_store(args)
-    try:
+    def action(site, store) -> str:
         now = _now_ms()
         at = badge_time(site, args.at and args.at.isoformat(), now)
         audit = revoke_badge(site, store, args.uid, actor=args.by, reason=args.reason, now_ms=now, at_ms=at)
-    except BadgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    print(f"revoked {args.uid.upper()} from {_site_time(site, at)} (audit {audit})")
-    return 0
+        return f"revoked {args.uid.upper()} from {_site_time(site, at)} (audit {audit})"
+
+    return _act(args, action, BadgeError)
 
 
 def cmd_badge_replace(args: argparse.Namespace) -> int:
     from hub.roster.changes import BadgeError, badge_time, replace_badge
 
-    site, store = open_site_store(args)
-    try:
+    def action(site, store) -> str:
         now = _now_ms()
         at = badge_time(site, args.at and args.at.isoformat(), now)
-        audit = replace_badge(site, store, args.employee_no, args.new_uid, old_uid=args.old, actor=args.by, now_ms=now,
-                              at_ms=at)
-    except BadgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    print(f"{args.employee_no} carries {args.new_uid.upper()} from {_site_time(site, at)} (audit {audit})")
-    return 0
+        audit = replace_badge(site, store, args.employee_no, args.new_uid, old_uid=args.old, actor=args.by,
+                              now_ms=now, at_ms=at)
+        return f"{args.employee_no} carries {args.new_uid.upper()} from {_site_time(site, at)} (audit {audit})"
+
+    return _act(args, action, BadgeError)
