@@ -86,19 +86,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ExportParamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    site, store = open_site_store(args, existing_db=True)
-    try:
-        audit = _audited(store, args.kind, {"from": str(query.date_from), "to": str(query.date_to), "team": query.team,
-                                            "agent": query.agent, "format": fmt, "out": args.out, "via": "cli"})
-        bar = Progress(f"export {args.kind}")
-        n = _write(render_export(args.kind, site, store, query, fmt, lang, progress=bar.update), args.out, audit, bar)
-    finally:
-        store.close()
-    if n is None:
-        return 1
-    if args.out != "-":
-        print(f"wrote {args.out} ({n} bytes; suggested name {export_filename(args.kind, site, query, fmt)})", file=sys.stderr)
-    return 0
+    details = {"from": str(query.date_from), "to": str(query.date_to), "team": query.team, "agent": query.agent,
+               "format": fmt}
+    return _export(args, args.kind, details, Progress(f"export {args.kind}"),
+                   lambda site, store, progress: render_export(args.kind, site, store, query, fmt, lang, progress),
+                   lambda site: f"; suggested name {export_filename(args.kind, site, query, fmt)}")
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
@@ -115,17 +107,22 @@ def cmd_assess(args: argparse.Namespace) -> int:
     except ExportParamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return _export(args, "assessment", {"month": args.month, "team": team, "agent": agent, "format": fmt},
+                   Progress("assessment", unit="rows"),
+                   lambda site, store, progress: render_assessment(site, store, args.month, fmt, lang, team=team,
+                                                                   agent=agent, progress=progress))
+
+
+def _export(args: argparse.Namespace, target: str, details: dict, bar: Progress, render, note=None) -> int:
+    """Render (`render(site, store, progress)`), write to --out and audit (see _audited); exit code."""
     site, store = open_site_store(args, existing_db=True)
     try:
-        audit = _audited(store, "assessment", {"month": args.month, "team": team, "agent": agent, "format": fmt,
-                                               "out": args.out, "via": "cli"})
-        bar = Progress("assessment", unit="rows")
-        n = _write(render_assessment(site, store, args.month, fmt, lang, team=team, agent=agent, progress=bar.update),
-                   args.out, audit, bar)
+        audit = _audited(store, target, {**details, "out": args.out, "via": "cli"})
+        n = _write(render(site, store, bar.update), args.out, audit, bar)
     finally:
         store.close()
     if n is None:
         return 1
     if args.out != "-":
-        print(f"wrote {args.out} ({n} bytes)", file=sys.stderr)
+        print(f"wrote {args.out} ({n} bytes{note(site) if note else ''})", file=sys.stderr)
     return 0
