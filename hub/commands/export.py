@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from hub.commands import args as types
-from hub.commands.args import actor, add_db, add_site, open_site_store
+from hub.commands.args import actor, add_db, add_site, fail_args, open_site_store
 from hub.progress import Progress
 
 
@@ -84,8 +84,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         fmt = parse_format(args.format, param="--format")
         lang = parse_lang(args.lang, param="--lang")
     except ExportParamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail_args(str(exc))
     details = {"from": str(query.date_from), "to": str(query.date_to), "team": query.team, "agent": query.agent,
                "format": fmt}
     return _export(args, args.kind, details, Progress(f"export {args.kind}"),
@@ -105,8 +104,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
         team = parse_team(args.team, param="--team")
         agent = parse_agent(args.agent, param="--agent")
     except ExportParamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail_args(str(exc))
     return _export(args, "assessment", {"month": args.month, "team": team, "agent": agent, "format": fmt},
                    Progress("assessment", unit="rows"),
                    lambda site, store, progress: render_assessment(site, store, args.month, fmt, lang, team=team,
