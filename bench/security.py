@@ -3,7 +3,7 @@
   1. The web guard: requests/s through the Flask test client for /api/events as an admin with
      a Bearer token, with a session cookie, and as a lead (masking on), against the public
      /api/health (policy lookup only) and against the same view in an app without the guard.
-  2. Login: one scrypt password check vs one API-token lookup (SHA-256 + indexed SELECT).
+  2. Login: one argon2 password check vs one API-token lookup (SHA-256 + indexed SELECT).
   3. TLS over MQTT: connect + 1,000 QoS 1 publishes through the provisioned TLS listener vs the
      plain loopback listener of the same mosquitto.
   4. Provisioning: device bundles per second for a generated site (EC P-256 key + certificate).
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hub.accounts import Accounts, hash_password, verify_password  # noqa: E402
 from hub.broker import die_with_parent, free_port, mosquitto_path, wait_for_port  # noqa: E402
-from hub.provision import ProvisionOptions, load_hub_credentials, provision  # noqa: E402
+from hub.provisioning import ProvisionOptions, load_hub_credentials, provision  # noqa: E402
 from hub.site import load_site  # noqa: E402
 from hub.sitegen import generate_site  # noqa: E402
 from hub.store import IncomingEvent  # noqa: E402
@@ -107,7 +107,7 @@ def bench_login(root: Path) -> None:
     tok_rate = rate(lambda: acc.principal_for_token(tok), 2000)
     pw_s = statistics.median(times)
     del pw
-    print(f"login: token lookup {1000 / tok_rate:.3f} ms = 1.00; scrypt password check {pw_s * 1000:.0f} ms "
+    print(f"login: token lookup {1000 / tok_rate:.3f} ms = 1.00; argon2 password check {pw_s * 1000:.0f} ms "
           f"= {pw_s * tok_rate:,.0f}x (a guess costs an attacker the same)")
 
 

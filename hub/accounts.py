@@ -6,8 +6,11 @@ Roles: `kiosk` (a display bound to one kiosk device; sees only its own tap resul
 `facilities` (floor map), `lead` (console and lead actions for their own teams), `admin`
 (everything: configuration, exports, assessment, accounts).
 
-Passwords are hashed with scrypt (stdlib, memory-hard: n=2**14, r=8, p=1, 16 MiB). Tokens are
-`fwt_` + 256 random bits; only their SHA-256 is stored, so a leaked database yields no token.
+Passwords are hashed by argon2-cffi's PasswordHasher (Argon2id at the library's current
+parameters, RFC 9106's low-memory profile): the parameters move with the library, and a login
+whose stored hash is older or weaker (argon2 at other parameters, or the scrypt n=2**14 hashes of
+earlier versions, which still verify) stores a new hash. Tokens are `fwt_` + 256 random bits;
+only their SHA-256 is stored, so a leaked database yields no token.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
 from edge.clock import Clock, SystemClock
 from hub.exceptions import HubError
+from hub.roles import ROLES
 from hub.store import Store
-from hub.store.auth import ROLES, AuthStore
+from hub.store.access import AuthStore
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD_LEN = 12
 TOKEN_PREFIX = "fwt_"
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
@@ -36,20 +42,34 @@ class AccountError(HubError, ValueError):
     """An account operation that cannot be done; the message names the field and reason."""
 
 
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    b64 = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+_HASHER = PasswordHasher()  # the library's current defaults, deliberately not pinned here
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
 
 
 def verify_password(password: str, stored: str | None) -> bool:
     if not stored:
         return False
+    if stored.startswith("scrypt$"):
+        return _verify_legacy_scrypt(password, stored)
     try:
-        kind, n, r, p, salt, digest = stored.split("$")
-        if kind != "scrypt":
-            return False
+        return _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a hash that just verified should be replaced by one at the current parameters."""
+    return stored.startswith("scrypt$") or _HASHER.check_needs_rehash(stored)
+
+
+def _verify_legacy_scrypt(password: str, stored: str) -> bool:
+    """Hashes written before argon2 (`scrypt$n$r$p$salt$digest`): verified so their users can
+    still sign in, and replaced at that sign-in."""
+    try:
+        _kind, n, r, p, salt, digest = stored.split("$")
         want = base64.b64decode(digest)
         got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
                              dklen=len(want), maxmem=256 * 1024 * 1024)
@@ -157,11 +177,14 @@ class Accounts:
         return user
 
     def authenticate(self, username: str, password: str) -> dict[str, Any] | None:
-        """The active user whose password this is, else None (same cost either way)."""
+        """The active user whose password this is, else None (same cost either way). A hash at
+        outdated parameters is replaced while the password is at hand."""
         user = self.db.user_by_name(username) if USERNAME_RE.match(username or "") else None
         ok = verify_password(password, user["password_hash"] if user else _DUMMY_HASH)
         if user is None or not ok or not user["active"]:
             return None
+        if needs_rehash(user["password_hash"]):
+            self.db.update_user(user["id"], password_hash=hash_password(password))
         return user
 
     def issue_token(self, username: str, name: str, *, scope: str | None = None,

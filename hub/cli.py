@@ -8,6 +8,9 @@ import importlib
 import logging
 import sys
 
+from hub.commands.args import Parser
+from hub.exceptions import NoDatabaseError, SiteConfigError
+
 # Modules with a `register(subparsers)` function, one per area.
 COMMAND_MODULES = [
     "hub.commands.core",
@@ -15,11 +18,13 @@ COMMAND_MODULES = [
     "hub.commands.edge",
     "hub.commands.export",
     "hub.commands.provision",
+    "hub.commands.users",
+    "hub.commands.data_protection",
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="floorwatch",
         description="Call-center floor compliance: badges, roll call, seats, breaks, equipment.",
     )
@@ -47,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # an argument error (already printed, one line) or --help
+        return int(exc.code or 0)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -56,6 +64,21 @@ def _main(argv: list[str] | None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except NoDatabaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SiteConfigError as exc:  # a site folder that exists but has problems: each one, then exit 1
+        for err in exc.errors:
+            print(f"error: {err}", file=sys.stderr)
+        print(f"{len(exc.errors)} error(s) in the site folder", file=sys.stderr)
+        return 1
+    except SystemExit as exc:
+        # The edge's own command ends a malformed option with a message (edge.command.host_port):
+        # behind `floorwatch` that is an argument error like any other.
+        if not isinstance(exc.code, str):
+            raise
+        print(exc.code, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

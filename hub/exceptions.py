@@ -23,3 +23,14 @@ class BrokerError(HubError, RuntimeError):
 
 class StoreError(HubError):
     """The hub database is unusable (wrong schema, locked, corrupt)."""
+
+
+class NoDatabaseError(HubError):
+    """`--db` names no database and the command only reads one: an argument error."""
+
+    def __init__(self, path: object) -> None:
+        super().__init__(f"--db: no hub database at {path}")
+
+
+class AuditError(HubError):
+    """The audit trail could not be written, so the audited action is not done."""

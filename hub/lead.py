@@ -16,7 +16,7 @@ from typing import Any
 
 from hub.roster.effective import install as install_roster
 from hub.site import Site
-from hub.store import Store
+from hub.store import Store, decisions
 from hub.store.derived import DerivedStore
 from hub.store.rosters import RosterStore
 
@@ -96,8 +96,9 @@ class Lead:
         if RosterStore(self.derived.store).imported_dates([date]):
             raise LeadError("date", f"the roster of {date} was imported from a file: change it there and import again")
 
-    def _write(self, action: str, target: str, details: dict[str, Any], statements: list, actor: str, now_ms: int) -> Done:
-        audit_id = self.derived.lead_write(statements, (now_ms, actor, action, target, details))
+    def _write(self, action: str, target: str, details: dict[str, Any], actor: str, now_ms: int, write) -> Done:
+        """Run `write(audit)` (a hub.store.decisions function bound to its values) and report it."""
+        audit_id = write((now_ms, actor, action, target, details))
         return Done(action, audit_id, target, details)
 
     # ------------------------------------------------------------ actions
@@ -108,9 +109,7 @@ class Lead:
         row = self._rostered(date, shift, emp)
         return self._write(
             "lead.reassign", emp, {"date": date, "shift": shift, "seat": seat, "rostered_seat": row["seat"]},
-            [('INSERT INTO seat_assignments(date, shift, employee_no, seat, "by", at) VALUES (?,?,?,?,?,?)'
-              ' ON CONFLICT(date, shift, employee_no) DO UPDATE SET seat=excluded.seat, "by"=excluded."by", at=excluded.at',
-              (date, shift, emp, seat, actor, now_ms))], actor, now_ms)
+            actor, now_ms, lambda audit: decisions.assign_seat(self.derived, date, shift, emp, seat, actor, now_ms, audit))
 
     def swap(self, *, date: Any, shift: Any, from_employee_no: Any, to_employee_no: Any, actor: str, now_ms: int,
              seat: Any = None) -> Done:
@@ -125,11 +124,8 @@ class Lead:
         if any(r["shift"] == shift and r["employee_no"] == to for r in self.derived.roster_for([date])):
             raise LeadError("to_employee_no", f"{to} already works shift {shift} on {date}")
         return self._write(
-            "lead.swap", frm, {"date": date, "shift": shift, "seat": row["seat"], "to": to},
-            [('INSERT INTO swaps(date, shift, seat, from_employee_no, to_employee_no, approved_by, at) VALUES (?,?,?,?,?,?,?)'
-              ' ON CONFLICT(date, shift, from_employee_no) DO UPDATE SET to_employee_no=excluded.to_employee_no,'
-              ' seat=excluded.seat, approved_by=excluded.approved_by, at=excluded.at',
-              (date, shift, row["seat"], frm, to, actor, now_ms))], actor, now_ms)
+            "lead.swap", frm, {"date": date, "shift": shift, "seat": row["seat"], "to": to}, actor, now_ms,
+            lambda audit: decisions.approve_swap(self.derived, date, shift, row["seat"], frm, to, actor, now_ms, audit))
 
     def meal_slot(self, *, date: Any, shift: Any, employee_no: Any, meal_start: Any, actor: str, now_ms: int) -> Done:
         """Set when the agent eats (就餐统一听从交接班长安排)."""
@@ -140,8 +136,7 @@ class Lead:
         row = self._rostered(date, shift, emp)
         return self._write(
             "lead.meal_slot", emp, {"date": date, "shift": shift, "meal_start": start, "was": row["meal_start"]},
-            [("UPDATE roster SET meal_start = ?, source = 'lead' WHERE date = ? AND shift = ? AND employee_no = ?",
-              (start, date, shift, emp))], actor, now_ms)
+            actor, now_ms, lambda audit: decisions.set_meal_start(self.derived, date, shift, emp, start, audit))
 
     def grant_leave(self, *, date: Any, employee_no: Any, kind: Any, reason: Any, actor: str, now_ms: int) -> Done:
         """Approved leave: no absence, no attendance rules for that date."""
@@ -151,11 +146,8 @@ class Lead:
             raise LeadError("kind", f"one of {', '.join(LEAVE_KINDS)}")
         reason = self._text(reason, "reason")
         return self._write(
-            "lead.leave", emp, {"date": date, "kind": kind, "reason": reason},
-            [('INSERT INTO leave(date, employee_no, kind, reason, granted_by, at) VALUES (?,?,?,?,?,?)'
-              ' ON CONFLICT(date, employee_no) DO UPDATE SET kind=excluded.kind, reason=excluded.reason,'
-              ' granted_by=excluded.granted_by, at=excluded.at', (date, emp, kind, reason, actor, now_ms))],
-            actor, now_ms)
+            "lead.leave", emp, {"date": date, "kind": kind, "reason": reason}, actor, now_ms,
+            lambda audit: decisions.grant_leave(self.derived, date, emp, kind, reason, actor, now_ms, audit))
 
     def rest_day(self, *, date: Any, employee_no: Any, reason: Any, actor: str, now_ms: int,
                  shift: Any = None) -> Done:
@@ -196,14 +188,7 @@ class Lead:
         reason = self._text(reason, "reason")
         return self._write(
             "lead.excuse", vid, {"reason": reason, "rule": current["rule"], "employee_no": current["employee_no"]},
-            [('INSERT INTO excuses(violation_id, reason, "by", at) VALUES (?,?,?,?) ON CONFLICT(violation_id)'
-              ' DO UPDATE SET reason=excluded.reason, "by"=excluded."by", at=excluded.at', (vid, reason, actor, now_ms)),
-             ("UPDATE violations SET excused = 1, excuse_reason = ?, excused_by = ?, excused_at = ? WHERE id = ?",
-              (reason, actor, now_ms, vid)),
-             ("UPDATE attendance SET excused = (SELECT json_group_array(value) FROM (SELECT DISTINCT value FROM"
-              " (SELECT value FROM json_each(attendance.excused) UNION SELECT ?) ORDER BY value))"
-              " WHERE EXISTS (SELECT 1 FROM json_each(attendance.violation_ids) WHERE value = ?)", (vid, vid))],
-            actor, now_ms)
+            actor, now_ms, lambda audit: decisions.excuse_violation(self.derived, vid, reason, actor, now_ms, audit))
 
     def reassign_equipment(self, *, tag: Any, seat: Any, actor: str, now_ms: int) -> Done:
         """Give a tag a new home seat (a lead moved the headset on purpose: not EQUIP-MOVED)."""
@@ -212,11 +197,5 @@ class Lead:
             raise LeadError("tag", f"unknown equipment tag {tag!r}")
         seat = self._seat(seat)
         return self._write(
-            "lead.equipment_home", t, {"home_seat": seat},
-            [('INSERT INTO equipment_assignments(tag, home_seat, "by", at) VALUES (?,?,?,?) ON CONFLICT(tag)'
-              ' DO UPDATE SET home_seat=excluded.home_seat, "by"=excluded."by", at=excluded.at', (t, seat, actor, now_ms))],
-            actor, now_ms)
-
-
-def lead_for(site: Site, store: Store) -> Lead:
-    return Lead(site, store)
+            "lead.equipment_home", t, {"home_seat": seat}, actor, now_ms,
+            lambda audit: decisions.assign_equipment_home(self.derived, t, seat, actor, now_ms, audit))

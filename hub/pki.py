@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import hmac
 import ipaddress
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -226,6 +227,72 @@ def common_name(cert: x509.Certificate) -> str | None:
 
 def days_left(cert: x509.Certificate) -> float:
     return (cert.not_valid_after_utc - _now()).total_seconds() / 86400
+
+
+# ---------------------------------------------------------------- revocation
+
+
+CRL_DAYS = LEAF_DAYS  # the broker refuses every client once its CRL is past nextUpdate: re-provision before
+
+
+class Revocations:
+    """The device certificates this CA has withdrawn (a removed device's, a re-issued one's old
+    certificate), kept in `ca/revoked.json` beside the CA, and the signed CRL made from them that
+    the broker's TLS listener checks (`crlfile`). Serials only: nothing secret."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            data = {"crl_number": 0, "revoked": []}
+        except (OSError, ValueError) as exc:
+            raise PkiError(f"{path}: cannot read the revocation list: {exc}") from None
+        self.crl_number: int = int(data.get("crl_number", 0))
+        self.entries: list[dict[str, str]] = list(data.get("revoked", []))
+
+    def revoke(self, cert: x509.Certificate, device: str, reason: x509.ReasonFlags) -> bool:
+        """Add `cert` (once); False when it was already revoked."""
+        serial = format(cert.serial_number, "x")
+        if any(e["serial"] == serial for e in self.entries):
+            return False
+        self.entries.append({"serial": serial, "device": device, "reason": reason.value,
+                             "revoked": _now().isoformat(timespec="seconds"),
+                             "not_after": cert.not_valid_after_utc.isoformat()})
+        return True
+
+    def serials(self) -> set[int]:
+        return {int(e["serial"], 16) for e in self.entries}
+
+    def write_crl(self, ca: CertificateAuthority, crl_path: Path, *, days: int = CRL_DAYS) -> Path:
+        """Sign a new CRL (its number one higher than the last) and save both files."""
+        self.crl_number += 1
+        now = _now()
+        # an expired certificate is refused anyway: it leaves the list (and the CRL stays small)
+        self.entries = [e for e in self.entries if dt.datetime.fromisoformat(e["not_after"]) > now - _BACKDATE]
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(ca.cert.subject)
+            .last_update(now - _BACKDATE)
+            .next_update(now + dt.timedelta(days=days))
+            .add_extension(x509.CRLNumber(self.crl_number), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
+        )
+        for e in self.entries:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(int(e["serial"], 16))
+                .revocation_date(dt.datetime.fromisoformat(e["revoked"]))
+                .add_extension(x509.CRLReason(x509.ReasonFlags(e["reason"])), critical=False)
+                .build()
+            )
+        crl = builder.sign(ca.key, hashes.SHA256())
+        crl_path.parent.mkdir(parents=True, exist_ok=True)
+        crl_path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps({"crl_number": self.crl_number, "revoked": self.entries}, indent=2) + "\n",
+                             encoding="utf-8")
+        return crl_path
 
 
 # ---------------------------------------------------------------- mosquitto password file

@@ -170,8 +170,8 @@ def purge(site: Site, store: Store, now_ms: int, *, dry_run: bool = False, actor
 
     The purge itself is written to the audit trail (who, when, cut-offs, counts).
     """
-    from hub.store.auth import AuthStore
-    from hub.store.privacy import purge_before
+    from hub.store.access import AuthStore
+    from hub.store.personal_data import purge_before
 
     cut = cutoffs(site.rules.retention, now_ms, site.tz)
     counts = purge_before(store, cut, dry_run=dry_run)
@@ -236,7 +236,7 @@ def agent_data(site: Site, store: Store, employee_no: str, now_ms: int) -> dict[
     """
     from hub.engine.plans import Plans  # noqa: PLC0415
     from hub.store.derived import DerivedStore  # noqa: PLC0415
-    from hub.store.privacy import agent_rows, badge_event_rows
+    from hub.store.personal_data import agent_rows, badge_event_rows
 
     agent = next((a for a in site.agents if a.employee_no == employee_no), None)
     if agent is None:

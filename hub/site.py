@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
@@ -522,13 +521,3 @@ def example_site_dir() -> Path:
     from importlib.resources import files
 
     return Path(str(files("firmware_cfg") / "sites" / "example"))
-
-
-def parse_rules_toml(text: str, path: str = "rules.toml") -> Rules:
-    try:
-        data = tomllib.loads(text)
-        return Rules.model_validate(data)
-    except tomllib.TOMLDecodeError as exc:
-        raise SiteConfigError([ConfigError(path, "-", f"not valid TOML: {exc}")]) from None
-    except ValidationError as exc:
-        raise SiteConfigError([validation_to_config_error(path, exc)]) from None

@@ -56,7 +56,7 @@ from edge.clock import Clock, SystemClock
 from hub.accounts import Accounts, Principal, token_hash
 from hub.privacy import mask_tree, mask_uid
 from hub.site import RULE_IDS
-from hub.store.auth import ROLES
+from hub.store.access import ROLES
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.provision import ProvisionOptions, provision
+from hub.provisioning import ProvisionOptions, provision
 from kiosk_ui import create_app
 from kiosk_ui.server import WebServer
 

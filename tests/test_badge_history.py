@@ -91,5 +91,5 @@ def test_badge_times_are_validated_with_the_reason(tmp_path, capsys):
     assert exc.value.field == "at"
     store.close()
     args = ["badge", "revoke", NEW, "--reason", "lost", "--site", str(site.root), "--db", str(tmp_path / "hub.db")]
-    assert main([*args, "--at", "yesterday"]) == 1
-    assert "at: not a date and time" in capsys.readouterr().err
+    assert main([*args, "--at", "yesterday"]) == 2  # an argument error
+    assert "--at: expected an ISO time" in capsys.readouterr().err

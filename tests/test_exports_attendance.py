@@ -218,7 +218,7 @@ def test_cli_writes_the_file_and_names_bad_parameters(site, site_dir, month_stor
     assert "--from" in capsys.readouterr().err
     assert main([*argv, "--format", "pdf", "--out", str(out)]) == 2
     assert "--format" in capsys.readouterr().err
-    assert main([*argv[:4], "--db", str(tmp_path / "nope.db"), *argv[6:], "--format", "csv", "--out", str(out)]) == 1
+    assert main([*argv[:4], "--db", str(tmp_path / "nope.db"), *argv[6:], "--format", "csv", "--out", str(out)]) == 2
     assert "--db" in capsys.readouterr().err
 
 

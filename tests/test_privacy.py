@@ -21,7 +21,7 @@ from hub.privacy import (
     purge,
 )
 from hub.store import IncomingEvent
-from hub.store.auth import AuthStore
+from hub.store.access import AuthStore
 
 DAY = 86_400_000
 NOW = int(dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC).timestamp() * 1000)

@@ -3,6 +3,9 @@ certificates, the TLS listener, the loopback listener, the password file and the
 
 from __future__ import annotations
 
+import contextlib
+import json
+import shutil
 import ssl
 import subprocess
 import threading
@@ -20,7 +23,7 @@ from edge.config import load_device_config
 from hub.broker import die_with_parent, free_port, mosquitto_path, wait_for_port
 from hub.ingest import Ingest
 from hub.pki import CertificateAuthority, mosquitto_password_check, mosquitto_password_hash
-from hub.provision import (
+from hub.provisioning import (
     ProvisionError,
     ProvisionOptions,
     load_hub_credentials,
@@ -51,18 +54,27 @@ def provisioned(tmp_path_factory):
     site = load_site(site_dir)
     tls_port, plain_port = free_port(), free_port()
     result = provision(site, root / "out", _opts(tls_port, plain_port))
-    proc = subprocess.Popen([mosquitto_path(), "-c", str(result.broker_conf)], stdout=subprocess.DEVNULL,
+    with _mosquitto(result.broker_conf, tls_port, plain_port):
+        yield {"site": site, "out": root / "out", "result": result, "tls": tls_port, "plain": plain_port,
+               "root": root}
+
+
+@contextlib.contextmanager
+def _mosquitto(conf: Path, *ports: int):
+    """A real mosquitto running a generated configuration, until the block ends."""
+    proc = subprocess.Popen([mosquitto_path(), "-c", str(conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, preexec_fn=die_with_parent)
     try:
-        wait_for_port("127.0.0.1", tls_port)
-        wait_for_port("127.0.0.1", plain_port)
+        for port in ports:
+            wait_for_port("127.0.0.1", port)
     except Exception:
         proc.kill()
         raise AssertionError(proc.stderr.read().decode() if proc.stderr else "mosquitto did not start") from None
-    yield {"site": site, "out": root / "out", "result": result, "tls": tls_port, "plain": plain_port,
-           "root": root}
-    proc.terminate()
-    proc.wait(10)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 class Client:
@@ -379,3 +391,116 @@ def test_floorwatch_hub_logs_in_with_its_provisioned_credentials(provisioned, tm
         hub.wait(15)
         log.close()
     assert "connected to 127.0.0.1" in (tmp_path / "hub.log").read_text()
+
+
+def test_mqtt_toml_keeps_a_path_with_a_quote_and_a_backslash(provisioned, tmp_path):
+    """hub/mqtt.toml is written by a TOML writer: tomllib reads back the very path."""
+    p = provisioned
+    out = tmp_path / 'we"ird\\out'
+    result = provision(p["site"], out, ProvisionOptions(broker_host="127.0.0.1", broker_dir="/srv/floorwatch/broker"))
+    data = tomllib.loads(result.hub_conf.read_text(encoding="utf-8"))
+    assert data["broker"]["password_file"] == str((out / "hub" / "hub-mqtt-password").resolve())
+    creds = load_hub_credentials(result.hub_conf)
+    assert creds.password == (out / "hub" / "hub-mqtt-password").read_text().strip() and creds.port == 1883
+    with pytest.raises(ProvisionError, match="broker_dir"):  # mosquitto.conf could not name these files
+        provision(p["site"], out, ProvisionOptions(broker_host="127.0.0.1"))
+
+
+def test_removed_and_reissued_devices_certificates_are_refused_by_the_broker(tmp_path):
+    """The CRL `floorwatch provision` writes, checked by a real mosquitto on the generated config:
+    a removed device's certificate and the old certificate of a re-issued device are refused; the
+    new certificate and the untouched devices' connect."""
+    from hub.sitegen import generate_site
+
+    site_dir = generate_site(tmp_path / "site", site="crl" + uuid.uuid4().hex[:6], seats=3, zones=1,
+                             sim_devices=True)
+    tls_port, plain_port = free_port(), free_port()
+    out = tmp_path / "out"
+    provision(load_site(site_dir), out, _opts(tls_port, plain_port))
+    gone, reissued, kept = sorted(d for d in load_site(site_dir).devices if d.startswith("seat-"))
+    old = {}
+    for dev in (gone, reissued):
+        shutil.copytree(out / "devices" / dev / "etc" / "floorwatch", tmp_path / f"old-{dev}")
+        old[dev] = tuple(tmp_path / f"old-{dev}" / f.name for f in _device_files(out, dev))
+    (site_dir / "devices" / f"{gone}.toml").unlink()  # the device leaves the site
+    (out / "devices" / reissued / "etc" / "floorwatch" / "device.key").unlink()  # a lost key: re-issue
+
+    result = provision(load_site(site_dir), out, _opts(tls_port, plain_port))
+    assert result.issued == [reissued] and gone not in result.devices
+    assert {e["device"]: e["reason"] for e in json.loads((out / "manifest.json").read_text())["revoked"]} == {
+        gone: "cessationOfOperation", reissued: "superseded"}
+    with _mosquitto(result.broker_conf, tls_port, plain_port):
+        for dev, files, accepted in ((gone, old[gone], False), (reissued, old[reissued], False),
+                                     (reissued, _device_files(out, reissued), True),
+                                     (kept, _device_files(out, kept), True)):
+            c = Client(dev).tls(*files)
+            try:
+                assert c.connect(tls_port, timeout=5) is accepted, (dev, files[1])
+            finally:
+                c.close()
+    # a later run keeps them revoked (the list lives beside the CA), and issues nothing new
+    again = provision(load_site(site_dir), out, _opts(tls_port, plain_port))
+    assert again.issued == [] and len(json.loads((out / "ca" / "revoked.json").read_text())["revoked"]) == 2
+
+
+def test_a_device_certificate_cannot_take_another_devices_session(provisioned):
+    """seat A's certificate presented with seat B's client id: the broker binds the client id to
+    the certificate, so the connection is A's own session; B stays connected and its will (the
+    offline status the hub would act on) is never sent."""
+    p = provisioned
+    site = p["site"]
+    a, b = sorted(d for d in site.devices if d.startswith("seat-"))[:2]
+    creds = load_hub_credentials(p["result"].hub_conf)
+    hub = Client(f"hub-{uuid.uuid4().hex[:6]}")
+    hub.c.username_pw_set(creds.username, creds.password)
+    real = {}
+    for dev in (a, b):
+        real[dev] = Client(dev).tls(*_device_files(p["out"], dev))
+        real[dev].c.will_set(wire.status_topic(site.id, dev), f"will of {dev}".encode(), qos=1)
+    forger = Client(b).tls(*_device_files(p["out"], a))  # A's certificate, B's client id
+    try:
+        assert hub.connect(p["plain"])
+        hub.c.subscribe(f"fw/v1/{site.id}/+/status", qos=1)
+        assert real[a].connect(p["tls"]) and real[b].connect(p["tls"])
+        time.sleep(0.3)
+        assert forger.connect(p["tls"])
+        assert _wait(real[a].closed.is_set)  # the session taken is A's own
+        assert _wait(lambda: any(m.payload == f"will of {a}".encode() for m in hub.messages))
+        time.sleep(0.5)
+        assert not real[b].closed.is_set()
+        assert [m.payload for m in hub.messages if m.payload == f"will of {b}".encode()] == []
+        # and under that session it still speaks only for A
+        info = forger.c.publish(wire.status_topic(site.id, b), b"forged", qos=1)
+        info.wait_for_publish(10)
+        time.sleep(0.3)
+        assert b"forged" not in [m.payload for m in hub.messages]
+    finally:
+        for c in (forger, real[a], real[b], hub):
+            c.close()
+
+
+def test_the_contact_center_feed_logs_in_and_writes_only_its_topic(provisioned):
+    """With per-listener authentication the loopback listener still takes the feed's password."""
+    p = provisioned
+    site = p["site"]
+    creds = load_hub_credentials(p["result"].hub_conf)
+    acd = tomllib.loads(p["result"].hub_conf.read_text())["acd"]
+    hub = Client(f"hub-{uuid.uuid4().hex[:6]}")
+    hub.c.username_pw_set(creds.username, creds.password)
+    feed = Client("acd-feed", protocol=mqtt.MQTTv5)
+    feed.c.username_pw_set(acd["username"], Path(acd["password_file"]).read_text().strip())
+    try:
+        assert hub.connect(p["plain"]) and feed.connect(p["plain"])
+        hub.c.subscribe(f"fw/v1/{site.id}/#", qos=1)
+        time.sleep(0.3)
+        ok = feed.c.publish(wire.acd_topic(site.id), b'{"v":1,"ts":1,"idle":0}', qos=1)
+        denied = feed.c.publish(wire.cmd_topic(site.id, sorted(site.devices)[0]), b"{}", qos=1)
+        for info in (ok, denied):
+            info.wait_for_publish(10)
+        assert _wait(lambda: wire.acd_topic(site.id) in [m.topic for m in hub.messages])
+        assert _wait(lambda: len(feed.publish_codes) == 2)
+        assert [m.topic for m in hub.messages if m.topic.endswith("/cmd")] == []
+        assert getattr(feed.publish_codes[denied.mid], "value", None) == 135
+    finally:
+        feed.close()
+        hub.close()

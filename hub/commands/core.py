@@ -6,31 +6,33 @@ import argparse
 import sys
 from pathlib import Path
 
+from hub.commands import args as types
+from hub.commands.args import add_db, add_site, site_dir
 from hub.exceptions import SiteConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check-config", help="validate a site folder (or one device file)")
-    p.add_argument("path", nargs="?", help="site folder or device .toml (default: the example site)")
+    p.add_argument("path", nargs="?", type=types.existing_path, help="site folder or device .toml (default: the example site)")
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("hub", help="run the hub: ingest, rule engine and web UI")
-    p.add_argument("--site", help="site folder (default: the example site)")
-    p.add_argument("--db", default="var/floorwatch.db", help="hub database (SQLite)")
-    p.add_argument("--broker", default="127.0.0.1:1883", help="MQTT broker host:port")
+    add_site(p)
+    add_db(p)
+    p.add_argument("--broker", type=types.host_port, default="127.0.0.1:1883", help="MQTT broker host:port")
     p.add_argument("--protocol", choices=["3.1.1", "5"], default="3.1.1")
-    p.add_argument("--mqtt-conf", help="broker address and hub login written by `floorwatch provision` "
+    p.add_argument("--mqtt-conf", type=types.existing_file, help="broker address and hub login written by `floorwatch provision` "
                    "(OUT/hub/mqtt.toml); overrides --broker")
-    p.add_argument("--web", default="127.0.0.1:8080", help="web UI host:port ('off' to disable)")
-    p.add_argument("--checkpoint-every", type=float, default=120.0, metavar="SECONDS",
+    p.add_argument("--web", type=types.web_address, default="127.0.0.1:8080", help="web UI host:port ('off' to disable)")
+    p.add_argument("--checkpoint-every", type=types.positive, default=120.0, metavar="SECONDS",
                    help="wall time between engine checkpoints while inputs flow (default 120); a restart "
                    "replays the log after the last one, so shorter means a faster restart, longer less writing")
     p.set_defaults(func=cmd_hub)
 
     p = sub.add_parser("demo", help="broker + hub + web UI + a simulated floor, on embedded defaults")
-    p.add_argument("--dir", help="where to keep the demo's files (default: a new temporary folder)")
-    p.add_argument("--web-port", type=int, default=8080, help="web UI port (0: any free port)")
-    p.add_argument("--speed", type=float, default=60.0, help="simulated minutes per real minute")
+    p.add_argument("--dir", type=types.out_folder, help="where to keep the demo's files (default: a new temporary folder)")
+    p.add_argument("--web-port", type=types.free_port, default=8080, help="web UI port (0: any free port)")
+    p.add_argument("--speed", type=types.positive, default=60.0, help="simulated minutes per real minute")
     p.add_argument("--broker", choices=["auto", "mosquitto", "amqtt"], default="auto")
     p.add_argument("--start", type=_demo_start, metavar="WHEN",
                    help="play another day: a date (2027-02-07) opens the floor 40 minutes before that day's "
@@ -49,18 +51,12 @@ def _demo_start(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _site_dir(arg: str | None) -> Path:
-    from hub.site import example_site_dir
-
-    return Path(arg) if arg else example_site_dir()
-
-
 def cmd_check_config(args: argparse.Namespace) -> int:
     from edge.config import load_device_config
     from edge.exceptions import ConfigError
     from hub.site import load_site
 
-    path = _site_dir(args.path)
+    path = site_dir(args.path)
     try:
         if path.is_file():
             cfg, digest = load_device_config(path)
@@ -83,19 +79,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _host_port(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    return host or "127.0.0.1", int(port)
-
-
 def cmd_hub(args: argparse.Namespace) -> int:
     from edge.exceptions import ConfigError
     from hub.runner import run_hub
 
-    host, port = _host_port(args.broker)
+    host, port = args.broker
     username = password = None
     if args.mqtt_conf:
-        from hub.provision import load_hub_credentials
+        from hub.provisioning import load_hub_credentials
 
         try:
             creds = load_hub_credentials(args.mqtt_conf)
@@ -103,9 +94,8 @@ def cmd_hub(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         host, port, username, password = creds.host, creds.port, creds.username, creds.password
-    web = None if args.web == "off" else _host_port(args.web)
     try:
-        return run_hub(_site_dir(args.site), Path(args.db), host, port, protocol=args.protocol, web=web,
+        return run_hub(site_dir(args.site), args.db, host, port, protocol=args.protocol, web=args.web,
                        username=username, password=password, checkpoint_every_s=args.checkpoint_every)
     except SiteConfigError as exc:
         for err in exc.errors:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from pathlib import Path
+
+from hub.commands import args as types
+from hub.commands.args import add_db, add_site, open_site_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,32 +21,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         run = hub.get_default("func")
         hub.add_argument("action", nargs="?", choices=["run", "rebuild"], default="run",
                          help="run the hub (default) or rebuild the derived tables from the event log")
-        hub.add_argument("--until", help="rebuild: ISO time where the rebuild stops (default: now)")
+        hub.add_argument("--until", type=types.iso_time, help="rebuild: ISO time where the rebuild stops (default: now)")
         hub.set_defaults(func=lambda args: cmd_rebuild(args) if args.action == "rebuild" else run(args))
 
     p = sub.add_parser("roster", help="import a roster (排班表) CSV: date,employee_no,shift,seat,meal_start")
     rs = p.add_subparsers(dest="roster_action", metavar="ACTION", required=True)
     q = rs.add_parser("import", help="check and import a roster file (all or nothing)")
-    q.add_argument("file", help="roster CSV (UTF-8, header date,employee_no,shift,seat,meal_start)")
+    q.add_argument("file", type=types.existing_file, help="roster CSV (UTF-8, header date,employee_no,shift,seat,meal_start)")
     _common(q)
     q.add_argument("--replace", action="store_true", help="replace the whole roster of the dates in the file")
     q.add_argument("--check", action="store_true", help="only check the file")
     q.set_defaults(func=cmd_roster_import)
 
     q = rs.add_parser("plan", help="propose a month from the rotations (coverage, rest days, fairness); --publish it")
-    q.add_argument("--month", required=True, help="YYYY-MM")
+    q.add_argument("--month", type=types.month, required=True, help="YYYY-MM")
     q.add_argument("--publish", action="store_true", help="publish the proposal (audited; a published day changes"
                                                              " only through overrides)")
     _common(q)
     q.set_defaults(func=cmd_roster_plan)
 
     q = rs.add_parser("import-grid", help="import a month grid (.xlsx or .csv: agents down, dates across; all or nothing)")
-    q.add_argument("file")
+    q.add_argument("file", type=types.existing_file)
     _common(q)
     q.set_defaults(func=cmd_roster_import_grid)
     q = rs.add_parser("export", help="export the published month as a grid (.xlsx or .csv by --out's suffix)")
-    q.add_argument("--month", required=True, help="YYYY-MM")
-    q.add_argument("--out", required=True)
+    q.add_argument("--month", type=types.month, required=True, help="YYYY-MM")
+    q.add_argument("--out", type=types.out_file, required=True)
     _common(q)
     q.set_defaults(func=cmd_roster_export)
 
@@ -53,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = bs.add_parser("revoke", help="revoke a badge UID")
     q.add_argument("uid")
     q.add_argument("--reason", required=True)
-    q.add_argument("--at", help="when it took effect: YYYY-MM-DDTHH:MM[:SS], site time unless it has an offset"
+    q.add_argument("--at", type=types.iso_time, help="when it took effect: YYYY-MM-DDTHH:MM[:SS], site time unless it has an offset"
                                 " (default: now)")
     _common(q)
     q.set_defaults(func=cmd_badge_revoke)
@@ -61,24 +63,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("employee_no")
     q.add_argument("new_uid")
     q.add_argument("--old", help="the badge being replaced (default: all the agent's current badges)")
-    q.add_argument("--at", help="when the agent got it: YYYY-MM-DDTHH:MM[:SS], site time unless it has an offset"
+    q.add_argument("--at", type=types.iso_time, help="when the agent got it: YYYY-MM-DDTHH:MM[:SS], site time unless it has an offset"
                                 " (default: now)")
     _common(q)
     q.set_defaults(func=cmd_badge_replace)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--site", help="site folder (default: the example site)")
-    p.add_argument("--db", default="var/floorwatch.db", help="hub database (SQLite)")
+    add_site(p)
+    add_db(p)
     p.add_argument("--by", default="cli", help="who does this (recorded in the audit trail)")
-
-
-def _open(args: argparse.Namespace):
-    from hub.commands.core import _site_dir
-    from hub.site import load_site
-    from hub.store import Store
-
-    return load_site(_site_dir(args.site)), Store(Path(args.db))
 
 
 def _site_time(site, ms: int) -> str:
@@ -92,25 +86,12 @@ def _now_ms() -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from hub.exceptions import SiteConfigError
     from hub.rebuild import rebuild
 
-    try:
-        site, store = _open(args)
-    except SiteConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    site, store = open_site_store(args)
     until = None
     if args.until:
-        try:
-            t = dt.datetime.fromisoformat(args.until)
-        except ValueError:
-            print(f"error: --until: not an ISO time: {args.until!r}", file=sys.stderr)
-            return 2
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=site.tz)
+        t = args.until if args.until.tzinfo else args.until.replace(tzinfo=site.tz)
         until = int(t.timestamp() * 1000)
     from hub.progress import Progress
 
@@ -129,112 +110,84 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_roster_plan(args: argparse.Namespace) -> int:
-    import re
-
-    from hub.roster.month import PublishedError, report, roster_plan
-
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
-        print(f"error: --month: not YYYY-MM: {args.month!r}", file=sys.stderr)
-        return 2
-    site, store = _open(args)
+def _act(args: argparse.Namespace, action, refused: type[Exception]) -> int:
+    """The body every roster and badge command shares: open `--site` and `--db`, run
+    `action(site, store)` for the line to print; a `refused` exception is the command's answer,
+    each of its errors on a line (`exc.errors` where it lists several) and exit code 1."""
+    site, store = open_site_store(args)
     try:
-        proposal = roster_plan(site, store, args.month, publish_it=args.publish, actor=args.by, now_ms=_now_ms())
-    except PublishedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        line = action(site, store)
+    except refused as exc:
+        errors = getattr(exc, "errors", None) or [exc]
+        for err in errors:
+            print(f"error: {err}", file=sys.stderr)
+        if hasattr(exc, "errors"):
+            print(f"{len(errors)} error(s); nothing imported", file=sys.stderr)
         return 1
     finally:
         store.close()
-    print(report(proposal))
+    print(line)
     return 0
+
+
+def cmd_roster_plan(args: argparse.Namespace) -> int:
+    from hub.roster.month import PublishedError, report, roster_plan
+
+    return _act(args, lambda site, store: report(roster_plan(site, store, args.month, publish_it=args.publish,
+                                                             actor=args.by, now_ms=_now_ms())), PublishedError)
 
 
 def cmd_roster_import_grid(args: argparse.Namespace) -> int:
     from hub.roster.changes import RosterError
     from hub.roster.grid import import_grid
 
-    site, store = _open(args)
-    try:
-        audit_id = import_grid(site, store, args.file, actor=args.by, now_ms=_now_ms())
-    except RosterError as exc:
-        for e in exc.errors:
-            print(f"error: {e}", file=sys.stderr)
-        print("nothing imported", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    print(f"imported {args.file} (audit {audit_id})")
-    return 0
+    def action(site, store) -> str:
+        return f"imported {args.file} (audit {import_grid(site, store, args.file, actor=args.by, now_ms=_now_ms())})"
+
+    return _act(args, action, RosterError)
 
 
 def cmd_roster_export(args: argparse.Namespace) -> int:
     from hub.roster.grid import export_month
 
-    site, store = _open(args)
-    try:
-        path = export_month(site, store, args.month, args.out)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    print(f"wrote {path}")
-    return 0
+    return _act(args, lambda site, store: f"wrote {export_month(site, store, args.month, args.out)}", ValueError)
 
 
 def cmd_roster_import(args: argparse.Namespace) -> int:
     from hub.roster.changes import RosterError, check_roster, import_roster
 
-    site, store = _open(args)
-    try:
+    def action(site, store) -> str:
         if args.check:
             rows, errors = check_roster(site, args.file)
             if errors:
                 raise RosterError(errors)
-            print(f"ok: {len(rows)} roster rows")
-            return 0
+            return f"ok: {len(rows)} roster rows"
         done = import_roster(site, store, args.file, replace=args.replace, actor=args.by, now_ms=_now_ms())
-    except RosterError as exc:
-        for err in exc.errors:
-            print(f"error: {err}", file=sys.stderr)
-        print(f"{len(exc.errors)} error(s); nothing imported", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    print(f"imported {done.rows} roster rows for {', '.join(done.dates)} (audit {done.audit_id})")
-    return 0
+        return f"imported {done.rows} roster rows for {', '.join(done.dates)} (audit {done.audit_id})"
+
+    return _act(args, action, RosterError)
 
 
 def cmd_badge_revoke(args: argparse.Namespace) -> int:
     from hub.roster.changes import BadgeError, badge_time, revoke_badge
 
-    site, store = _open(args)
-    try:
+    def action(site, store) -> str:
         now = _now_ms()
-        at = badge_time(site, args.at, now)
+        at = badge_time(site, args.at and args.at.isoformat(), now)
         audit = revoke_badge(site, store, args.uid, actor=args.by, reason=args.reason, now_ms=now, at_ms=at)
-    except BadgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    print(f"revoked {args.uid.upper()} from {_site_time(site, at)} (audit {audit})")
-    return 0
+        return f"revoked {args.uid.upper()} from {_site_time(site, at)} (audit {audit})"
+
+    return _act(args, action, BadgeError)
 
 
 def cmd_badge_replace(args: argparse.Namespace) -> int:
     from hub.roster.changes import BadgeError, badge_time, replace_badge
 
-    site, store = _open(args)
-    try:
+    def action(site, store) -> str:
         now = _now_ms()
-        at = badge_time(site, args.at, now)
-        audit = replace_badge(site, store, args.employee_no, args.new_uid, old_uid=args.old, actor=args.by, now_ms=now,
-                              at_ms=at)
-    except BadgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    print(f"{args.employee_no} carries {args.new_uid.upper()} from {_site_time(site, at)} (audit {audit})")
-    return 0
+        at = badge_time(site, args.at and args.at.isoformat(), now)
+        audit = replace_badge(site, store, args.employee_no, args.new_uid, old_uid=args.old, actor=args.by,
+                              now_ms=now, at_ms=at)
+        return f"{args.employee_no} carries {args.new_uid.upper()} from {_site_time(site, at)} (audit {audit})"
+
+    return _act(args, action, BadgeError)

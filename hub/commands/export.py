@@ -6,16 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from hub.exceptions import SiteConfigError
+from hub.commands import args as types
+from hub.commands.args import actor, add_db, add_site, fail_args, open_site_store
 from hub.progress import Progress
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--site", help="site folder (default: the example site)")
-    p.add_argument("--db", default="var/floorwatch.db", help="hub database (SQLite)")
+    add_site(p)
+    add_db(p)
     p.add_argument("--format", required=True, help="csv | xlsx | json (JSON lines)")
     p.add_argument("--lang", default="zh", help="column headers and words: zh | en (default zh)")
-    p.add_argument("--out", required=True, help="output file ('-' for standard output)")
+    p.add_argument("--out", type=types.out_file, required=True, help="output file ('-' for standard output)")
     p.add_argument("--team", help="only this team")
     p.add_argument("--agent", help="only this employee number")
 
@@ -31,52 +32,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("assess", help="monthly assessment: scores, grades, fines, compensation")
-    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--month", type=types.month, required=True, help="YYYY-MM")
     _common(p)
     p.set_defaults(func=cmd_assess)
 
 
-def _open(args: argparse.Namespace):
-    """(site, store) or an error message."""
-    from hub.site import example_site_dir, load_site
-    from hub.store import Store
-
-    site_dir = Path(args.site) if args.site else example_site_dir()
-    try:
-        site = load_site(site_dir)
-    except SiteConfigError as exc:
-        return None, "\n".join(f"error: {e}" for e in exc.errors)
-    db = Path(args.db)
-    if not db.is_file():
-        return None, f"error: --db: no hub database at {db}"
-    return (site, Store(db)), None
-
-
-def _audit(store, target: str, details: dict) -> str | None:
-    """Every export is on the audit trail (the web's are audited by kiosk_ui.auth), written
-    before the file so an export that cannot be audited does not happen. Returns an error."""
-    import getpass
-    import time
-
-    from hub.store.auth import AuthStore
-
-    try:
-        AuthStore(store).write_audit(time.time_ns() // 1_000_000, f"cli:{getpass.getuser()}", "export", target, details)
-    except Exception as exc:  # noqa: BLE001 - any failure to audit stops the export
-        return f"error: cannot write the audit trail ({exc}); nothing exported"
-    return None
-
-
-def _write(rendered, out: str, progress=None) -> int:
+def _write(rendered, out: str, audit, progress: Progress) -> int | None:
+    """Write the export and audit it (see _audited); the byte count, or None when auditing failed."""
+    from hub.exceptions import AuditError
     from hub.exports import write_file
 
     try:
         if out == "-":
-            return write_file(rendered, sys.stdout.buffer)
-        return write_file(rendered, Path(out))
+            n = write_file(rendered, sys.stdout.buffer)
+            audit()
+            return n
+        return write_file(rendered, Path(out), before_replace=audit)
+    except AuditError as exc:
+        print(f"error: cannot write the audit trail ({exc}); nothing exported", file=sys.stderr)
+        return None
     finally:
-        if progress is not None:
-            progress.close()
+        progress.close()
+
+
+def _audited(store, target: str, details: dict):
+    """The export's audit, run by _write once the export is complete and before the file is in
+    place (the web's are audited by kiosk_ui): the trail records only exports that happened, and
+    an export that cannot be audited leaves no file."""
+    import time
+
+    from hub.exceptions import AuditError
+    from hub.store.access import AuthStore
+
+    def audit() -> None:
+        try:
+            AuthStore(store).write_audit(time.time_ns() // 1_000_000, actor(), "export", target, details)
+        except Exception as exc:  # noqa: BLE001 - any failure to audit stops the export
+            raise AuditError(str(exc)) from exc
+    return audit
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -91,26 +84,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         fmt = parse_format(args.format, param="--format")
         lang = parse_lang(args.lang, param="--lang")
     except ExportParamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    opened, err = _open(args)
-    if opened is None:
-        print(err, file=sys.stderr)
-        return 1
-    site, store = opened
-    try:
-        err = _audit(store, args.kind, {"from": str(query.date_from), "to": str(query.date_to), "team": query.team,
-                                        "agent": query.agent, "format": fmt, "out": args.out, "via": "cli"})
-        if err:
-            print(err, file=sys.stderr)
-            return 1
-        bar = Progress(f"export {args.kind}")
-        n = _write(render_export(args.kind, site, store, query, fmt, lang, progress=bar.update), args.out, bar)
-    finally:
-        store.close()
-    if args.out != "-":
-        print(f"wrote {args.out} ({n} bytes; suggested name {export_filename(args.kind, site, query, fmt)})", file=sys.stderr)
-    return 0
+        return fail_args(str(exc))
+    details = {"from": str(query.date_from), "to": str(query.date_to), "team": query.team, "agent": query.agent,
+               "format": fmt}
+    return _export(args, args.kind, details, Progress(f"export {args.kind}"),
+                   lambda site, store, progress: render_export(args.kind, site, store, query, fmt, lang, progress),
+                   lambda site: f"; suggested name {export_filename(args.kind, site, query, fmt)}")
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
@@ -125,24 +104,23 @@ def cmd_assess(args: argparse.Namespace) -> int:
         team = parse_team(args.team, param="--team")
         agent = parse_agent(args.agent, param="--agent")
     except ExportParamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    opened, err = _open(args)
-    if opened is None:
-        print(err, file=sys.stderr)
-        return 1
-    site, store = opened
+        return fail_args(str(exc))
+    return _export(args, "assessment", {"month": args.month, "team": team, "agent": agent, "format": fmt},
+                   Progress("assessment", unit="rows"),
+                   lambda site, store, progress: render_assessment(site, store, args.month, fmt, lang, team=team,
+                                                                   agent=agent, progress=progress))
+
+
+def _export(args: argparse.Namespace, target: str, details: dict, bar: Progress, render, note=None) -> int:
+    """Render (`render(site, store, progress)`), write to --out and audit (see _audited); exit code."""
+    site, store = open_site_store(args, existing_db=True)
     try:
-        err = _audit(store, "assessment", {"month": args.month, "team": team, "agent": agent, "format": fmt,
-                                           "out": args.out, "via": "cli"})
-        if err:
-            print(err, file=sys.stderr)
-            return 1
-        bar = Progress("assessment", unit="rows")
-        n = _write(render_assessment(site, store, args.month, fmt, lang, team=team, agent=agent, progress=bar.update),
-                   args.out, bar)
+        audit = _audited(store, target, {**details, "out": args.out, "via": "cli"})
+        n = _write(render(site, store, bar.update), args.out, audit, bar)
     finally:
         store.close()
+    if n is None:
+        return 1
     if args.out != "-":
-        print(f"wrote {args.out} ({n} bytes)", file=sys.stderr)
+        print(f"wrote {args.out} ({n} bytes{note(site) if note else ''})", file=sys.stderr)
     return 0

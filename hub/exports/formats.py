@@ -268,18 +268,6 @@ def xlsx_cell(col: Column, tz: ZoneInfo, lang: str, texts: xlsx.TextCells, clock
     return lambda v: None if v is None or (t := text(v)) == "" else tail(t)
 
 
-def json_value(col: Column, value: Any, tz: ZoneInfo) -> Any:
-    return json_converter(col, tz)(value)
-
-
-def text_value(col: Column, value: Any, tz: ZoneInfo, lang: str) -> str:
-    return text_converter(col, tz, lang)(value)
-
-
-def cell_value(col: Column, value: Any, tz: ZoneInfo, lang: str) -> Any:
-    return cell_converter(col, tz, lang)(value)
-
-
 def defuse_formula(text: str) -> str:
     """Text a spreadsheet would evaluate as a formula gets a leading apostrophe (CSV only)."""
     return "'" + text if text.startswith(_FORMULA_START) else text
@@ -457,9 +445,11 @@ def _first_sheet(factory: Callable[[], list[Sheet]], fn: Callable[[Sheet], Itera
     yield from fn(sheets[0])
 
 
-def write_file(rendered: Rendered, out: str | Path | BinaryIO) -> int:
+def write_file(rendered: Rendered, out: str | Path | BinaryIO, before_replace: Callable[[], None] | None = None) -> int:
     """Write a rendered export to a path (atomically: a partial file never replaces a good one)
-    or an open binary stream; returns the bytes written."""
+    or an open binary stream; returns the bytes written. `before_replace` runs once the whole
+    file is written and before it takes the path's place (the CLI's audit): if it raises, the
+    path is left as it was."""
     if not isinstance(out, str | Path):
         n = 0
         for data in rendered.chunks:
@@ -474,6 +464,8 @@ def write_file(rendered: Rendered, out: str | Path | BinaryIO) -> int:
             for data in rendered.chunks:
                 fh.write(data)
                 n += len(data)
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -22,6 +22,7 @@ import orjson
 import sqlite_utils
 
 from hub.exceptions import StoreError
+from hub.store.audit import create_audit_table
 
 SCHEMA_VERSION = 2  # 2: the ordered input log (input_log)
 REUSED_SEQ = "reused seq"  # the quarantine reason's prefix for a device reusing a stored seq
@@ -146,6 +147,7 @@ class Store:
 
     def _create_tables(self) -> None:
         db = self.db
+        create_audit_table(self.conn)
         db["events"].create(
             {
                 "id": int,

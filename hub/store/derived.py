@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hub.store import Store
+from hub.store.audit import write_audit
 
 DERIVED_TABLES = (
     "violations", "attendance", "away_periods", "occupancy_intervals", "equipment_incidents",
@@ -97,10 +98,6 @@ CREATE TABLE IF NOT EXISTS enrolments (
 CREATE INDEX IF NOT EXISTS enrolments_device ON enrolments(device, state);
 CREATE TABLE IF NOT EXISTS excuses (
     violation_id TEXT PRIMARY KEY, reason TEXT NOT NULL, "by" TEXT, at INTEGER);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, actor TEXT, action TEXT NOT NULL, target TEXT,
-    details TEXT);
-CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
 CREATE TABLE IF NOT EXISTS engine_checkpoint (
     id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER NOT NULL, seq INTEGER NOT NULL,
     watermark INTEGER NOT NULL, saved_at INTEGER NOT NULL, state BLOB NOT NULL);
@@ -159,10 +156,6 @@ def encode_row(table: str, row: dict[str, Any]) -> tuple:
             v = int(v)
         out.append(v)
     return tuple(out)
-
-
-def row_key(table: str, row: dict[str, Any]) -> tuple:
-    return tuple(row[k] for k in KEYS[table])
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
@@ -369,11 +362,9 @@ class DerivedStore:
             return self.lead_write([(sql, c) for c in changes], audit)
         for c in changes:
             conn.execute(sql, list(c))
-        ts, actor, action, target, details = audit
-        cur = conn.execute("INSERT INTO audit(ts, actor, action, target, details) VALUES (?,?,?,?,?)",
-                           (ts, actor, action, target, json.dumps(details, ensure_ascii=False, sort_keys=True)))
+        audit_id = write_audit(conn, *audit)
         self.bump_plans_version(conn)
-        return cur.lastrowid
+        return audit_id
 
     # ------------------------------------------------------------ enrolment by tapping (hub.enrolment)
 
@@ -383,9 +374,8 @@ class DerivedStore:
         def write(conn) -> int:
             cur = conn.execute('INSERT INTO enrolments(device, employee_no, "by", opened_at, expires_at)'
                                " VALUES (?,?,?,?,?)", (device, employee_no, by, opened_at, expires_at))
-            conn.execute("INSERT INTO audit(ts, actor, action, target, details) VALUES (?,?,?,?,?)",
-                         (opened_at, by, "badge.enrol_open", employee_no,
-                          json.dumps({"device": device, "enrolment": cur.lastrowid, "expires_at": expires_at})))
+            write_audit(conn, opened_at, by, "badge.enrol_open", employee_no,
+                        {"device": device, "enrolment": cur.lastrowid, "expires_at": expires_at})
             self.bump_plans_version(conn)
             return cur.lastrowid
 
@@ -433,23 +423,15 @@ class DerivedStore:
         def write(conn) -> int:
             for sql, args in statements:
                 conn.execute(sql, list(args))
-            ts, actor, action, target, details = audit
-            cur = conn.execute(
-                "INSERT INTO audit(ts, actor, action, target, details) VALUES (?,?,?,?,?)",
-                (ts, actor, action, target, json.dumps(details, ensure_ascii=False, sort_keys=True)),
-            )
+            audit_id = write_audit(conn, *audit)
             self.bump_plans_version(conn)
-            return cur.lastrowid
+            return audit_id
 
         return self._transaction(write)
 
-    def audit(self, ts: int, actor: str, action: str, target: str, details: dict[str, Any]) -> int:
+    def audit(self, ts: int, actor: str, action: str, target: str | None, details: dict[str, Any] | None) -> int:
         with self.store.lock:
-            cur = self.store.conn.execute(
-                "INSERT INTO audit(ts, actor, action, target, details) VALUES (?,?,?,?,?)",
-                (ts, actor, action, target, json.dumps(details, ensure_ascii=False, sort_keys=True)),
-            )
-            return cur.lastrowid
+            return write_audit(self.store.conn, ts, actor, action, target, details)
 
     def audit_rows(self, limit: int = 100) -> list[dict[str, Any]]:
         return [_decode(r) for r in self._rows("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit])]

@@ -7,6 +7,8 @@ Output folder (`--out`), never committed (it holds a `.gitignore` of `*`):
                                   persistence on, queue limits set deliberately
   broker/passwd, broker/acl       hashed passwords ($7$) of the hub and ACD-feed users; the ACL
   broker/server.crt|key, ca.crt
+  broker/crl.pem                  the CA's revocation list: certificates of removed devices and
+                                  those replaced by a re-issue (ca/revoked.json keeps the serials)
   hub/mqtt.toml, hub/*-password   how the hub (and the ACD feed) log in on the loopback listener
   devices/<id>/                   one bundle per Pi, laid out like the Pi's root file system,
                                   with install.sh; kiosks also get the display start and a token
@@ -34,16 +36,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import tomlkit
+import tomlkit.items
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from edge.config import DeviceConfig, parse_device_config
 from edge.wire import TOPIC_ROOT, probe_topic
-from hub.broker import MAX_INFLIGHT_MESSAGES, MAX_QUEUED_MESSAGES
+from hub.broker import broker_settings
 from hub.exceptions import HubError
 from hub.pki import (
     CertificateAuthority,
     Issued,
+    Revocations,
     common_name,
     days_left,
     mosquitto_password_hash,
@@ -106,6 +111,7 @@ class ProvisionResult:
     kiosk_tokens: dict[str, str]  # kiosk device -> plaintext token written to its bundle
     broker_conf: Path
     hub_conf: Path
+    revoked: list[str] = field(default_factory=list)  # devices whose certificates the CRL lists
 
 
 # ---------------------------------------------------------------- validation of options
@@ -199,6 +205,9 @@ def broker_files(site: Site, out: Path, opts: ProvisionOptions, ca: CertificateA
     broker = out / "broker"
     broker.mkdir(parents=True, exist_ok=True)
     broker_dir = opts.broker_dir or str(broker.resolve())
+    if not _PATH_RE.match(broker_dir):  # mosquitto.conf has no quoting: a space would split the path
+        raise ProvisionError(f"broker_dir: the broker files would be at {broker_dir!r}, which mosquitto.conf "
+                             "cannot name (spaces or quotes): pass broker_dir (--broker-dir)")
     data_dir = opts.data_dir or f"{broker_dir}/data"
     if opts.data_dir is None:
         (broker / "data").mkdir(exist_ok=True)
@@ -218,10 +227,7 @@ def broker_files(site: Site, out: Path, opts: ProvisionOptions, ca: CertificateA
         site=site.id,
         run_user=opts.run_user or getpass.getuser(),
         broker_dir=broker_dir,
-        data_dir=data_dir,
-        max_queued=MAX_QUEUED_MESSAGES,
-        max_inflight=MAX_INFLIGHT_MESSAGES,
-        log_dest=opts.log_dest or f"file {data_dir}/mosquitto.log",
+        settings=broker_settings(data_dir, log_dest=opts.log_dest),
         plain_port=opts.plain_port,
         plain_host=opts.plain_host,
         tls_port=opts.tls_port,
@@ -263,22 +269,26 @@ def _chown_for_broker(broker: Path, run_user: str | None) -> None:
 
 
 def hub_conf(site: Site, out: Path, opts: ProvisionOptions) -> Path:
-    """How the hub logs in to the broker (loopback): read by `floorwatch hub --mqtt-conf`."""
+    """How the hub logs in to the broker (loopback): read by `floorwatch hub --mqtt-conf`.
+    Written by a TOML writer, so any path (quotes, backslashes) reads back as it was."""
     hub = out / "hub"
-    text = (
-        f"# How the floorwatch hub of site {site.id!r} logs in to its broker.\n"
-        "[broker]\n"
-        f'host = "{opts.plain_host}"\n'
-        f"port = {opts.plain_port}\n"
-        f'username = "{hub_username(site.id)}"\n'
-        f'password_file = "{(hub / "hub-mqtt-password").resolve()}"\n'
-        "\n[acd]\n"
-        f'username = "{acd_username(site.id)}"\n'
-        f'password_file = "{(hub / "acd-mqtt-password").resolve()}"\n'
-    )
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(f"How the floorwatch hub of site {site.id!r} logs in to its broker."))
+    doc.add("broker", _table(host=opts.plain_host, port=opts.plain_port, username=hub_username(site.id),
+                             password_file=str((hub / "hub-mqtt-password").resolve())))
+    doc.add("acd", _table(username=acd_username(site.id), password_file=str((hub / "acd-mqtt-password").resolve())))
     path = hub / "mqtt.toml"
-    write_secret(path, text)
+    write_secret(path, tomlkit.dumps(doc))
     return path
+
+
+def _table(comment: str | None = None, **values: object) -> tomlkit.items.Table:
+    table = tomlkit.table()
+    if comment:
+        table.add(tomlkit.comment(comment))
+    for key, value in values.items():
+        table.add(key, value)
+    return table
 
 
 @dataclass(frozen=True)
@@ -311,41 +321,19 @@ def load_hub_credentials(path: str | Path) -> HubCredentials:
 # ---------------------------------------------------------------- device bundles
 
 
-_TABLE_RE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(#.*)?$")
-
-
 def with_tls_broker(raw: str, *, host: str, port: int, protocol: str) -> str:
-    """The device file with its [broker] table replaced by the TLS one (comments elsewhere kept)."""
-    block = (
-        "[broker]\n"
-        "# Provisioned: TLS with this device's own certificate; its CN is the MQTT username.\n"
-        f'host = "{host}"\n'
-        f"port = {port}\n"
-        f'protocol = "{protocol}"\n'
-        "tls = true\n"
-        f'ca = "{ETC}/ca.crt"\n'
-        f'cert = "{ETC}/device.crt"\n'
-        f'key = "{ETC}/device.key"\n'
-        "\n"
-    )
-    lines = raw.splitlines()
-    out: list[str] = []
-    in_broker = replaced = False
-    for line in lines:
-        m = _TABLE_RE.match(line)
-        if m:
-            in_broker = m.group(1) == "broker"
-            if in_broker:
-                out.extend(block.splitlines())
-                replaced = True
-                continue
-        if in_broker:
-            continue
-        out.append(line)
-    text = "\n".join(out).rstrip("\n") + "\n"
-    if not replaced:
-        text += "\n" + block
-    return text
+    """The device file with its [broker] table replaced by the TLS one, edited as a TOML
+    document (tomlkit keeps every other table, key and comment as written)."""
+    doc = tomlkit.parse(raw)
+    broker = _table("Provisioned: TLS with this device's own certificate; its CN is the MQTT username and "
+                    "client id.", host=host, port=port, protocol=protocol, tls=True, ca=f"{ETC}/ca.crt",
+                    cert=f"{ETC}/device.crt", key=f"{ETC}/device.key")
+    if "broker" in doc:
+        doc["broker"] = broker
+    else:
+        doc.add(tomlkit.nl())
+        doc.add("broker", broker)
+    return tomlkit.dumps(doc)
 
 
 def _udev_rules(dev: DeviceConfig) -> str:
@@ -399,9 +387,22 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
     os.chmod(path, mode)
 
 
+def _revoke_bundle_cert(etc: Path, ca: CertificateAuthority, dev_id: str, revocations: Revocations,
+                        reason: x509.ReasonFlags) -> None:
+    """Put the certificate of the bundle in `etc` (if it is this CA's) on the revocation list."""
+    try:
+        cert = x509.load_pem_x509_certificate((etc / "device.crt").read_bytes())
+    except (OSError, ValueError):
+        return
+    if ca.issued_this(cert):
+        revocations.revoke(cert, dev_id, reason)
+
+
 def device_bundle(site: Site, dev: DeviceConfig, out: Path, opts: ProvisionOptions, ca: CertificateAuthority,
-                  broker_host: str, hub_url: str, kiosk_token: str | None) -> tuple[Path, bool]:
-    """Write one device's bundle; returns (bundle folder, whether a new certificate was issued)."""
+                  broker_host: str, hub_url: str, kiosk_token: str | None,
+                  revocations: Revocations) -> tuple[Path, bool]:
+    """Write one device's bundle; returns (bundle folder, whether a new certificate was issued).
+    A certificate it replaces is revoked."""
     bundle = out / "devices" / dev.id
     etc = bundle / "etc" / "floorwatch"
     etc.mkdir(parents=True, exist_ok=True)
@@ -415,6 +416,7 @@ def device_bundle(site: Site, dev: DeviceConfig, out: Path, opts: ProvisionOptio
     issued = None if opts.renew else _reuse_device_cert(etc, ca, dev.id)
     new = issued is None
     if issued is None:
+        _revoke_bundle_cert(etc, ca, dev.id, revocations, x509.ReasonFlags.superseded)
         issued = ca.issue_device(dev.id, site=site.id, role=dev.role)
     _write(etc / "device.crt", issued.cert_pem.decode())
     write_secret(etc / "device.key", issued.key_pem)
@@ -463,6 +465,7 @@ def provision(site: Site, out: str | Path, opts: ProvisionOptions | None = None,
     broker_host = opts.broker_host or _default_broker_host(site)
     hub_url = (opts.hub_url or f"http://{broker_host}:8080").rstrip("/")
     ca, created = CertificateAuthority.load_or_create(out / "ca", site.id)
+    revocations = Revocations(out / "ca" / "revoked.json")
     server_names = list(dict.fromkeys([broker_host, *opts.extra_names, "localhost", "127.0.0.1"]))
     conf = broker_files(site, out, opts, ca, server_names)
     hub_path = hub_conf(site, out, opts)
@@ -484,7 +487,7 @@ def provision(site: Site, out: str | Path, opts: ProvisionOptions | None = None,
             existing = _read_secret(out / "devices" / dev_id / "etc" / "floorwatch" / "kiosk-token")
             token = kiosk_tokens.kiosk_token(dev.place, dev_id, existing)  # type: ignore[attr-defined]
             tokens[dev_id] = token
-        bundle, new = device_bundle(site, dev, out, opts, ca, broker_host, hub_url, token)
+        bundle, new = device_bundle(site, dev, out, opts, ca, broker_host, hub_url, token, revocations)
         if new:
             issued.append(dev_id)
         cert_pem = (bundle / "etc/floorwatch/device.crt").read_bytes()
@@ -494,10 +497,17 @@ def provision(site: Site, out: str | Path, opts: ProvisionOptions | None = None,
             "not_after": cert.not_valid_after_utc.isoformat(), "fingerprint_sha256": _fingerprint(cert_pem),
             "kiosk_token": bool(token),
         }
-    # Bundles of devices that left the site: their certificates lose every ACL grant anyway.
+    # Bundles of devices that left the site: their certificates are revoked (they had lost every
+    # ACL grant, but could still connect and, under their own id, take a session).
     stale = sorted(p.name for p in (out / "devices").iterdir() if p.is_dir() and p.name not in site.devices)
     for name in stale:
+        _revoke_bundle_cert(out / "devices" / name / "etc" / "floorwatch", ca, name, revocations,
+                            x509.ReasonFlags.cessation_of_operation)
         shutil.rmtree(out / "devices" / name)
     manifest["removed"] = stale
+    revocations.write_crl(ca, out / "broker" / "crl.pem")
+    _chown_for_broker(out / "broker", opts.run_user)
+    manifest["revoked"] = revocations.entries
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return ProvisionResult(out, sorted(site.devices), issued, created, tokens, conf, hub_path)
+    return ProvisionResult(out, sorted(site.devices), issued, created, tokens, conf, hub_path,
+                           [e["device"] for e in revocations.entries])

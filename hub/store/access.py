@@ -1,13 +1,11 @@
-"""SQL for web access: users, sessions, API tokens, the web secret, and the audit trail writer.
+"""SQL for web access: users, sessions, API tokens, the web secret, and reading the audit trail.
 
-Nothing secret is stored in the clear: passwords as scrypt hashes (hub.accounts), session ids
+Nothing secret is stored in the clear: passwords as argon2 hashes (hub.accounts), session ids
 and API tokens as SHA-256 of random 190+-bit values (a fast hash is right for random secrets; a
 slow one is for guessable passwords).
 
-The `audit` table follows the engine contract (id, ts, actor, action, target, details JSON);
-`write_audit` writes through the engine's `DerivedStore.audit` (hub/store/derived.py) when
-it is there, and the table is created here too, with the same columns, so either side may come
-first. Rebuilding derived tables must never drop it: it is not derivable from events.
+The audit trail is hub.store.audit's (its one table and one writer); `write_audit` here is the
+web layer's door to it.
 """
 
 from __future__ import annotations
@@ -15,9 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hub.roles import ROLES
 from hub.store import Store
+from hub.store.audit import write_audit
 
-ROLES = ("kiosk", "facilities", "lead", "admin")
+_ROLE_CHECK = ",".join(f"'{r}'" for r in ROLES)  # constants of hub.roles, not input
 
 _USER_COLS = "id, username, role, password_hash, teams, device, place, employee_no, active, created"
 
@@ -43,11 +43,11 @@ class AuthStore:
     def _migrate(self) -> None:
         with self.lock:
             self.conn.executescript(
-                """
+                f"""
                 CREATE TABLE IF NOT EXISTS users (
                     id INTEGER PRIMARY KEY,
                     username TEXT NOT NULL UNIQUE,
-                    role TEXT NOT NULL CHECK (role IN ('kiosk','facilities','lead','admin')),
+                    role TEXT NOT NULL CHECK (role IN ({_ROLE_CHECK})),
                     password_hash TEXT,
                     teams TEXT NOT NULL DEFAULT '[]',
                     device TEXT,
@@ -77,15 +77,6 @@ class AuthStore:
                     expires INTEGER,
                     revoked INTEGER NOT NULL DEFAULT 0
                 );
-                CREATE TABLE IF NOT EXISTS audit (
-                    id INTEGER PRIMARY KEY,
-                    ts INTEGER NOT NULL,
-                    actor TEXT,
-                    action TEXT NOT NULL,
-                    target TEXT,
-                    details TEXT
-                );
-                CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
                 """
             )
 
@@ -249,26 +240,8 @@ class AuthStore:
 
     def write_audit(self, ts: int, actor: str, action: str, target: str | None = None,
                     details: dict[str, Any] | None = None) -> int:
-        derived = self._derived()
-        if derived is not None:
-            return int(derived.audit(ts, actor, action, target, json.loads(json.dumps(details or {}, default=str))))
         with self.lock:
-            cur = self.conn.execute(
-                "INSERT INTO audit(ts, actor, action, target, details) VALUES (?,?,?,?,?)",
-                (ts, actor, action, target, json.dumps(details or {}, ensure_ascii=False, default=str)),
-            )
-            return int(cur.lastrowid)
-
-    def _derived(self) -> Any:
-        """The engine's store (owner of the audit table), if this hub has one."""
-        if not hasattr(self, "_derived_store"):
-            try:
-                from hub.store.derived import DerivedStore
-            except ImportError:
-                self._derived_store = None
-            else:
-                self._derived_store = DerivedStore(self.store)
-        return self._derived_store
+            return write_audit(self.conn, ts, actor, action, target, details)
 
     def last_audit_id(self) -> int:
         with self.lock:
