@@ -42,11 +42,11 @@ def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) ->
 
     app.register_blueprint(exports_api.bp)
 
-    from kiosk_ui import console, floor, i18n, kiosk, live, pages, roster_grid
+    from kiosk_ui import console, feed, floor, i18n, kiosk, pages, roster_grid
 
     i18n.init_app(app)
-    live.init_app(app)
-    for module in (pages, kiosk, floor, console, roster_grid, live):
+    feed.init_app(app)
+    for module in (pages, kiosk, floor, console, roster_grid, feed):
         app.register_blueprint(module.bp)
 
     from kiosk_ui import admin, auth

@@ -146,7 +146,7 @@ class RunningHub:
         test publishes on the LiveBus come after (and stay the latest) with the clock frozen."""
         if not self.has_engine:
             return
-        from kiosk_ui.live import latest  # noqa: PLC0415
+        from kiosk_ui.feed import latest  # noqa: PLC0415
 
         with self.app.app_context():
             cache = latest()

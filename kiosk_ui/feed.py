@@ -1,4 +1,4 @@
-"""Live updates for the browser: Server-Sent Events from the hub's LiveBus.
+"""The live feed for the browser: Server-Sent Events from the hub's LiveBus.
 
 `GET /live/stream?channels=tap,device&device=kiosk-k1&snapshot=1` streams `event: <channel>`
 messages whose data is the engine's update (the contract's JSON). Options:
