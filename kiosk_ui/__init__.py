@@ -8,7 +8,6 @@ inside the hub process, the hub's live bus (app.extensions["floorwatch"]).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -55,7 +54,3 @@ def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) ->
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     return app
-
-
-def template_dir() -> Path:
-    return Path(__file__).parent / "templates"
