@@ -87,7 +87,7 @@ class RunningHub:
         return self.server.server.app
 
     def token(self, role: str = "admin") -> str:
-        """An API token of a test user with `role` (kiosk_ui.auth guards every page)."""
+        """An API token of a test user with `role` (kiosk_ui.guard guards every page)."""
         from tests.conftest import issue_test_token
 
         if role not in self.tokens:

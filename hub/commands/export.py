@@ -53,7 +53,7 @@ def _open(args: argparse.Namespace):
 
 
 def _audit(store, target: str, details: dict) -> str | None:
-    """Every export is on the audit trail (the web's are audited by kiosk_ui.auth), written
+    """Every export is on the audit trail (the web's are audited by kiosk_ui.guard), written
     before the file so an export that cannot be audited does not happen. Returns an error."""
     import getpass
     import time
