@@ -167,7 +167,7 @@ def stream():
     keepalive = float(cfg["LIVE_KEEPALIVE_S"])
     ends_at = time.monotonic() + float(cfg["LIVE_MAX_STREAM_S"])
     site_id = state.site().id
-    viewer = Viewer.current()  # UIDs masked and (a lead) other teams left out, as each update is written
+    viewer = Viewer.current(updates=True)  # UIDs masked and (a lead) other teams left out, as each update is written
 
     def beat(event: str) -> str:
         """hello / ping: the hub's clock and whether the hub hears the devices."""
