@@ -1,8 +1,9 @@
 """What security costs, each figure against a baseline measured in the same run.
 
   1. The web guard: requests/s through the Flask test client for /api/events as an admin with
-     a Bearer token, with a session cookie, and as a lead (masking on), against the public
-     /api/health (policy lookup only) and against the same view in an app without the guard.
+     a Bearer token, with a session cookie, and as a lead, against the public
+     /api/health (policy lookup only) and against the same view in an app without the guard;
+     a violation's evidence (20 badge events) for a lead (UIDs masked) against an admin.
   2. Login: one argon2 password check vs one API-token lookup (SHA-256 + indexed SELECT).
   3. TLS over MQTT: connect + 1,000 QoS 1 publishes through the provisioned TLS listener vs the
      plain loopback listener of the same mosquitto.
@@ -69,6 +70,8 @@ def bench_guard(root: Path, n: int) -> None:
     c_sess.post("/auth/login", data={"username": "admin1", "password": "correct horse battery staple", "csrf_token": csrf})
     h_admin = {"Authorization": f"Bearer {admin_tok}"}
     h_lead = {"Authorization": f"Bearer {lead_tok}"}
+    evidence = "/console/evidence?ids=" + ",".join(f"00000000-0000-4000-8000-{i:012d}" for i in range(20))
+    assert c_tok.get(evidence, headers=h_lead).get_json()[0]["body"]["uid"].startswith("*")
     assert c_bare.get("/api/events?limit=20").status_code == 200
     assert c_tok.get("/api/events?limit=20", headers=h_admin).status_code == 200
     assert c_sess.get("/api/events?limit=20").status_code == 200
@@ -78,17 +81,21 @@ def bench_guard(root: Path, n: int) -> None:
         "session": lambda: c_sess.get("/api/events?limit=20"),
         "health": lambda: c_anon.get("/api/health"),
         "lead": lambda: c_tok.get("/live/status", headers=h_lead),
+        "evidence_admin": lambda: c_tok.get(evidence, headers=h_admin),
+        "evidence_lead": lambda: c_tok.get(evidence, headers=h_lead),
     }
     rounds: dict[str, list[float]] = {k: [] for k in cases}
     for _ in range(5):  # interleaved rounds, median: other processes share the two cores
         for k, fn in cases.items():
             rounds[k].append(rate(fn, max(n // 5, 20)))
-    base, bearer, session, health, lead_live = (statistics.median(rounds[k]) for k in cases)
+    base, bearer, session, health, lead_live, ev_admin, ev_lead = (statistics.median(rounds[k]) for k in cases)
     print(f"guard: /api/events without guard {base:,.0f} req/s = 1.00")
     print(f"       with guard, Bearer token     {bearer / base:.2f}x ({bearer:,.0f} req/s)")
     print(f"       with guard, session cookie   {session / base:.2f}x ({session:,.0f} req/s)")
     print(f"       public /api/health           {health / base:.2f}x ({health:,.0f} req/s)")
     print(f"       lead /live/status            {lead_live / base:.2f}x ({lead_live:,.0f} req/s)")
+    print(f"       20 events' evidence: a lead (UIDs masked) {ev_lead / ev_admin:.2f}x the admin's "
+          f"({ev_lead:,.0f} vs {ev_admin:,.0f} req/s)")
 
 
 def bench_login(root: Path) -> None:

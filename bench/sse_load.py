@@ -35,8 +35,7 @@ from hub.service import HubService  # noqa: E402
 from hub.site import load_site  # noqa: E402
 from hub.sitegen import generate_site  # noqa: E402
 from hub.store import Store  # noqa: E402
-from kiosk_ui import create_app  # noqa: E402
-from kiosk_ui import live as live_mod  # noqa: E402
+from kiosk_ui import create_app, feed  # noqa: E402
 from kiosk_ui.server import WebServer  # noqa: E402
 
 MAX_HUNG = 5
@@ -135,20 +134,20 @@ def measure(name: str, server, app, hub, tokens: dict[str, str], args) -> dict:
     t_dead = time.monotonic()
     loaded, loaded_hung = timed_gets(urls, args.requests, args.timeout)
     expected = sum(1 for r in readers if r.bytes > 0) + len(stuck)
-    while live_mod.open_streams(app) > expected and time.monotonic() - t_dead < 40:
+    while feed.open_streams(app) > expected and time.monotonic() - t_dead < 40:
         time.sleep(0.2)
-    released_dead = time.monotonic() - t_dead if live_mod.open_streams(app) <= expected else float("inf")
+    released_dead = time.monotonic() - t_dead if feed.open_streams(app) <= expected else float("inf")
     stop.set()
     for r in readers:
         r.close()
     for s in stuck:
         s.close()
     t_close = time.monotonic()
-    while live_mod.open_streams(app) > 0 and time.monotonic() - t_close < 40:
+    while feed.open_streams(app) > 0 and time.monotonic() - t_close < 40:
         time.sleep(0.2)
     received = sum(1 for r in readers if r.bytes > 0)
     return {"name": name, "base": base, "base_hung": base_hung, "loaded": loaded, "loaded_hung": loaded_hung,
-            "reading": received, "released_dead_s": released_dead, "left_open": live_mod.open_streams(app)}
+            "reading": received, "released_dead_s": released_dead, "left_open": feed.open_streams(app)}
 
 
 def main() -> int:

@@ -1,5 +1,5 @@
 """People and machines that may use the web UI and API: users with roles, password hashes and
-API tokens. Used by the web login (kiosk_ui.auth), the CLI (`floorwatch user|token`), provision
+API tokens. Used by the web login (kiosk_ui.login, kiosk_ui.sessions), the CLI (`floorwatch user|token`), provision
 (one token per kiosk display) and the demo (an admin login and a token per run).
 
 Roles: `kiosk` (a display bound to one kiosk device; sees only its own tap results),

@@ -113,7 +113,7 @@ def run_demo(root: Path | None = None, *, web_port: int = 8080, speed: float = 6
     local = dt.datetime.fromtimestamp(at / 1000, site.tz)
     print(f"clock: {local:%Y-%m-%d %a %H:%M} {site.info.timezone} (x{speed:g})", flush=True)
     from hub.privacy import install_log_masking
-    from kiosk_ui.auth import bootstrap_demo_credentials
+    from kiosk_ui.demo_login import bootstrap_demo_credentials
 
     install_log_masking(site)
     user, password, token = bootstrap_demo_credentials(store)  # new ones every run

@@ -450,7 +450,7 @@ def provision(site: Site, out: str | Path, opts: ProvisionOptions | None = None,
     """Generate CA, broker files and device bundles for `site` into `out`.
 
     `kiosk_tokens` (optional) registers one web token per kiosk: an object with
-    `kiosk_token(kiosk, device, existing) -> str` (kiosk_ui.auth.KioskTokens over the hub's
+    `kiosk_token(kiosk, device, existing) -> str` (hub.accounts.Accounts over the hub's
     store). It gets the token already in the bundle, if any, and returns the one to keep.
     """
     opts = opts or ProvisionOptions()

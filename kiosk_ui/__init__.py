@@ -1,16 +1,35 @@
 """floorwatch web UI: the kiosk page agents tap at, the floor map, the leads' console, the API.
 
-`create_app(test_config)` follows Flask's tutorial: configuration first, then one blueprint per
-area. The app reads the hub's store and, when it runs inside the hub process, the hub's live
-bus (app.extensions["floorwatch.hub"]).
+`create_app(test_config)` follows Flask's tutorial: configuration first, then the app-wide parts
+(the access layer, kiosk_ui.guard: every endpoint needs its line in kiosk_ui.policy.POLICY),
+then one blueprint per area, each registered here and nowhere else. The app reads the hub's store and, when it runs
+inside the hub process, the hub's live bus (app.extensions["floorwatch"]).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
+
+from kiosk_ui import (
+    admin,
+    api,
+    console,
+    exports_api,
+    feed,
+    floor,
+    guard,
+    i18n,
+    kiosk,
+    login,
+    pages,
+    roster_grid,
+    rules_api,
+    state,
+)
+
+BLUEPRINTS = (login, api, rules_api, exports_api, pages, kiosk, floor, console, roster_grid, feed, admin)
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) -> Flask:
@@ -28,33 +47,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) ->
     )
     if test_config:
         app.config.from_mapping(test_config)
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-
-    from kiosk_ui import state
-
     state.init_app(app, hub=hub)
-
-    from kiosk_ui import api, rules_api  # noqa: F401 - rules_api adds the engine's routes to api.bp
-
-    app.register_blueprint(api.bp)
-
-    from kiosk_ui import exports_api
-
-    app.register_blueprint(exports_api.bp)
-
-    from kiosk_ui import console, floor, i18n, kiosk, live, pages, roster_grid
-
     i18n.init_app(app)
-    live.init_app(app)
-    for module in (pages, kiosk, floor, console, roster_grid, live):
+    feed.init_app(app)
+    guard.init_app(app)
+    for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
-
-    from kiosk_ui import admin, auth
-
-    auth.init_app(app)  # the guard: every endpoint needs its line in auth.POLICY
-    app.register_blueprint(admin.bp)  # here, not in auth: admin uses auth, never the other way round
     return app
-
-
-def template_dir() -> Path:
-    return Path(__file__).parent / "templates"

@@ -1,6 +1,6 @@
 """Admin API under /api/admin: accounts, API tokens, retention and an agent's own data.
 
-Admin only (kiosk_ui.auth.POLICY "admin.*"); every state change and every data export is in
+Admin only (kiosk_ui.policy.POLICY "admin.*"); every state change and every data export is in
 the audit trail. A new token's plaintext is in the response once and never again.
 """
 
@@ -12,7 +12,7 @@ from flask import Blueprint, jsonify, request
 
 from hub.accounts import AccountError
 from hub.privacy import agent_data, cutoffs, purge
-from kiosk_ui import auth, state
+from kiosk_ui import sessions, state
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 
@@ -44,7 +44,7 @@ def _public(user: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/users")
 def users():
-    return jsonify([_public(u) for u in auth.accounts().db.users()])
+    return jsonify([_public(u) for u in sessions.accounts().db.users()])
 
 
 @bp.post("/users")
@@ -56,12 +56,12 @@ def add_user():
     password = b.get("password")
     if password is not None and not isinstance(password, str):
         raise AccountError("password: a string")
-    user = auth.accounts().add_user(
+    user = sessions.accounts().add_user(
         b["username"], b["role"], password, teams=_str_list(b.get("teams"), "teams"),
         device=b.get("device") if isinstance(b.get("device"), str) else None,
         employee_no=b.get("employee_no") if isinstance(b.get("employee_no"), str) else None,
     )
-    auth.audit("user_add", user["username"], {"role": user["role"], "teams": user["teams"], "device": user["device"]})
+    sessions.audit("user_add", user["username"], {"role": user["role"], "teams": user["teams"], "device": user["device"]})
     return jsonify(_public(user)), 201
 
 
@@ -70,14 +70,14 @@ def set_active(username: str):
     active = _body().get("active")
     if not isinstance(active, bool):
         raise AccountError("active: true or false")
-    auth.accounts().set_active(username, active)
-    auth.audit("user_enable" if active else "user_disable", username)
+    sessions.accounts().set_active(username, active)
+    sessions.audit("user_enable" if active else "user_disable", username)
     return jsonify({"username": username, "active": active})
 
 
 @bp.get("/tokens")
 def tokens():
-    return jsonify(auth.accounts().db.tokens())
+    return jsonify(sessions.accounts().db.tokens())
 
 
 @bp.post("/tokens")
@@ -90,16 +90,16 @@ def issue_token():
     if days is not None and (not isinstance(days, int | float) or isinstance(days, bool) or not 0 < days <= 3660):
         raise AccountError("days: a number of days up to 3660")
     scope = b.get("scope")
-    token = auth.accounts().issue_token(username, name, scope=scope, days=days)
-    auth.audit("token_issue", username, {"name": name, "scope": scope, "days": days})
+    token = sessions.accounts().issue_token(username, name, scope=scope, days=days)
+    sessions.audit("token_issue", username, {"name": name, "scope": scope, "days": days})
     return jsonify({"username": username, "name": name, "scope": scope, "token": token}), 201
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
 def revoke_token(token_id: int):
-    if not auth.accounts().db.revoke_token(token_id):
+    if not sessions.accounts().db.revoke_token(token_id):
         return jsonify({"error": "not found", "reason": f"no active token {token_id}"}), 404
-    auth.audit("token_revoke", str(token_id))
+    sessions.audit("token_revoke", str(token_id))
     return jsonify({"id": token_id, "revoked": True})
 
 
@@ -117,7 +117,7 @@ def retention():
 
 @bp.post("/purge")
 def run_purge():
-    counts = purge(state.site(), state.store(), state.now_ms(), actor=auth.actor())
+    counts = purge(state.site(), state.store(), state.now_ms(), actor=sessions.actor())
     return jsonify({"deleted": counts})
 
 

@@ -16,7 +16,7 @@ class BadParameter(ValueError):
         super().__init__(f"{name}: {reason}")
 
 
-@bp.errorhandler(BadParameter)
+@bp.app_errorhandler(BadParameter)  # the engine's API (kiosk_ui.rules_api) raises it too
 def _bad_parameter(exc: BadParameter):
     return jsonify({"error": "bad parameter", "parameter": exc.name, "reason": exc.reason}), 400
 

@@ -23,6 +23,7 @@ from edge import wire
 from hub.site import ShiftTemplate, Site
 from kiosk_ui import state
 from kiosk_ui.floor import device_rows, layout
+from kiosk_ui.masking import visible_teams
 from kiosk_ui.pages import page_config, render_page
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -140,9 +141,8 @@ def evidence():
 def alerts_json():
     """The alert outbox (hub.alerts): newest rows with attempts and last error, counts per channel;
     a lead sees their own teams' alerts and those of no team (an unknown badge, an empty zone), as
-    the guard's team filter does; badge UIDs are masked by the guard for non-admins."""
+    kiosk_ui.masking's team filter does; badge UIDs are masked for non-admins where the JSON is written."""
     from hub.store.alerts import AlertStore  # noqa: PLC0415 - only when the console asks
-    from kiosk_ui.auth import visible_teams  # noqa: PLC0415 - auth imports the blueprints' modules
 
     raw_state = request.args.get("state")
     if raw_state not in (None, "pending", "sending", "sent", "cancelled"):

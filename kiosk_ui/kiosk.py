@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, request
 
-from kiosk_ui import live, state
+from kiosk_ui import feed, state
 from kiosk_ui.i18n import current_lang, translate
 from kiosk_ui.pages import page_config, render_page
 
@@ -33,7 +33,7 @@ def _clear_after_s() -> int:
 def device_state(device: str) -> str:
     """"online", "offline" or "unknown" (never heard from): the latest live update about the
     device if the app has seen one, else the hub's device table."""
-    update = live.latest().get("device", device) if state.hub() is not None else None
+    update = feed.latest().get("device", device) if state.hub() is not None else None
     if update is not None:
         data = update.data
         if "state" in data:

@@ -17,7 +17,8 @@ from hub.lead import LEAVE_KINDS, Done, Lead, LeadError
 from hub.roster.view import month_view, parse_month
 from kiosk_ui import state
 from kiosk_ui.pages import page_config, render_page
-from kiosk_ui.rules_api import _actor, _after_lead_action, _body, _now_ms
+from kiosk_ui.rules_api import after_lead_action, lead_body
+from kiosk_ui.sessions import actor
 
 bp = Blueprint("roster_grid", __name__, url_prefix="/console/roster")
 
@@ -58,10 +59,10 @@ def month_json():
 def override():
     """One day's override for one agent: {kind, date, employee_no, reason, shift?, seat?,
     to_employee_no?, leave_kind?}."""
-    b = _body()
+    b = lead_body()
     kind = str(b.get("kind") or "").strip()
-    lead, actor, now = Lead(state.site(), state.store()), _actor(), _now_ms()
-    common = {"date": b.get("date"), "actor": actor, "now_ms": now}
+    lead = Lead(state.site(), state.store())
+    common = {"date": b.get("date"), "actor": actor(), "now_ms": state.now_ms()}
     done: Done
     if kind == "rest":
         done = lead.rest_day(employee_no=b.get("employee_no"), shift=b.get("shift"), reason=b.get("reason"), **common)
@@ -76,6 +77,6 @@ def override():
                          to_employee_no=b.get("to_employee_no"), **common)
     else:
         raise LeadError("kind", f"one of {', '.join(KINDS)}")
-    _after_lead_action()
+    after_lead_action()
     return jsonify({"ok": True, "action": done.action, "audit_id": done.audit_id, "target": done.target,
                     "details": done.details})

@@ -1,12 +1,12 @@
-"""The rule engine's JSON endpoints, on the /api blueprint (kiosk_ui.api.bp): seats, violations,
-roll call, devices, equipment, and the leads' actions.
+"""The rule engine's JSON endpoints under /api (blueprint "engine"): seats, violations, roll call,
+devices, equipment, and the leads' actions.
 
 Reads come from the running engine when the web app lives inside the hub (live seat states,
 fresh equipment sightings) and from the derived tables otherwise. Lead actions validate their
 JSON body (a bad field is a 400 naming it), write the decision and its audit row in one
 transaction (actor: `flask.g.user`, set by the auth layer, else "unknown"), then let the
 engine re-judge at once. Who may call what is decided by the auth layer's policy, by endpoint
-name (api.seats, api.lead_reassign, ...).
+name (engine.seats, engine.lead_reassign, ...).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from flask import current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from edge.clock import SystemClock
 from hub.engine.calendar import local_date, shift_window
@@ -26,7 +26,9 @@ from hub.lead import Lead, LeadError
 from hub.site import RULE_IDS
 from hub.store.derived import DerivedStore
 from kiosk_ui import state
-from kiosk_ui.api import BadParameter, bp
+from kiosk_ui.api import BadParameter
+
+bp = Blueprint("engine", __name__, url_prefix="/api")
 
 _EMP = re.compile(r"^[\w.-]{1,32}$")
 
@@ -84,14 +86,14 @@ def _date_arg(name: str, default: str | None = None) -> str | None:
         raise BadParameter(name, f"not an ISO date (YYYY-MM-DD): {raw!r}") from None
 
 
-def _body() -> dict[str, Any]:
+def lead_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise LeadError("body", "a JSON object is required")
     return body
 
 
-def _after_lead_action() -> None:
+def after_lead_action() -> None:
     """Let a running engine re-judge now and push what changed to the live views."""
     engine, hub = _engine(), state.hub()
     if engine is None:
@@ -272,21 +274,21 @@ def _lead() -> Lead:
 
 
 def _done(done, **extra: Any):
-    _after_lead_action()
+    after_lead_action()
     return jsonify({"ok": True, "action": done.action, "audit_id": done.audit_id, "target": done.target,
                     "details": done.details, **extra})
 
 
 @bp.post("/lead/reassign")
 def lead_reassign():
-    b = _body()
+    b = lead_body()
     return _done(_lead().reassign(date=b.get("date"), shift=b.get("shift"), employee_no=b.get("employee_no"),
                                   seat=b.get("seat"), actor=_actor(), now_ms=_now_ms()))
 
 
 @bp.post("/lead/swap")
 def lead_swap():
-    b = _body()
+    b = lead_body()
     return _done(_lead().swap(date=b.get("date"), shift=b.get("shift"), seat=b.get("seat"),
                               from_employee_no=b.get("from_employee_no"), to_employee_no=b.get("to_employee_no"),
                               actor=_actor(), now_ms=_now_ms()))
@@ -294,23 +296,23 @@ def lead_swap():
 
 @bp.post("/lead/meal-slot")
 def lead_meal_slot():
-    b = _body()
+    b = lead_body()
     return _done(_lead().meal_slot(date=b.get("date"), shift=b.get("shift"), employee_no=b.get("employee_no"),
                                    meal_start=b.get("meal_start"), actor=_actor(), now_ms=_now_ms()))
 
 
 @bp.post("/lead/leave")
 def lead_leave():
-    b = _body()
+    b = lead_body()
     return _done(_lead().grant_leave(date=b.get("date"), employee_no=b.get("employee_no"), kind=b.get("kind"),
                                      reason=b.get("reason"), actor=_actor(), now_ms=_now_ms()))
 
 
 @bp.post("/violations/<violation_id>/excuse")
 def excuse_violation(violation_id: str):
-    b = _body()
+    b = lead_body()
     done = _lead().excuse(violation_id=violation_id, reason=b.get("reason"), actor=_actor(), now_ms=_now_ms())
-    _after_lead_action()
+    after_lead_action()
     row = _derived().violation(violation_id)
     return jsonify({**violation_json(row), "ok": True, "audit_id": done.audit_id})
 
@@ -322,10 +324,10 @@ def excuse_violation(violation_id: str):
 def open_enrolment():
     """Put a kiosk's or seat's reader in enrolment mode: {device, employee_no, minutes (default 2)}.
     The next tap there binds its card to the agent; poll GET /api/enrolments/<id> for the answer."""
-    b = _body()
+    b = lead_body()
     row = open_enrolment_for(state.site(), state.store(), b.get("device"), b.get("employee_no"),
                              minutes=b.get("minutes"), actor=_actor(), now_ms=_now_ms())
-    _after_lead_action()
+    after_lead_action()
     return jsonify({**row, "ok": True}), 201
 
 

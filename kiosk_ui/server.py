@@ -19,7 +19,7 @@ So:
 - a socket timeout (`io_timeout_s`): a client that connects and sends nothing, or stops
   reading until its buffers fill, is dropped;
 - streams send a keepalive every few seconds and end after a maximum lifetime (the browser's
-  EventSource reconnects by itself), see kiosk_ui/live.py.
+  EventSource reconnects by itself), see kiosk_ui/feed.py.
 
 A reverse proxy in front (nginx with `proxy_buffering off` for /live/) changes none of this.
 """

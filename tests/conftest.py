@@ -81,7 +81,7 @@ def app(site_dir, tmp_path):
 
 
 def issue_test_token(app, role: str = "admin", **user: object) -> str:
-    """An API token for a test user of `role` on `app` (kiosk_ui.auth is on in every app).
+    """An API token for a test user of `role` on `app` (kiosk_ui.guard is on in every app).
 
     Send it as `Authorization: Bearer <token>`, or open a page with `?token=<token>` in a browser
     (the guard swaps it for a session cookie). A lead leads the site's first team unless `teams`

@@ -7,10 +7,11 @@ import json
 import re
 
 import pytest
-from flask import Response, jsonify, request
+from flask import jsonify, request
 
 from edge.clock import ManualClock
-from kiosk_ui import auth
+from kiosk_ui import demo_login, guard, policy, sessions
+from tests.conftest import issue_test_token
 
 ROLES = ("kiosk", "facilities", "lead", "admin")
 PASSWORD = "correct horse battery staple"
@@ -29,7 +30,7 @@ def secure_app(site_dir, tmp_path, clock):
     app = create_app({"TESTING": True, "DATABASE": str(tmp_path / "hub.db"), "SITE_DIR": str(site_dir),
                       "AUTH_CLOCK": clock})
     if "floorwatch.auth" not in app.extensions:
-        auth.init_app(app)
+        guard.init_app(app)
     return app
 
 
@@ -87,7 +88,7 @@ class _ViewRan:
 def _call(client, method: str, url: str, headers: dict[str, str] | None = None):
     try:
         return client.open(url, method=method, headers={"Accept": "application/json", **(headers or {})},
-                           json={} if method in auth.UNSAFE else None)
+                           json={} if method in policy.UNSAFE else None)
     except Exception:
         return _ViewRan()
 
@@ -105,7 +106,7 @@ def test_every_route_is_in_the_policy_and_refused_without_the_right_role(secure_
     client = secure_app.test_client()
     missing, leaks, checked = [], [], 0
     for rule in secure_app.url_map.iter_rules():
-        access = auth.access_for(rule.endpoint)
+        access = policy.access_for(rule.endpoint)
         if access is None:
             missing.append(rule.endpoint)
             continue
@@ -265,15 +266,10 @@ def test_export_filters_reject_injection(secure_app, tokens, accounts, query):
 
 
 def _probe_routes(app):
-    """Test-only views behind real policy lines: JSON and a stream holding UIDs, an HTML page,
-    a lead action, a device-bound page."""
+    """Test-only views behind real policy lines: JSON holding UIDs, an HTML page, a lead action,
+    a device-bound page."""
     def uid_json():
         return jsonify({"events": [{"type": "badge", "body": {"uid": "0A00001234"}}], "badges": ["0B00005678"]})
-
-    def uid_stream():
-        def gen():
-            yield 'event: event\ndata: {"body":{"uid":"0A00001234","reader":"badge"}}\n\n'
-        return Response(gen(), mimetype="text/event-stream")
 
     def page():
         return "<html><head><title>p</title></head><body>hi</body></html>"
@@ -285,7 +281,6 @@ def _probe_routes(app):
         return f"<html><head></head><body>{device}</body></html>"
 
     app.add_url_rule("/api/probe/uids", "probe.uids", uid_json)
-    app.add_url_rule("/live/probe", "probe.stream", uid_stream)
     app.add_url_rule("/probe/page", "probe.page", page)
     app.add_url_rule("/api/probe/action", "probe.action", action, methods=["POST"])
     app.add_url_rule("/probe/kiosk/<device>", "probe.kiosk", kiosk_page)
@@ -294,11 +289,10 @@ def _probe_routes(app):
 @pytest.fixture
 def probed(secure_app, monkeypatch):
     _probe_routes(secure_app)
-    monkeypatch.setitem(auth.POLICY, "probe.uids", auth.FLOOR)
-    monkeypatch.setitem(auth.POLICY, "probe.stream", auth.FLOOR)
-    monkeypatch.setitem(auth.POLICY, "probe.page", auth.FLOOR)
-    monkeypatch.setitem(auth.POLICY, "probe.action", auth.allow("lead", "admin", team_bound=True))
-    monkeypatch.setitem(auth.POLICY, "probe.kiosk", auth.allow("kiosk", "admin", device_bound=True))
+    monkeypatch.setitem(policy.POLICY, "probe.uids", policy.FLOOR)
+    monkeypatch.setitem(policy.POLICY, "probe.page", policy.FLOOR)
+    monkeypatch.setitem(policy.POLICY, "probe.action", policy.allow("lead", "admin", team_bound=True))
+    monkeypatch.setitem(policy.POLICY, "probe.kiosk", policy.allow("kiosk", "admin", device_bound=True))
     return secure_app
 
 
@@ -309,19 +303,75 @@ def test_uids_masked_except_for_admins(probed, tokens):
     assert lead["events"][0]["type"] == "badge"  # values named badge are not UIDs
     admin = client.get("/api/probe/uids", headers=bearer(tokens["admin"])).get_json()
     assert admin["events"][0]["body"]["uid"] == "0A00001234"
-    stream = client.get("/live/probe", headers=bearer(tokens["facilities"])).get_data(as_text=True)
+
+
+@pytest.fixture
+def live_app(site, tmp_path, clock):
+    """The real app inside a hub (not started: no broker needed), so /live/stream serves what is
+    published on the hub's live bus."""
+    from hub.service import HubService
+    from hub.store import Store
+    from kiosk_ui import create_app
+
+    store = Store(tmp_path / "live.db")
+    hub = HubService(site, store, clock=clock)
+    app = create_app({"TESTING": True, "AUTH_CLOCK": clock, "LIVE_KEEPALIVE_S": 30.0, "LIVE_MAX_STREAM_S": 120.0},
+                     hub=hub)
+    yield app, hub
+    store.close()
+
+
+def _stream(app, hub, token: str, updates: list[tuple[str, dict]]) -> str:
+    """What one live stream reader gets of `updates` (the last one must reach every reader)."""
+    resp = app.test_client().get("/live/stream", headers=bearer(token), buffered=False)
+    assert resp.status_code == 200, resp.get_data()
+    for channel, data in updates:
+        hub.live.publish(channel, data)
+    last = json.dumps(updates[-1][1], separators=(",", ":"))
+    text = ""
+    try:
+        for chunk in resp.response:
+            text += chunk.decode() if isinstance(chunk, bytes) else chunk
+            if last in text:
+                return text
+    finally:
+        resp.close()
+    raise AssertionError(f"the stream ended before the last update: {text[-500:]}")
+
+
+def test_live_stream_masks_uids_except_for_admins(live_app):
+    app, hub = live_app
+    tok = {role: issue_test_token(app, role) for role in ("facilities", "admin")}
+    updates = [("event", {"type": "badge", "body": {"uid": "0A00001234", "reader": "badge"}}),
+               ("zone", {"zone": "A", "empty": True})]
+    stream = _stream(app, hub, tok["facilities"], updates)
     assert "0A00001234" not in stream and '"uid":"******1234"' in stream
-    assert "0A00001234" in client.get("/live/probe", headers=bearer(tokens["admin"])).get_data(as_text=True)
+    assert "0A00001234" in _stream(app, hub, tok["admin"], updates)
 
 
-def test_pages_get_the_csrf_token_for_their_scripts(probed, accounts):
+def test_pages_carry_the_csrf_token_for_their_scripts(probed, accounts):
+    """Every page of a signed-in browser has its session's token in a meta tag (what FW.api
+    sends as X-CSRFToken); responses are served as the view wrote them, never rewritten."""
     accounts.add_user("ops", "admin", PASSWORD)
     client = probed.test_client()
+    anonymous = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/auth/login").get_data(as_text=True))
     _login(client, "ops", PASSWORD)
-    html = client.get("/probe/page").get_data(as_text=True)
-    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', html).group(1)
-    assert token == client.get("/auth/me").get_json()["csrf"]
-    assert "/auth/csrf.js" in html and "X-CSRF-Token" in client.get("/auth/csrf.js").get_data(as_text=True)
+    for i, path in enumerate(("/", "/floor", "/console", "/console/roster")):
+        html = client.get(path).get_data(as_text=True)
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)">', html).group(1)
+        resp = client.post("/api/admin/users", json={"username": f"fac{i}", "role": "facilities"},
+                           headers={"X-CSRFToken": token})
+        assert resp.status_code == 201, (path, resp.get_data())
+    # the token of the anonymous session before signing in is not this session's
+    assert client.post("/api/admin/users", json={"username": "fac8", "role": "facilities"},
+                       headers={"X-CSRFToken": anonymous.group(1)}).status_code == 403
+    # nor is another browser's
+    other = probed.test_client()
+    _login(other, "ops", PASSWORD)
+    theirs = re.search(r'<meta name="csrf-token" content="([^"]+)">', other.get("/floor").get_data(as_text=True))
+    assert client.post("/api/admin/users", json={"username": "fac9", "role": "facilities"},
+                       headers={"X-CSRFToken": theirs.group(1)}).status_code == 403
+    assert client.get("/probe/page").get_data(as_text=True) == "<html><head><title>p</title></head><body>hi</body></html>"
 
 
 def test_anonymous_page_request_is_sent_to_login(probed):
@@ -351,11 +401,11 @@ def test_lead_acts_only_on_own_teams_and_is_audited(probed, tokens, site, accoun
 
 def test_view_that_audits_itself_is_not_audited_twice(secure_app, tokens, accounts, monkeypatch):
     def action():
-        auth.audit("reassign", "10001", {"seat": "A02"})
+        sessions.audit("reassign", "10001", {"seat": "A02"})
         return jsonify({"ok": True})
 
     secure_app.add_url_rule("/api/probe/self", "probe.self", action, methods=["POST"])
-    monkeypatch.setitem(auth.POLICY, "probe.self", auth.ADMIN)
+    monkeypatch.setitem(policy.POLICY, "probe.self", policy.ADMIN)
     mark = accounts.db.last_audit_id()
     assert secure_app.test_client().post("/api/probe/self", json={}, headers=bearer(tokens["admin"])).status_code == 200
     assert [r["action"] for r in accounts.db.audit_since(mark)] == ["reassign"]
@@ -410,12 +460,12 @@ def test_demo_bootstrap_prints_working_credentials(secure_app):
 
     with secure_app.app_context():
         store = state.store()
-    user, password, token = auth.bootstrap_demo_credentials(store)
+    user, password, token = demo_login.bootstrap_demo_credentials(store)
     client = secure_app.test_client()
     assert client.get("/api/events", headers=bearer(token)).status_code == 200
     assert _login(client, user, password).status_code == 302
     # a second run replaces both
-    user2, password2, token2 = auth.bootstrap_demo_credentials(store)
+    user2, password2, token2 = demo_login.bootstrap_demo_credentials(store)
     assert client.get("/api/events", headers=bearer(token)).status_code == 401
     assert password2 != password and client.get("/api/events", headers=bearer(token2)).status_code == 200
 
@@ -438,7 +488,7 @@ def test_admin_api_tokens_and_users(secure_app, tokens, accounts):
 
 def test_real_lead_actions_are_team_scoped_and_audited_once(app, lead_client, site, store):
     """The engine's /api/lead/reassign behind the guard: a lead of T1 acts on T1 agents only."""
-    if "api.lead_reassign" not in app.view_functions:
+    if "engine.lead_reassign" not in app.view_functions:
         pytest.skip("the engine's lead API is not registered")
     from hub.store.derived import DerivedStore
 
@@ -464,7 +514,7 @@ def test_real_lead_actions_are_team_scoped_and_audited_once(app, lead_client, si
 
 
 def test_lead_reads_only_their_teams(app, client, lead_client, site, store):
-    if "api.rollcall" not in app.view_functions:
+    if "engine.rollcall" not in app.view_functions:
         pytest.skip("the engine's read API is not registered")
     from hub.store.derived import DerivedStore
 
@@ -478,20 +528,14 @@ def test_lead_reads_only_their_teams(app, client, lead_client, site, store):
     assert len(mine) == sum(1 for r in everyone if r["team"] == team)
 
 
-def test_lead_stream_leaves_out_other_teams(secure_app, tokens, site, monkeypatch):
+def test_lead_stream_leaves_out_other_teams(live_app, site):
+    app, hub = live_app
     teams = sorted({a.team for a in site.agents})
     other_emp = next(a.employee_no for a in site.agents if a.team != teams[0])
     updates = [("violation", {"id": "v1", "team": teams[0]}), ("violation", {"id": "v2", "team": teams[1]}),
                ("tap", {"event_id": "t1", "agent": {"team": teams[1]}}), ("rollcall", {"employee_no": other_emp}),
                ("zone", {"zone": "A", "empty": True})]
-
-    def stream():
-        return Response((f"event: {c}\ndata: {json.dumps(d)}\n\n" for c, d in updates), mimetype="text/event-stream")
-
-    secure_app.add_url_rule("/live/probe2", "probe.stream2", stream)
-    monkeypatch.setitem(auth.POLICY, "probe.stream2", auth.FLOOR)
-    client = secure_app.test_client()
-    got = client.get("/live/probe2", headers=bearer(tokens["lead"])).get_data(as_text=True)
+    got = _stream(app, hub, issue_test_token(app, "lead", teams=[teams[0]]), updates)
     assert '"v1"' in got and '"zone"' in got and '"v2"' not in got and '"t1"' not in got and other_emp not in got
-    admin = client.get("/live/probe2", headers=bearer(tokens["admin"])).get_data(as_text=True)
+    admin = _stream(app, hub, issue_test_token(app, "admin"), updates)
     assert all(k in admin for k in ('"v1"', '"v2"', '"t1"', other_emp))

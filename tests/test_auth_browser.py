@@ -1,6 +1,7 @@
 """In headless Chromium: a kiosk display signs in the way its provisioned start script does it
 (a private file:// form posting the device token, never a URL), and then sees only its own
-kiosk; a person signs in with the login form and the page's own scripts send the CSRF token."""
+kiosk; a person signs in with the login form and the page's own scripts send the CSRF token
+(from the page's meta tag; a request without it is refused)."""
 
 from __future__ import annotations
 
@@ -88,11 +89,15 @@ def test_person_signs_in_and_page_scripts_send_the_csrf_token(browser, web, site
         page.click("button[type=submit]")
         page.wait_for_url(f"{server.url}/floor", timeout=25_000)
         assert page.locator('meta[name="csrf-token"]').count() == 1
-        # a plain fetch() POST from the page carries the token (the injected wrapper adds it)...
-        ok = page.evaluate("""fetch('/api/admin/users', {method: 'POST', headers: {'Content-Type': 'application/json'},
-                                body: JSON.stringify({username: 'fac9', role: 'facilities'})}).then(r => r.status)""")
+        # the page's own API helper sends the meta tag's token...
+        ok = page.evaluate("""FW.api('/api/admin/users', {method: 'POST', body: {username: 'fac9', role: 'facilities'}})
+                              .then(r => r.status)""")
         assert ok == 201
-        # ...and one that bypasses it (XMLHttpRequest, no header) is refused
+        # ...a call that does not send it is refused, by fetch() (nothing patches it)...
+        refused = page.evaluate("""fetch('/api/admin/users', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                     body: JSON.stringify({username: 'fac7', role: 'facilities'})}).then(r => r.status)""")
+        assert refused == 403
+        # ...or by XMLHttpRequest
         refused = page.evaluate("""new Promise(done => { const x = new XMLHttpRequest();
             x.open('POST', '/api/admin/users'); x.setRequestHeader('Content-Type', 'application/json');
             x.onload = () => done(x.status); x.send(JSON.stringify({username: 'fac8', role: 'facilities'})); })""")

@@ -15,7 +15,7 @@ UI = Path(i18n.__file__).parent
 HAN = re.compile(r"[\u4e00-\u9fff]")
 UI_TEMPLATES = ("base.html", "index.html", "kiosk.html", "floor.html", "console.html", "roster_grid.html")
 UI_SCRIPTS = ("fw.js", "kiosk.js", "floor.js", "console.js", "roster_grid.js")
-UI_VIEWS = ("kiosk.py", "floor.py", "console.py", "pages.py", "live.py", "roster_grid.py")
+UI_VIEWS = ("kiosk.py", "floor.py", "console.py", "pages.py", "feed.py", "roster_grid.py")
 
 
 def _catalog(lang: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.request
 
-from kiosk_ui import live as live_mod
+from kiosk_ui import feed
 from kiosk_ui.server import WebServer
 
 pytest_plugins = ["tests.ui_harness"]  # fixtures: browser, floor_hub, hub_factory
@@ -103,7 +103,7 @@ def test_fifty_streams_and_vanished_browsers_leave_api_and_kiosk_responsive(floo
         readers = [StreamReader(port, "/live/stream?channels=seat,tap,device", token) for _ in range(50)]
         gone = [raw_stream(port, "/live/stream?channels=seat", token) for _ in range(5)]
         stalled = [raw_stream(port, "/live/stream?channels=seat", token, rcvbuf=4096) for _ in range(5)]
-        floor_hub.wait_until(lambda: live_mod.open_streams(app) == 60, what="60 open streams")
+        floor_hub.wait_until(lambda: feed.open_streams(app) == 60, what="60 open streams")
         for s in gone:
             vanish(s)
 
@@ -121,11 +121,11 @@ def test_fifty_streams_and_vanished_browsers_leave_api_and_kiosk_responsive(floo
         assert timed_get(f"{server.url}/api/health", token)[0] == 200
 
         # vanished and stuck streams give back their threads and bus subscriptions
-        floor_hub.wait_until(lambda: live_mod.open_streams(app) == 50, what="dead streams released")
+        floor_hub.wait_until(lambda: feed.open_streams(app) == 50, what="dead streams released")
         floor_hub.wait_until(lambda: live.subscribers == 51, what="bus subscriptions released")  # + the latest-state sink
         for r in readers:
             r.close()
-        floor_hub.wait_until(lambda: live_mod.open_streams(app) == 0, what="all streams released")
+        floor_hub.wait_until(lambda: feed.open_streams(app) == 0, what="all streams released")
         for s in stalled:
             s.close()
     finally:

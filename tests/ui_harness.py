@@ -87,7 +87,7 @@ class RunningHub:
         return self.server.server.app
 
     def token(self, role: str = "admin") -> str:
-        """An API token of a test user with `role` (kiosk_ui.auth guards every page)."""
+        """An API token of a test user with `role` (kiosk_ui.guard guards every page)."""
         from tests.conftest import issue_test_token
 
         if role not in self.tokens:
@@ -151,7 +151,7 @@ class RunningHub:
         test publishes on the LiveBus come after (and stay the latest) with the clock frozen."""
         if not self.has_engine:
             return
-        from kiosk_ui.live import latest  # noqa: PLC0415
+        from kiosk_ui.feed import latest  # noqa: PLC0415
 
         with self.app.app_context():
             cache = latest()

@@ -2,7 +2,7 @@
  *
  * FW.config   the page's configuration (embedded JSON, see kiosk_ui/pages.py)
  * FW.t        translation by key from the embedded catalog, "{name}" placeholders
- * FW.url/api  same-origin calls that carry the page's ?token=
+ * FW.url/api  same-origin calls that carry the page's ?token= (and its CSRF token on changes)
  * FW.now      the hub's clock (pings carry it), FW.fmtTime/fmtDate in the site's time zone
  * FW.live     the Server-Sent-Events stream with reconnect, a watchdog and de-duplication
  */
@@ -30,10 +30,17 @@
     return u.pathname + u.search;
   };
 
-  /* fetch JSON; resolves to {ok, status, data} and never throws (a network error is status 0). */
+  /* The page's CSRF token (<meta name="csrf-token">, a signed-in browser session's pages only). */
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  FW.csrfToken = csrfMeta ? csrfMeta.getAttribute("content") : null;
+  const SAFE = ["GET", "HEAD", "OPTIONS"];
+
+  /* fetch JSON; resolves to {ok, status, data} and never throws (a network error is status 0).
+   * A state change sends the page's CSRF token in X-CSRFToken (kiosk_ui/csrf.py checks it). */
   FW.api = async function (path, opts) {
     opts = opts || {};
-    const init = { method: opts.method || "GET", credentials: "same-origin", headers: {} };
+    const init = { method: (opts.method || "GET").toUpperCase(), credentials: "same-origin", headers: {} };
+    if (FW.csrfToken && SAFE.indexOf(init.method) < 0) init.headers["X-CSRFToken"] = FW.csrfToken;
     if (opts.body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(opts.body);

@@ -1,7 +1,8 @@
-"""Live updates for the browser: Server-Sent Events from the hub's LiveBus.
+"""The live feed for the browser: Server-Sent Events from the hub's LiveBus.
 
 `GET /live/stream?channels=tap,device&device=kiosk-k1&snapshot=1` streams `event: <channel>`
-messages whose data is the engine's update (the contract's JSON). Options:
+messages whose data is the engine's update (the contract's JSON), shaped for the viewer
+(kiosk_ui.masking: badge UIDs masked for non-admins, a lead's stream only their teams). Options:
   channels  comma-separated, from LIVE_CHANNELS (default: all)
   device    only updates about this device (a kiosk listens to its own reader only)
   snapshot  1: start with the latest state of every seat, zone, equipment tag and device
@@ -30,6 +31,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from edge import wire
 from hub.live import Update
 from kiosk_ui import state
+from kiosk_ui.masking import Viewer
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 
@@ -165,6 +167,7 @@ def stream():
     keepalive = float(cfg["LIVE_KEEPALIVE_S"])
     ends_at = time.monotonic() + float(cfg["LIVE_MAX_STREAM_S"])
     site_id = state.site().id
+    viewer = Viewer.current(updates=True)  # UIDs masked and (a lead) other teams left out, as each update is written
 
     def beat(event: str) -> str:
         """hello / ping: the hub's clock and whether the hub hears the devices."""
@@ -184,9 +187,9 @@ def stream():
             yield "retry: 2000\n\n" + beat("hello")
             if snapshot:
                 for u, at in first:
-                    if device is None or _about_device(u, device):
+                    if (device is None or _about_device(u, device)) and viewer.sees(u.data):
                         # `_at`: when it was published, so a page can tell how old a state is
-                        yield _sse(u.channel, {**u.data, "_at": at}, u.id)
+                        yield _sse(u.channel, viewer.shown({**u.data, "_at": at}), u.id)
                 yield _sse("snapshot", {"count": len(first)})
             next_ping = time.monotonic() + keepalive
             while True:
@@ -200,8 +203,8 @@ def stream():
                     u = sub.q.get(timeout=max(0.0, min(next_ping, ends_at) - now))
                 except queue.Empty:
                     continue
-                if device is None or _about_device(u, device):
-                    yield _sse(u.channel, u.data, u.id)
+                if (device is None or _about_device(u, device)) and viewer.sees(u.data):
+                    yield _sse(u.channel, viewer.shown(u.data), u.id)
         finally:
             cleanup()
 
