@@ -16,6 +16,7 @@ and these needs no branch.
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 import typing
@@ -160,18 +161,24 @@ def first_error(value: Any, tp: Any, loc: str = "") -> tuple[str, str] | None:
 def _record_error(value: Any, tp: type[Record], loc: str) -> tuple[str, str] | None:
     if type(value) is not dict:
         return loc, f"Input should be a valid dictionary or instance of {tp.__name__}"
-    hints = typing.get_type_hints(tp, include_extras=True)
+    hints, required = _shape(tp)
     for name in tp.__struct_fields__:
         if name in value:
             if (err := first_error(value[name], hints[name], _join(loc, name))) is not None:
                 return err
-        elif name in required_fields(tp):
+        elif name in required:
             return _join(loc, name), "Field required"
     if tp.__struct_config__.forbid_unknown_fields:
         for key in value:
             if key not in tp.__struct_fields__:
                 return _join(loc, str(key)), "Extra inputs are not permitted"
     return None
+
+
+@functools.cache
+def _shape(tp: type[Record]) -> tuple[dict[str, Any], frozenset[str]]:
+    """(field -> annotated type, required fields) of a record: resolved once, not per fault."""
+    return typing.get_type_hints(tp, include_extras=True), frozenset(required_fields(tp))
 
 
 _BOUNDS = (("gt", "greater than"), ("ge", "greater than or equal to"),
