@@ -20,6 +20,7 @@ import functools
 import re
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any, Literal, Self, Union
 
 import msgspec
@@ -109,19 +110,29 @@ def first_error(value: Any, tp: Any, loc: str = "") -> tuple[str, str] | None:
     """(dotted location, pydantic's message) of the first fault of `value` as a `tp`, walking
     fields in declared order as pydantic does; None if this walk sees none (then msgspec's own
     message stands)."""
-    tp, meta = _unwrap(tp)
-    origin = typing.get_origin(tp)
-    if origin in (Union, types.UnionType):
-        arms = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
+    return _fault(value, _resolve(tp), loc)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """An annotation worked out once: `Annotated[int, Meta(ge=0)] | None` is nullable, tp int."""
+
+    nullable: bool
+    tp: Any
+    origin: Any
+    args: tuple[Any, ...]
+    meta: dict[str, Any]
+    item: _Plan | None  # list items
+
+
+def _fault(value: Any, plan: _Plan, loc: str) -> tuple[str, str] | None:
+    tp, meta = plan.tp, plan.meta
+    if plan.nullable and value is None:
+        return None
+    if plan.origin is Literal:
+        if any(value == c and type(value) is type(c) for c in plan.args):
             return None
-        tp, meta = _unwrap(arms[0]) if len(arms) == 1 else (tp, meta)
-        origin = typing.get_origin(tp)
-    if origin is Literal:
-        choices = typing.get_args(tp)
-        if any(value == c and type(value) is type(c) for c in choices):
-            return None
-        return loc, "Input should be " + _either(choices)
+        return loc, "Input should be " + _either(plan.args)
     if isinstance(tp, type) and issubclass(tp, Record):
         return _record_error(value, tp, loc)
     if tp is bool:
@@ -144,15 +155,14 @@ def first_error(value: Any, tp: Any, loc: str = "") -> tuple[str, str] | None:
         if meta.get("pattern") is not None and not re.search(meta["pattern"], value):
             return loc, f"String should match pattern '{meta.get('shown', meta['pattern'])}'"
         return None
-    if origin is list:
+    if plan.origin is list and plan.item is not None:
         if type(value) is not list:
             return loc, "Input should be a valid list"
         if meta.get("max_length") is not None and len(value) > meta["max_length"]:
             return loc, (f"List should have at most {_count(meta['max_length'], 'item')} after validation, "
                          f"not {len(value)}")
-        (item,) = typing.get_args(tp)
         for i, v in enumerate(value):
-            if (err := first_error(v, item, _join(loc, str(i)))) is not None:
+            if (err := _fault(v, plan.item, _join(loc, str(i)))) is not None:
                 return err
         return None
     return None
@@ -161,10 +171,10 @@ def first_error(value: Any, tp: Any, loc: str = "") -> tuple[str, str] | None:
 def _record_error(value: Any, tp: type[Record], loc: str) -> tuple[str, str] | None:
     if type(value) is not dict:
         return loc, f"Input should be a valid dictionary or instance of {tp.__name__}"
-    hints, required = _shape(tp)
+    plans, required = _shape(tp)
     for name in tp.__struct_fields__:
         if name in value:
-            if (err := first_error(value[name], hints[name], _join(loc, name))) is not None:
+            if (err := _fault(value[name], plans[name], _join(loc, name))) is not None:
                 return err
         elif name in required:
             return _join(loc, name), "Field required"
@@ -176,9 +186,10 @@ def _record_error(value: Any, tp: type[Record], loc: str) -> tuple[str, str] | N
 
 
 @functools.cache
-def _shape(tp: type[Record]) -> tuple[dict[str, Any], frozenset[str]]:
-    """(field -> annotated type, required fields) of a record: resolved once, not per fault."""
-    return typing.get_type_hints(tp, include_extras=True), frozenset(required_fields(tp))
+def _shape(tp: type[Record]) -> tuple[dict[str, _Plan], frozenset[str]]:
+    """(field -> its plan, required fields) of a record: resolved once, not per fault."""
+    hints = typing.get_type_hints(tp, include_extras=True)
+    return {name: _resolve(hints[name]) for name in tp.__struct_fields__}, frozenset(required_fields(tp))
 
 
 _BOUNDS = (("gt", "greater than"), ("ge", "greater than or equal to"),
@@ -194,6 +205,20 @@ def _bound_error(value: int | float, meta: dict[str, Any], loc: str) -> tuple[st
         if not ok:
             return loc, f"Input should be {words} {bound}"
     return None
+
+
+@functools.cache
+def _resolve(tp: Any) -> _Plan:
+    tp, meta = _unwrap(tp)
+    nullable = False
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        arms = [a for a in typing.get_args(tp) if a is not type(None)]
+        nullable = len(arms) < len(typing.get_args(tp))
+        if len(arms) == 1:
+            tp, meta = _unwrap(arms[0])
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    item = _resolve(args[0]) if origin is list and len(args) == 1 else None
+    return _Plan(nullable, tp, origin, args, meta, item)
 
 
 def _unwrap(tp: Any) -> tuple[Any, dict[str, Any]]:
