@@ -127,6 +127,8 @@ def footprint(broker, tmp: Path, seconds: float) -> None:
                                   ("edge agent (python -m edge), idle", idle["agent"]),
                                   ("edge agent, 10 taps/s", busy), ("floorwatch edge (full CLI), idle", idle["cli"])):
             print(f"{label:34} {cpu:16.2f} {rss:8.1f} {rss / base_rss:10.2f}x")
+        cpu, rss = idle["agent"]
+        print(f"goal (issue 14): agent idle <= 35 MB RSS and <= 1 % CPU: {'met' if rss <= 35 and cpu <= 1 else 'NOT met'}")
         print(f"agent RSS over a bare paho client: {idle['agent'][1] / idle['paho'][1]:.2f}x idle, "
               f"{busy[1] / idle['paho'][1]:.2f}x at 10 taps/s; taps delivered: {len(got)} of >= {sent}")
     finally:

@@ -90,7 +90,7 @@ def fuzz_ld2410(data: bytes) -> None:
     n = 0
     for c in chunks(fdp):
         n += len(d.feed(c))
-    assert d.stats["frames"] == n and len(d._buf) <= 74
+    assert d.stats["frames"] == n and d.buffered <= 74
 
 
 def fuzz_wire(data: bytes) -> None:

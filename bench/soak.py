@@ -7,12 +7,13 @@ every violation accounted for by bench/checker.py.
 
 Processes (all real, all separate):
   mosquitto          hub.broker.MosquittoBroker, persistence on; SIGKILLed and restarted
-  the hub            bench/soak_hub.py: HubService (ingest + engine + live bus) as `floorwatch
-                     hub --web off` runs it, on the simulated clock; SIGKILLed and restarted
+  the hub            `floorwatch hub --web off --clock WHEN@WALL --speed X`: the real command, on
+                     the world's simulated clock; SIGKILLed and restarted
   N workers          bench/soak_worker.py: a shard of the devices each, as edge agents with
                      durable spools; SIGKILLed and restarted
   this orchestrator  plans the world (bench/soak_plan.py), runs the chaos schedule, injects
-                     malformed and duplicated messages, samples the hub's memory and event log
+                     malformed and duplicated messages, samples the hub's memory and event log,
+                     and times each tap's feedback as it passes the broker (TapLatency)
 
 Chaos: process kills as above; devices cut off from the broker for minutes and device clocks
 skewed for hours (in the workers' scripts); malformed payloads on the hub's topics (each must be
@@ -41,7 +42,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,7 @@ from hub.broker import MosquittoBroker  # noqa: E402
 
 SITE = "soak"
 PROBE = "soak-probe"
+HUB_START_S = 10.0  # allowed for `floorwatch hub` to start before the agents get theirs (startup_s)
 
 
 class Proc:
@@ -77,6 +80,10 @@ class Proc:
         self.p = subprocess.Popen(self.args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
         out.close()
         self.starts += 1
+
+    @property
+    def running(self) -> bool:
+        return self.p is not None and self.p.poll() is None
 
     @property
     def pid(self) -> int | None:
@@ -136,6 +143,46 @@ class TruthTail:
                     self.events += 1
                     self.recent.append(o)
         return self.events
+
+
+class TapLatency:
+    """Tap-to-feedback latency seen from the broker, as a kiosk or reader LED sees it: for each
+    badge event, the real milliseconds until the hub's feedback command answering it (`re`)
+    passes through the broker (hub_ms: hub receipt, judging and publishing, plus two broker hops),
+    and the same from the device's own timestamp (device_ms). One JSON line per answered tap in
+    RUN_DIR/hub-latency.jsonl."""
+
+    def __init__(self, host: str, port: int, clock: EpochClock, path: Path) -> None:
+        self.clock = clock
+        self.out = path.open("a", encoding="utf-8", buffering=1)
+        self.seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"soak-latency-{uuid.uuid4().hex[:6]}")
+        self.client.reconnect_delay_set(0.2, 2)
+        self.client.on_connect = lambda c, *a: c.subscribe([(f"fw/v1/{SITE}/+/event", 0), (f"fw/v1/{SITE}/+/cmd", 0)])
+        self.client.on_message = self._on_message
+        self.client.connect_async(host, port)
+        self.client.loop_start()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        now = time.monotonic()
+        with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+            if msg.topic.endswith("/event"):
+                if b'"badge"' in msg.payload:
+                    e = json.loads(msg.payload)
+                    self.seen[e["id"]] = (now, e["ts"])
+                    if len(self.seen) > 50_000:
+                        self.seen.popitem(last=False)
+            elif b'"feedback"' in msg.payload:
+                got = self.seen.pop(json.loads(msg.payload).get("re"), None)
+                if got is not None:
+                    self.out.write(json.dumps({"w": round(time.time(), 3), "hub_ms": round((now - got[0]) * 1000, 2),
+                                               "device_ms": round((self.clock.now_ms() - got[1]) / self.clock.speed, 2)})
+                                   + "\n")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.out.close()
 
 
 class Injector:
@@ -244,26 +291,42 @@ class Soak:
         self.say(f"soak: {len(self.devices)} devices, {len(self.plan.acts)} scripted actions, {len(roster)} duties,"
                  f" planned in {time.monotonic() - t:.1f} s")
         py = sys.executable
-        self.hub = Proc("hub", [py, "-m", "bench.soak_hub", str(self.run)], self.run / "logs" / "hub.log")
         self.workers = [Proc(f"worker-{k}", [py, "-m", "bench.soak_worker", str(self.run), str(k)],
                              self.run / "logs" / f"worker-{k}.log") for k in range(self.cfg.workers)]
-        for proc in (self.hub, *self.workers):
+        for proc in self.workers:
             proc.start()
-        for proc in (self.hub, *self.workers):  # site and device files read, scripts loaded
+        for proc in self.workers:  # device files read, scripts loaded
             if not proc.wait_for("prepared", 300):
                 raise RuntimeError(f"{proc.name} did not start: see {proc.log}")
-        # the world starts now (plus time for the agents to open their spools and connect)
-        self.wall_epoch = time.time() + self.startup_s
-        write_epoch(self.run, self.wall_epoch, self.plan.start_ms)
+        # The world starts after the hub has started (Python, its site, its database: HUB_START_S)
+        # and the agents have opened their spools and connected (startup_s). The hub gets the
+        # world's clock on its command line, so a restarted hub agrees on the time; the agents
+        # start once the hub is subscribed (its first probe came back), so the broker queues for
+        # the hub everything they send, their start-up events included.
+        self.wall_epoch = time.time() + HUB_START_S + self.startup_s
         self.clock = EpochClock(self.wall_epoch, self.plan.start_ms, self.cfg.speed)
-        for proc in (self.hub, *self.workers):
+        when = datetime.fromtimestamp(self.plan.start_ms / 1000, tz=UTC).isoformat()
+        self.hub = Proc("hub", [py, "-m", "hub.cli", "hub", "--site", str(site_dir), "--db", str(self.run / "hub.db"),
+                                "--broker", f"{self.broker.host}:{self.broker.port}", "--web", "off",
+                                "--clock", f"{when}@{self.wall_epoch!r}", "--speed", repr(self.cfg.speed)],
+                        self.run / "logs" / "hub.log")
+        self.hub.start()
+        self.db = self.run / "hub.db"
+        self.injector = Injector(self.broker.host, self.broker.port)
+        if not self.hub.wait_for("hub: site", 300):
+            raise RuntimeError(f"hub did not start: see {self.hub.log}")
+        deadline = time.monotonic() + 300
+        while not self.caught_up():
+            if time.monotonic() > deadline or not self.hub.running:
+                raise RuntimeError(f"hub never subscribed: see {self.hub.log}")
+        write_epoch(self.run, self.wall_epoch, self.plan.start_ms)
+        for proc in self.workers:
             if not proc.wait_for("ready", 300):
                 raise RuntimeError(f"{proc.name} did not start: see {proc.log}")
         self.say(f"soak: hub and {len(self.workers)} agent processes ready; world starts in"
                  f" {self.wall_epoch - time.time():.1f} s")
+        self.latency = TapLatency(self.broker.host, self.broker.port, self.clock, self.run / "hub-latency.jsonl")
         self.tail = TruthTail(self.run)
-        self.injector = Injector(self.broker.host, self.broker.port)
-        self.db = self.run / "hub.db"
 
     # ------------------------------------------------------------ measuring
 
@@ -412,6 +475,7 @@ class Soak:
         time.sleep(3.0)  # the engine judges the last batch and ticks past the last deadlines
         self.sample()
         self.hub.terminate(60)
+        self.latency.close()
         self.injector.close()
         self.broker.close()
         self.say("soak: checking")
@@ -469,7 +533,7 @@ class Soak:
             if p is not None:
                 with contextlib.suppress(Exception):
                     p.kill()
-        for obj in (getattr(self, "injector", None), getattr(self, "broker", None)):
+        for obj in (getattr(self, "latency", None), getattr(self, "injector", None), getattr(self, "broker", None)):
             if obj is not None:
                 with contextlib.suppress(Exception):
                     obj.close()
@@ -537,9 +601,9 @@ def results_markdown(r: dict[str, Any], note: str = "") -> str:
         ("false alerts (no agent charged)", chk["false_alerts"]),
         ("peak hub memory (RSS)", f"{r['peak_hub_rss_mb']} MB"),
         ("ingest throughput", f"{r['throughput_avg']} events/s average, {r['throughput_peak_10s']} events/s busiest 10 s"),
-        ("tap-to-kiosk latency (hub receipt -> verdict on the live bus)",
+        ("tap-to-kiosk latency (badge event -> its feedback command, both seen at the broker)",
          f"p50 {lat['hub_p50_ms']} ms, p99 {lat['hub_p99_ms']} ms ({lat['taps']} taps)"),
-        ("device tap -> verdict (incl. spooling, broker, backlogs)", f"p50 {lat['device_p50_ms']} ms, p99 {lat['device_p99_ms']} ms"),
+        ("device tap -> feedback at the broker (incl. spooling, backlogs)", f"p50 {lat['device_p50_ms']} ms, p99 {lat['device_p99_ms']} ms"),
         ("broker kills waiting for the hub to catch up", f"{r['broker_kill_wait_s']} s; killed with a backlog: {r['broker_kills_with_hub_backlog']}"),
     ]
     out = ["| measure | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]

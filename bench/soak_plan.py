@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from edge.clock import ScaledClock
 from hub.sitegen import card_id, generate_site
 
 MIN = 60_000
@@ -31,24 +32,18 @@ SEC = 1000
 HOUR = 3_600_000
 
 
-class EpochClock:
-    """Simulated UTC ms = sim_epoch_ms + (wall time - wall_epoch_s) * speed. Wall time, not a
-    monotonic clock, so separate processes (and a restarted one) agree on "now"."""
+class EpochClock(ScaledClock):
+    """Simulated UTC ms = sim_epoch_ms + (wall time - wall_epoch_s) * speed: edge.clock's
+    ScaledClock anchored at a wall time, so separate processes (and a restarted one) agree on
+    "now"; the hub gets the same three numbers as `floorwatch hub --clock WHEN@WALL --speed X`."""
 
     def __init__(self, wall_epoch_s: float, sim_epoch_ms: int, speed: float) -> None:
-        self.wall_epoch_s = wall_epoch_s
-        self.sim_epoch_ms = sim_epoch_ms
-        self.speed = speed
-
-    def now_ms(self) -> int:
-        return self.sim_epoch_ms + int((time.time() - self.wall_epoch_s) * 1000 * self.speed)
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds / self.speed)
+        super().__init__(sim_epoch_ms, speed, wall_s=wall_epoch_s)
 
     def wall_at(self, sim_ms: int) -> float:
         """The wall time (time.time()) at which the simulated clock reads sim_ms."""
-        return self.wall_epoch_s + (sim_ms - self.sim_epoch_ms) / 1000 / self.speed
+        assert self.wall_s is not None
+        return self.wall_s + (sim_ms - self.start_ms) / 1000 / self.speed
 
 
 def write_epoch(run: Path, wall_epoch_s: float, sim_epoch_ms: int) -> None:

@@ -315,18 +315,12 @@ class Worker:
         publishes the last will) and reconnects fail until it is plugged back in."""
         link = agent.link
         link.broker = self.brokers[agent.device].model_copy(update={"port": self.dead_port})
-        if link._client is not None:
-            link._drop_client("cut off by the soak")
+        link.cut("cut off by the soak")
 
     def _uncut(self, agent: Agent) -> None:
         link = agent.link
         link.broker = self.brokers[agent.device]
-        if link._client is None and link._running:
-            if link._reconnect_timer is not None:
-                link._reconnect_timer.cancel()
-                link._reconnect_timer = None
-            link._attempt = 0
-            link._connect()
+        link.reconnect_now()
 
     # ------------------------------------------------------------ stopping
 

@@ -238,7 +238,7 @@ class Agent:
         try:
             if self.spool.append(build, if_room=if_room) is None:
                 return None
-        except (ValueError, SpoolError) as exc:  # pydantic's ValidationError is a ValueError
+        except (ValueError, SpoolError) as exc:  # wire.encode refuses what breaks the contract: WireError
             self.stats["lost"] += 1
             log.error("%s: %s event not stored: %s", self.device, type_, exc)
             return None

@@ -26,14 +26,21 @@ class SystemClock:
 
 
 class ScaledClock:
-    """Time that starts at `start_ms` and runs `speed` times faster than real time."""
+    """Time that starts at `start_ms` and runs `speed` times faster than real time.
 
-    def __init__(self, start_ms: int, speed: float = 1.0) -> None:
+    With `wall_s` (Unix seconds) the clock reads `start_ms` at that wall time instead of at its
+    creation: separate processes, and a restarted one, given the same three numbers agree on
+    "now" (`floorwatch hub --clock WHEN@WALL`, the soak's hub and agents)."""
+
+    def __init__(self, start_ms: int, speed: float = 1.0, wall_s: float | None = None) -> None:
         self.start_ms = start_ms
         self.speed = speed
+        self.wall_s = wall_s
         self._t0 = time.monotonic()
 
     def now_ms(self) -> int:
+        if self.wall_s is not None:
+            return self.start_ms + int((time.time() - self.wall_s) * 1000 * self.speed)
         return self.start_ms + int((time.monotonic() - self._t0) * 1000 * self.speed)
 
     def sleep(self, seconds: float) -> None:

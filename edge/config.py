@@ -9,23 +9,24 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from msgspec import Meta
 
-from edge.exceptions import ConfigError
+from edge.exceptions import ConfigError, SchemaError
+from edge.schema import Record, whole
 from edge.wire import ID_PATTERN
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class _Section(Record, kw_only=True):
+    """Strict, and unknown keys are errors: a misspelt key must not be silently ignored."""
 
 
-class BrokerConfig(_Section):
+class BrokerConfig(_Section, kw_only=True):
     host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    port: Annotated[int, Meta(ge=1, le=65535)] = 1883
     protocol: Literal["3.1.1", "5"] = "3.1.1"
-    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    keepalive_s: Annotated[int, Meta(ge=5, le=3600)] = 30
     tls: bool = False
     ca: str | None = None
     cert: str | None = None
@@ -34,15 +35,15 @@ class BrokerConfig(_Section):
     password_file: str | None = None
 
 
-class ReaderConfig(_Section):
+class ReaderConfig(_Section, kw_only=True):
     """A badge or equipment-tag reader. `kind` picks the driver in edge.drivers."""
 
-    name: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Meta(min_length=1, max_length=64)]
     kind: Literal["rdm6300", "line", "wiegand", "sim"]
     role: Literal["badge", "inventory"] = "badge"
     port: str | None = None  # serial device, e.g. /dev/floorwatch-reader
-    baudrate: Annotated[int, Field(ge=300)] = 9600
-    hold_off_s: Annotated[float, Field(ge=0)] = 2.0
+    baudrate: Annotated[int, Meta(ge=300)] = 9600
+    hold_off_s: Annotated[float, Meta(ge=0)] = 2.0
     # line readers: how a card number looks on the wire and how to normalise it
     pattern: str | None = None
     number_format: Literal["hex", "decimal"] = "hex"
@@ -50,12 +51,12 @@ class ReaderConfig(_Section):
     d0_pin: int | None = None
     d1_pin: int | None = None
     bits: Literal[26, 34] | None = None
-    frame_gap_ms: Annotated[float, Field(gt=0, le=1000)] = 25.0  # wiegand: silence that ends a frame
-    uid_digits: Annotated[int, Field(ge=1, le=32)] = 10  # canonical UID width (hex digits)
+    frame_gap_ms: Annotated[float, Meta(gt=0, le=1000)] = 25.0  # wiegand: silence that ends a frame
+    uid_digits: Annotated[int, Meta(ge=1, le=32)] = 10  # canonical UID width (hex digits)
     # how many low-order bits of a card this reader sees, when its kind does not say (see card_bits)
-    card_bits: Annotated[int, Field(ge=1, le=64)] | None = None
+    card_bits: Annotated[int, Meta(ge=1, le=64)] | None = None
     # inventory readers: how often to report the set of tags seen
-    period_s: Annotated[float, Field(gt=0)] = 60.0
+    period_s: Annotated[float, Meta(gt=0)] = 60.0
 
     @property
     def seen_bits(self) -> int | None:
@@ -77,62 +78,62 @@ class ReaderConfig(_Section):
         return None
 
 
-class SensorConfig(_Section):
+class SensorConfig(_Section, kw_only=True):
     """A seat-occupancy sensor."""
 
-    name: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Meta(min_length=1, max_length=64)]
     kind: Literal["pir", "mat", "ld2410", "sim"]
     pin: int | None = None
     port: str | None = None
-    baudrate: Annotated[int, Field(ge=300)] = 256000
-    hold_s: Annotated[float, Field(ge=0)] = 60.0  # PIR, LD2410: occupied until no presence this long
-    bounce_s: Annotated[float, Field(ge=0)] = 0.2  # mat: a state must hold this long to count
+    baudrate: Annotated[int, Meta(ge=300)] = 256000
+    hold_s: Annotated[float, Meta(ge=0)] = 60.0  # PIR, LD2410: occupied until no presence this long
+    bounce_s: Annotated[float, Meta(ge=0)] = 0.2  # mat: a state must hold this long to count
     pull_up: bool = True  # mat: switch to ground with the Pi's pull-up (pressed = low)
 
 
-class ButtonsConfig(_Section):
+class ButtonsConfig(_Section, kw_only=True):
     break_pin: int | None = None
     meal_pin: int | None = None
     back_pin: int | None = None
-    bounce_s: Annotated[float, Field(ge=0)] = 0.05
+    bounce_s: Annotated[float, Meta(ge=0)] = 0.05
 
 
-class FeedbackConfig(_Section):
+class FeedbackConfig(_Section, kw_only=True):
     green_pin: int | None = None
     red_pin: int | None = None
     buzzer_pin: int | None = None
 
 
-class RelayConfig(_Section):
+class RelayConfig(_Section, kw_only=True):
     """A relay output (gpiozero OutputDevice), e.g. the contactor of a zone's air conditioning.
     `initial` is what the relay does from power-up until the hub says otherwise: `on` keeps the
     A/C running when the hub is unreachable (a data gap never switches anyone's A/C off)."""
 
-    name: Annotated[str, Field(min_length=1, max_length=64)] = "ac"
-    pin: Annotated[int, Field(ge=0, le=27)]
+    name: Annotated[str, Meta(min_length=1, max_length=64)] = "ac"
+    pin: Annotated[int, Meta(ge=0, le=27)]
     active_high: bool = True  # False for the common low-triggered relay boards
     initial: Literal["on", "off"] = "on"
 
 
-class SpoolConfig(_Section):
+class SpoolConfig(_Section, kw_only=True):
     path: str = "/var/lib/floorwatch/spool.db"
-    max_events: Annotated[int, Field(ge=10)] = 100_000
+    max_events: Annotated[int, Meta(ge=10)] = 100_000
     # full: fsync every event (survives power loss); normal: survives a crashed process only
     sync: Literal["full", "normal"] = "full"
 
 
-class DeviceConfig(_Section):
-    id: Annotated[str, Field(pattern=ID_PATTERN)]
-    site: Annotated[str, Field(pattern=ID_PATTERN)]
+class DeviceConfig(_Section, kw_only=True):
+    id: Annotated[str, whole(ID_PATTERN)]
+    site: Annotated[str, whole(ID_PATTERN)]
     role: Literal["seat", "door", "kiosk", "zone"]
     seat: str | None = None  # role seat: the seat id in site.toml
     door: str | None = None  # role door: the door id in site.toml
     kiosk: str | None = None  # role kiosk: the kiosk id in site.toml
     zone: str | None = None  # role zone: a zone controller (e.g. its A/C relay), the zone id
-    heartbeat_s: Annotated[float, Field(gt=0)] = 30.0
+    heartbeat_s: Annotated[float, Meta(gt=0)] = 30.0
     broker: BrokerConfig = BrokerConfig()
     spool: SpoolConfig = SpoolConfig()
-    readers: list[ReaderConfig] = []
+    readers: list[ReaderConfig] = []  # msgspec copies an empty list default per instance
     sensors: list[SensorConfig] = []
     buttons: ButtonsConfig = ButtonsConfig()
     feedback: FeedbackConfig = FeedbackConfig()
@@ -152,7 +153,7 @@ class DeviceConfig(_Section):
         for section, obj in (("buttons", self.buttons), ("feedback", self.feedback), ("relay", self.relay)):
             if obj is None:
                 continue
-            for k in type(obj).model_fields:
+            for k in obj.__struct_fields__:
                 p = getattr(obj, k)
                 if k.endswith("pin") and isinstance(p, int):
                     out.append((f"{section}.{k}", p))
@@ -177,7 +178,8 @@ def load_toml(path: Path) -> tuple[dict, bytes]:
         raise ConfigError(str(path), "-", f"not valid TOML: {exc}") from None
 
 
-def validation_to_config_error(path: Path | str, exc: ValidationError) -> ConfigError:
+def validation_to_config_error(path: Path | str, exc: Any) -> ConfigError:
+    """The first error of a pydantic ValidationError (the hub's site files) as a ConfigError."""
     err = exc.errors(include_url=False)[0]
     key = ".".join(str(p) for p in err["loc"]) or "-"
     return ConfigError(str(path), key, err["msg"])
@@ -185,9 +187,9 @@ def validation_to_config_error(path: Path | str, exc: ValidationError) -> Config
 
 def parse_device_config(data: dict, path: Path | str = "<device>") -> DeviceConfig:
     try:
-        cfg = DeviceConfig.model_validate(data)
-    except ValidationError as exc:
-        raise validation_to_config_error(path, exc) from None
+        cfg = DeviceConfig.validate(data)
+    except SchemaError as exc:
+        raise ConfigError(str(path), exc.loc or "-", exc.reason) from None
     if cfg.place is None:
         raise ConfigError(str(path), cfg.role, f"a {cfg.role} device must name its {cfg.role}")
     used: dict[int, str] = {}

@@ -18,6 +18,16 @@ class WireError(EdgeError, ValueError):
         super().__init__(f"{where}{field}: {reason}")
 
 
+class SchemaError(EdgeError, ValueError):
+    """Data that does not fit a record (edge.schema); `loc` is the dotted field ("" for the whole
+    record), `reason` pydantic's wording. Callers turn it into a WireError or a ConfigError."""
+
+    def __init__(self, loc: str, reason: str) -> None:
+        self.loc = loc
+        self.reason = reason
+        super().__init__(f"{loc or '-'}: {reason}")
+
+
 class ConfigError(EdgeError, ValueError):
     """A configuration file that cannot be used; names the file, the key and why."""
 

@@ -126,9 +126,17 @@ class LinkLoop:
         with contextlib.suppress(BlockingIOError, OSError):
             self._wake_w.send(b"\0")
 
-    # ------------------------------------------------------------ paho socket callbacks (loop thread)
+    # ------------------------------------------------------------ links and their sockets (loop thread)
 
-    def _register(self, sock: Any, link: Link) -> None:
+    def add(self, link: Link) -> None:
+        """Give `link` a `tick()` every MISC_INTERVAL_S (paho's keepalive and timeouts)."""
+        self._links.add(link)
+
+    def discard(self, link: Link) -> None:
+        self._links.discard(link)
+
+    def watch(self, sock: Any, link: Link) -> None:
+        """Call `link.handle_io(mask)` when `sock` is readable (paho's on_socket_open)."""
         # paho leaves Nagle on: a tap's PUBLISH would wait for the ACK of the previous small packet
         with contextlib.suppress(OSError, AttributeError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -137,11 +145,12 @@ class LinkLoop:
         except (KeyError, ValueError):
             self._sel.modify(sock, selectors.EVENT_READ, link)
 
-    def _unregister(self, sock: Any) -> None:
+    def unwatch(self, sock: Any) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self._sel.unregister(sock)
 
-    def _want_write(self, sock: Any, link: Link, on: bool) -> None:
+    def want_write(self, sock: Any, link: Link, on: bool) -> None:
+        """Also watch `sock` for writability while paho has bytes queued (`on`), or stop."""
         with contextlib.suppress(KeyError, ValueError):
             self._sel.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if on else 0), link)
 
@@ -161,13 +170,13 @@ class LinkLoop:
                 if key.data is None:
                     self._drain_wake()
                     continue
-                self._guard(key.data._io, mask)
+                _guard(key.data.handle_io, mask)
             self._run_due()
             now = time.monotonic()
             if now >= next_misc:
                 next_misc = now + MISC_INTERVAL_S
                 for link in list(self._links):
-                    self._guard(link._misc)
+                    _guard(link.tick)
 
     def _drain_wake(self) -> None:
         # drain first, then clear the flag: a wake-up after this point sends a new byte, and one
@@ -185,7 +194,7 @@ class LinkLoop:
             soon = list(self._soon)
             self._soon.clear()
         for fn, args in soon:
-            self._guard(fn, *args)
+            _guard(fn, *args)
         now = time.monotonic()
         while True:
             with self._lock:
@@ -193,14 +202,15 @@ class LinkLoop:
                     return
                 _, _, timer = heapq.heappop(self._timers)
             if not timer.cancelled:
-                self._guard(timer.fn, *timer.args)
+                _guard(timer.fn, *timer.args)
 
-    @staticmethod
-    def _guard(fn: Callable[..., Any], *args: Any) -> None:
-        try:
-            fn(*args)
-        except Exception:
-            log.exception("link loop: %r failed", fn)
+
+def _guard(fn: Callable[..., Any], *args: Any) -> None:
+    """Run a callback on the loop thread: one failing link must not stop the others."""
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("link loop: %r failed", fn)
 
 
 def backoff_delay(attempt: int, min_s: float, max_s: float, rng: random.Random | None = None) -> float:
@@ -272,6 +282,7 @@ class Link:
         self._acked: list[int] = []
         self._attempt = 0
         self._pump_scheduled = False
+        self._pump_lock = threading.Lock()  # kick() runs on any thread
         self._running = False
         self._stopped = threading.Event()
         self._finished = threading.Event()
@@ -290,16 +301,39 @@ class Link:
         return self
 
     def _start(self) -> None:
-        self.loop._links.add(self)
+        self.loop.add(self)
         self._connect()
 
     def kick(self) -> None:
         """New events are in the spool: publish them if connected."""
-        with self.loop._lock:
+        with self._pump_lock:
             if self._pump_scheduled:
                 return
             self._pump_scheduled = True
         self.loop.call_soon(self._pump)
+
+    def cut(self, reason: str = "cable cut") -> None:
+        """Cut the cable, for tests and benches: the connection dies without a DISCONNECT (the
+        broker publishes the last will), as a pulled network cable; the link reconnects with its
+        usual backoff (point `broker` at a dead port first to keep it down)."""
+        self.loop.call_soon(self._cut, reason)
+
+    def _cut(self, reason: str) -> None:
+        if self._client is not None:
+            self._drop_client(reason)
+
+    def reconnect_now(self) -> None:
+        """Connect at once if not connected, without waiting out the backoff (the cable is back)."""
+        self.loop.call_soon(self._reconnect_now)
+
+    def _reconnect_now(self) -> None:
+        if self._client is not None or not self._running:
+            return
+        if self._reconnect_timer is not None:
+            self._reconnect_timer.cancel()
+            self._reconnect_timer = None
+        self._attempt = 0
+        self._connect()
 
     def stop(self, timeout: float = 5.0, drain_s: float = 2.0) -> None:
         """Send what the spool holds (for up to `drain_s`), publish `offline` (retained),
@@ -354,10 +388,10 @@ class Link:
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         client.on_subscribe = None
-        client.on_socket_open = lambda c, u, sock: self.loop._register(sock, self)
-        client.on_socket_close = lambda c, u, sock: self.loop._unregister(sock)
-        client.on_socket_register_write = lambda c, u, sock: self.loop._want_write(sock, self, True)
-        client.on_socket_unregister_write = lambda c, u, sock: self.loop._want_write(sock, self, False)
+        client.on_socket_open = lambda c, u, sock: self.loop.watch(sock, self)
+        client.on_socket_close = lambda c, u, sock: self.loop.unwatch(sock)
+        client.on_socket_register_write = lambda c, u, sock: self.loop.want_write(sock, self, True)
+        client.on_socket_unregister_write = lambda c, u, sock: self.loop.want_write(sock, self, False)
         return client
 
     def _connect(self) -> None:
@@ -384,7 +418,7 @@ class Link:
         if client is not None:
             sock = client.socket()
             if sock is not None:
-                self.loop._unregister(sock)
+                self.loop.unwatch(sock)
                 with contextlib.suppress(OSError):
                     sock.close()
         if reason and reason != self.last_error:
@@ -400,7 +434,8 @@ class Link:
         self._attempt += 1
         self._reconnect_timer = self.loop.call_later(delay, self._connect)
 
-    def _misc(self) -> None:
+    def tick(self) -> None:
+        """(loop thread, from LinkLoop) paho's periodic work; gives up a connect with no CONNACK."""
         client = self._client
         if client is None:
             return
@@ -409,7 +444,8 @@ class Link:
             return
         client.loop_misc()
 
-    def _io(self, mask: int) -> None:
+    def handle_io(self, mask: int) -> None:
+        """(loop thread, from LinkLoop) the socket is readable and/or writable (selectors mask)."""
         client = self._client
         if client is None:
             return
@@ -445,7 +481,7 @@ class Link:
         self.connected.set()
         log.log(self._info, "%s: connected to %s:%s", self.device, self.broker.host, self.broker.port)
         if self.on_connected is not None:
-            LinkLoop._guard(self.on_connected)
+            _guard(self.on_connected)
         self._pump()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -492,12 +528,12 @@ class Link:
             return
         self.stats["commands"] += 1
         if self.on_command is not None:
-            LinkLoop._guard(self.on_command, cmd)
+            _guard(self.on_command, cmd)
 
     # ------------------------------------------------------------ publishing (loop thread)
 
     def _pump(self) -> None:
-        with self.loop._lock:
+        with self._pump_lock:
             self._pump_scheduled = False
         client = self._client
         if client is None or not self.connected.is_set() or self._offline_mid is not None:
@@ -562,5 +598,5 @@ class Link:
         if self._client is not None:
             self._drop_client("")
         self._offline_mid = None
-        self.loop._links.discard(self)
+        self.loop.discard(self)
         self._finished.set()

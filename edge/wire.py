@@ -25,9 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from msgspec import NODEFAULT, Meta
+from msgspec.json import encode as _json_encode
 
-from edge.exceptions import WireError
+from edge.exceptions import SchemaError, WireError
+from edge.schema import Record, field_defaults, whole
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "fw/v1"
@@ -114,20 +116,21 @@ def parse_topic(topic: str) -> Topic:
 # ---------------------------------------------------------------- payloads
 
 
-class _Message(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+class _Message(Record, kw_only=True, forbid_unknown_fields=False):
+    """Unknown fields are kept (`model_extra`): a newer device can talk to an older hub, and the
+    hub stores what it was sent."""
 
 
-DeviceId = Annotated[str, Field(pattern=ID_PATTERN)]
-EpochMs = Annotated[int, Field(ge=0)]
-ShortText = Annotated[str, Field(min_length=1, max_length=64)]
+DeviceId = Annotated[str, whole(ID_PATTERN)]
+EpochMs = Annotated[int, Meta(ge=0)]
+ShortText = Annotated[str, Meta(min_length=1, max_length=64)]
 
 
-class _EventBase(_Message):
+class _EventBase(_Message, kw_only=True):
     v: Literal[1]
-    id: Annotated[str, Field(pattern=_UUID_RE.pattern)]
+    id: Annotated[str, whole(_UUID_RE.pattern)]
     device: DeviceId
-    seq: Annotated[int, Field(ge=1)]
+    seq: Annotated[int, Meta(ge=1)]
     ts: EpochMs
     # False when the device knows its clock is not set (booted without NTP or RTC): the hub
     # then orders this device's events by receipt time instead.
@@ -136,10 +139,10 @@ class _EventBase(_Message):
     # no evidence either way, e.g. an older device). clock_sync: the kernel / SNTP client says the
     # clock is synchronised. clock_err_ms: its maximum error bound, meaningful only while synced.
     clock_sync: bool | None = None
-    clock_err_ms: Annotated[int, Field(ge=0, le=MAX_CLOCK_ERR_MS)] | None = None
+    clock_err_ms: Annotated[int, Meta(ge=0, le=MAX_CLOCK_ERR_MS)] | None = None
 
 
-class BadgeEvent(_EventBase):
+class BadgeEvent(_EventBase, kw_only=True):
     """A badge (or equipment tag presented like a badge) was tapped on a reader."""
 
     type: Literal["badge"]
@@ -150,15 +153,13 @@ class BadgeEvent(_EventBase):
     # do not describe; when both say, they must agree or the hub attributes the tap to nobody.
     # Kept as an extra (not a declared field) so the stored body of an event without it is unchanged.
 
-    @model_validator(mode="after")
-    def _card_bits(self) -> BadgeEvent:
-        bits = (self.model_extra or {}).get("card_bits")
+    def check(self) -> None:
+        bits = self.model_extra.get("card_bits")
         if bits is not None and (not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 64):
             raise ValueError(f"card_bits must be an integer from 1 to 64, not {bits!r}")
-        return self
 
 
-class OccupancyEvent(_EventBase):
+class OccupancyEvent(_EventBase, kw_only=True):
     """A seat's debounced occupancy changed."""
 
     type: Literal["occupancy"]
@@ -166,15 +167,15 @@ class OccupancyEvent(_EventBase):
     sensor: ShortText
 
 
-class InventoryEvent(_EventBase):
+class InventoryEvent(_EventBase, kw_only=True):
     """The equipment tags a reader sees now (sent each period and on change)."""
 
     type: Literal["inventory"]
-    tags: Annotated[list[ShortText], Field(max_length=256)]
+    tags: Annotated[list[ShortText], Meta(max_length=256)]
     reader: ShortText
 
 
-class ButtonEvent(_EventBase):
+class ButtonEvent(_EventBase, kw_only=True):
     """A seat button: going on break, going to a meal, or back."""
 
     type: Literal["button"]
@@ -184,36 +185,36 @@ class ButtonEvent(_EventBase):
 RelayState = Literal["on", "off"]
 
 
-class HeartbeatEvent(_EventBase):
+class HeartbeatEvent(_EventBase, kw_only=True):
     """Proof of life, with the spool backlog and what overflow has dropped (and, on a device
     with an A/C relay, the relay's state, so a missed command shows as a mismatch)."""
 
     type: Literal["heartbeat"]
-    uptime_s: Annotated[int, Field(ge=0)]
-    spooled: Annotated[int, Field(ge=0)]
-    dropped: Annotated[int, Field(ge=0)] = 0
+    uptime_s: Annotated[int, Meta(ge=0)]
+    spooled: Annotated[int, Meta(ge=0)]
+    dropped: Annotated[int, Meta(ge=0)] = 0
     relay: RelayState | None = None
 
 
-class RelayEvent(_EventBase):
+class RelayEvent(_EventBase, kw_only=True):
     """A relay output switched (at start-up to its configured state, then on each hub command):
     facilities' record of when the air conditioning was switched, and why."""
 
     type: Literal["relay"]
     relay: ShortText
     state: RelayState
-    reason: Annotated[str, Field(max_length=64)] = ""
+    reason: Annotated[str, Meta(max_length=64)] = ""
 
 
-Event = Annotated[
-    BadgeEvent | OccupancyEvent | InventoryEvent | ButtonEvent | HeartbeatEvent | RelayEvent,
-    Field(discriminator="type"),
-]
-EVENT_TYPES = ("badge", "occupancy", "inventory", "button", "heartbeat", "relay")
-_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+Event = BadgeEvent | OccupancyEvent | InventoryEvent | ButtonEvent | HeartbeatEvent | RelayEvent
+EVENT_MODELS: dict[str, type[Event]] = {
+    "badge": BadgeEvent, "occupancy": OccupancyEvent, "inventory": InventoryEvent,
+    "button": ButtonEvent, "heartbeat": HeartbeatEvent, "relay": RelayEvent,
+}
+EVENT_TYPES = tuple(EVENT_MODELS)
 
 
-class Status(_Message):
+class Status(_Message, kw_only=True):
     """Retained device status; `offline` is registered as the last will."""
 
     v: Literal[1]
@@ -224,7 +225,7 @@ class Status(_Message):
     config: str = ""
 
 
-class Command(_Message):
+class Command(_Message, kw_only=True):
     """Hub to device: feedback for a tap (`re` is the event id it answers), a config reload, or
     the zone's A/C relay (`state` on/off, `reason` why, `since` when the engine judged it so)."""
 
@@ -233,25 +234,23 @@ class Command(_Message):
     ts: EpochMs
     cmd: Literal["feedback", "reload", "relay"]
     result: Literal["ok", "warn", "deny"] | None = None
-    text: Annotated[str, Field(max_length=120)] = ""
+    text: Annotated[str, Meta(max_length=120)] = ""
     re: str | None = None
     state: RelayState | None = None
-    reason: Annotated[str, Field(max_length=64)] = ""
+    reason: Annotated[str, Meta(max_length=64)] = ""
     since: EpochMs | None = None
 
-    @model_validator(mode="after")
-    def _relay_has_state(self) -> Command:
+    def check(self) -> None:
         if self.cmd == "relay" and self.state is None:
             raise ValueError("a relay command needs a state (on or off)")
-        return self
 
 
-class AcdFeed(_Message):
+class AcdFeed(_Message, kw_only=True):
     """The contact center's count of idle agents (AWAY-PEAK)."""
 
     v: Literal[1]
     ts: EpochMs
-    idle: Annotated[int, Field(ge=0)]
+    idle: Annotated[int, Meta(ge=0)]
 
 
 # ---------------------------------------------------------------- encode / decode
@@ -265,17 +264,15 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
-def encode(message: BaseModel) -> bytes:
-    """Compact JSON, extra fields included."""
-    return message.model_dump_json(exclude_none=True).encode()
-
-
-def _first_error(exc: ValidationError) -> tuple[str, str]:
-    err = exc.errors(include_url=False)[0]
-    parts = [str(p) for p in err["loc"]]
-    if parts and parts[0] in EVENT_TYPES:  # a discriminated union prefixes the tag value
-        parts = parts[1:]
-    return ".".join(parts) or "payload", err["msg"]
+def encode(message: _Message) -> bytes:
+    """Compact JSON, extra fields included, None fields left out. The message is validated first
+    (building a record does not validate it): what breaks the contract is never sent."""
+    data = message.model_dump(exclude_none=True)
+    try:
+        type(message).validate(data)
+    except SchemaError as exc:
+        raise WireError(exc.loc or "payload", exc.reason) from None
+    return _json_encode(data)
 
 
 def _load_object(payload: bytes | str, topic: str | None) -> dict[str, Any]:
@@ -288,16 +285,20 @@ def _load_object(payload: bytes | str, topic: str | None) -> dict[str, Any]:
     return data
 
 
+def _validate(model: type[_Message], data: dict[str, Any], topic: str | None) -> Any:
+    try:
+        return model.validate(data)
+    except SchemaError as exc:
+        raise WireError(exc.loc or "payload", exc.reason, topic=topic) from None
+
+
 def decode_event(payload: bytes | str, topic: str | None = None) -> Event:
     """Validate an event payload; with `topic`, also check that `device` matches the topic."""
     data = _load_object(payload, topic)
-    if data.get("type") not in EVENT_TYPES:
-        raise WireError("type", f"unknown event type {data.get('type')!r}", topic=topic)
-    try:
-        event = _EVENT_ADAPTER.validate_python(data)
-    except ValidationError as exc:
-        field, reason = _first_error(exc)
-        raise WireError(field, reason, topic=topic) from None
+    kind = data.get("type")
+    if kind.__class__ is not str or kind not in EVENT_MODELS:
+        raise WireError("type", f"unknown event type {kind!r}", topic=topic)
+    event = _validate(EVENT_MODELS[kind], data, topic)
     if topic is not None:
         t = parse_topic(topic)
         if t.kind != "event" or t.device != event.device:
@@ -305,28 +306,19 @@ def decode_event(payload: bytes | str, topic: str | None = None) -> Event:
     return event
 
 
-def _decode(model: type[_Message], payload: bytes | str, topic: str | None) -> Any:
-    data = _load_object(payload, topic)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        field, reason = _first_error(exc)
-        raise WireError(field, reason, topic=topic) from None
-
-
 def decode_status(payload: bytes | str, topic: str | None = None) -> Status:
-    status = _decode(Status, payload, topic)
+    status = _validate(Status, _load_object(payload, topic), topic)
     if topic is not None and parse_topic(topic).device != status.device:
         raise WireError("device", f"{status.device!r} does not match the topic", topic=topic)
     return status
 
 
 def decode_command(payload: bytes | str, topic: str | None = None) -> Command:
-    return _decode(Command, payload, topic)
+    return _validate(Command, _load_object(payload, topic), topic)
 
 
 def decode_acd(payload: bytes | str, topic: str | None = None) -> AcdFeed:
-    return _decode(AcdFeed, payload, topic)
+    return _validate(AcdFeed, _load_object(payload, topic), topic)
 
 
 def is_valid_id(value: str) -> bool:
@@ -367,7 +359,7 @@ _ID_FULL = re.compile(ID_PATTERN[1:-1])
 
 
 def _is_int(v: Any) -> bool:
-    return v.__class__ is int  # not bool, as strict pydantic
+    return v.__class__ is int  # not bool, as the strict models
 
 
 def _short(v: Any) -> bool:
@@ -376,8 +368,8 @@ def _short(v: Any) -> bool:
 
 def _build_fast_path() -> dict[str, tuple[tuple[tuple[str, Any, Callable[[Any], bool]], ...], frozenset[str]]]:
     """Per event type: (body field, default, check) in the model's declared order, taken from
-    the pydantic models themselves so the two cannot drift apart (a field added to a model
-    without a check here fails at import, not silently)."""
+    the models themselves so the two cannot drift apart (a field added to a model without a
+    check here fails at import, not silently)."""
     checks: dict[str, Callable[[Any], bool]] = {
         "clock_sync": lambda v: v is None or v.__class__ is bool,
         "clock_err_ms": lambda v: v is None or (_is_int(v) and 0 <= v <= MAX_CLOCK_ERR_MS),
@@ -392,29 +384,36 @@ def _build_fast_path() -> dict[str, tuple[tuple[tuple[str, Any, Callable[[Any], 
     }
     heartbeat_relay = lambda v: v is None or (v in ("on", "off") and v.__class__ is str)  # noqa: E731
     plans = {}
-    for model in (BadgeEvent, OccupancyEvent, InventoryEvent, ButtonEvent, HeartbeatEvent, RelayEvent):
-        kind = model.model_fields["type"].annotation.__args__[0]
+    for kind, model in EVENT_MODELS.items():
+        defaults = field_defaults(model)
         fields = []
-        for name, info in model.model_fields.items():
+        for name, default in defaults.items():
             if name in _HEADER:
                 continue
             check = heartbeat_relay if (model is HeartbeatEvent and name == "relay") else checks[name]
-            fields.append((name, _MISSING if info.is_required() else info.default, check))
-        plans[kind] = (tuple(fields), frozenset(model.model_fields))
+            fields.append((name, _MISSING if default is NODEFAULT else default, check))
+        plans[kind] = (tuple(fields), frozenset(defaults))
     return plans
 
 
 _FAST = _build_fast_path()
 
-try:  # the hub has orjson; an edge device that never decodes events at volume need not
-    from orjson import loads as _json_loads
-except ImportError:  # pragma: no cover
-    _json_loads = json.loads
+
+def _json_loads(payload: bytes | str) -> Any:
+    """orjson's loads where it is installed (the hub), else json's: imported on first use, so an
+    edge device, which never decodes events at volume, does not carry it."""
+    global _json_loads
+    try:
+        from orjson import loads
+    except ImportError:  # pragma: no cover
+        loads = json.loads
+    _json_loads = loads
+    return loads(payload)
 
 
 def _fast_event(data: dict[str, Any]) -> EventRecord | None:
     """The common valid event, checked field by field as strictly as the models; None whenever
-    anything is unusual (the caller then lets pydantic decide and name the fault)."""
+    anything is unusual (the caller then lets the models decide and name the fault)."""
     kind = data.get("type")
     plan = _FAST.get(kind) if kind.__class__ is str else None
     if plan is None:
@@ -432,7 +431,7 @@ def _fast_event(data: dict[str, Any]) -> EventRecord | None:
         if value is _MISSING or not check(value):
             return None
         body[name] = list(value) if value.__class__ is list else value
-    for key, value in data.items():  # extras, in the order received (as pydantic keeps them)
+    for key, value in data.items():  # extras, in the order received (as the models keep them)
         if key not in declared:
             if value is not None and value.__class__ not in (str, int, bool):
                 return None  # floats (orjson reads a huge integer as one), lists, objects: the reference
@@ -447,7 +446,7 @@ def _fast_event(data: dict[str, Any]) -> EventRecord | None:
 def decode_event_record(payload: bytes | str, topic: str | None = None) -> EventRecord:
     """decode_event for the hub's ingest, several times faster on valid events: orjson parses,
     `_fast_event` accepts what is plainly valid, and everything else goes through decode_event,
-    so a rejection is always the pydantic reference's, field and reason (tests/test_fuzz_wire.py
+    so a rejection is always the reference's (the models'), field and reason (tests/test_fuzz_wire.py
     runs both paths over the same inputs)."""
     try:
         data = _json_loads(payload)

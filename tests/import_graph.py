@@ -144,3 +144,55 @@ def _dotted(node: ast.AST, bound: dict[str, str]) -> str | None:
         head = _dotted(node.value, bound)
         return f"{head}.{node.attr}" if head is not None else None
     return None
+
+
+# ---------------------------------------------------------------- private attributes of other classes
+
+
+def _defined_privates(node: ast.AST) -> set[str]:
+    """Private names a class (or a module's top level) defines: its methods, class attributes and
+    the attributes its code assigns on `self`/`cls`."""
+    names: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and _private(sub.name):
+            names.add(sub.name)
+        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store) and _private(sub.id):
+            names.add(sub.id)
+        elif (isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store) and _private(sub.attr)
+              and isinstance(sub.value, ast.Name) and sub.value.id in ("self", "cls")):
+            names.add(sub.attr)
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and _private(sub.value):
+            names.add(sub.value)  # __slots__ = ("_x", ...)
+    return names
+
+
+def private_attribute_uses(path: Path, project_privates: set[str]) -> list[PrivateUse]:
+    """`obj._x` reached through anything but `self`/`cls` where `_x` is a private attribute some
+    project module defines and the enclosing class (or, outside classes, this module) does not:
+    one class reaching into another's insides (a link into its loop's lock, a bench into a
+    link's connection). Attributes of other libraries (`sys._getframe`) are not the project's."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    uses: list[PrivateUse] = []
+    module_own = _defined_privates(tree)
+
+    def visit(node: ast.AST, own: set[str]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, _defined_privates(child))
+                continue
+            if (isinstance(child, ast.Attribute) and _private(child.attr) and child.attr in project_privates
+                    and child.attr not in own
+                    and not (isinstance(child.value, ast.Name) and child.value.id in ("self", "cls"))):
+                uses.append(PrivateUse(path, child.lineno, f"{ast.unparse(child.value)}.{child.attr}"))
+            visit(child, own)
+
+    visit(tree, module_own)
+    return uses
+
+
+def project_privates(modules: dict[str, Path]) -> set[str]:
+    """Every private attribute name the project's own classes and modules define."""
+    names: set[str] = set()
+    for path in modules.values():
+        names |= _defined_privates(ast.parse(path.read_text(encoding="utf-8")))
+    return names

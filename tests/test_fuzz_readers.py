@@ -47,7 +47,7 @@ def test_rdm6300_survives_any_bytes(data: bytes, cuts: list[int]) -> None:
     assert all(re.fullmatch(r"[0-9A-F]{10}", t) for t in taps)
     assert d.stats["taps"] == len(taps) <= d.stats["frames"]
     # every byte is accounted for: a frame, garbage, a rejected frame, or still buffered
-    assert d.stats["frames"] * 14 + d.stats["bad_checksum"] * 14 + d.stats["garbage_bytes"] + len(d._buf) == len(data)
+    assert d.stats["frames"] * 14 + d.stats["bad_checksum"] * 14 + d.stats["garbage_bytes"] + d.buffered == len(data)
 
 
 @SLOW
@@ -106,7 +106,7 @@ def test_line_reader_survives_any_bytes(data: bytes, pattern: str | None, fmt: s
         taps += d.feed(chunk, float(i))
     assert all(re.fullmatch(r"[0-9A-F]+", t) for t in taps)
     assert d.stats["lines"] == d.stats["taps"] + d.stats["bad_lines"]
-    assert len(d._buf) <= 256 + max((len(c) for c in chunked(data, cuts)), default=0)
+    assert d.buffered <= 256 + max((len(c) for c in chunked(data, cuts)), default=0)
     for line, reason in d.rejected:  # every rejection says why
         assert isinstance(line, str) and reason.strip()
 
@@ -223,7 +223,7 @@ def test_ld2410_survives_any_bytes(data: bytes, cuts: list[int]) -> None:
         out += d.feed(chunk)
     assert d.stats["frames"] == len(out)
     assert all(0 <= r.target_state <= 3 for r in out)
-    assert len(d._buf) <= 4 + 2 + 64 + 4  # never more than one pending frame is buffered
+    assert d.buffered <= 4 + 2 + 64 + 4  # never more than one pending frame is buffered
 
 
 @SLOW
@@ -261,4 +261,4 @@ def test_ld2410_corrupted_report_is_counted_not_misread(frame, pos: int, byte: i
     if out:  # the change fell in a field the frame does not protect (distances, energies)
         assert len(out) == 1 and d.stats["bad_frames"] == 0
     else:
-        assert d.stats["bad_frames"] + d.stats["garbage_bytes"] > 0 or len(d._buf) > 0
+        assert d.stats["bad_frames"] + d.stats["garbage_bytes"] > 0 or d.buffered > 0

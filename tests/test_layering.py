@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.import_graph import cycles, imports, private_uses, project_modules
+from tests.import_graph import (
+    cycles,
+    imports,
+    private_attribute_uses,
+    private_uses,
+    project_modules,
+    project_privates,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("edge", "hub", "kiosk_ui")
@@ -30,6 +37,45 @@ def test_no_test_or_bench_uses_a_private_name_of_another_module():
     uses = [str(u) for m, path in modules.items() if m.startswith(("tests", "bench"))
             for u in private_uses(path, m, modules)]
     assert uses == []
+
+
+# Reaches into other classes' insides still in the tree, each for its owner to replace with a
+# public hook (issue 14); this list may only shrink.
+PENDING = {
+    "hub/engine/core.py": {"self.plans._badges_static", "self.plans._badge_changes"},
+    "hub/roster/changes.py": {"derived._transaction"},
+    "hub/store/rosters.py": {"self.derived._transaction"},
+    "tests/test_alerts_e2e.py": {"hub._dispatch"},
+    "tests/test_privacy.py": {"hub.retention._thread"},
+    "tests/test_engine_api.py": {"f._seq", "f2._seq"},
+    "bench/replay.py": {"hub._on_events"},
+}
+
+
+def test_no_class_reaches_into_another_ones_private_attributes():
+    """`obj._x` where `_x` belongs to another class: a link taking its loop's lock, a driver
+    setting another input's time base, a bench pulling a link's connection. Each needs a public
+    hook (LinkLoop.watch, EdgeInput(origin=), Link.cut) instead."""
+    modules = project_modules(ROOT, (*SHIPPED, "tests", "bench"))
+    privates = project_privates(project_modules(ROOT, SHIPPED))
+    uses = [u for path in modules.values() for u in private_attribute_uses(path, privates)
+            if u.name not in PENDING.get(str(u.path.relative_to(ROOT)), set())]
+    assert [str(u) for u in uses] == []
+
+
+def test_reaching_into_another_class_is_found(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text(
+        "class Loop:\n"
+        "    def __init__(self):\n        self._lock = 1\n        self._links = set()\n"
+        "    def add(self, other):\n        other._links.add(self)  # its own attribute, another instance\n"
+        "class Link:\n"
+        "    def __init__(self, loop):\n        self.loop = loop\n        self._t0 = 0\n"
+        "    def kick(self):\n        with self.loop._lock:\n            return self._t0\n"
+        "def cut(link):\n    link._drop_client()\n    sys._getframe()\n"
+    )
+    found = sorted((u.line, u.name) for u in private_attribute_uses(path, {"_lock", "_links", "_t0", "_drop_client"}))
+    assert found == [(12, "self.loop._lock"), (15, "link._drop_client")]
 
 
 def _package(root: Path, files: dict[str, str]) -> dict[str, Path]:

@@ -51,6 +51,8 @@ def test_valid_events_decode(payload, body):
         (event(seq=0), TOPIC, "seq", "greater than or equal to 1"),
         (event(ts=1.5), TOPIC, "ts", "valid integer"),
         (event(v=2), TOPIC, "v", "Input should be 1"),
+        (event(v=True), TOPIC, "v", "Input should be 1"),
+        (event(device="seat-a01\n"), TOPIC, "device", "String should match pattern '^[a-z0-9]"),
         (event(id="not-a-uuid"), TOPIC, "id", "pattern"),
         (event(uid=...), TOPIC, "uid", "Field required"),
         (event(type="occupancy", occupied="yes", sensor="mat"), TOPIC, "occupied", "valid boolean"),
@@ -87,6 +89,20 @@ def test_round_trip_and_topics():
     assert wire.parse_topic(wire.probe_topic("s")) == wire.Topic("s", None, "probe")
     with pytest.raises(WireError):
         wire.parse_topic("fw/v1/s/Seat A/event")
+
+
+def test_encode_refuses_a_message_that_breaks_the_contract():
+    """Building a message does not validate it; encoding does, so the agent never spools and the
+    hub never sends what the other side would quarantine."""
+    long = wire.Command(v=1, device="kiosk-k1", ts=1, cmd="feedback", result="ok", text="x" * 121)
+    with pytest.raises(WireError) as info:
+        wire.encode(long)
+    assert (info.value.field, info.value.reason) == ("text", "String should have at most 120 characters")
+    with pytest.raises(WireError, match="payload: Value error, a relay command needs a state"):
+        wire.encode(wire.Command(v=1, device="zone-a", ts=1, cmd="relay"))
+    tagged = wire.decode_event(event(card_bits=24, firmware="2.1"), TOPIC)
+    assert tagged.model_extra == {"card_bits": 24, "firmware": "2.1"}
+    assert json.loads(wire.encode(tagged)) == {**json.loads(event(card_bits=24, firmware="2.1")), "clock_ok": True}
 
 
 def test_status_must_match_topic():

@@ -264,19 +264,22 @@ class EdgeInput:
         *,
         pull_up: bool = True,
         pin_factory: Any = None,
+        origin: Any = None,
     ) -> None:
+        """`origin`: the ticks this input's time base counts from, another input's `origin` to
+        share its base (a Wiegand reader's D0 and D1); default now."""
         from gpiozero import DigitalInputDevice
 
         self.on_edge = on_edge
         self.device = DigitalInputDevice(pin, pull_up=pull_up, bounce_time=None, pin_factory=pin_factory)
         self.factory = self.device.pin_factory
         self.active_low = pull_up
-        self._t0 = self.factory.ticks()
+        self.origin = self.factory.ticks() if origin is None else origin
         self.device.pin.when_changed = self._changed
 
     def now(self) -> float:
         """Seconds on this input's time base (the same base as edge times)."""
-        return self.factory.ticks_diff(self.factory.ticks(), self._t0)
+        return self.factory.ticks_diff(self.factory.ticks(), self.origin)
 
     @property
     def is_active(self) -> bool:
@@ -284,7 +287,7 @@ class EdgeInput:
 
     def _changed(self, ticks: Any, state: int) -> None:
         active = bool(state) != self.active_low
-        fire(self.on_edge, active, self.factory.ticks_diff(ticks, self._t0))
+        fire(self.on_edge, active, self.factory.ticks_diff(ticks, self.origin))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -55,6 +55,11 @@ class Ld2410Decoder:
         self._buf = bytearray()
         self.stats = {"frames": 0, "bad_frames": 0, "garbage_bytes": 0}
 
+    @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the rest of a frame (bounded: tests and fuzzers check it)."""
+        return len(self._buf)
+
     def feed(self, data: bytes) -> list[RadarReport]:
         buf = self._buf
         buf.extend(data)

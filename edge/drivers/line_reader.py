@@ -50,6 +50,11 @@ class LineDecoder:
         self.rejected: deque[tuple[str, str]] = deque(maxlen=20)  # (line, reason), for diagnostics
 
     @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the rest of a frame (bounded: tests and fuzzers check it)."""
+        return len(self._buf)
+
+    @property
     def repeats(self) -> int:
         return self.hold.repeats
 

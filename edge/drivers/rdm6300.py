@@ -45,6 +45,11 @@ class Rdm6300Decoder:
         self.stats = {"frames": 0, "taps": 0, "bad_checksum": 0, "garbage_bytes": 0}
 
     @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the rest of a frame (bounded: tests and fuzzers check it)."""
+        return len(self._buf)
+
+    @property
     def repeats(self) -> int:
         return self.hold.repeats
 

@@ -171,12 +171,12 @@ class WiegandReader:
         self.settle_s = max(gap_s * 4, 0.15)
         self._d0 = EdgeInput(d0_pin, lambda active, t: self._edge(0, active, t), pull_up=True, pin_factory=pin_factory)
         try:
-            self._d1 = EdgeInput(d1_pin, lambda active, t: self._edge(1, active, t), pull_up=True, pin_factory=pin_factory)
+            # both inputs must share one time base: D1 counts from D0's origin
+            self._d1 = EdgeInput(d1_pin, lambda active, t: self._edge(1, active, t), pull_up=True,
+                                 pin_factory=pin_factory, origin=self._d0.origin)
         except Exception:
             self._d0.close()
             raise
-        # both inputs must share one time base: align D1's origin to D0's
-        self._d1._t0 = self._d0._t0
 
     @property
     def stats(self) -> dict[str, int]:

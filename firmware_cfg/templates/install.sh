@@ -5,7 +5,7 @@ set -eu
 cd "$$(dirname "$$0")"
 [ "$$(id -u)" -eq 0 ] || { echo "run as root: sudo ./install.sh" >&2; exit 1; }
 
-# The agent alone (floorwatch without extras: paho-mqtt, pyserial, gpiozero, pydantic), from a
+# The agent alone (floorwatch without extras: paho-mqtt, pyserial, gpiozero, msgspec), from a
 # floorwatch-*.whl copied next to this script if there is one, else from the package index.
 AGENT_BIN="$agent_bin"
 VENV="$${AGENT_BIN%/bin/*}"

@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=types.positive, default=120.0, metavar="SECONDS",
                    help="wall time between engine checkpoints while inputs flow (default 120); a restart "
                    "replays the log after the last one, so shorter means a faster restart, longer less writing")
+    p.add_argument("--clock", type=_sim_clock, metavar="WHEN[@WALL]",
+                   help="simulated time, for demos, benches and soaks (default: the wall clock): the hub's clock "
+                   "reads WHEN (an ISO date-time with an offset, e.g. 2027-02-07T08:00+08:00) when it starts, or at "
+                   "Unix time WALL if given (so a restarted hub, and other processes, agree on the time)")
+    p.add_argument("--speed", type=types.positive, default=1.0, help="with --clock: simulated seconds per real second (default 1)")
     p.set_defaults(func=cmd_hub)
 
     p = sub.add_parser("demo", help="broker + hub + web UI + a simulated floor, on embedded defaults")
@@ -49,6 +54,24 @@ def _demo_start(text: str):
         return parse_start(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _sim_clock(text: str) -> tuple[int, float | None]:
+    """`--clock WHEN[@WALL]` as (simulated UTC ms, wall Unix seconds or None)."""
+    import datetime as dt
+
+    when, _, wall = text.partition("@")
+    try:
+        at = dt.datetime.fromisoformat(when.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date-time (e.g. 2027-02-07T08:00+08:00): {when!r}") from None
+    if at.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{when!r} has no offset: say which zone (+08:00, Z)")
+    try:
+        wall_s = float(wall) if wall else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"WALL is Unix seconds, not {wall!r}") from None
+    return int(at.timestamp() * 1000), wall_s
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -83,6 +106,10 @@ def cmd_hub(args: argparse.Namespace) -> int:
     from edge.exceptions import ConfigError
     from hub.runner import run_hub
 
+    if args.speed != 1.0 and args.clock is None:
+        print("error: --speed needs --clock (the wall clock runs at its own speed)", file=sys.stderr)
+        return 2
+
     host, port = args.broker
     username = password = None
     if args.mqtt_conf:
@@ -96,11 +123,22 @@ def cmd_hub(args: argparse.Namespace) -> int:
         host, port, username, password = creds.host, creds.port, creds.username, creds.password
     try:
         return run_hub(site_dir(args.site), args.db, host, port, protocol=args.protocol, web=args.web,
-                       username=username, password=password, checkpoint_every_s=args.checkpoint_every)
+                       username=username, password=password, checkpoint_every_s=args.checkpoint_every,
+                       clock=_hub_clock(args))
     except SiteConfigError as exc:
         for err in exc.errors:
             print(f"error: {err}", file=sys.stderr)
         return 1
+
+
+def _hub_clock(args: argparse.Namespace):
+    """The wall clock (None), or with --clock a ScaledClock (edge.clock: the demo's and the agents' kind)."""
+    if args.clock is None:
+        return None
+    from edge.clock import ScaledClock
+
+    start_ms, wall_s = args.clock
+    return ScaledClock(start_ms, args.speed, wall_s=wall_s)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
