@@ -36,7 +36,7 @@ def floorwatch(*args: str, **kw) -> subprocess.Popen:
     (["--clock", "tomorrow"], "argument --clock: not an ISO date-time"),
     (["--clock", "2027-02-07T08:00"], "has no offset"),
     (["--clock", "2027-02-07T08:00+08:00@noon"], "WALL is Unix seconds"),
-    (["--clock", "2027-02-07T08:00+08:00", "--speed", "0"], "argument --speed: a positive number"),
+    (["--clock", "2027-02-07T08:00+08:00", "--speed", "0"], "argument --speed: expected a positive number"),
     (["--speed", "60"], "--speed needs --clock"),
 ])
 def test_a_malformed_clock_is_a_one_line_error(args, says):
