@@ -3,7 +3,7 @@
     python bench/replay.py                       # 2,000 seats, the last 100,000 events of the floor
     python bench/replay.py --events 20000 --taps 10 --profile replay.prof
 
-The floor is the soak plan's (bench/soak_plan.py through bench/restart.py's `build_floor`): the
+The floor is the soak plan's (bench/soak_plan.py through bench/floor.py's `build_floor`): the
 site rostered for yesterday, its duties played by the planner (late arrivals, long breaks, meals,
 early leavers...), heartbeats and equipment inventories, every event with its TRUE device time
 from a synchronised clock (each device first says `online` with its clock, as an edge agent
@@ -12,7 +12,7 @@ persistent session while the hub is down; then the hub starts. In the same run, 
 backlog:
 
 1. `mosquitto_sub` draining it from a persistent session (the baseline);
-2. the hub with the engine off (HubService with bench/load.py's NoEngine: ingest + log only),
+2. the hub with the engine off (HubService with bench/floor.py's NoEngine: ingest + log only),
    until every event is stored;
 3. the full hub, until every event is stored and the engine's pending (what `/api/health` shows
    as engine.pending) is 0. While it catches up, a kiosk taps a badge every `--tap-every` seconds
@@ -41,21 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil  # noqa: E402
 
-from bench.load import NoEngine, pct, publish  # noqa: E402
-from bench.restart import build_floor  # noqa: E402
+from bench.floor import NoEngine, build_floor, pct, send  # noqa: E402
 from edge import wire  # noqa: E402
 from hub.broker import MosquittoBroker  # noqa: E402
 from hub.service import HubService  # noqa: E402
 from hub.site import load_site  # noqa: E402
 from hub.store import Store  # noqa: E402
-
-
-def send(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> float:
-    t = time.monotonic()
-    p = publish(broker.host, broker.port, [(0.0, topic, payload) for topic, payload in messages])
-    p.done.wait(1800)
-    p.join(60)
-    return time.monotonic() - t
 
 
 def mosquitto_sub_drain(broker: MosquittoBroker, site_id: str, messages: list[tuple[str, bytes]]) -> float:
