@@ -141,10 +141,10 @@ class Taps(threading.Thread):
 
 
 def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, bytes]], n_events: int, *,
-            engine: bool, tap_every: float, profile: Path | None) -> dict:
+            engine: bool, tap_every: float, profile: Path | None, engine_thread: bool = False) -> dict:
     store = Store(db)
     hub = HubService(site, store, broker_host=broker.host, broker_port=broker.port, tick_s=0.5,
-                     engine=None if engine else NoEngine(), purge_every_s=None)
+                     engine=None if engine else NoEngine(), purge_every_s=None, engine_process=False)
     hub.start()
     hub.ingest.caught_up.wait(30)  # subscribed: the broker keeps what follows for this session
     hub.stop()
@@ -152,15 +152,25 @@ def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, b
     send(broker, messages)
     store = Store(db)
     hub = HubService(site, store, broker_host=broker.host, broker_port=broker.port, tick_s=0.5,
-                     engine=None if engine else NoEngine(), purge_every_s=None)
+                     engine=None if engine else NoEngine(), purge_every_s=None,
+                     engine_process=engine and not engine_thread and profile is None)
     me = psutil.Process()
     rss0 = me.memory_info().rss
     peak = [rss0]
     done = threading.Event()
 
-    def sample() -> None:
+    def sample() -> None:  # the hub's RSS: this process, and the engine's when it has its own
+        engine_proc = None
         while not done.wait(0.1):
-            peak[0] = max(peak[0], me.memory_info().rss)
+            rss = me.memory_info().rss
+            pid = getattr(hub.engine, "pid", None)
+            try:
+                if pid is not None and (engine_proc is None or engine_proc.pid != pid):
+                    engine_proc = psutil.Process(pid)
+                rss += engine_proc.memory_info().rss if engine_proc is not None else 0
+            except psutil.Error:
+                pass
+            peak[0] = max(peak[0], rss)
 
     threading.Thread(target=sample, daemon=True).start()
     taps = None
@@ -235,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tap-every", type=float, default=0.25, help="seconds between fresh kiosk taps (0: none)")
     ap.add_argument("--only", choices=["sub", "off", "full"], action="append", help="run only these (repeatable)")
     ap.add_argument("--profile", type=Path, help="profile the full hub (the engine thread, cProfile) into this pstats file")
+    ap.add_argument("--engine-thread", action="store_true", help="the full hub's engine in a thread, not its own process")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args(argv)
     only = set(args.only or ["sub", "off", "full"])
@@ -266,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hub, engine off: {json.dumps(r)}", flush=True)
         if "full" in only:
             r = run_hub(site, root / "full.db", broker, messages, len(events), engine=True, tap_every=args.tap_every,
-                        profile=args.profile)
+                        profile=args.profile, engine_thread=args.engine_thread)
             r["rate"] = round(len(events) / r["judged_s"])
             results["full"] = r
             print(f"hub, full: {json.dumps(r)}", flush=True)

@@ -23,3 +23,7 @@ class BrokerError(HubError, RuntimeError):
 
 class StoreError(HubError):
     """The hub database is unusable (wrong schema, locked, corrupt)."""
+
+
+class EngineError(HubError, RuntimeError):
+    """The rule engine's process ended, failed a call or did not answer in time."""

@@ -78,6 +78,12 @@ class Outcome:
         self.updates.extend(other.updates)
 
 
+def progress_of(seq: int, watermark: int, last_seq: int, last_received: int) -> dict[str, Any]:
+    """/api/health's engine block: inputs judged, pending (stored, not judged yet), lag of its time."""
+    return {"seq": seq, "pending": max(0, last_seq - seq), "watermark": watermark,
+            "lag_s": round(max(0, last_received - watermark) / 1000, 3) if last_seq > seq else 0.0}
+
+
 def unit_name(unit: Unit) -> str:
     return "|".join(str(p) for p in unit)
 
@@ -350,10 +356,8 @@ class Engine:
 
     def progress(self) -> dict[str, Any]:
         """How far the engine has judged the log (/api/health)."""
-        last_seq, last_received = self.store.input_position()
-        seq, watermark = self.seq, self.watermark  # no lock: health must answer while a batch is judged
-        return {"seq": seq, "pending": max(0, last_seq - seq), "watermark": watermark,
-                "lag_s": round(max(0, last_received - watermark) / 1000, 3) if last_seq > seq else 0.0}
+        # no lock: health must answer while a batch is judged
+        return progress_of(self.seq, self.watermark, *self.store.input_position())
 
     # ------------------------------------------------------------ restart: checkpoint + tail
 

@@ -132,7 +132,8 @@ class Store:
         # The engine reads the input log on a connection of its own (a file database in WAL mode:
         # readers see committed rows and never wait for ingest's writes or the lock around them).
         path = None if isinstance(conn_or_path, sqlite3.Connection) else str(conn_or_path)
-        self._log_conn = connect(path) if path not in (None, ":memory:") else self.conn
+        self.path = Path(path) if path not in (None, ":memory:") else None  # None: not a file others can open
+        self._log_conn = connect(path) if self.path is not None else self.conn
         self._log_lock = threading.RLock() if self._log_conn is not self.conn else self.lock
 
     # ------------------------------------------------------------ schema
