@@ -134,6 +134,7 @@ class Engine:
         self.lock = threading.RLock()
         self.units: dict[Unit, _UnitState] = {}
         self.dirty: set[Unit] = set()
+        self._dates: dict[int, str] = {}  # minute -> local date (_date)
         self._seat_spans: dict[str, list[int]] = {}  # seat -> [lo, hi]: its data changed then (dirtied at flush)
         self._heap: list[tuple[int, Unit]] = []
         self._dev_heap: list[tuple[int, str]] = []
@@ -487,7 +488,14 @@ class Engine:
         return t
 
     def _date(self, t: int) -> str:
-        return local_date(t, self.site.tz).isoformat()
+        """The site's local date of t, cached per minute (zone offsets are whole minutes)."""
+        minute = t // 60_000
+        day = self._dates.get(minute)
+        if day is None:
+            if len(self._dates) > 100_000:
+                self._dates.clear()
+            day = self._dates[minute] = local_date(t, self.site.tz).isoformat()
+        return day
 
     def _ingest(self, e: StoredEvent) -> Fact | None:
         self.stats["events"] += 1
@@ -1000,14 +1008,20 @@ class Engine:
         first = st.rows is None
         old = st.rows or {}
         new: dict[str, dict[tuple, tuple]] = {}
+        old_records = {} if first else self._rows_cache.get(unit, {})
         for table, rows in records.items():
             if table.startswith("_"):
                 new[table] = {(r["key"],): tuple(sorted(r.items())) for r in rows}
                 continue
+            keys, stored = KEYS[table], old.get(table, {})
+            # a row equal to the one this unit wrote last time keeps its encoding: no JSON again
+            before = {tuple(r[k] for k in keys): r for r in old_records.get(table, ())} if stored else {}
             enc = {}
             for r in rows:
-                key = tuple(r[k] for k in KEYS[table])
-                enc[key] = encode_row(table, {**r, "unit": name})
+                key = tuple(r[k] for k in keys)
+                prev = before.get(key)
+                enc[key] = stored[key] if prev is not None and prev == r and key in stored else encode_row(
+                    table, {**r, "unit": name})
             new[table] = enc
         for table in new.keys() | old.keys():
             n, o = new.get(table, {}), old.get(table, {})

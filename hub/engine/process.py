@@ -81,6 +81,7 @@ def _child(site_root: str, db_path: str, checkpoint_every_s: float | None, tick_
                     send(("reply", cid, None, f"{type(e).__name__}: {e}"))
 
     threading.Thread(target=serve, name="engine-calls", daemon=True).start()
+    send(("loaded",))
     try:
         engine.resume(emit=emit)
     except Exception:
@@ -119,8 +120,12 @@ class EngineProcess:
         self._ids = itertools.count(1)
         self._replies: dict[int, tuple[threading.Event, list]] = {}
         self._stopped = threading.Event()
+        self._loaded = threading.Event()
 
-    def start(self, dispatch: Any, ready: threading.Event) -> None:
+    def start(self, dispatch: Any, ready: threading.Event, wait: float = 300.0) -> None:
+        """Start the process; return once its engine is built (site, plans, roster: seconds at
+        2,000 seats), as a thread engine is before ingest starts, so the first taps stored are
+        not kept waiting for it."""
         ctx = mp.get_context("spawn")
         mine, theirs = ctx.Pipe()
         self._proc = ctx.Process(target=_child, name="hub-engine", daemon=True,
@@ -130,6 +135,8 @@ class EngineProcess:
         theirs.close()
         self._conn = mine
         threading.Thread(target=self._read, args=(dispatch, ready), name="hub-engine-pipe", daemon=True).start()
+        if not self._loaded.wait(wait):
+            log.warning("hub: the engine process is not loaded after %.0f s; starting ingest anyway", wait)
 
     @property
     def pid(self) -> int | None:
@@ -149,6 +156,8 @@ class EngineProcess:
                     log.exception("hub: dispatching the engine's outcome failed")
             elif kind == "progress":
                 self.seq, self.watermark, self.stats = msg[1], msg[2], msg[3]
+            elif kind == "loaded":
+                self._loaded.set()
             elif kind == "ready":
                 ready.set()
             elif kind == "reply":
@@ -159,6 +168,7 @@ class EngineProcess:
             elif kind == "stopped":
                 break
         self._stopped.set()
+        self._loaded.set()
         ready.set()
         for event, _ in list(self._replies.values()):
             event.set()
