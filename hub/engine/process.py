@@ -32,13 +32,17 @@ log = logging.getLogger(__name__)
 CALLS = ("seats", "equipment", "device_states", "refresh", "checkpoint")  # what the web app and hub ask for
 
 
-def _child(site_root: str, db_path: str, checkpoint_every_s: float | None, tick_s: float, conn: Any) -> None:
+def _child(site_root: str, db_path: str, checkpoint_every_s: float | None, tick_s: float, log_level: int,
+           conn: Any) -> None:
     from edge.clock import SystemClock  # noqa: PLC0415
     from hub.engine.core import Engine  # noqa: PLC0415
+    from hub.privacy import install_log_masking  # noqa: PLC0415
     from hub.site import load_site  # noqa: PLC0415
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # the hub's log level, and badge UIDs masked in this process's log as in the hub's (hub.privacy)
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     site = load_site(site_root)
+    install_log_masking(site)
     store = Store(db_path)
     every = {} if checkpoint_every_s is None else {"checkpoint_every_s": checkpoint_every_s}
     engine = Engine(site, store, SystemClock(), warm=False, **every)
@@ -130,7 +134,7 @@ class EngineProcess:
         mine, theirs = ctx.Pipe()
         self._proc = ctx.Process(target=_child, name="hub-engine", daemon=True,
                                  args=(str(self.site.root), str(self.store.path), self.checkpoint_every_s,
-                                       self.tick_s, theirs))
+                                       self.tick_s, logging.getLogger().getEffectiveLevel(), theirs))
         self._proc.start()
         theirs.close()
         self._conn = mine
