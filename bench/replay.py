@@ -3,7 +3,7 @@
     python bench/replay.py                       # 2,000 seats, the last 100,000 events of the floor
     python bench/replay.py --events 20000 --taps 10 --profile replay.prof
 
-The floor is the soak plan's (bench/soak_plan.py through bench/restart.py's `build_floor`): the
+The floor is the soak plan's (bench/soak_plan.py through bench/floor.py's `build_floor`): the
 site rostered for yesterday, its duties played by the planner (late arrivals, long breaks, meals,
 early leavers...), heartbeats and equipment inventories, every event with its TRUE device time
 from a synchronised clock (each device first says `online` with its clock, as an edge agent
@@ -12,7 +12,7 @@ persistent session while the hub is down; then the hub starts. In the same run, 
 backlog:
 
 1. `mosquitto_sub` draining it from a persistent session (the baseline);
-2. the hub with the engine off (HubService with bench/load.py's NoEngine: ingest + log only),
+2. the hub with the engine off (HubService with bench/floor.py's NoEngine: ingest + log only),
    until every event is stored;
 3. the full hub, until every event is stored and the engine's pending (what `/api/health` shows
    as engine.pending) is 0. While it catches up, a kiosk taps a badge every `--tap-every` seconds
@@ -41,21 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil  # noqa: E402
 
-from bench.load import NoEngine, pct, publish  # noqa: E402
-from bench.restart import build_floor  # noqa: E402
+from bench.floor import NoEngine, build_floor, pct, send  # noqa: E402
 from edge import wire  # noqa: E402
 from hub.broker import MosquittoBroker  # noqa: E402
 from hub.service import HubService  # noqa: E402
 from hub.site import load_site  # noqa: E402
 from hub.store import Store  # noqa: E402
-
-
-def send(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> float:
-    t = time.monotonic()
-    p = publish(broker.host, broker.port, [(0.0, topic, payload) for topic, payload in messages])
-    p.done.wait(1800)
-    p.join(60)
-    return time.monotonic() - t
 
 
 def mosquitto_sub_drain(broker: MosquittoBroker, site_id: str, messages: list[tuple[str, bytes]]) -> float:
@@ -150,10 +141,10 @@ class Taps(threading.Thread):
 
 
 def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, bytes]], n_events: int, *,
-            engine: bool, tap_every: float, profile: Path | None) -> dict:
+            engine: bool, tap_every: float, profile: Path | None, engine_thread: bool = False) -> dict:
     store = Store(db)
     hub = HubService(site, store, broker_host=broker.host, broker_port=broker.port, tick_s=0.5,
-                     engine=None if engine else NoEngine(), purge_every_s=None)
+                     engine=None if engine else NoEngine(), purge_every_s=None, engine_process=False)
     hub.start()
     hub.ingest.caught_up.wait(30)  # subscribed: the broker keeps what follows for this session
     hub.stop()
@@ -161,15 +152,25 @@ def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, b
     send(broker, messages)
     store = Store(db)
     hub = HubService(site, store, broker_host=broker.host, broker_port=broker.port, tick_s=0.5,
-                     engine=None if engine else NoEngine(), purge_every_s=None)
+                     engine=None if engine else NoEngine(), purge_every_s=None,
+                     engine_process=engine and not engine_thread and profile is None)
     me = psutil.Process()
     rss0 = me.memory_info().rss
     peak = [rss0]
     done = threading.Event()
 
-    def sample() -> None:
+    def sample() -> None:  # the hub's RSS: this process, and the engine's when it has its own
+        engine_proc = None
         while not done.wait(0.1):
-            peak[0] = max(peak[0], me.memory_info().rss)
+            rss = me.memory_info().rss
+            pid = getattr(hub.engine, "pid", None)
+            try:
+                if pid is not None and (engine_proc is None or engine_proc.pid != pid):
+                    engine_proc = psutil.Process(pid)
+                rss += engine_proc.memory_info().rss if engine_proc is not None else 0
+            except psutil.Error:
+                pass
+            peak[0] = max(peak[0], rss)
 
     threading.Thread(target=sample, daemon=True).start()
     taps = None
@@ -244,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tap-every", type=float, default=0.25, help="seconds between fresh kiosk taps (0: none)")
     ap.add_argument("--only", choices=["sub", "off", "full"], action="append", help="run only these (repeatable)")
     ap.add_argument("--profile", type=Path, help="profile the full hub (the engine thread, cProfile) into this pstats file")
+    ap.add_argument("--engine-thread", action="store_true", help="the full hub's engine in a thread, not its own process")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args(argv)
     only = set(args.only or ["sub", "off", "full"])
@@ -275,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hub, engine off: {json.dumps(r)}", flush=True)
         if "full" in only:
             r = run_hub(site, root / "full.db", broker, messages, len(events), engine=True, tap_every=args.tap_every,
-                        profile=args.profile)
+                        profile=args.profile, engine_thread=args.engine_thread)
             r["rate"] = round(len(events) / r["judged_s"])
             results["full"] = r
             print(f"hub, full: {json.dumps(r)}", flush=True)

@@ -24,7 +24,6 @@ plan's day is yesterday (site time) and only what lies within the engine's horiz
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import re
@@ -38,93 +37,14 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.load import publish  # noqa: E402
-from bench.soak_plan import SoakConfig, make_site, plan, write_run  # noqa: E402
-from edge import wire  # noqa: E402
+from bench.floor import build_floor, send, wait_for  # noqa: E402
 from hub.broker import MosquittoBroker  # noqa: E402
-from hub.site import load_site  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-MIN = 60_000
-HOUR = 60 * MIN
-WINDOW_MS = 30 * HOUR  # inside the engine's 36 h horizon, with room for a slow run
-
-
-@dataclass
-class Floor:
-    """A generated floor and its recent past as MQTT messages, in the order a floor sends them."""
-
-    site_dir: Path
-    site_id: str
-    statuses: list[tuple[str, bytes]]  # one `online` per device, with the device's clock
-    events: list[tuple[str, bytes]]  # the spools' events, true device times, time order
-
-
-def build_floor(root: Path, *, seats: int, zones: int, now_ms: int, hours: float = 30.0, seed: int = 1,
-                heartbeat_min: int = 30) -> Floor:
-    """The soak's floor rostered for yesterday (site time), its last `hours` until `now_ms` as events.
-
-    Taps, occupancy and buttons come from the soak planner (realistic duties, with late arrivals,
-    long breaks and the rest); heartbeats every `heartbeat_min` per device; every seat reader
-    reports its home equipment tags every 4 h, now and then without one (EQUIP-MISSING)."""
-    tz = ZoneInfo("Asia/Shanghai")
-    yesterday = (dt.datetime.fromtimestamp(now_ms / 1000, tz) - dt.timedelta(days=1)).date()
-    cfg = SoakConfig(seats=seats, zones=zones, days=1, first_day=yesterday.isoformat(), begin="06:30",
-                     end_after_midnight_min=0, workers=1, seed=seed, broker_kills=0, hub_kills=0, worker_kills=0,
-                     cuts=0, skews=0, malformed=0, duplicates=0)
-    site_dir = make_site(root / "site", cfg, 1883, root / "spool")
-    p, roster = plan(cfg)
-    write_run(root, p, roster, site_dir, {})
-    site = load_site(site_dir)
-    lo, hi = max(now_ms - int(min(hours, WINDOW_MS / HOUR) * HOUR), now_ms - WINDOW_MS), now_ms - MIN
-    items: list[tuple[int, str, dict]] = []
-    for a in p.acts:
-        if not lo <= a.t < hi:
-            continue
-        if a.kind == "tap":
-            items.append((a.t, a.device, {"type": "badge", "uid": a.value, "reader": "badge"}))
-        elif a.kind == "occupancy":
-            items.append((a.t, a.device, {"type": "occupancy", "occupied": bool(a.value), "sensor": "seat"}))
-        elif a.kind == "button":
-            items.append((a.t, a.device, {"type": "button", "button": a.value}))
-    for k, dev in enumerate(sorted(site.devices)):
-        t = lo + (k * 7919 + seed) % (heartbeat_min * MIN)
-        while t < hi:
-            items.append((t, dev, {"type": "heartbeat", "uptime_s": (t - lo) // 1000, "spooled": 1, "dropped": 0}))
-            t += heartbeat_min * MIN
-    homes: dict[str, list[str]] = {}
-    for e in site.equipment:
-        homes.setdefault(e.home_seat, []).append(e.tag)
-    seat_dev = {c.place: dev for dev, c in site.devices.items() if c.role == "seat"}
-    for k, (seat, tags) in enumerate(sorted(homes.items())):
-        dev = seat_dev.get(seat)
-        if dev is None:
-            continue
-        t = lo + (k * 104_729) % (4 * HOUR)
-        n = 0
-        while t < hi:
-            n += 1
-            seen = tags[1:] if (k + n) % 17 == 0 else tags  # a headset left elsewhere now and then
-            items.append((t, dev, {"type": "inventory", "tags": seen, "reader": "tags"}))
-            t += 4 * HOUR
-    items.sort(key=lambda x: (x[0], x[1]))
-    seq: dict[str, int] = {}
-    events = []
-    for t, dev, body in items:
-        seq[dev] = seq.get(dev, 0) + 1
-        msg = {"v": 1, "id": str(uuid.uuid4()), "device": dev, "seq": seq[dev], "ts": t, **body}
-        events.append((wire.event_topic(site.id, dev), wire.encode(wire.decode_event(json.dumps(msg)))))
-    statuses = [(wire.status_topic(site.id, dev), wire.encode(wire.Status(v=1, device=dev, state="online",
-                                                                          ts=now_ms, fw="0.1.0", config="bench")))
-                for dev in sorted(site.devices)]
-    return Floor(site_dir, site.id, statuses, events)
 
 
 # ---------------------------------------------------------------- the hub under test (a subprocess)
@@ -160,15 +80,15 @@ class Hub:
 
     def wait(self, cond, timeout: float, what: str) -> tuple[float, dict]:
         """Poll /api/health until cond(health); seconds since this process started."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            h = self.health()
-            if h is not None and cond(h):
-                return time.monotonic() - self.t0, h
+
+        def holds() -> dict | None:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hub exited with {self.proc.returncode} waiting for {what}")
-            time.sleep(0.02)
-        raise TimeoutError(f"{what}: not after {timeout:.0f} s (last health: {self.health()})")
+            h = self.health()
+            return h if h is not None and cond(h) else None
+
+        _, h = wait_for(holds, timeout, what)
+        return time.monotonic() - self.t0, h
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -185,15 +105,6 @@ def _one(db: Path, sql: str) -> int:
         return 0
     finally:
         conn.close()
-
-
-def _send(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> float:
-    """Publish QoS 1 from another process (as devices do); seconds it took."""
-    t = time.monotonic()
-    p = publish(broker.host, broker.port, [(0.0, topic, payload) for topic, payload in messages])
-    p.done.wait(1800)
-    p.join(60)
-    return time.monotonic() - t
 
 
 def restart(name: str, site_dir: Path, db: Path, broker: MosquittoBroker, log: Path, every: float,
@@ -241,15 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         # 1. a hub that holds a floor's state, and a checkpoint of it
         hub = Hub(floor.site_dir, db, broker, log, args.checkpoint_every)
         hub.wait(lambda h: True, 300, "/api/health")
-        while _one(db, "SELECT count(*) FROM input_log WHERE kind = 'mark' AND body LIKE '%caught_up%'") == 0:
-            time.sleep(0.05)  # subscribed: the broker keeps what follows for the hub's session
+        # subscribed: the broker keeps what follows for the hub's session
+        wait_for(lambda: _one(db, "SELECT count(*) FROM input_log WHERE kind = 'mark' AND body LIKE '%caught_up%'"),
+                 300, "the hub's session")
         t = time.monotonic()
-        pub_s = _send(broker, floor.statuses + before)
+        pub_s = send(broker, floor.statuses + before)
         _, h = hub.wait(lambda h: h["events"] >= len(before) and h["engine"]["pending"] == 0, 3600, "judging the floor")
         judged_s = time.monotonic() - t
         seq = h["engine"]["seq"]
-        while _one(db, "SELECT seq FROM engine_checkpoint") < seq:
-            time.sleep(0.1)
+        wait_for(lambda: _one(db, "SELECT seq FROM engine_checkpoint") >= seq, 300, "a checkpoint", poll=0.1)
         hub.kill()  # SIGKILL, a checkpoint at hand
         cp_bytes = _one(db, "SELECT length(state) FROM engine_checkpoint")
         cp_seq = _one(db, "SELECT seq FROM engine_checkpoint")
@@ -270,10 +181,10 @@ def main(argv: list[str] | None = None) -> int:
 
         # 3. the backlog while it is down, then the restart from the checkpoint
         total = len(before) + len(backlog)
-        _send(broker, backlog)
+        send(broker, backlog)
         with_cp = restart("checkpoint + tail", floor.site_dir, db, broker, log, args.checkpoint_every, total)
         # 4. the same backlog queued again for the hub's session; the restart without a checkpoint
-        _send(broker, backlog)
+        send(broker, backlog)
         without = restart("no checkpoint (baseline)", floor.site_dir, base_db, broker, log, args.checkpoint_every, total)
     finally:
         broker.close()

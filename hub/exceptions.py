@@ -34,3 +34,7 @@ class NoDatabaseError(HubError):
 
 class AuditError(HubError):
     """The audit trail could not be written, so the audited action is not done."""
+
+
+class EngineError(HubError, RuntimeError):
+    """The rule engine's process ended, failed a call or did not answer in time."""

@@ -28,22 +28,28 @@ class HubService:
     """Owns the hub's parts and their threads. `start()`, then `stop()`.
 
     Ingest stores every input in the ordered log and acknowledges it; the engine is a consumer
-    of that log in its own thread (after a restart it loads its checkpoint and catches up on
-    the tail while ingest already runs, so the broker never holds a backlog for the engine's
-    sake); a ticker logs a tick when nothing else arrived, so time passes for the engine too.
+    of that log in its own process (hub.engine.process; in a thread when the hub runs on an
+    injected clock or an in-memory database): after a restart it loads its checkpoint and catches
+    up on the tail while ingest already runs, so the broker never holds a backlog for the
+    engine's sake; a ticker logs a tick when nothing else arrived, so time passes for the engine too.
     """
 
     def __init__(self, site: Site, store: Store, *, broker_host: str = "127.0.0.1", broker_port: int = 1883,
                  protocol: str = "3.1.1", clock: Clock | None = None, tick_s: float = 1.0,
                  engine: object | None = None, username: str | None = None,
                  password: str | None = None, purge_every_s: float | None = 6 * 3600,
-                 checkpoint_every_s: float | None = None) -> None:
+                 checkpoint_every_s: float | None = None, engine_process: bool | None = None) -> None:
         self.site = site
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.live = LiveBus()
         self.tick_s = tick_s
         self.checkpoint_every_s = checkpoint_every_s  # None: the engine's default (CHECKPOINT_EVERY_S)
+        # The engine in its own process (hub.engine.process) unless told otherwise when it can: the
+        # hub on the wall clock (a child cannot share an injected clock) and a database on a file.
+        if engine_process is None:
+            engine_process = clock is None and store.path is not None
+        self.engine_process = engine_process and engine is None
         self.engine = engine if engine is not None else self._default_engine()
         self.ingest = Ingest(
             store, site.id, broker_host, broker_port, protocol=protocol, clock=self.clock.now_ms,
@@ -68,17 +74,23 @@ class HubService:
             from hub.engine import Engine  # noqa: PLC0415
         except ImportError:
             return None
+        if self.engine_process:  # its own core: it does not hold the GIL against ingest
+            from hub.engine.process import EngineProcess  # noqa: PLC0415
+
+            return EngineProcess(self.site, self.store, checkpoint_every_s=self.checkpoint_every_s, tick_s=self.tick_s)
         every = {} if self.checkpoint_every_s is None else {"checkpoint_every_s": self.checkpoint_every_s}
         return Engine(self.site, self.store, clock=self.clock, warm=False, **every)
 
     # ------------------------------------------------------------ lifecycle
 
     def start(self, wait: float = 10.0) -> HubService:
+        if self.engine_process:
+            self.engine.start(self._dispatch, self.engine_ready)  # before ingest: it judges what ingest logs
         self.ingest.start(wait=wait)
         if self.engine is not None and hasattr(self.engine, "consume"):
             self._judge = threading.Thread(target=self._judge_loop, name="hub-engine", daemon=True)
             self._judge.start()
-        else:
+        elif not self.engine_process:
             self.engine_ready.set()
         self._ticker = threading.Thread(target=self._tick_loop, name="hub-ticker", daemon=True)
         self._ticker.start()
@@ -100,6 +112,8 @@ class HubService:
         self.ingest.stop()
         if self._ticker is not None:
             self._ticker.join(5)
+        if self.engine_process:
+            self.engine.stop()  # it judges what ingest committed, checkpoints and ends
         if self._judge is not None:
             self._judge.join(30)
             try:
@@ -114,14 +128,20 @@ class HubService:
         for e in events:
             if e.type != "heartbeat":
                 self.live.publish("event", e.to_json())
-        self._wake.set()
+        self._nudge()
 
     def _on_status(self, status: wire.Status) -> None:
         self.live.publish("device", status.model_dump())
-        self._wake.set()
+        self._nudge()
 
     def _on_acd(self, feed: wire.AcdFeed) -> None:
+        self._nudge()
+
+    def _nudge(self) -> None:
+        """Something was logged: the engine judges it now (its thread, or its process)."""
         self._wake.set()
+        if self.engine_process:
+            self.engine.wake()
 
     # ------------------------------------------------------------ threads
 
@@ -154,7 +174,7 @@ class HubService:
             if time.monotonic() >= next_probe and self.ingest.connected.is_set():
                 self.ingest.probe()  # is the hub still reading in time? (clock evidence depends on it)
                 next_probe = time.monotonic() + PROBE_EVERY_S
-            self._wake.set()
+            self._nudge()
 
     def _dispatch(self, outcome: object) -> None:
         """Send what the engine decided: commands to devices, updates to the live views."""

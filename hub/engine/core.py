@@ -55,7 +55,12 @@ CHECKPOINT_FORMAT = 1  # a checkpoint of another format is ignored (the engine r
 CHECKPOINT_EVERY_S = 120.0  # wall time between checkpoints while inputs flow
 CHECKPOINT_EVERY_INPUTS = 100_000  # ...and at least this often while catching up
 READ_BATCH = 2000  # inputs read and judged per flush
+# While far behind (a backlog after an outage), inputs judged per flush: on a catch-up every device
+# of the floor reports within a few minutes of log, so each flush recomputes most of the floor
+# whatever its size; fewer, larger flushes judge the same log (any batching gives the same rows).
+CATCHUP_BATCH = 20_000
 AHEAD_EVERY = 250  # inputs judged between two looks for fresh taps to answer ahead (while behind)
+AHEAD_EVERY_UNITS = 500  # ...and units recomputed between two looks during a flush
 FRESH_TAP_MS = 30_000  # a tap this close to the log's newest input gets feedback; older ones are history
 
 Unit = tuple
@@ -71,6 +76,12 @@ class Outcome:
     def extend(self, other: Outcome) -> None:
         self.commands.extend(other.commands)
         self.updates.extend(other.updates)
+
+
+def progress_of(seq: int, watermark: int, last_seq: int, last_received: int) -> dict[str, Any]:
+    """/api/health's engine block: inputs judged, pending (stored, not judged yet), lag of its time."""
+    return {"seq": seq, "pending": max(0, last_seq - seq), "watermark": watermark,
+            "lag_s": round(max(0, last_received - watermark) / 1000, 3) if last_seq > seq else 0.0}
 
 
 def unit_name(unit: Unit) -> str:
@@ -123,6 +134,8 @@ class Engine:
         self.lock = threading.RLock()
         self.units: dict[Unit, _UnitState] = {}
         self.dirty: set[Unit] = set()
+        self._dates: dict[int, str] = {}  # minute -> local date (_date)
+        self._seat_spans: dict[str, list[int]] = {}  # seat -> [lo, hi]: its data changed then (dirtied at flush)
         self._heap: list[tuple[int, Unit]] = []
         self._dev_heap: list[tuple[int, str]] = []
         self._dev_online: dict[str, bool] = {}
@@ -173,7 +186,11 @@ class Engine:
         while limit is None or done < limit:
             if emit is not None and self.live:
                 self._answer_ahead(out)
-            n = READ_BATCH if limit is None else min(READ_BATCH, limit - done)
+            n = READ_BATCH
+            if limit is None and self.store.input_position()[0] - self.seq > READ_BATCH:
+                n = CATCHUP_BATCH
+            elif limit is not None:
+                n = min(READ_BATCH, limit - done)
             rows = self.store.read_inputs(after_seq=self.seq, limit=n)
             if not rows:
                 break
@@ -190,13 +207,15 @@ class Engine:
             return Outcome()
         return out
 
-    def _answer_ahead(self, out: Outcome) -> None:
+    def _answer_ahead(self, out: Outcome, *, mid_batch: bool = False) -> None:
         """While the engine is behind, a tap made just now (device time within FRESH_TAP_MS of its
         receipt) waits in the log behind the backlog. Answer it now with a provisional verdict from
         the state judged so far. Nothing is filed: the log order stays the truth, the tap is judged
-        in its place later (and answered again only if that verdict differs)."""
+        in its place later (and answered again only if that verdict differs). In the middle of a
+        batch (`mid_batch`) even a tap the next batch reaches would wait for the rest of this one
+        (its flush, perhaps a checkpoint): it is answered ahead too."""
         last_seq, last_received = self.store.input_position()
-        if last_seq - self.seq <= READ_BATCH:  # the next batch reaches it anyway
+        if last_seq - self.seq <= READ_BATCH and not mid_batch:  # the next batch reaches it soon anyway
             return
         after = max(self.seq, self._ahead_scanned)
         if after >= last_seq:
@@ -219,6 +238,13 @@ class Engine:
                 tap = self._feedback(ctx, f, out, provisional=True)
                 if tap is not None:
                     self._provisional[e.event_id] = (inp.seq, tap["result"], tap["verdict"])
+
+    def _answer_ahead_now(self) -> None:
+        """Answer fresh taps ahead in the middle of a batch and hand the verdicts over at once."""
+        early = Outcome()
+        self._answer_ahead(early, mid_batch=True)
+        if early.commands or early.updates:
+            self._emit(early)
 
     def _provisional_fact(self, e: StoredEvent) -> Fact | None:
         """The fact a fresh tap will be, as far as the state judged so far tells (not filed)."""
@@ -243,10 +269,7 @@ class Engine:
         self._check_plans()  # a reader a lead just put in enrolment mode enrols the taps of this batch
         for i, inp in enumerate(rows):
             if self._emit is not None and i % AHEAD_EVERY == AHEAD_EVERY - 1 and self.live:
-                ahead = Outcome()  # a person at a reader is not kept waiting for the whole batch
-                self._answer_ahead(ahead)
-                if ahead.commands or ahead.updates:
-                    self._emit(ahead)
+                self._answer_ahead_now()  # a person at a reader is not kept waiting for the whole batch
             self.seq = inp.seq
             if inp.received > self.watermark:
                 self.watermark = inp.received
@@ -339,10 +362,8 @@ class Engine:
 
     def progress(self) -> dict[str, Any]:
         """How far the engine has judged the log (/api/health)."""
-        last_seq, last_received = self.store.input_position()
-        seq, watermark = self.seq, self.watermark  # no lock: health must answer while a batch is judged
-        return {"seq": seq, "pending": max(0, last_seq - seq), "watermark": watermark,
-                "lag_s": round(max(0, last_received - watermark) / 1000, 3) if last_seq > seq else 0.0}
+        # no lock: health must answer while a batch is judged
+        return progress_of(self.seq, self.watermark, *self.store.input_position())
 
     # ------------------------------------------------------------ restart: checkpoint + tail
 
@@ -472,7 +493,14 @@ class Engine:
         return t
 
     def _date(self, t: int) -> str:
-        return local_date(t, self.site.tz).isoformat()
+        """The site's local date of t, cached per minute (zone offsets are whole minutes)."""
+        minute = t // 60_000
+        day = self._dates.get(minute)
+        if day is None:
+            if len(self._dates) > 100_000:
+                self._dates.clear()
+            day = self._dates[minute] = local_date(t, self.site.tz).isoformat()
+        return day
 
     def _ingest(self, e: StoredEvent) -> Fact | None:
         self.stats["events"] += 1
@@ -668,18 +696,40 @@ class Engine:
         self.dirty.add(("free", emp, self._date(t)))
 
     def _dirty_seat(self, seat: str, t: int) -> None:
+        """What a seat's data at t touches is recomputed at the next flush. The moments are kept as
+        one span per seat and fanned out once per flush (`_dirty_seat_spans`): a catch-up extends
+        each seat's runs report by report, and fanning out every report was a fifth of its time."""
+        span = self._seat_spans.get(seat)
+        if span is None:
+            self._seat_spans[seat] = [t, t]
+        elif t < span[0]:
+            span[0] = t
+        elif t > span[1]:
+            span[1] = t
+
+    def _dirty_seat_spans(self) -> None:
+        spans, self._seat_spans = self._seat_spans, {}
+        for seat, (lo, hi) in spans.items():
+            self._dirty_seat_span(seat, lo, hi)
+
+    def _dirty_seat_span(self, seat: str, lo: int, hi: int) -> None:
+        """Every unit a seat's data at any moment in [lo, hi] touches (a point when lo == hi)."""
         d = self.dirty
-        date = self._date(t)
-        d.add(("seat", seat, date))
+        first, last = local_date(lo, self.site.tz), local_date(hi, self.site.tz)
+        day = first
+        while day <= last:
+            d.add(("seat", seat, day.isoformat()))
+            day += dt.timedelta(days=1)
         d.add(("seatnow", seat))
         margin = ARRIVAL_LOOKBACK_MS + self.lim.absent_after
         for s in self.seats_by_position.get(self._position(seat), [seat]):
-            for duty in self.plans.duties_near(s, t, margin):
-                d.add(duty.unit)
+            for duty in self.plans.at_seat(s):
+                if duty.start - margin <= hi and lo < duty.end + margin:
+                    d.add(duty.unit)
         tl = self.facts.seat_taps.get(seat)
         if tl is not None:
             emps: set[str] = set()  # each agent's duties once, however often they tapped here
-            for g in tl.between(t - self.lim.max_shift - self.lim.absent_after, t + 1):
+            for g in tl.between(lo - self.lim.max_shift - self.lim.absent_after, hi + 1):
                 gd = self._date(g.t)
                 d.add(("badge", g.uid or "", gd))
                 owner = self.plans.owner(g.uid or "", g.t)
@@ -688,7 +738,7 @@ class Engine:
                     d.add(("free", owner.agent.employee_no, gd))
             for emp in emps:
                 for duty in self.plans.of_agent(emp):
-                    if duty.covers(t, margin + self.lim.max_shift, margin):
+                    if duty.start - margin - self.lim.max_shift <= hi and lo < duty.end + margin:
                         d.add(duty.unit)
         for tag in self.tags_at_seat.get(seat, ()):
             d.add(("tag", tag))
@@ -894,6 +944,7 @@ class Engine:
                 st.deadline = None
                 self.dirty.add(unit)
         self._check_devices(now)
+        self._dirty_seat_spans()
         if self.frozen_before:
             self.dirty = {u for u in self.dirty if not self._frozen(u)}
         pending, self._pending_updates = self._pending_updates, []
@@ -909,7 +960,10 @@ class Engine:
         updates: list[tuple[str, dict[str, Any]]] = pending
         todo = sorted(self.dirty, key=unit_name)
         self.dirty = set()
-        for unit in todo:
+        ahead = self._emit is not None and self.live and (len(todo) > AHEAD_EVERY_UNITS or checkpoint)
+        for i, unit in enumerate(todo):
+            if ahead and i % AHEAD_EVERY_UNITS == AHEAD_EVERY_UNITS - 1:
+                self._answer_ahead_now()  # a person at a reader is not kept waiting for the whole flush
             ctx.deadline = None
             try:
                 records = self._compute(ctx, unit)
@@ -918,6 +972,8 @@ class Engine:
                 continue
             self.stats["units_computed"] += 1
             self._write_unit(unit, records, ctx.deadline, upserts, deletes, scope, updates, now)
+        if ahead:  # ...nor for the writes (a checkpoint at 2,000 seats takes about a second)
+            self._answer_ahead_now()
         if checkpoint:
             self._write_checkpoint(upserts, deletes, scope)
         else:
@@ -956,14 +1012,20 @@ class Engine:
         first = st.rows is None
         old = st.rows or {}
         new: dict[str, dict[tuple, tuple]] = {}
+        old_records = {} if first else self._rows_cache.get(unit, {})
         for table, rows in records.items():
             if table.startswith("_"):
                 new[table] = {(r["key"],): tuple(sorted(r.items())) for r in rows}
                 continue
+            keys, stored = KEYS[table], old.get(table, {})
+            # a row equal to the one this unit wrote last time keeps its encoding: no JSON again
+            before = {tuple(r[k] for k in keys): r for r in old_records.get(table, ())} if stored else {}
             enc = {}
             for r in rows:
-                key = tuple(r[k] for k in KEYS[table])
-                enc[key] = encode_row(table, {**r, "unit": name})
+                key = tuple(r[k] for k in keys)
+                prev = before.get(key)
+                enc[key] = stored[key] if prev is not None and prev == r and key in stored else encode_row(
+                    table, {**r, "unit": name})
             new[table] = enc
         for table in new.keys() | old.keys():
             n, o = new.get(table, {}), old.get(table, {})

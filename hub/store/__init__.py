@@ -130,6 +130,12 @@ class Store:
         self.db = sqlite_utils.Database(self.conn)
         self.lock = threading.RLock()
         self._migrate()
+        # The engine reads the input log on a connection of its own (a file database in WAL mode:
+        # readers see committed rows and never wait for ingest's writes or the lock around them).
+        path = None if isinstance(conn_or_path, sqlite3.Connection) else str(conn_or_path)
+        self.path = Path(path) if path not in (None, ":memory:") else None  # None: not a file others can open
+        self._log_conn = connect(path) if self.path is not None else self.conn
+        self._log_lock = threading.RLock() if self._log_conn is not self.conn else self.lock
 
     # ------------------------------------------------------------ schema
 
@@ -238,6 +244,9 @@ class Store:
                          [(r[0], r[3], r[4], r[5], r[6]) for r in merged])
 
     def close(self) -> None:
+        with self._log_lock:
+            if self._log_conn is not self.conn:
+                self._log_conn.close()
         with self.lock:
             self.conn.close()
 
@@ -321,8 +330,8 @@ class Store:
             args.append(since_received)
         sql = (f"SELECT l.seq, l.kind, l.received, l.body, {', '.join('e.' + c.strip() for c in _EVENT_COLUMNS.split(','))}"
                f" FROM input_log l LEFT JOIN events e ON e.id = l.event WHERE {where} ORDER BY l.seq LIMIT ?")
-        with self.lock:
-            rows = self.conn.execute(sql, [*args, limit]).fetchall()
+        with self._log_lock:
+            rows = self._log_conn.execute(sql, [*args, limit]).fetchall()
         out = []
         for r in rows:
             event = _row_to_event(r[4:]) if r[1] == "event" and r[4] is not None else None
@@ -337,14 +346,14 @@ class Store:
                " FROM input_log l JOIN events e ON e.id = l.event WHERE l.seq > ? AND l.seq <= ? AND l.kind = 'event'"
                " AND l.received >= ? AND e.type = 'badge' AND e.ts >= l.received - ? AND e.ts <= l.received + ?"
                " ORDER BY l.seq")
-        with self.lock:
-            rows = self.conn.execute(sql, (after_seq, upto_seq, since_received, within_ms, within_ms)).fetchall()
+        with self._log_lock:
+            rows = self._log_conn.execute(sql, (after_seq, upto_seq, since_received, within_ms, within_ms)).fetchall()
         return [LoggedInput(r[0], r[1], r[2], _row_to_event(r[4:]), None) for r in rows]
 
     def input_position(self) -> tuple[int, int]:
         """(seq, received) of the newest input logged, (0, 0) when the log is empty."""
-        with self.lock:
-            row = self.conn.execute("SELECT seq, received FROM input_log ORDER BY seq DESC LIMIT 1").fetchone()
+        with self._log_lock:
+            row = self._log_conn.execute("SELECT seq, received FROM input_log ORDER BY seq DESC LIMIT 1").fetchone()
         return (row[0], row[1]) if row else (0, 0)
 
     def first_input_seq_received_since(self, received: int) -> int | None:
