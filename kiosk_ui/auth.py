@@ -117,6 +117,8 @@ POLICY: dict[str, Access] = {
     "roster_grid.grid": LEAD,
     "roster_grid.month_json": LEAD,
     "roster_grid.override": allow("lead", "admin", team_bound=True),  # a lead's own agents (swaps: both)
+    "roster_grid.plan": LEAD,  # propose a month: a draft, nothing written
+    "roster_grid.publish": LEAD,  # publish the reviewed draft (audited)
     "exports.assessment_page": ADMIN,
     # live updates: a kiosk gets its own device's tap results only
     "live.stream": allow("kiosk", "facilities", "lead", "admin", device_bound=True),

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from hub.lead import LEAVE_KINDS, Done, Lead, LeadError
-from hub.roster.view import month_view, parse_month
+from hub.roster.config import load_roster_config
+from hub.roster.month import PublishedError, propose, publish, report
+from hub.roster.view import draft_view, fingerprint, month_view, parse_month
 from kiosk_ui import state
 from kiosk_ui.pages import page_config, render_page
 from kiosk_ui.rules_api import _actor, _after_lead_action, _body, _now_ms
@@ -22,6 +24,12 @@ from kiosk_ui.rules_api import _actor, _after_lead_action, _body, _now_ms
 bp = Blueprint("roster_grid", __name__, url_prefix="/console/roster")
 
 KINDS = ("rest", "extra", "leave", "swap")
+DRAFTS_KEPT = 4  # proposals held for review (the last few: a lead may propose twice before publishing)
+
+
+def _drafts() -> dict:
+    """fingerprint -> MonthPlan under review, per app."""
+    return current_app.extensions.setdefault("floorwatch.roster_drafts", {})
 
 
 @bp.errorhandler(LeadError)
@@ -52,6 +60,53 @@ def grid():
 @bp.get("/month.json")
 def month_json():
     return jsonify(month_view(state.site(), state.store(), _month()))
+
+
+def _month_of(body: dict) -> str:
+    try:
+        return parse_month(body.get("month"))
+    except ValueError as exc:
+        raise LeadError("month", str(exc)) from None
+
+
+@bp.post("/plan")
+def plan():
+    """Propose `month` from the rotations (the library call `floorwatch roster plan` makes) and
+    return it as a draft for review; nothing is written."""
+    site, month = state.site(), _month_of(_body())
+    proposal = propose(site, state.store(), month)
+    view = draft_view(site, load_roster_config(site)[0].calendar, proposal.plan, report(proposal))
+    drafts = _drafts()
+    drafts[view["fingerprint"]] = proposal.plan
+    while len(drafts) > DRAFTS_KEPT:
+        drafts.pop(next(iter(drafts)))
+    return jsonify(view)
+
+
+@bp.post("/publish", endpoint="publish")
+def publish_month():
+    """Publish the draft the lead reviewed ({month, fingerprint}), audited; a published day then
+    changes only through overrides. 409 if the month is already published or the draft is gone
+    and a fresh proposal differs from it."""
+    b = _body()
+    month, fp = _month_of(b), str(b.get("fingerprint") or "").strip()
+    if not fp:
+        raise LeadError("fingerprint", "publish the draft you reviewed: its fingerprint is required")
+    site, store = state.site(), state.store()
+    draft = _drafts().get(fp)
+    if draft is None or draft.month != month:
+        fresh = propose(site, store, month).plan
+        if fingerprint(fresh) != fp:
+            return jsonify({"error": "conflict", "field": "fingerprint",
+                            "reason": "the proposal changed since it was reviewed: propose the month again"}), 409
+        draft = fresh
+    try:
+        audit_id = publish(site, store, draft, actor=_actor(), now_ms=_now_ms())
+    except PublishedError as exc:
+        return jsonify({"error": "conflict", "field": "month", "reason": str(exc)}), 409
+    _drafts().pop(fp, None)
+    _after_lead_action()
+    return jsonify({"ok": True, "action": "roster.publish", "audit_id": audit_id, "target": month})
 
 
 @bp.post("/override")

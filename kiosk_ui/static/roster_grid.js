@@ -48,7 +48,7 @@
       if (!worked.length && !c.leave) td.textContent = `${code(d.shift)}→`;
     }
     if (titles.length) td.title = titles.join("; ");
-    td.addEventListener("click", () => openCell(agent, day, c));
+    if (!view.draft) td.addEventListener("click", () => openCell(agent, day, c));
     return td;
   }
 
@@ -62,7 +62,13 @@
       el("span", { class: "chip day-holiday", text: FW.t("grid.holiday") }),
       el("span", { class: "chip day-weekend", text: FW.t("grid.weekend") }),
     );
-    state.textContent = view.published ? FW.t("grid.published") : FW.t("grid.from_rotations");
+    state.textContent = view.draft ? FW.t("grid.draft") : view.published ? FW.t("grid.published") : FW.t("grid.from_rotations");
+    document.body.classList.toggle("draft", Boolean(view.draft));
+    document.getElementById("plan-panel").hidden = !view.draft;
+    document.getElementById("plan-report").textContent = view.draft ? view.report.join("\n") : "";
+    document.getElementById("plan-publish").hidden = !view.draft;
+    document.getElementById("plan-discard").hidden = !view.draft;
+    document.getElementById("plan-propose").hidden = Boolean(view.draft || view.published);
     const head = el("tr", null, el("th", { text: FW.t("grid.agent") }), el("th", { text: FW.t("grid.team") }),
       ...view.days.map((d) => el("th", { class: `day-${d.type}`, title: d.name || null, "data-date": d.date },
         dayNum(d.date), el("br"), el("small", { text: FW.t(`grid.wd${d.weekday}`) }))),
@@ -149,6 +155,36 @@
       state.textContent = out.textContent;
     }
   });
+
+  // ------------------------------------------------------------------ propose, review, publish
+  const propose = document.getElementById("plan-propose");
+  const publishBtn = document.getElementById("plan-publish");
+  propose.addEventListener("click", async () => {
+    propose.disabled = true;
+    state.textContent = FW.t("grid.proposing");
+    const r = await FW.api("/console/roster/plan", { method: "POST", body: { month: cfg.month } });
+    propose.disabled = false;
+    if (!r.ok) {
+      state.textContent = failure(r);
+      return;
+    }
+    view = r.data;
+    render();
+  });
+  publishBtn.addEventListener("click", async () => {
+    publishBtn.disabled = true;
+    const r = await FW.api("/console/roster/publish", { method: "POST",
+      body: { month: view.month, fingerprint: view.fingerprint } });
+    publishBtn.disabled = false;
+    if (!r.ok) {
+      state.textContent = failure(r);
+      return;
+    }
+    const done = FW.t("grid.published_done", { id: r.data.audit_id });
+    await load();
+    state.textContent = done;
+  });
+  document.getElementById("plan-discard").addEventListener("click", () => load());
 
   const agents = document.getElementById("grid-agents");
   const seats = document.getElementById("grid-seats");
