@@ -4,6 +4,7 @@ lead's click on a cell that overrides the day (audited) or records a swap (换�
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 
 import pytest
@@ -41,10 +42,13 @@ def code(page, emp: str, date: str) -> str:
     return page.get_attribute(f'td.cell[data-emp="{emp}"][data-date="{date}"]', "data-code")
 
 
-def override(page, emp: str, date: str, kind: str, **fields: str) -> str:
+def override(page, emp: str, date: str, kind: str, signed: bytes | None = None, **fields: str) -> str:
     page.click(f'td.cell[data-emp="{emp}"][data-date="{date}"]')
     form = page.locator("#cell-form")
     form.locator("select[name=kind]").select_option(kind)
+    if signed is not None:
+        form.locator("input[name=form]").set_input_files(
+            files=[{"name": "换班记录表.pdf", "mimeType": "application/pdf", "buffer": signed}])
     for name, value in fields.items():
         field = form.locator(f"[name={name}]")
         if field.evaluate("e => e.tagName") == "SELECT":
@@ -83,12 +87,21 @@ def test_the_month_grid_shows_the_rotation_and_a_click_overrides_a_day(browser, 
     assert code(page, "10001", "2026-11-29") == "rest"
 
     # a swap approved from the grid is the 换班记录 the engine reads
-    text = override(page, "10001", "2026-11-26", "swap", shift="night", to_employee_no="10041")
+    signed = "%PDF-1.4\n% 换班记录表, signed by 10001 and 10041\n%%EOF\n".encode()
+    text = override(page, "10001", "2026-11-26", "swap", signed=signed, shift="night", to_employee_no="10041")
     assert text.startswith("已记录"), text
     page.wait_for_function("() => document.querySelector("
                            "'td.cell[data-emp=\"10041\"][data-date=\"2026-11-26\"]').dataset.code === 'day+night'")
     swaps = DerivedStore(hub.store).plans_for(["2026-11-26"])["swaps"]
     assert [(s["shift"], s["from_employee_no"], s["to_employee_no"]) for s in swaps] == [("night", "10001", "10041")]
+    # the signed 换班记录表 went with it, and the cell's dialog links to it
+    forms = RosterStore(hub.store).swap_forms(["2026-11-26"])
+    assert [(f["shift"], f["from_employee_no"], f["sha256"]) for f in forms] == [
+        ("night", "10001", hashlib.sha256(signed).hexdigest())]
+    page.click('td.cell[data-emp="10041"][data-date="2026-11-26"]')
+    link = page.locator("#cell-forms a.signed-form")
+    assert link.count() == 1 and link.get_attribute("href").endswith(forms[0]["sha256"])
+    page.click("#cell-cancel")
     assert page.js_errors == []
 
 

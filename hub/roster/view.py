@@ -46,6 +46,10 @@ def month_view(site, store, month: str) -> dict[str, Any]:
     rosters = RosterStore(store)
     leave = {(r["date"], r["employee_no"]): r["kind"] for r in plans["leave"]}
     swaps = {(r["date"], r["shift"], r["from_employee_no"]): r["to_employee_no"] for r in plans["swaps"]}
+    forms: dict[tuple[str, str, str], list[dict[str, Any]]] = {}  # the signed 换班记录表 of each swap
+    for f in rosters.swap_forms(dates):
+        forms.setdefault((f["date"], f["shift"], f["from_employee_no"]), []).append(
+            {"sha256": f["sha256"], "media_type": f["media_type"], "size": f["size"]})
     overrides: dict[tuple[str, str], list[str]] = {}
     for o in rosters.overrides(dates):
         overrides.setdefault((o["date"], o["employee_no"]), []).append(o["kind"])
@@ -61,8 +65,9 @@ def month_view(site, store, month: str) -> dict[str, Any]:
         to = swaps.get((date, shift, emp))
         duty = {"shift": shift, "seat": r["seat"], "source": r["source"] or "site"}
         if to:
-            cell(emp, date)["duties"].append(duty | {"swap_to": to})
-            cell(to, date)["duties"].append(duty | {"swap_from": emp})
+            signed = forms.get((date, shift, emp), [])
+            cell(emp, date)["duties"].append(duty | {"swap_to": to, "forms": signed})
+            cell(to, date)["duties"].append(duty | {"swap_from": emp, "forms": signed})
             if (date, to) not in leave:
                 worked.append((to, index[date], shift))
         else:

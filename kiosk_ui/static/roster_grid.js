@@ -123,6 +123,10 @@
     if (worked.length) form.elements.shift.value = worked[0].shift;
     form.elements.kind.value = worked.length ? "rest" : "extra";
     document.getElementById("cell-what").textContent = `${agent.employee_no} ${agent.name || ""} ${day.date}`;
+    const signed = c.duties.flatMap((d) => (d.forms || []).map((f) => ({ f, d })));
+    document.getElementById("cell-forms").replaceChildren(...signed.map(({ f, d }) => el("a", {
+      href: `/console/roster/swap-form/${f.sha256}`, target: "_blank", class: "signed-form",
+      text: FW.t("grid.signed_form_link", { shift: code(d.shift), sha: f.sha256.slice(0, 12) }) })));
     form.querySelector("output").textContent = "";
     showFields();
     dialog.showModal();
@@ -142,10 +146,21 @@
     const body = { kind, date: form.dataset.date, employee_no: form.dataset.emp };
     for (const label of form.querySelectorAll("label[data-for]")) {
       if (label.hidden) continue;
-      for (const input of label.querySelectorAll("input, select")) body[input.name] = input.value.trim();
+      for (const input of label.querySelectorAll("input:not([type=file]), select")) body[input.name] = input.value.trim();
     }
     const out = form.querySelector("output");
-    const r = await FW.api("/console/roster/override", { method: "POST", body });
+    const file = kind === "swap" ? form.elements.form.files[0] : null;
+    let r = await FW.api("/console/roster/override", { method: "POST", body });
+    if (r.ok && file) {  // the signed 换班记录表, kept with the swap just recorded
+      const data = new FormData();
+      for (const k of ["date", "employee_no"]) data.append(k, body[k]);
+      data.append("shift", body.shift);
+      data.append("form", file);
+      const swapAudit = r.data.audit_id;
+      const up = await fetch("/console/roster/swap-form", { method: "POST", body: data, credentials: "same-origin" });
+      const got = await up.json().catch(() => ({}));
+      r = up.ok ? { ok: true, data: { audit_id: `${swapAudit}, ${got.audit_id}` } } : { ok: false, status: up.status, data: got };
+    }
     out.className = `result ${r.ok ? "ok" : "bad"}`;
     out.textContent = r.ok ? FW.t("grid.done", { id: r.data.audit_id }) : failure(r);
     if (r.ok) {
