@@ -16,8 +16,6 @@ gives the same plan.
 
 from __future__ import annotations
 
-import time
-
 from hub.roster.patterns import REST
 from hub.roster.restdays import Agent, Coverage, count
 
@@ -54,12 +52,10 @@ def solve(agents: dict[str, Agent], teams: dict[str, str], holidays: list[int], 
     chunks = [members] if len(members) <= CHUNK else [
         [e for e in members if teams[e] == t] for t in sorted({teams[e] for e in members})]
     covering = _covering(cover, len(agents[members[0]].cells))
-    deadline = time.monotonic() + time_limit_s
+    share = time_limit_s / (len(bands) + len(chunks) - 1)  # deterministic units per model
     best = None
-    for i, (band_h, band_w) in enumerate(bands):
-        left = (deadline - time.monotonic()) / (len(bands) - i)
-        if left <= 0.05:
-            break
+    for band_h, band_w in bands:
+        left = share
         got = _solve_band(agents, teams, cover, covering, {e: options[e] for e in chunks[0]}, band_h, band_w, left)
         if got is not None and (best is None or got[0] < best[0]):
             best = (*got, band_h, band_w)
@@ -67,10 +63,8 @@ def solve(agents: dict[str, Agent], teams: dict[str, str], holidays: list[int], 
         return 0, "no solution in time: rotations kept"
     _, picked, status, band_h, band_w = best
     moves = _apply(agents, teams, cover, options, picked)
-    for i, chunk in enumerate(chunks[1:], start=1):
-        left = (deadline - time.monotonic()) / (len(chunks) - i)
-        got = _solve_band(agents, teams, cover, covering, {e: options[e] for e in chunk}, band_h, band_w,
-                          max(left, 1.0))
+    for chunk in chunks[1:]:
+        got = _solve_band(agents, teams, cover, covering, {e: options[e] for e in chunk}, band_h, band_w, share)
         if got is not None:
             picked |= got[1]
             moves += _apply(agents, teams, cover, options, got[1])
@@ -163,7 +157,10 @@ def _solve_band(agents, teams, cover: Coverage, covering, options, band_h, band_
             model.add(sum(x * n for x, n in ts) <= max(cover.seats, have) - have)
     model.minimize(sum(cost))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit_s
+    # a deterministic budget: the same month gives the same plan on a busy or an idle machine
+    # (the wall-clock limit is only a backstop)
+    solver.parameters.max_deterministic_time = time_limit_s
+    solver.parameters.max_time_in_seconds = 3 * time_limit_s
     solver.parameters.num_search_workers = 1
     solver.parameters.random_seed = 0
     status = solver.solve(model)
