@@ -3,15 +3,22 @@
 Why a solver: the floor's coverage is often met with a seat or two to spare, so most single moves
 fit only together with another agent's move that frees the hours they take. The greedy in
 restdays.place_rests tries pairs, and on the example site still stops at a weekend spread of 4;
-CP-SAT chooses every agent's move at once and reaches the spread's lower bound.
+CP-SAT chooses every agent's move at once and reaches the bound (1) there.
 
-Model, the whole floor at once (fairness is the floor's, not each team's): each agent picks one option, their
-rotation as it is or their next rest brought forward to one day of the month (at most one move:
-least churn). Hard: every coverage target met where it was met (never worse where it was short),
-no more agents on a shift than seats, no more rest days than `max_rests`. Minimised, in this
-order: holiday duties' spread (max - min per agent), weekend duties' spread, then churn (moves,
-weighted by the cycle cells they skip). One search worker and a fixed seed: the same month
-gives the same plan.
+Model: each agent picks one option, their rotation as it is or their next rest brought forward to
+one day of the month (one move at most: least churn). Hard: every coverage target met where it
+was met (never worse where it was short), no more agents on a shift than seats, no more rest
+days than `max_rests`. Fairness is the floor's: a band [low, low + 1] of holiday and of weekend
+duties per agent, the two nearest the present mean tried; minimised, in this order: holiday
+duties outside the band, weekend duties outside it, churn (moves, weighted by the cycle cells they
+skip). A floor over CHUNK agents is solved a team at a time towards the band the first team
+reached. One search worker, a fixed seed and a deterministic budget: the same month gives the
+same plan.
+
+Its limit (measured, bench/roster_plan.py): one move per agent shifts a rest weekday only
+forward in time, so capacity freed late in the month cannot pay for rests moved early; on big
+generated floors with 95% coverage targets some agents stay outside the band (the report says
+"aimed at").
 """
 
 from __future__ import annotations
