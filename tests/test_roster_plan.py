@@ -4,6 +4,7 @@ reports fairness spreads, keeps rotations across months and publishes with an au
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import shutil
 
 import pytest
@@ -12,7 +13,7 @@ from hub.cli import main
 from hub.roster.config import load_roster_config
 from hub.roster.effective import install
 from hub.roster.month import PublishedError, propose, publish
-from hub.roster.patterns import REST
+from hub.roster.patterns import REST, Rotation
 from hub.roster.planner import plan_month
 from hub.site import example_site_dir, load_site
 from hub.store import Store
@@ -129,6 +130,19 @@ def test_holiday_month_is_fair_and_the_rotation_carries_over_the_moved_rests(tmp
         for e in oct_.agents:
             assert _run(oct_.cells[e] + nov.cells[e]) <= 6, e
             assert oct_.rest_days[e] >= 4 and nov.rest_days[e] >= 4
+        # before November is published, the roster the engine reads goes on from October's phases
+        install(site, store)
+        dates = [f"2026-11-{d:02d}" for d in range(1, 15)]
+        rows = DerivedStore(store).roster_for(dates)
+        worked = {(r["employee_no"], r["date"]): r["shift"] for r in rows}
+        effective = {e: [worked.get((e, d), REST) for d in dates] for e in oct_.agents}
+        assert all(_run(oct_.cells[e] + effective[e]) <= 6 for e in oct_.agents)
+        # (from the assignment's rotation instead, 14 agents would work 7 to 9 days in a row)
+        config = load_roster_config(site)[0]
+        carried = RosterStore(store).phases("2026-11")
+        for e in oct_.advance:
+            rot = Rotation(config.patterns[carried[e]["pattern"]], dt.date(2026, 11, 1), carried[e]["phase"])
+            assert effective[e] == [rot.shift_on(dt.date.fromisoformat(d), config.calendar) for d in dates], e
 
 
 GENERATED = """[[patterns]]

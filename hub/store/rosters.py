@@ -122,6 +122,15 @@ class RosterStore:
                           " FROM swap_forms WHERE sha256 = ? ORDER BY id LIMIT 1", [sha256])
         return rows[0] if rows else None
 
+    def latest_phases(self, month: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
+        """(month, employee_no -> {pattern, phase, seat}) of the latest month not after `month` that a
+        publication carried phases into; None before any publication."""
+        rows = self._rows("SELECT month, employee_no, pattern, phase, seat FROM roster_phases"
+                          " WHERE month = (SELECT max(month) FROM roster_phases WHERE month <= ?)", [month])
+        if not rows:
+            return None
+        return rows[0]["month"], {r["employee_no"]: r for r in rows}
+
     def managed_rows(self, dates: Iterable[str]) -> list[dict[str, Any]]:
         ds = sorted(set(dates))
         if not ds:
