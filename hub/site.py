@@ -11,7 +11,7 @@ Folder contents:
   equipment.csv    tag, kind, home_seat
   prices.csv       kind, name, price (the compensation table, CNY)
   roster.csv       date, employee_no, shift, seat, meal_start  (optional here; usually imported)
-  holidays.csv     date, kind (holiday | workday), name: public holidays and 调休 working days
+  holidays.csv     date, kind (holiday | workday), name[, status official | provisional]: public holidays and 调休 working days
   patterns.toml    shift patterns (rotations) per team; assignments.csv puts agents on them
                    (hub.roster.config checks these three)
   devices/*.toml   one file per Pi (edge.config.DeviceConfig)

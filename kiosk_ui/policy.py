@@ -62,6 +62,10 @@ POLICY: dict[str, Access] = {
     "roster_grid.grid": LEAD,
     "roster_grid.month_json": LEAD,
     "roster_grid.override": allow("lead", "admin", team_bound=True),  # a lead's own agents (swaps: both)
+    "roster_grid.plan": LEAD,  # propose a month: a draft, nothing written
+    "roster_grid.publish": LEAD,  # publish the reviewed draft (audited)
+    "roster_grid.swap_form": LEAD,  # the signed 换班记录表 of a swap (multipart: the view checks the team)
+    "roster_grid.swap_form_file": LEAD,  # view / download a kept form (the view checks the team)
     "exports.assessment_page": ADMIN,
     # live updates (kiosk_ui.feed): a kiosk gets its own device's tap results only
     "live.stream": allow("kiosk", "facilities", "lead", "admin", device_bound=True),

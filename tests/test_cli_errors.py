@@ -40,6 +40,7 @@ def _cases(tmp: Path) -> dict[str, list[list[str]]]:
         "roster import": [["roster", "import", str(tmp / "none.csv"), *db]],
         "roster plan": [["roster", "plan", "--month", "2026-13", *db], ["roster", "plan", "--month", "2026-11",
                                                                           "--site", str(tmp / "no-site"), *db]],
+        "holidays import": [["holidays", "import", str(tmp / "none.csv")]],
         "roster import-grid": [["roster", "import-grid", str(tmp / "none.xlsx"), *db]],
         "roster export": [["roster", "export", "--month", "2026-11", "--out", NOWHERE, *db],
                           ["roster", "export", "--month", "11/2026", "--out", "x.csv", *db]],

@@ -47,6 +47,44 @@ def test_example_calendar_every_date_parses_and_2026_is_the_state_council_notice
     assert cal.day_type(dt.date(2026, 10, 10)) == "workday" and cal.day_type(dt.date(2026, 10, 5)) == "holiday"
     assert cal.day_type(dt.date(2026, 10, 11)) == "weekend" and cal.day_type(dt.date(2026, 10, 9)) == "workday"
     assert load_roster_config(site)[1] == []
+    # 2027: the statutory days on their own dates, provisional, no 调休 day guessed
+    h27 = sorted(d.isoformat() for d in cal.holidays if d.year == 2027)
+    assert h27 == ["2027-01-01", "2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08", "2027-04-05", "2027-05-01",
+                   "2027-05-02", "2027-06-09", "2027-09-15", "2027-10-01", "2027-10-02", "2027-10-03"]
+    assert sorted(d.isoformat() for d in cal.provisional) == h27 and not any(d.year == 2027 for d in cal.workdays)
+    assert cal.provisional_years() == {2027: 13}
+
+
+def test_check_config_warns_about_provisional_holidays_and_the_notice_replaces_them(tmp_path, capsys):
+    root = shutil.copytree(example_site_dir(), tmp_path / "site")
+    assert main(["check-config", str(root)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {root / 'holidays.csv'}: 2027 has 13 provisional row(s) awaiting the State Council's notice" in err
+    # the notice's file (a made-up 2027 for the test: one bridging day and one 调休 Saturday)
+    notice = tmp_path / "2027.csv"
+    notice.write_text("date,kind,name\n2027-02-05,holiday,春节\n2027-02-06,holiday,春节\n2027-02-09,holiday,春节\n"
+                      "2027-02-20,workday,春节调休上班\n", encoding="utf-8")
+    assert main(["holidays", "import", str(notice), "--site", str(root), "--check"]) == 0
+    assert "would replace 2027" in capsys.readouterr().out
+    assert main(["holidays", "import", str(notice), "--site", str(root)]) == 0
+    cal, errors = parse_holidays((root / "holidays.csv").read_text(encoding="utf-8"))
+    assert errors == [] and cal.provisional == frozenset()
+    assert sorted(d.isoformat() for d in cal.holidays if d.year == 2027) == ["2027-02-05", "2027-02-06", "2027-02-09"]
+    assert [d.isoformat() for d in cal.workdays if d.year == 2027] == ["2027-02-20"]
+    assert len([d for d in cal.holidays if d.year == 2026]) == 33  # other years kept
+    assert (root / "holidays.csv").read_text(encoding="utf-8").startswith("# Site calendar")
+    capsys.readouterr()
+    assert main(["check-config", str(root)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    # a bad notice names its row and column and changes nothing
+    before = (root / "holidays.csv").read_bytes()
+    notice.write_text("date,kind,name,status\n2027-02-31,holiday,春节,official\n2027-03-01,holiday,x,maybe\n",
+                      encoding="utf-8")
+    assert main(["holidays", "import", str(notice), "--site", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "notice: row 2, column date: not a date YYYY-MM-DD: '2027-02-31'" in err
+    assert "notice: row 3, column status: 'maybe' is not one of official, provisional" in err
+    assert (root / "holidays.csv").read_bytes() == before
 
 
 def test_bad_calendar_rows_name_file_row_column_and_reason(tmp_path, capsys):

@@ -115,6 +115,12 @@ def test_the_month_roster_grid_shows_no_programming_words(browser, demo):
         page.locator(f'td.cell[data-date="{DAY.isoformat()}"]').first.click()  # the override form
         page.wait_for_selector("#cell-dialog[open]")
         check(page, f"the month roster grid with a day's form open ({lang})")
+        page = open_page(browser, demo, "/console/roster?month=2027-05", lang, (1920, 1080))
+        page.wait_for_function("document.body.dataset.ready === '1'")
+        page.click("#plan-propose")
+        page.wait_for_function("document.body.classList.contains('draft')")
+        assert page.locator("#plan-report").inner_text().startswith("roster plan 2027-05")
+        check(page, f"a proposed month under review ({lang})")
 
 
 def test_the_sign_in_page_shows_no_programming_words(browser, demo):

@@ -99,6 +99,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{len(site.info.doors)} doors, {len(site.info.kiosks)} kiosks, {len(site.devices)} devices, "
         f"{len(site.agents)} agents, {len(site.equipment)} equipment tags, {len(site.roster)} roster rows"
     )
+    from hub.roster.config import roster_warnings
+
+    for warning in roster_warnings(site):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

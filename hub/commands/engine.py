@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 
 from hub.commands import args as types
-from hub.commands.args import add_db, add_site, open_site_store
+from hub.commands.args import add_db, add_site, open_site_store, site_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +49,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--out", type=types.out_file, required=True)
     _common(q)
     q.set_defaults(func=cmd_roster_export)
+
+    p = sub.add_parser("holidays", help="the site calendar (holidays.csv): import the State Council's notice")
+    hs = p.add_subparsers(dest="holidays_action", metavar="ACTION", required=True)
+    q = hs.add_parser("import", help="replace every row of the years in FILE (date,kind,name[,status]) with"
+                                     " FILE's rows; all or nothing")
+    q.add_argument("file", type=types.existing_file, help="the notice's dates as CSV (UTF-8): date,kind,name[,status]")
+    add_site(q)
+    q.add_argument("--check", action="store_true", help="only check the file and show what would change")
+    q.set_defaults(func=cmd_holidays_import)
 
     p = sub.add_parser("badge", help="revoke a lost badge or give an agent a new one")
     bs = p.add_subparsers(dest="badge_action", metavar="ACTION", required=True)
@@ -127,6 +136,35 @@ def _act(args: argparse.Namespace, action, refused: type[Exception]) -> int:
     finally:
         store.close()
     print(line)
+    return 0
+
+
+def cmd_holidays_import(args: argparse.Namespace) -> int:
+    from hub.roster.calendar import HolidaysError, merge_holidays
+
+    target = site_dir(args.site) / "holidays.csv"
+    try:
+        notice = args.file.read_text(encoding="utf-8-sig")
+        current = target.read_text(encoding="utf-8-sig") if target.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        text, years = merge_holidays(current, notice, str(target))
+    except HolidaysError as exc:
+        for err in exc.errors:
+            print(f"error: {err}", file=sys.stderr)
+        print(f"{len(exc.errors)} error(s): nothing imported", file=sys.stderr)
+        return 1
+    rows = sum(1 for ln in text.splitlines() if ln[:4].isdigit() and int(ln[:4]) in years)
+    if args.check:
+        print(f"ok: {args.file} would replace {', '.join(map(str, years))} in {target} ({rows} rows)")
+        return 0
+    tmp = target.with_suffix(".csv.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+    print(f"imported {args.file}: {', '.join(map(str, years))} replaced in {target} ({rows} rows);"
+          " restart the hub to use them")
     return 0
 
 

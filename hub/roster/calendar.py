@@ -4,8 +4,13 @@ China moves weekend days to make long holidays (调休): a Saturday can be a wor
 weekday a holiday. Weekly patterns and coverage targets follow the calendar, not the weekday,
 so the calendar is data the site ships (from the State Council's notice), never a rule in code.
 
-holidays.csv: `date,kind,name`; kind is `holiday` (放假) or `workday` (调休上班); lines
-starting with `#` are comments (the source of the dates).
+holidays.csv: `date,kind,name[,status]`; kind is `holiday` (放假) or `workday` (调休上班);
+status is `official` (from the State Council's notice; the default) or `provisional` (a date known
+before the notice: the statutory fixed dates and the lunar festivals' own days, without the
+bridging days and 调休 working days only the notice sets). check-config warns about provisional
+rows (they await the notice) without failing; `floorwatch holidays import NOTICE.csv` replaces
+every row of the years the notice's file covers. Lines starting with `#` are comments (the source
+of the dates).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from pathlib import Path
 from edge.exceptions import ConfigError
 
 KINDS = ("holiday", "workday")
+STATUSES = ("official", "provisional")
+COLUMNS = ("date", "kind", "name", "status")
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,14 @@ class SiteCalendar:
 
     holidays: dict[dt.date, str] = field(default_factory=dict)  # date -> name
     workdays: dict[dt.date, str] = field(default_factory=dict)  # 调休 working days (weekends worked)
+    provisional: frozenset[dt.date] = frozenset()  # dates awaiting the official notice
+
+    def provisional_years(self) -> dict[int, int]:
+        """year -> how many of its rows are provisional (what check-config warns about)."""
+        out: dict[int, int] = {}
+        for d in self.provisional:
+            out[d.year] = out.get(d.year, 0) + 1
+        return dict(sorted(out.items()))
 
     def is_holiday(self, day: dt.date) -> bool:
         return day in self.holidays
@@ -60,6 +75,7 @@ def parse_holidays(text: str, path: str = "holidays.csv") -> tuple[SiteCalendar,
     errors: list[ConfigError] = []
     holidays: dict[dt.date, str] = {}
     workdays: dict[dt.date, str] = {}
+    provisional: set[dt.date] = set()
     lines = [(n, ln) for n, ln in enumerate(text.splitlines(), start=1) if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         return SiteCalendar(), errors
@@ -89,12 +105,66 @@ def parse_holidays(text: str, path: str = "holidays.csv") -> tuple[SiteCalendar,
             errors.append(ConfigError(path, f"row {lineno}, column date", f"{day} is already listed on row {seen[day]}"))
             continue
         seen[day] = lineno
+        status = row.get("status") or "official"
+        if status not in STATUSES:
+            errors.append(ConfigError(path, f"row {lineno}, column status", f"{status!r} is not one of {', '.join(STATUSES)}"))
+            continue
         if kind == "workday" and day.weekday() < 5:
             errors.append(ConfigError(path, f"row {lineno}, column kind",
                                       f"{day} is a {day:%A}: a 调休 working day is a weekend day"))
             continue
         (holidays if kind == "holiday" else workdays)[day] = row.get("name", "")
-    return SiteCalendar(holidays, workdays), errors
+        if status == "provisional":
+            provisional.add(day)
+    return SiteCalendar(holidays, workdays, frozenset(provisional)), errors
+
+
+def calendar_warnings(calendar: SiteCalendar, path: str = "holidays.csv") -> list[str]:
+    """What check-config says without failing: years whose dates await the official notice."""
+    return [f"{path}: {year} has {n} provisional row(s) awaiting the State Council's notice (no 调休 days yet);"
+            f" replace them with `floorwatch holidays import` when it is published"
+            for year, n in calendar.provisional_years().items()]
+
+
+def merge_holidays(current: str, notice: str, path: str = "holidays.csv") -> tuple[str, list[int]]:
+    """holidays.csv text with every row of the notice's years replaced by the notice's rows.
+
+    Both are checked first (all or nothing: a ConfigError list is raised as HolidaysError); the
+    comments of `current` are kept, the notice's rows are written `official` unless they say otherwise."""
+    cal, errors = parse_holidays(notice, "notice")
+    _, current_errors = parse_holidays(current, path)
+    if errors or current_errors:
+        raise HolidaysError(errors + current_errors)
+    years = sorted({d.year for d in (*cal.holidays, *cal.workdays)})
+    if not years:
+        raise HolidaysError([ConfigError("notice", "-", "no dates: nothing to import")])
+    comments = [ln for ln in current.splitlines() if ln.lstrip().startswith("#")]
+    kept = []
+    lines = [ln for ln in current.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if lines:
+        cols = [c.strip() for c in next(csv.reader([lines[0]]))]
+        for values in csv.reader(lines[1:]):
+            row = dict(zip(cols, (v.strip() for v in values), strict=False))
+            if dt.date.fromisoformat(row["date"]).year not in years:
+                kept.append([row["date"], row["kind"], row.get("name", ""), row.get("status") or "official"])
+    status = {d: ("provisional" if d in cal.provisional else "official") for d in (*cal.holidays, *cal.workdays)}
+    new = [[d.isoformat(), "holiday", n, status[d]] for d, n in cal.holidays.items()]
+    new += [[d.isoformat(), "workday", n, status[d]] for d, n in cal.workdays.items()]
+    out = io.StringIO()
+    for c in comments:
+        out.write(c + "\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(sorted(kept + new))
+    return out.getvalue(), years
+
+
+class HolidaysError(ValueError):
+    """A holidays file that does not parse: every problem, with file, row and column."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
 
 
 def load_calendar(root: Path) -> tuple[SiteCalendar, list[ConfigError]]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from edge.config import load_toml
 from edge.exceptions import ConfigError
-from hub.roster.calendar import SiteCalendar, load_calendar
+from hub.roster.calendar import SiteCalendar, calendar_warnings, load_calendar
 from hub.roster.patterns import REST, Assignment, Pattern, Rotation
 from hub.sitecsv import read_csv_rows
 
@@ -97,3 +97,9 @@ def load_roster_config(site) -> tuple[RosterConfig, list[ConfigError]]:
                                               f"assignments from {b.start} and {a.start} overlap"))
             by_agent.setdefault(a.employee_no, []).append(a)
     return RosterConfig(calendar, patterns, assignments), errors
+
+
+def roster_warnings(site) -> list[str]:
+    """What check-config prints as warnings (not errors): holidays awaiting the official notice."""
+    calendar, _ = load_calendar(site.root)
+    return calendar_warnings(calendar, str(site.root / "holidays.csv"))

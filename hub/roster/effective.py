@@ -16,19 +16,38 @@ import datetime as dt
 from typing import Any
 
 from hub.roster.config import RosterConfig, load_roster_config
-from hub.roster.patterns import REST
+from hub.roster.patterns import REST, Rotation
 
 
-def rotation_rows(config: RosterConfig, day: dt.date, shifts: set[str]) -> list[dict[str, Any]]:
-    """Every assigned agent's rotation cell on a day, as roster rows (rest: no row)."""
+def rotation_rows(config: RosterConfig, day: dt.date, shifts: set[str],
+                  carried: tuple[dt.date, dict[str, dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+    """Every assigned agent's rotation cell on a day, as roster rows (rest: no row).
+
+    carried: (first day of a month, employee_no -> {pattern, phase, seat}) as the last published
+    month left each rotation (a plan may have brought rests forward or chosen a phase): after a
+    published month the rotation goes on from there, not from the assignment's start."""
+    anchor, phases = carried if carried is not None else (day, {})
     rows = []
+    done: set[str] = set()
     for a in config.assignments:
         if not a.covers(day) or a.pattern not in config.patterns:
             continue
-        shift = config.rotation(a).shift_on(day, config.calendar)
+        rot, seat = config.rotation(a), a.seat
+        ph = phases.get(a.employee_no)
+        if ph is not None and ph["pattern"] == a.pattern and a.start <= anchor:
+            rot, seat = Rotation(config.patterns[a.pattern], anchor, ph["phase"]), ph["seat"] or a.seat
+        done.add(a.employee_no)
+        shift = rot.shift_on(day, config.calendar)
         if shift != REST and shift in shifts:
-            rows.append({"date": day.isoformat(), "employee_no": a.employee_no, "shift": shift, "seat": a.seat,
+            rows.append({"date": day.isoformat(), "employee_no": a.employee_no, "shift": shift, "seat": seat,
                          "meal_start": a.meal_start, "source": "pattern"})
+    for emp, ph in phases.items():  # agents the planner gave a phase (no assignment)
+        if emp in done or ph["pattern"] not in config.patterns or not ph["seat"]:
+            continue
+        shift = Rotation(config.patterns[ph["pattern"]], anchor, ph["phase"]).shift_on(day, config.calendar)
+        if shift != REST and shift in shifts:
+            rows.append({"date": day.isoformat(), "employee_no": emp, "shift": shift, "seat": ph["seat"],
+                         "meal_start": None, "source": "pattern"})
     return rows
 
 
@@ -65,9 +84,15 @@ class RosterSource:
         overrides: dict[str, list[dict[str, Any]]] = {}
         for o in self.rosters.overrides(dates):
             overrides.setdefault(o["date"], []).append(o)
+        carried: dict[str, tuple[dt.date, dict[str, dict[str, Any]]] | None] = {}
+        for d in dates:
+            if d not in published and d[:7] not in carried:
+                got = self.rosters.latest_phases(d[:7])
+                carried[d[:7]] = None if got is None else (dt.date.fromisoformat(got[0] + "-01"), got[1])
         out = []
         for d in dates:
-            base = cells.get(d, []) if d in published else rotation_rows(self.config, dt.date.fromisoformat(d), self.shifts)
+            base = cells.get(d, []) if d in published else rotation_rows(
+                self.config, dt.date.fromisoformat(d), self.shifts, carried[d[:7]])
             out += apply_overrides(base, overrides.get(d, []))
         return out
 

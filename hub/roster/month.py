@@ -9,11 +9,15 @@ an approved swap).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from hub.roster.config import load_roster_config
 from hub.roster.patterns import REST
 from hub.roster.planner import METRICS, Carried, MonthPlan, month_days, plan_month, summary
+
+_METHODS = {"cpsat": "OR-Tools CP-SAT, hub/roster/restsolver.py",
+            "greedy": "the greedy of hub/roster/restdays.py; install ortools for CP-SAT"}
 
 
 class PublishedError(ValueError):
@@ -32,14 +36,14 @@ def next_month(month: str) -> str:
     return last.fromordinal(last.toordinal() + 1).strftime("%Y-%m")
 
 
-def propose(site, store, month: str) -> Proposal:
+def propose(site, store, month: str, *, method: str = "auto") -> Proposal:
     """The planner's month for `month`, with the phases last month's publication carried."""
     from hub.store.rosters import RosterStore  # noqa: PLC0415
 
     config, _ = load_roster_config(site)
     carried = {e: Carried(r["pattern"], r["phase"], r["seat"]) for e, r in RosterStore(store).phases(month).items()}
     t0 = time.perf_counter()
-    plan = plan_month(site, config, month, carried)
+    plan = plan_month(site, config, month, carried, method=method)
     return Proposal(plan, time.perf_counter() - t0)
 
 
@@ -75,7 +79,8 @@ def report(p: Proposal) -> str:
     """What the lead reads before publishing: coverage, fairness, rest days, the method's gaps."""
     plan = p.plan
     lines = [f"roster plan {plan.month}: {len(plan.agents)} agents, {len(plan.chosen)} phases chosen by the planner,"
-             f" {plan.exchanges} fairness exchanges, planned in {p.seconds:.2f} s (greedy; see hub/roster/planner.py)"]
+             f" {plan.exchanges} fairness exchanges, {plan.rest_moves} rests brought forward, planned in {p.seconds:.2f} s"
+             f" (rest days placed by {_METHODS[plan.method]})"]
     short = plan.shortfall()
     if not plan.coverage:
         lines.append("coverage: rules.toml sets no [[coverage]] targets")
@@ -90,8 +95,10 @@ def report(p: Proposal) -> str:
         spreads = plan.spread(metric)
         if spreads:
             worst = max(v[0] for v in spreads.values())
-            detail = ", ".join(f"{t} {s} (bound {b})" for t, (s, b) in sorted(spreads.items()))
+            detail = ", ".join(f"{t} {s} (bound {b})" for t, (s, b) in spreads.items())
             lines.append(f"fairness {metric}: max-min per agent {worst}: {detail}")
+            per = Counter(n for counts in plan.fairness[metric].values() for n in counts.values())
+            lines.append(f"  {metric} duties per agent: " + ", ".join(f"{n} x{k}" for n, k in sorted(per.items())))
     rests = sorted(plan.rest_days.values())
     if rests:
         lines.append(f"rest days: {rests[0]}..{rests[-1]} per agent")

@@ -22,8 +22,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.roster import restsolver
 from hub.roster.config import RosterConfig
 from hub.roster.patterns import REST, Pattern, Rotation
+from hub.roster.restdays import Agent, Coverage, place_rests
 
 METRICS = ("holiday", "weekend", "evening")
 
@@ -56,6 +58,10 @@ class MonthPlan:
     unseated: list[tuple[str, str, str]] = field(default_factory=list)  # (date, shift, employee_no)
     shortfall_bound: int = 0
     exchanges: int = 0
+    advance: dict[str, int] = field(default_factory=dict)  # rotation cells skipped by rests brought forward
+    rest_moves: int = 0
+    method: str = "greedy"  # how rests were placed: cpsat (hub.roster.restsolver) or greedy (hub.roster.restdays)
+    solver: str = ""  # CP-SAT's status
 
     def shortfall(self) -> list[tuple[str, str | None, int, int, int]]:
         """(date, team or None for the floor, hour, have, need) wherever coverage misses its target."""
@@ -66,9 +72,11 @@ class MonthPlan:
         return sum(need - have for _, _, _, have, need in self.shortfall())
 
     def spread(self, metric: str) -> dict[str, tuple[int, int]]:
-        """team -> (max - min per agent, lower bound) for a fairness metric."""
+        """"floor" and each team -> (max - min per agent, lower bound) for a fairness metric."""
         out = {}
-        for team, counts in self.fairness.get(metric, {}).items():
+        groups = self.fairness.get(metric, {})
+        floor = {e: n for counts in groups.values() for e, n in counts.items()}
+        for team, counts in ([("floor", floor)] if len(groups) > 1 else []) + sorted(groups.items()):
             if counts:
                 v = list(counts.values())
                 out[team] = (max(v) - min(v), 0 if sum(v) % len(v) == 0 else 1)
@@ -93,7 +101,8 @@ def shift_hours(site) -> dict[str, list[tuple[int, int]]]:
     return out
 
 
-def plan_month(site, config: RosterConfig, month: str, carried: dict[str, Carried]) -> MonthPlan:
+def plan_month(site, config: RosterConfig, month: str, carried: dict[str, Carried], *,
+               method: str = "auto") -> MonthPlan:
     """Propose a month for every agent of a team with a pattern (see the module's method)."""
     days = month_days(month)
     first, n_days = days[0], len(days)
@@ -196,17 +205,45 @@ def plan_month(site, config: RosterConfig, month: str, carried: dict[str, Carrie
                 under_mask[scope] = under(scope) if under_mask[scope] & options(pattern)[ph][1] else under_mask[scope]
 
     plan = MonthPlan(month, days, [a.employee_no for a in agents], teams, cells, {}, meal, phases, {}, chosen)
-    # 3. fairness: exchanges within a team on one day
+    # 3. fairness: rests brought forward onto special days (hub.roster.restdays), then exchanges
+    # within a team on one day
     evening = set(policy.evening_shifts)
     by_team: dict[str, list[str]] = {}
     for emp in plan.agents:
         by_team.setdefault(teams[emp], []).append(emp)
+    holidays = [d for d, t in enumerate(types) if t == "holiday"]
+    weekends = [d for d, t in enumerate(types) if t == "weekend"]
+    crowd: dict[tuple[int, str], int] = {}
+    for c in cells.values():
+        for d, shift in enumerate(c):
+            if shift != REST:
+                crowd[(d, shift)] = crowd.get((d, shift), 0) + 1
+    cover = Coverage(have, scopes, slots, crowd, len(site.info.seats))
+    plan.method = method if method != "auto" else ("cpsat" if restsolver.available() else "greedy")
+    movable = {e: Agent(config.patterns[phases[e].pattern].cycle, phases[e].phase, cells[e]) for e in plan.agents
+               if config.patterns[phases[e].pattern].steps == "days"}
+    if movable:
+        most = max(c.count(REST) for c in (cells[e] for e in movable)) + 1
+        if plan.method == "cpsat":
+            plan.rest_moves, plan.solver = restsolver.solve(movable, teams, holidays, weekends, cover, max_rests=most)
+        else:
+            for team, members in by_team.items():
+                mine = {e: movable[e] for e in members if e in movable}
+                plan.rest_moves += place_rests(mine, team, holidays, cover, max_rests=most)
+                plan.rest_moves += place_rests(mine, team, weekends, cover, keep=holidays, max_rests=most)
+        for e, a in movable.items():
+            cells[e] = a.cells
+            if a.advance:
+                plan.advance[e] = a.advance
     for members in by_team.values():
         plan.exchanges += _balance_days(cells, members, [d for d, t in enumerate(types) if t == "holiday"], types,
                                         policy.max_consecutive_days)
         plan.exchanges += _balance_days(cells, members, [d for d, t in enumerate(types) if t == "weekend"], types,
                                         policy.max_consecutive_days)
-        plan.exchanges += _balance_evenings(cells, members, evening)
+        if any(scope is not None for scope in scopes):  # team targets: exchanges stay within a team
+            plan.exchanges += _balance_evenings(cells, members, evening)
+    if not any(scope is not None for scope in scopes):  # the floor's targets only: fair across the floor
+        plan.exchanges += _balance_evenings(cells, plan.agents, evening)
     _finish(plan, site, config, types, scopes, slots, options)
     return plan
 
@@ -266,25 +303,51 @@ def _exchange_day(cells: dict[str, list[str]], hi: str, lo: str, special: list[i
 
 
 def _balance_evenings(cells: dict[str, list[str]], members: list[str], evening: set[str]) -> int:
-    """Even out evening shifts: on one day the busiest agent's 晚班 goes to one on a day shift."""
+    """Even out evening shifts: on one day the busiest agent's 晚班 goes to one on a day shift.
+
+    Counts kept in buckets (count -> agents), so a 2,000-agent floor balances in seconds."""
     if len(members) < 2 or not evening:
         return 0
-    n_days = len(cells[members[0]])
-    everyday = list(range(n_days))
+    count = {e: sum(1 for c in cells[e] if c in evening) for e in members}
+    bound = 0 if sum(count.values()) % len(members) == 0 else 1
+    buckets: dict[int, set[str]] = {}
+    for e, n in count.items():
+        buckets.setdefault(n, set()).add(e)
+
+    def move(e: str, by: int) -> None:
+        buckets[count[e]].discard(e)
+        if not buckets[count[e]]:
+            del buckets[count[e]]
+        count[e] += by
+        buckets.setdefault(count[e], set()).add(e)
+
     done = 0
-    for _ in range(len(members) * n_days):
-        count = {e: _count(cells[e], everyday, lambda c: c in evening) for e in members}
-        hi = max(members, key=lambda e: (count[e], e))
-        lo = min(members, key=lambda e: (count[e], e))
-        if count[hi] - count[lo] <= (0 if sum(count.values()) % len(members) == 0 else 1):
-            break
-        a, b = cells[hi], cells[lo]
-        d = next((d for d in everyday if a[d] in evening and b[d] != REST and b[d] not in evening), None)
-        if d is None:
-            break
-        a[d], b[d] = b[d], a[d]
+    blocked: set[tuple[str, str]] = set()
+    while True:
+        top, low = max(buckets), min(buckets)
+        if top - low <= bound:
+            return done
+        pair = None
+        for hi in sorted(buckets[top]):
+            for lo in sorted(buckets[low]):
+                if (hi, lo) in blocked:
+                    continue
+                a, b = cells[hi], cells[lo]
+                d = next((d for d in range(len(a)) if a[d] in evening and b[d] != REST and b[d] not in evening), None)
+                if d is None:
+                    blocked.add((hi, lo))
+                    continue
+                pair = (hi, lo, d)
+                break
+            if pair:
+                break
+        if pair is None:
+            return done
+        hi, lo, d = pair
+        cells[hi][d], cells[lo][d] = cells[lo][d], cells[hi][d]
+        move(hi, -1)
+        move(lo, 1)
         done += 1
-    return done
 
 
 def _finish(plan: MonthPlan, site, config: RosterConfig, types: list[str], scopes, slots, options) -> None:
@@ -371,7 +434,7 @@ def _finish(plan: MonthPlan, site, config: RosterConfig, types: list[str], scope
         if _max_run(plan.cells[e]) > policy.max_consecutive_days:
             plan.rest_problems.append(f"{e}: {_max_run(plan.cells[e])} days in a row (at most {policy.max_consecutive_days})")
         ph = plan.phases[e]
-        rot = Rotation(config.patterns[ph.pattern], days[0], ph.phase).moved_to(nxt, config.calendar)
+        rot = Rotation(config.patterns[ph.pattern], days[0], ph.phase + plan.advance.get(e, 0)).moved_to(nxt, config.calendar)
         plan.next_phases[e] = Carried(ph.pattern, rot.phase, homes[e])
 
 
@@ -382,4 +445,5 @@ def summary(plan: MonthPlan) -> dict[str, Any]:
         "shortfall_agent_hours": plan.total_shortfall(), "shortfall_bound": plan.shortfall_bound,
         "spread": {m: {t: list(v) for t, v in plan.spread(m).items()} for m in METRICS},
         "rest_problems": len(plan.rest_problems), "unseated": len(plan.unseated), "exchanges": plan.exchanges,
+        "rests_brought_forward": plan.rest_moves,
     }

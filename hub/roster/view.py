@@ -10,11 +10,14 @@ evening shifts, weekend and holiday duties actually worked, and rest days.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from typing import Any
 
 from hub.roster.config import load_roster_config
 from hub.roster.effective import install
-from hub.roster.planner import month_days, shift_hours
+from hub.roster.patterns import REST
+from hub.roster.planner import METRICS, MonthPlan, month_days, shift_hours
 from hub.store.derived import DerivedStore
 from hub.store.rosters import RosterStore
 
@@ -43,6 +46,10 @@ def month_view(site, store, month: str) -> dict[str, Any]:
     rosters = RosterStore(store)
     leave = {(r["date"], r["employee_no"]): r["kind"] for r in plans["leave"]}
     swaps = {(r["date"], r["shift"], r["from_employee_no"]): r["to_employee_no"] for r in plans["swaps"]}
+    forms: dict[tuple[str, str, str], list[dict[str, Any]]] = {}  # the signed 换班记录表 of each swap
+    for f in rosters.swap_forms(dates):
+        forms.setdefault((f["date"], f["shift"], f["from_employee_no"]), []).append(
+            {"sha256": f["sha256"], "media_type": f["media_type"], "size": f["size"]})
     overrides: dict[tuple[str, str], list[str]] = {}
     for o in rosters.overrides(dates):
         overrides.setdefault((o["date"], o["employee_no"]), []).append(o["kind"])
@@ -58,8 +65,9 @@ def month_view(site, store, month: str) -> dict[str, Any]:
         to = swaps.get((date, shift, emp))
         duty = {"shift": shift, "seat": r["seat"], "source": r["source"] or "site"}
         if to:
-            cell(emp, date)["duties"].append(duty | {"swap_to": to})
-            cell(to, date)["duties"].append(duty | {"swap_from": emp})
+            signed = forms.get((date, shift, emp), [])
+            cell(emp, date)["duties"].append(duty | {"swap_to": to, "forms": signed})
+            cell(to, date)["duties"].append(duty | {"swap_from": emp, "forms": signed})
             if (date, to) not in leave:
                 worked.append((to, index[date], shift))
         else:
@@ -90,6 +98,44 @@ def month_view(site, store, month: str) -> dict[str, Any]:
         "fairness": _fairness(site, day_list, worked, agents),
         "published": sorted(rosters.published(dates)) == dates,
     }
+
+
+def draft_view(site, calendar, plan: MonthPlan, report: str) -> dict[str, Any]:
+    """A proposed month in the grid's shape, for review before publishing: the planner's cells,
+    coverage per hour underneath, fairness per agent at the side, the planner's report, and a
+    fingerprint the publish request quotes (what is published is what was reviewed)."""
+    day_list = [{"date": d.isoformat(), "weekday": d.weekday(), "type": calendar.day_type(d),
+                 "name": calendar.holidays.get(d) or calendar.workdays.get(d) or ""} for d in plan.days]
+    worked = [(e, d, c) for e in plan.agents for d, c in enumerate(plan.cells[e]) if c != REST]
+    by_no = {a.employee_no: a for a in site.agents}
+    agents = [by_no[e] for e in plan.agents]
+    cells: dict[str, dict[str, Any]] = {e: {} for e in plan.agents}
+    for e, d, c in worked:
+        cells[e][plan.days[d].isoformat()] = {"duties": [{"shift": c, "seat": plan.seats[e][d] or "", "source": "draft"}]}
+    return {
+        "month": plan.month,
+        "days": day_list,
+        "shifts": [{"id": s.id, "name": s.name, "start": s.start, "end": s.end} for s in site.info.shifts],
+        "agents": [{"employee_no": a.employee_no, "name": a.name, "team": a.team, "cells": cells[a.employee_no]}
+                   for a in agents],
+        "coverage": _coverage(site, plan.days, worked, plan.teams, day_list),
+        "fairness": _fairness(site, day_list, worked, agents),
+        "published": False,
+        "draft": True,
+        "fingerprint": fingerprint(plan),
+        "report": report.splitlines(),
+        "spread": {m: {t: {"spread": v[0], "bound": v[1]} for t, v in plan.spread(m).items()} for m in METRICS},
+    }
+
+
+def fingerprint(plan: MonthPlan) -> str:
+    """sha256 of what publishing writes: every cell and seat, and next month's phases."""
+    h = hashlib.sha256(plan.month.encode())
+    for e in plan.agents:
+        ph = plan.next_phases[e]
+        h.update(json.dumps([e, plan.cells[e], plan.seats[e], plan.meal.get(e), ph.pattern, ph.phase, ph.seat],
+                            ensure_ascii=False).encode())
+    return h.hexdigest()
 
 
 def _coverage(site, days: list[dt.date], worked, teams: dict[str, str], day_list) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ Tables:
                     through overrides)
   roster_overrides  a lead's day override: rest (the agent does not work) or extra (a duty added)
   roster_phases     each agent's rotation phase on the first day of a month (stability)
+  swap_forms        the signed 换班记录表 of an approved swap: the scan, its type and sha256
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ CREATE TABLE IF NOT EXISTS roster_overrides (
     id INTEGER PRIMARY KEY, date TEXT NOT NULL, employee_no TEXT NOT NULL, kind TEXT NOT NULL,
     shift TEXT, seat TEXT, reason TEXT, "by" TEXT, at INTEGER);
 CREATE INDEX IF NOT EXISTS roster_overrides_date ON roster_overrides(date);
+CREATE TABLE IF NOT EXISTS swap_forms (
+    id INTEGER PRIMARY KEY, date TEXT NOT NULL, shift TEXT NOT NULL, from_employee_no TEXT NOT NULL,
+    sha256 TEXT NOT NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL,
+    "by" TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS swap_forms_swap ON swap_forms(date, shift, from_employee_no);
+CREATE INDEX IF NOT EXISTS swap_forms_sha ON swap_forms(sha256);
 CREATE TABLE IF NOT EXISTS roster_phases (
     month TEXT NOT NULL, employee_no TEXT NOT NULL, pattern TEXT NOT NULL, phase INTEGER NOT NULL,
     seat TEXT NOT NULL, PRIMARY KEY (month, employee_no));
@@ -95,6 +102,35 @@ class RosterStore:
         return {r["employee_no"]: r for r in self._rows(
             "SELECT employee_no, pattern, phase, seat FROM roster_phases WHERE month = ?", [month])}
 
+    def swap(self, date: str, shift: str, from_employee_no: str) -> dict[str, Any] | None:
+        """The approved swap (换班记录) of one duty, if any."""
+        rows = self._rows("SELECT date, shift, seat, from_employee_no, to_employee_no, approved_by, at FROM swaps"
+                          " WHERE date = ? AND shift = ? AND from_employee_no = ?", [date, shift, from_employee_no])
+        return rows[0] if rows else None
+
+    def swap_forms(self, dates: Iterable[str]) -> list[dict[str, Any]]:
+        """The signed forms kept for swaps on these dates (no content)."""
+        ds = sorted(set(dates))
+        if not ds:
+            return []
+        return self._rows(f'SELECT date, shift, from_employee_no, sha256, media_type, size, "by", at FROM swap_forms'
+                          f" WHERE date IN ({self._marks(ds)}) ORDER BY id", ds)
+
+    def swap_form(self, sha256: str) -> dict[str, Any] | None:
+        """One kept form with its content, by sha256."""
+        rows = self._rows('SELECT date, shift, from_employee_no, sha256, media_type, size, data, "by", at'
+                          " FROM swap_forms WHERE sha256 = ? ORDER BY id LIMIT 1", [sha256])
+        return rows[0] if rows else None
+
+    def latest_phases(self, month: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
+        """(month, employee_no -> {pattern, phase, seat}) of the latest month not after `month` that a
+        publication carried phases into; None before any publication."""
+        rows = self._rows("SELECT month, employee_no, pattern, phase, seat FROM roster_phases"
+                          " WHERE month = (SELECT max(month) FROM roster_phases WHERE month <= ?)", [month])
+        if not rows:
+            return None
+        return rows[0]["month"], {r["employee_no"]: r for r in rows}
+
     def managed_rows(self, dates: Iterable[str]) -> list[dict[str, Any]]:
         ds = sorted(set(dates))
         if not ds:
@@ -146,6 +182,19 @@ class RosterStore:
                    " seat=excluded.seat", (p["month"], p["employee_no"], p["pattern"], p["phase"], p["seat"]))
                   for p in next_phases]
         return self.derived.lead_write(stmts, (now_ms, actor, "roster.publish", month, details))
+
+    def add_swap_form(self, swap: dict[str, Any], *, sha256: str, media_type: str, data: bytes, actor: str,
+                      now_ms: int) -> int:
+        """Keep the signed form of an approved swap, with its audit row; returns the audit id."""
+        details = {"date": swap["date"], "shift": swap["shift"], "to": swap["to_employee_no"], "sha256": sha256,
+                   "media_type": media_type, "size": len(data)}
+        return self.derived.lead_write(
+            [('INSERT INTO swap_forms(date, shift, from_employee_no, sha256, media_type, size, data, "by", at)'
+              " VALUES (?,?,?,?,?,?,?,?,?)",
+              (swap["date"], swap["shift"], swap["from_employee_no"], sha256, media_type, len(data), data, actor,
+               now_ms))],
+            (now_ms, actor, "roster.swap_form", swap["from_employee_no"], details),
+        )
 
     def add_override(self, row: dict[str, Any], *, actor: str, now_ms: int) -> int:
         """Record a rest or extra-duty override with its audit row; returns the audit id."""

@@ -48,7 +48,7 @@
       if (!worked.length && !c.leave) td.textContent = `${code(d.shift)}→`;
     }
     if (titles.length) td.title = titles.join("; ");
-    td.addEventListener("click", () => openCell(agent, day, c));
+    if (!view.draft) td.addEventListener("click", () => openCell(agent, day, c));
     return td;
   }
 
@@ -62,7 +62,13 @@
       el("span", { class: "chip day-holiday", text: FW.t("grid.holiday") }),
       el("span", { class: "chip day-weekend", text: FW.t("grid.weekend") }),
     );
-    state.textContent = view.published ? FW.t("grid.published") : FW.t("grid.from_rotations");
+    state.textContent = view.draft ? FW.t("grid.draft") : view.published ? FW.t("grid.published") : FW.t("grid.from_rotations");
+    document.body.classList.toggle("draft", Boolean(view.draft));
+    document.getElementById("plan-panel").hidden = !view.draft;
+    document.getElementById("plan-report").textContent = view.draft ? view.report.join("\n") : "";
+    document.getElementById("plan-publish").hidden = !view.draft;
+    document.getElementById("plan-discard").hidden = !view.draft;
+    document.getElementById("plan-propose").hidden = Boolean(view.draft || view.published);
     const head = el("tr", null, el("th", { text: FW.t("grid.agent") }), el("th", { text: FW.t("grid.team") }),
       ...view.days.map((d) => el("th", { class: `day-${d.type}`, title: d.name || null, "data-date": d.date },
         dayNum(d.date), el("br"), el("small", { text: FW.t(`grid.wd${d.weekday}`) }))),
@@ -117,6 +123,10 @@
     if (worked.length) form.elements.shift.value = worked[0].shift;
     form.elements.kind.value = worked.length ? "rest" : "extra";
     document.getElementById("cell-what").textContent = `${agent.employee_no} ${agent.name || ""} ${day.date}`;
+    const signed = c.duties.flatMap((d) => (d.forms || []).map((f) => ({ f, d })));
+    document.getElementById("cell-forms").replaceChildren(...signed.map(({ f, d }) => el("a", {
+      href: `/console/roster/swap-form/${f.sha256}`, target: "_blank", class: "signed-form",
+      text: FW.t("grid.signed_form_link", { shift: code(d.shift), sha: f.sha256.slice(0, 12) }) })));
     form.querySelector("output").textContent = "";
     showFields();
     dialog.showModal();
@@ -136,10 +146,21 @@
     const body = { kind, date: form.dataset.date, employee_no: form.dataset.emp };
     for (const label of form.querySelectorAll("label[data-for]")) {
       if (label.hidden) continue;
-      for (const input of label.querySelectorAll("input, select")) body[input.name] = input.value.trim();
+      for (const input of label.querySelectorAll("input:not([type=file]), select")) body[input.name] = input.value.trim();
     }
     const out = form.querySelector("output");
-    const r = await FW.api("/console/roster/override", { method: "POST", body });
+    const file = kind === "swap" ? form.elements.form.files[0] : null;
+    let r = await FW.api("/console/roster/override", { method: "POST", body });
+    if (r.ok && file) {  // the signed 换班记录表, kept with the swap just recorded
+      const data = new FormData();
+      for (const k of ["date", "employee_no"]) data.append(k, body[k]);
+      data.append("shift", body.shift);
+      data.append("form", file);
+      const swapAudit = r.data.audit_id;
+      const up = await fetch("/console/roster/swap-form", { method: "POST", body: data, credentials: "same-origin" });
+      const got = await up.json().catch(() => ({}));
+      r = up.ok ? { ok: true, data: { audit_id: `${swapAudit}, ${got.audit_id}` } } : { ok: false, status: up.status, data: got };
+    }
     out.className = `result ${r.ok ? "ok" : "bad"}`;
     out.textContent = r.ok ? FW.t("grid.done", { id: r.data.audit_id }) : failure(r);
     if (r.ok) {
@@ -149,6 +170,36 @@
       state.textContent = out.textContent;
     }
   });
+
+  // ------------------------------------------------------------------ propose, review, publish
+  const propose = document.getElementById("plan-propose");
+  const publishBtn = document.getElementById("plan-publish");
+  propose.addEventListener("click", async () => {
+    propose.disabled = true;
+    state.textContent = FW.t("grid.proposing");
+    const r = await FW.api("/console/roster/plan", { method: "POST", body: { month: cfg.month } });
+    propose.disabled = false;
+    if (!r.ok) {
+      state.textContent = failure(r);
+      return;
+    }
+    view = r.data;
+    render();
+  });
+  publishBtn.addEventListener("click", async () => {
+    publishBtn.disabled = true;
+    const r = await FW.api("/console/roster/publish", { method: "POST",
+      body: { month: view.month, fingerprint: view.fingerprint } });
+    publishBtn.disabled = false;
+    if (!r.ok) {
+      state.textContent = failure(r);
+      return;
+    }
+    const done = FW.t("grid.published_done", { id: r.data.audit_id });
+    await load();
+    state.textContent = done;
+  });
+  document.getElementById("plan-discard").addEventListener("click", () => load());
 
   const agents = document.getElementById("grid-agents");
   const seats = document.getElementById("grid-seats");
