@@ -23,7 +23,7 @@ from hub.roster.month import PublishedError, propose, publish, report
 from hub.roster.view import draft_view, fingerprint, month_view, parse_month
 from hub.store.rosters import RosterStore
 from kiosk_ui import state
-from kiosk_ui.auth import visible_teams
+from kiosk_ui.masking import visible_teams
 from kiosk_ui.pages import page_config, render_page
 from kiosk_ui.rules_api import after_lead_action, lead_body
 from kiosk_ui.sessions import actor
@@ -80,7 +80,7 @@ def _month_of(body: dict) -> str:
 def plan():
     """Propose `month` from the rotations (the library call `floorwatch roster plan` makes) and
     return it as a draft for review; nothing is written."""
-    site, month = state.site(), _month_of(_body())
+    site, month = state.site(), _month_of(lead_body())
     proposal = propose(site, state.store(), month)
     view = draft_view(site, load_roster_config(site)[0].calendar, proposal.plan, report(proposal))
     drafts = _drafts()
@@ -95,7 +95,7 @@ def publish_month():
     """Publish the draft the lead reviewed ({month, fingerprint}), audited; a published day then
     changes only through overrides. 409 if the month is already published or the draft is gone
     and a fresh proposal differs from it."""
-    b = _body()
+    b = lead_body()
     month, fp = _month_of(b), str(b.get("fingerprint") or "").strip()
     if not fp:
         raise LeadError("fingerprint", "publish the draft you reviewed: its fingerprint is required")
@@ -108,11 +108,11 @@ def publish_month():
                             "reason": "the proposal changed since it was reviewed: propose the month again"}), 409
         draft = fresh
     try:
-        audit_id = publish(site, store, draft, actor=_actor(), now_ms=_now_ms())
+        audit_id = publish(site, store, draft, actor=actor(), now_ms=state.now_ms())
     except PublishedError as exc:
         return jsonify({"error": "conflict", "field": "month", "reason": str(exc)}), 409
     _drafts().pop(fp, None)
-    _after_lead_action()
+    after_lead_action()
     return jsonify({"ok": True, "action": "roster.publish", "audit_id": audit_id, "target": month})
 
 
@@ -154,7 +154,7 @@ def swap_form():
     if swap is None:
         raise LeadError("employee_no", f"no approved swap of {emp}'s {shift} on {date}: approve the swap first")
     audit_id = rosters.add_swap_form(swap, sha256=form.sha256, media_type=form.media_type, data=form.data,
-                                     actor=_actor(), now_ms=_now_ms())
+                                     actor=actor(), now_ms=state.now_ms())
     return jsonify({"ok": True, "action": "roster.swap_form", "audit_id": audit_id, "sha256": form.sha256,
                     "media_type": form.media_type, "size": len(form.data),
                     "url": url_for("roster_grid.swap_form_file", sha256=form.sha256)})
