@@ -53,6 +53,12 @@ def http_post(req: Request, timeout: float = REQUEST_TIMEOUT_S) -> tuple[int, by
         return exc.code, exc.read()
 
 
+def message_id(row: OutboxRow) -> str:
+    """An alert's stable id, the same on every attempt and after any restart: a receiver that
+    dedupes on it sees each alert once although delivery around a crash is at least once."""
+    return f"{row.violation}:{row.kind}"
+
+
 def backoff_ms(attempts: int) -> int:
     """Delay before the next try after `attempts` failed ones (1, 2, ...)."""
     return int(min(BACKOFF_BASE_S * 2 ** max(0, attempts - 1), BACKOFF_MAX_S) * 1000)
@@ -141,8 +147,8 @@ class Sender:
     def _message(self, batch: list[OutboxRow], now: int) -> tuple[Message, dict]:
         lang, base = self.cfg.language, self.cfg.console_url
         items = [(r.kind, r.payload) for r in batch]
-        alerts = [{"alert": r.kind, "violation": mask_tree(r.payload)[0], "severity": severity(self.cfg, r.payload.get("rule", ""))}
-                  for r in batch]
+        alerts = [{"id": message_id(r), "alert": r.kind, "violation": mask_tree(r.payload)[0],
+                   "severity": severity(self.cfg, r.payload.get("rule", ""))} for r in batch]
         if len(batch) == 1:
             return compose(self.site, lang, base, batch[0].kind, batch[0].payload, now), {"site": self.site.id, **alerts[0]}
         return compose_digest(self.site, lang, base, items, now), {"site": self.site.id, "digest": alerts}
