@@ -53,9 +53,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) ->
 
     auth.init_app(app)  # the guard: every endpoint needs its line in auth.POLICY
     app.register_blueprint(admin.bp)  # here, not in auth: admin uses auth, never the other way round
-    from kiosk_ui import violation
+    from kiosk_ui import analytics, violation
 
     app.register_blueprint(violation.bp)
+    app.register_blueprint(analytics.bp)
     return app
 
 
