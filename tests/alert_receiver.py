@@ -24,6 +24,8 @@ class Receiver:
         self.accepted: list[dict[str, Any]] = []  # each alert once, in the order first seen
         self.times: dict[str, float] = {}  # alert id -> time.time() it first arrived
         self.bad_signatures = 0
+        self.down_status: int | None = None  # while set: answer this status, accept nothing (an endpoint down)
+        self.refused = 0
         self.hold_at: int | None = None  # hold the request carrying the n-th arrival (1-based)
         self.held = threading.Event()  # set once that request is being held
         self.release = threading.Event()
@@ -37,6 +39,9 @@ class Receiver:
                 if not hmac.compare_digest(self.headers.get(header, ""), sig):
                     rx.bad_signatures += 1
                     return self._answer(401, b"bad signature")
+                if rx.down_status is not None:
+                    rx.refused += 1
+                    return self._answer(rx.down_status, b"down for maintenance")
                 rx._take(json.loads(body))
                 if rx.hold_at is not None and len(rx.arrivals) >= rx.hold_at and not rx.held.is_set():
                     rx.held.set()

@@ -46,7 +46,8 @@ def _sender(site_dir: Path, db: Path, log: Path) -> subprocess.Popen:
     return proc
 
 
-def test_sigkill_mid_delivery_loses_nothing_and_repeats_only_the_request_in_flight(site_dir, tmp_path, receiver):
+def _queue(site_dir: Path, db: Path, receiver: Receiver, n: int) -> list[str]:
+    """Write alerts.toml (a webhook to the receiver) and queue n violations' alerts in the outbox."""
     (site_dir / "alerts.toml").write_text(f"""
 console_url = "http://hub.test:8080"
 [channels.ops]
@@ -58,16 +59,29 @@ per_minute = 1000
 channel = "ops"
 """)
     site = load_site(site_dir)
-    db = tmp_path / "hub.db"
     start = int(dt.datetime(2026, 3, 2, 10, 0, tzinfo=site.tz).timestamp() * 1000)
     store = Store(db)
     queued = Alerts(site, store, ManualClock(start + 600_000))
     seat = site.info.seats[0]
-    ids = [f"vio{n:02d}" for n in range(12)]
+    ids = [f"vio{k:02d}" for k in range(n)]
     queued.on_updates([("violation", {"id": i, "rule": "AWAY-UNATTENDED", "kind": "unattended", "agent": None,
-                                      "team": None, "seat": seat.id, "zone": seat.zone, "start": start + n * 1000,
-                                      "end": None, "excused": False, "details": {}}) for n, i in enumerate(ids)])
+                                      "team": None, "seat": seat.id, "zone": seat.zone, "start": start + k * 1000,
+                                      "end": None, "excused": False, "details": {}}) for k, i in enumerate(ids)])
     store.close()
+    return ids
+
+
+def _all_sent(db: Path) -> bool:
+    check = Store(db)
+    try:
+        return {r.state for r in AlertStore(check).recent(100)} == {"sent"}
+    finally:
+        check.close()
+
+
+def test_sigkill_mid_delivery_loses_nothing_and_repeats_only_the_request_in_flight(site_dir, tmp_path, receiver):
+    db = tmp_path / "hub.db"
+    ids = _queue(site_dir, db, receiver, 12)
 
     receiver.hold_at = 5
     log = tmp_path / "sender.log"
@@ -86,9 +100,7 @@ channel = "ops"
     proc = _sender(site_dir, db, log)
     try:
         assert wait_until(lambda: len(receiver.accepted) == len(ids), timeout=60), (receiver.arrivals, log.read_text())
-        check = Store(db)
-        assert wait_until(lambda: {r.state for r in AlertStore(check).recent(100)} == {"sent"})
-        check.close()
+        assert wait_until(lambda: _all_sent(db))
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -96,3 +108,33 @@ channel = "ops"
     assert receiver.duplicates() == {f"{ids[4]}:alert": 2}  # only the request the kill interrupted
     assert receiver.bad_signatures == 0
     assert all(a["violation"]["id"] == i for a, i in zip(receiver.accepted, ids, strict=True))
+
+
+def test_receiver_down_sender_killed_meanwhile_then_everything_once_in_order(site_dir, tmp_path, receiver):
+    """The issue's case: the endpoint is down, the hub dies while alerts wait for their retry, the
+    endpoint comes back, the hub restarts: every alert arrives, in order, none twice."""
+    db = tmp_path / "hub.db"
+    ids = _queue(site_dir, db, receiver, 6)
+    receiver.down_status = 503
+    log = tmp_path / "sender.log"
+    proc = _sender(site_dir, db, log)
+    try:
+        assert wait_until(lambda: receiver.refused >= 2, timeout=60), log.read_text()  # tried, refused, retried
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.kill()
+    assert receiver.accepted == []
+    rows = AlertStore(Store(db)).recent(100)
+    assert all(r.state == "pending" for r in rows) and max(r.attempts for r in rows) >= 2
+    assert next(r for r in rows if r.violation == ids[0]).last_error.startswith("HTTP 503")
+    receiver.down_status = None
+    proc = _sender(site_dir, db, log)
+    try:  # the oldest waits for its backoff (10 s after the second try at most), nothing overtakes it
+        assert wait_until(lambda: len(receiver.accepted) == len(ids), timeout=90), (receiver.arrivals, log.read_text())
+        assert wait_until(lambda: _all_sent(db))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert [a["id"] for a in receiver.accepted] == [f"{i}:alert" for i in ids]
+    assert receiver.duplicates() == {} and receiver.bad_signatures == 0
