@@ -150,5 +150,8 @@ def test_english_and_a_lead_sees_their_own_teams(month):
     october = data["month_over"]["T2"][0]
     assert october["violations"] > 0  # October's week was played too
     assert _client(app, "facilities").get("/analytics?month=2026-11").status_code == 403
+    empty = _client(app).get("/analytics?month=2026-01").get_data(as_text=True)  # a month without data
+    shown = re.sub(r"<script.*?</script>", "", empty, flags=re.S)
+    assert 'id="no-data"' in shown and not re.search(r"\b(None|null|undefined|NaN|nan)\b", shown)
     bad = _client(app).get("/analytics.json?month=2026-13")
     assert bad.status_code == 400 and bad.get_json()["parameter"] == "month"
