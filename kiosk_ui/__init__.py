@@ -14,6 +14,7 @@ from flask import Flask
 
 from kiosk_ui import (
     admin,
+    analytics,
     api,
     console,
     exports_api,
@@ -27,9 +28,11 @@ from kiosk_ui import (
     roster_grid,
     rules_api,
     state,
+    violation,
 )
 
-BLUEPRINTS = (login, api, rules_api, exports_api, pages, kiosk, floor, console, roster_grid, feed, admin)
+BLUEPRINTS = (login, api, rules_api, exports_api, pages, kiosk, floor, console, roster_grid, feed, admin,
+              violation, analytics)
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) -> Flask:

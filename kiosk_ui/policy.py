@@ -92,6 +92,8 @@ POLICY: dict[str, Access] = {
     "exports.raw_export": allow("admin", export=True),
     "exports.assessment": allow("admin", export=True),
     "exports.violation_evidence": allow("lead", "admin", team_filtered=True),
+    "analytics.*": LEAD,  # the month at a glance (kiosk_ui.analytics): a lead's teams in the per-team charts
+    "violation.page": LEAD,  # one violation with its evidence (alert links); a lead's teams, checked in the view
     # administration and privacy (kiosk_ui.admin)
     "admin.*": ADMIN,
     "admin.agent_export": allow("admin", export=True),

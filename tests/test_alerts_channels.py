@@ -83,8 +83,8 @@ def test_message_words_name_seat_zone_minutes_and_link(site):
     assert f"客服: {agent.name} ({agent.employee_no})" in msg.text
     assert "座位: A01" in msg.text and "区域: A" in msg.text and "时长: 17 分钟" in msg.text
     assert "时间: 2026-03-02 10:05" in msg.text
-    assert "查看证据: http://hub.test/api/assessment/violations/v1" in msg.text
-    assert "[查看证据](http://hub.test/api/assessment/violations/v1)" in msg.markdown
+    assert "查看证据: http://hub.test/console/violations/v1" in msg.text
+    assert "[查看证据](http://hub.test/console/violations/v1)" in msg.markdown
     en = compose(site, "en", None, "correction", v, v["start"])
     assert en.title.startswith("[Correction] ") and "withdrawn" in en.text and "Evidence" not in en.text
 

@@ -118,7 +118,7 @@ def test_the_robot_receives_the_exact_signed_payload(site_dir, tmp_path, robot):
             "### 【违规】擅自离岗 (AWAY-UNATTENDED)",
             f"- **客服**: {agent.name} ({agent.employee_no})", f"- **座位**: {seat.id}", f"- **区域**: {seat.zone}",
             "- **时间**: 2026-03-02 10:00", "- **时长**: 12 分钟",
-            "[查看证据](http://hub.test:8080/api/assessment/violations/vio1)"])}}
+            "[查看证据](http://hub.test:8080/console/violations/vio1)"])}}
 
 
 def test_down_then_back_delivers_in_order_once_and_survives_a_restart(site_dir, tmp_path, robot):

@@ -23,6 +23,11 @@
     [severity]                               # a rule's severity, overriding hub.alerts.routes
     "ROLL-ABSENT" = "warning"
 
+    [daily_summary]                          # one summary a day per team, to its lead (hub.alerts.summary)
+    at = "16:30"                             # site-local time
+    channel = "leads"                        # every team's channel ...
+    teams = { T2 = "t2-leads" }              # ... unless its own is named here
+
 Cross-file checks (zones, teams, rules exist) are in `check(site, errors)`, which hub.site calls.
 """
 
@@ -111,12 +116,22 @@ class Route(_Model):
     min_severity: Severity = "info"
 
 
+class DailySummary(_Model):
+    at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+    channel: str | None = None
+    teams: dict[str, str] = {}
+
+    def channel_for(self, team: str) -> str | None:
+        return self.teams.get(team, self.channel)
+
+
 class AlertsConfig(_Model):
     language: Literal["zh_CN", "en"] = "zh_CN"
     console_url: str | None = None
     channels: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")], Channel] = {}
     routes: list[Route] = []
     severity: dict[str, Severity] = {}
+    daily_summary: DailySummary | None = None
 
     @field_validator("console_url")
     @classmethod
@@ -153,5 +168,14 @@ def check(cfg: AlertsConfig | None, path: str, *, rule_ids: tuple[str, ...], zon
         for j, t in enumerate(r.teams):
             if t not in teams:
                 errors.append(ConfigError(path, f"routes.{i}.teams.{j}", f"no agent is in team {t!r}"))
+    ds = cfg.daily_summary
+    if ds is not None:
+        if ds.channel is not None and ds.channel not in cfg.channels:
+            errors.append(ConfigError(path, "daily_summary.channel", f"no channel {ds.channel!r} in [channels]"))
+        for team, ch in ds.teams.items():
+            if team not in teams:
+                errors.append(ConfigError(path, f"daily_summary.teams.{team}", f"no agent is in team {team!r}"))
+            if ch not in cfg.channels:
+                errors.append(ConfigError(path, f"daily_summary.teams.{team}", f"no channel {ch!r} in [channels]"))
     if cfg.live_channels() and cfg.console_url is None:
         errors.append(ConfigError(path, "console_url", "required when a channel is enabled (evidence links)"))

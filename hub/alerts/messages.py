@@ -69,8 +69,8 @@ def minutes(v: dict[str, Any], now_ms: int) -> int:
 
 
 def evidence_url(base: str | None, v: dict[str, Any]) -> str | None:
-    """The console's view of the violation with its evidence events."""
-    return f"{base}/api/assessment/violations/{v['id']}" if base else None
+    """The console's page of the violation with its evidence events (kiosk_ui/violation.py)."""
+    return f"{base}/console/violations/{v['id']}" if base else None
 
 
 def compose(site: Site, lang: str, base_url: str | None, kind: str, v: dict[str, Any], now_ms: int) -> Message:

@@ -28,6 +28,8 @@ from hub.alerts.channels import Message, Request, build_request, response_error
 from hub.alerts.config import AlertsConfig, in_hours
 from hub.alerts.messages import compose, compose_digest
 from hub.alerts.routes import severity
+from hub.alerts.summary import KIND as SUMMARY
+from hub.alerts.summary import compose_summary
 from hub.privacy import mask_tree
 from hub.site import Site
 from hub.store.alerts import AlertStore, OutboxRow
@@ -53,6 +55,12 @@ def http_post(req: Request, timeout: float = REQUEST_TIMEOUT_S) -> tuple[int, by
         return exc.code, exc.read()
 
 
+def message_id(row: OutboxRow) -> str:
+    """An alert's stable id, the same on every attempt and after any restart: a receiver that
+    dedupes on it sees each alert once although delivery around a crash is at least once."""
+    return f"{row.violation}:{row.kind}"
+
+
 def backoff_ms(attempts: int) -> int:
     """Delay before the next try after `attempts` failed ones (1, 2, ...)."""
     return int(min(BACKOFF_BASE_S * 2 ** max(0, attempts - 1), BACKOFF_MAX_S) * 1000)
@@ -60,7 +68,8 @@ def backoff_ms(attempts: int) -> int:
 
 class Sender:
     def __init__(self, site: Site, cfg: AlertsConfig, store: AlertStore, clock: Clock, post: Post = http_post,
-                 *, wake: threading.Event | None = None, poll_s: float = 1.0) -> None:
+                 *, wake: threading.Event | None = None, poll_s: float = 1.0,
+                 before_pass: Callable[[], object] | None = None) -> None:
         self.site = site
         self.cfg = cfg
         self.store = store
@@ -68,6 +77,7 @@ class Sender:
         self.post = post
         self.wake = wake or threading.Event()
         self.poll_s = poll_s
+        self.before_pass = before_pass  # e.g. the daily summaries queueing what is due
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -76,6 +86,8 @@ class Sender:
     def run_once(self) -> int:
         """One request at most per channel that has something due; returns how many were made."""
         made = 0
+        if self.before_pass is not None:
+            self.before_pass()
         for name in self.store.queued_channels():
             if name in self.cfg.live_channels() and self._step(name):
                 made += 1
@@ -101,9 +113,11 @@ class Sender:
         left = channel.limit - self.store.requests_since(name, now - WINDOW_MS)
         if left <= 0:
             return []
+        if rows[0].kind == SUMMARY:
+            return rows[:1]  # a daily summary is a message of its own, never part of a digest
         ready: list[OutboxRow] = []
         for r in rows:
-            if r.due > now:
+            if r.due > now or r.kind == SUMMARY:
                 break
             ready.append(r)
         held = [r for r in ready if r.held]
@@ -141,8 +155,10 @@ class Sender:
     def _message(self, batch: list[OutboxRow], now: int) -> tuple[Message, dict]:
         lang, base = self.cfg.language, self.cfg.console_url
         items = [(r.kind, r.payload) for r in batch]
-        alerts = [{"alert": r.kind, "violation": mask_tree(r.payload)[0], "severity": severity(self.cfg, r.payload.get("rule", ""))}
-                  for r in batch]
+        alerts = [{"id": message_id(r), "alert": r.kind, "violation": mask_tree(r.payload)[0],
+                   "severity": severity(self.cfg, r.payload.get("rule", ""))} for r in batch]
+        if len(batch) == 1 and batch[0].kind == SUMMARY:
+            return compose_summary(lang, base, batch[0].payload), {"site": self.site.id, **alerts[0]}
         if len(batch) == 1:
             return compose(self.site, lang, base, batch[0].kind, batch[0].payload, now), {"site": self.site.id, **alerts[0]}
         return compose_digest(self.site, lang, base, items, now), {"site": self.site.id, "digest": alerts}

@@ -13,6 +13,7 @@ from typing import Any
 from edge.clock import Clock
 from hub.alerts.outbox import Outbox
 from hub.alerts.sender import Post, Sender, http_post
+from hub.alerts.summary import DailySummaries
 from hub.site import Site
 from hub.store import Store
 from hub.store.alerts import AlertStore
@@ -26,7 +27,9 @@ class Alerts:
         wake = threading.Event()
         self.store = AlertStore(store)
         self.outbox = Outbox(site, site.alerts, self.store, clock, wake)
-        self.sender = Sender(site, site.alerts, self.store, clock, post, wake=wake, poll_s=poll_s)
+        self.summaries = DailySummaries(site, site.alerts, store, self.store, clock)
+        self.sender = Sender(site, site.alerts, self.store, clock, post, wake=wake, poll_s=poll_s,
+                             before_pass=self.summaries.check)
 
     @classmethod
     def for_site(cls, site: Site, store: Store, clock: Clock, **kw: Any) -> Alerts | None:

@@ -6,7 +6,8 @@ the time of the next try; a pending alert whose violation is excused or withdraw
 out is cancelled. The unique key is the de-duplication: one alert, one "resolved" and one
 "correction" per violation and channel, whatever the engine re-announces after a restart.
 
-  kind      alert | resolved | correction
+  kind      alert | resolved | correction | summary (a team's daily summary, hub.alerts.summary:
+            its "violation" is summary:<team>:<date>)
   held      1: created in the channel's quiet hours (due when they end, sent as a digest)
   open      1: the violation had not ended when the alert was written (so it gets a "resolved")
   request   the row whose request carried this one (a digest carries many): rate limits count
