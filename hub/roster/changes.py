@@ -17,6 +17,7 @@ from hub.cards import CardForm, clashes, parse_card
 from hub.site import RosterEntry, Site
 from hub.sitecsv import read_csv_rows
 from hub.store import Store
+from hub.store.audit import write_audit
 from hub.store.derived import DerivedStore
 
 
@@ -114,13 +115,10 @@ def import_roster(site: Site, store: Store, path: str | Path, *, text: str | Non
 
     def write(conn) -> int:
         derived.insert_roster(dicts, replace_dates=replace, conn=conn)
-        cur = conn.execute(
-            "INSERT INTO audit(ts, actor, action, target, details) VALUES (?,?,?,?,?)",
-            (now_ms, actor, "roster.import", str(path), _json({"rows": len(dicts), "dates": dates, "replace": replace})),
-        )
-        return cur.lastrowid
+        return write_audit(conn, now_ms, actor, "roster.import", str(path),
+                           {"rows": len(dicts), "dates": dates, "replace": replace})
 
-    audit_id = derived._transaction(write)
+    audit_id = derived.transaction(write)
     return RosterImport(len(dicts), dates, audit_id)
 
 

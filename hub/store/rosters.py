@@ -162,7 +162,7 @@ class RosterStore:
                              " VALUES (?,?,?,?,?,?)", sorted(want, key=lambda k: (k[0], k[1], k[2])))
             return len(want)
 
-        return self.derived._transaction(write)
+        return self.derived.transaction(write)
 
     def publish(self, month: str, cells: list[dict[str, Any]], dates: list[str], next_phases: list[dict[str, Any]],
                 *, actor: str, now_ms: int, details: dict[str, Any]) -> int:
