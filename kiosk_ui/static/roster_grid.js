@@ -157,7 +157,9 @@
       data.append("shift", body.shift);
       data.append("form", file);
       const swapAudit = r.data.audit_id;
-      const up = await fetch("/console/roster/swap-form", { method: "POST", body: data, credentials: "same-origin" });
+      // multipart, so not FW.api (JSON): the same CSRF header by hand
+      const headers = FW.csrfToken ? { "X-CSRFToken": FW.csrfToken } : {};
+      const up = await fetch(FW.url("/console/roster/swap-form"), { method: "POST", body: data, credentials: "same-origin", headers });
       const got = await up.json().catch(() => ({}));
       r = up.ok ? { ok: true, data: { audit_id: `${swapAudit}, ${got.audit_id}` } } : { ok: false, status: up.status, data: got };
     }
