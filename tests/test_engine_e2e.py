@@ -92,6 +92,9 @@ def test_mqtt_events_become_violations_in_the_db_and_the_api(broker, tmp_path):
             if minute == 25:
                 ids["wrong"] = send("seat-a02", "badge", uid=read_by(site, "seat-a02", badge_of("10001")), reader="badge")
             assert hub.ingest.wait_idle(30)
+            # judged before the next minute: a tap gets feedback only while it is fresh (within
+            # FRESH_TAP_MS of the log's newest input), and a minute here passes in 60 ms
+            assert wait_until(lambda: hub.engine.progress()["pending"] == 0, timeout=30)
             clock.advance(60)
             time.sleep(0.06)  # a tick or so on the hub's ticker thread
         derived = DerivedStore(store)
