@@ -89,17 +89,5 @@ def slot_ms(day: dt.date, hhmm: str, window_start: int, tz: ZoneInfo) -> int:
     return t
 
 
-def windows_covering(ms: int, shifts: list[ShiftTemplate], tz: ZoneInfo) -> list[ShiftWindow]:
-    """Shift templates (on the local date of `ms` or the day before) whose window holds `ms`."""
-    today = local_date(ms, tz)
-    out = []
-    for day in (today - dt.timedelta(days=1), today):
-        for tmpl in shifts:
-            w = shift_window(day, tmpl, tz)
-            if w.start <= ms < w.end:
-                out.append(w)
-    return out
-
-
 def parse_date(value: str) -> dt.date:
     return dt.date.fromisoformat(value)
