@@ -839,12 +839,12 @@ class Engine:
             if unit is not None:
                 self.dirty.add(unit)
         self.enrolling = self.derived.enrolling_devices(0)
-        old_badges = (self.plans._badges_static, self.plans._badge_changes, self.plans.enrolment_taps)
+        old_badges = self.plans.badge_state()
         changed = self.plans.reload()
         self.tags_at_seat = {}
         for tag, e in self.statics.site_equipment.items():
             self.tags_at_seat.setdefault(self.plans.equipment_home.get(tag, e.home_seat), []).append(tag)
-        if (self.plans._badges_static, self.plans._badge_changes, self.plans.enrolment_taps) != old_badges:
+        if self.plans.badge_state() != old_badges:
             self._reindex_agent_taps()
             self.dirty.update(self.units.keys())
             return

@@ -12,6 +12,7 @@ import bisect
 import contextlib
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from hub.cards import CardIndex, parse_card, tap_key
 from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, shift_key, shift_window, slot_ms
@@ -177,6 +178,11 @@ class Plans:
         self._last_bucket = bucket
         day = dt.datetime.fromtimestamp(t / 1000, self.tz).date()
         return self.ensure({(day + dt.timedelta(days=k)).isoformat() for k in (-1, 0, 1)})
+
+    def badge_state(self) -> tuple[Any, ...]:
+        """What decides who holds which badge when (static cards, dated changes, enrolments): the
+        engine compares it across a reload to know whether every tap must be re-attributed."""
+        return (self._badges_static, self._badge_changes, self.enrolment_taps)
 
     def reload(self) -> set[tuple]:
         """Re-read every loaded date; returns the units of duties that changed, appeared or went."""
