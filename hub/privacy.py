@@ -208,6 +208,11 @@ class PurgeSchedule:
         if self._thread is not None:
             self._thread.join(10)
 
+    @property
+    def running(self) -> bool:
+        """Whether the schedule's thread is alive (the hub starts it; stop() ends it)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def run_once(self) -> dict[str, int]:
         self.last = purge(self.site, self.store, self.clock.now_ms(), actor="retention-schedule")
         self.runs += 1

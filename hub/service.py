@@ -85,7 +85,7 @@ class HubService:
 
     def start(self, wait: float = 10.0) -> HubService:
         if self.engine_process:
-            self.engine.start(self._dispatch, self.engine_ready)  # before ingest: it judges what ingest logs
+            self.engine.start(self.dispatch, self.engine_ready)  # before ingest: it judges what ingest logs
         self.ingest.start(wait=wait)
         if self.engine is not None and hasattr(self.engine, "consume"):
             self._judge = threading.Thread(target=self._judge_loop, name="hub-engine", daemon=True)
@@ -149,7 +149,7 @@ class HubService:
         """The engine, consuming the input log as it grows."""
         engine = self.engine
         try:
-            engine.resume(emit=self._dispatch)  # taps made while it catches up are answered meanwhile
+            engine.resume(emit=self.dispatch)  # taps made while it catches up are answered meanwhile
         except Exception:
             log.exception("hub: engine resume failed; judging from here on")
         self.engine_ready.set()
@@ -159,7 +159,7 @@ class HubService:
             if self._stop.is_set():
                 return
             try:
-                engine.consume(emit=self._dispatch)  # what each batch decided, as soon as it is decided
+                engine.consume(emit=self.dispatch)  # what each batch decided, as soon as it is decided
             except Exception:
                 log.exception("hub: engine failed on the input log; retrying")
                 self._stop.wait(1.0)
@@ -176,7 +176,7 @@ class HubService:
                 next_probe = time.monotonic() + PROBE_EVERY_S
             self._nudge()
 
-    def _dispatch(self, outcome: object) -> None:
+    def dispatch(self, outcome: object) -> None:
         """Send what the engine decided: commands to devices, updates to the live views."""
         if outcome is None:
             return

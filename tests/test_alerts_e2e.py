@@ -2,7 +2,7 @@
 signed request arrives; while the server answers 500 the alert is retried with backoff and
 delivered once it is back; a burst over the robot's limit, refused with DingTalk's own error
 code, ends as a digest; a restarted hub sends nothing twice. The violations enter through the
-hub's own dispatch (HubService._dispatch), as the engine's updates do."""
+hub's own dispatch (HubService.dispatch), as the engine's updates do."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def test_the_robot_receives_the_exact_signed_payload(site_dir, tmp_path, robot):
     clock = ManualClock(int(dt.datetime(2026, 3, 2, 10, 12, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp() * 1000))
     hub = _hub(site_dir, tmp_path / "hub.db", robot, clock)
     site = hub.site
-    hub._dispatch(Outcome(updates=[("violation", _v(site, 1)),
+    hub.dispatch(Outcome(updates=[("violation", _v(site, 1)),
                                    ("violation", _v(site, 2, rule="DEV-OFFLINE", kind="offline"))]))  # not routed
     assert hub.alerts.sender.drain() == 1
     [got] = robot.received
@@ -125,7 +125,7 @@ def test_down_then_back_delivers_in_order_once_and_survives_a_restart(site_dir, 
     clock = ManualClock(1_772_416_800_000)
     hub = _hub(site_dir, tmp_path / "hub.db", robot, clock)
     robot.fail_status = 500
-    hub._dispatch(Outcome(updates=[("violation", _v(hub.site, n)) for n in (1, 2, 3)]))
+    hub.dispatch(Outcome(updates=[("violation", _v(hub.site, n)) for n in (1, 2, 3)]))
     waits = []
     for _ in range(8):  # ten minutes down: tries at 0, 5, 15, 35, 75, 155, 315, 615 s (the cap is 300 s)
         assert hub.alerts.sender.drain() == 1
@@ -138,7 +138,7 @@ def test_down_then_back_delivers_in_order_once_and_survives_a_restart(site_dir, 
     # the hub restarts (same database); the engine re-announces what it knows
     hub = _hub(site_dir, tmp_path / "hub.db", robot, clock)
     robot.fail_status = None
-    hub._dispatch(Outcome(updates=[("violation", _v(hub.site, n)) for n in (1, 2, 3)]))
+    hub.dispatch(Outcome(updates=[("violation", _v(hub.site, n)) for n in (1, 2, 3)]))
     hub.alerts.start()
     try:
         hub.alerts.sender.wake.set()
@@ -149,14 +149,14 @@ def test_down_then_back_delivers_in_order_once_and_survives_a_restart(site_dir, 
         hub.alerts.stop()
     assert len(robot.received) == 3
     assert all(f"vio{n}" in r["body"]["markdown"]["text"] for n, r in zip((1, 2, 3), robot.received, strict=True))
-    hub._dispatch(Outcome(updates=[("violation", _v(hub.site, 1))]))
+    hub.dispatch(Outcome(updates=[("violation", _v(hub.site, 1))]))
     assert hub.alerts.sender.drain() == 0 and len(robot.received) == 3
 
 
 def test_a_burst_over_the_limit_becomes_a_digest_and_a_refusal_is_retried(site_dir, tmp_path, robot):
     clock = ManualClock(1_772_416_800_000)
     hub = _hub(site_dir, tmp_path / "hub.db", robot, clock, per_minute=20)
-    hub._dispatch(Outcome(updates=[("violation", _v(hub.site, n)) for n in range(1, 26)]))
+    hub.dispatch(Outcome(updates=[("violation", _v(hub.site, n)) for n in range(1, 26)]))
     assert hub.alerts.sender.drain() == 20
     titles = [r["body"]["markdown"]["title"] for r in robot.received]
     assert titles[:19] == ["【违规】擅自离岗 (AWAY-UNATTENDED)"] * 19 and titles[19] == "【汇总】6 条提醒"
@@ -164,7 +164,7 @@ def test_a_burst_over_the_limit_becomes_a_digest_and_a_refusal_is_retried(site_d
     # the robot refuses with its own rate-limit code: kept, retried, delivered
     robot.limit_code = True
     clock.advance(61)
-    hub._dispatch(Outcome(updates=[("violation", _v(hub.site, 26, end=None)),
+    hub.dispatch(Outcome(updates=[("violation", _v(hub.site, 26, end=None)),
                                    ("violation", _v(hub.site, 1, end=clock.now_ms()))]))
     assert hub.alerts.sender.drain() == 1 and len(robot.received) == 20
     row = AlertStore(hub.store).queue("leads", 1)[0]

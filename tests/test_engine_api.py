@@ -176,7 +176,7 @@ def test_a_restarted_engine_replays_the_recent_log_and_carries_on(tmp_path):
     assert restarted.seats() == seats
     assert {t: DerivedStore(store).snapshot(t) for t in before} == before
     f2 = ScriptedFloor(site, store, day=DAY, start="10:04", engine=restarted)
-    f2._seq = dict(f._seq)
+    f2.seqs = dict(f.seqs)
     f2.occupy("seat-a01", True, "10:12")
     f2.play("11:00")
     assert f2.found() == {

@@ -204,13 +204,13 @@ def test_the_hub_runs_the_retention_schedule(site, store, broker):
     hub = HubService(site, store, broker_host=broker.host, broker_port=broker.port, clock=ManualClock(NOW),
                      engine=object()).start()
     try:
-        assert hub.retention is not None and hub.retention._thread.is_alive()
+        assert hub.retention is not None and hub.retention.running
         assert hub.retention.every_s == 6 * 3600
         store.append_events([_event(1, NOW - 91 * DAY), _event(2, NOW - 89 * DAY)])
         assert hub.retention.run_once()["events"] == 1
     finally:
         hub.stop()
-    assert not hub.retention._thread.is_alive()
+    assert not hub.retention.running
 
 
 def test_hub_logs_mask_what_readers_report_not_only_registry_forms(site, caplog):

@@ -81,7 +81,7 @@ class ScriptedFloor:
         self.heartbeat_ms = int((heartbeat_s or min(60.0, site.rules.thresholds.offline_after_s * 2 / 3)) * 1000)
         self.tick_ms = int(tick_s * 1000)
         self.devices = devices if devices is not None else sorted(site.devices)
-        self._seq: dict[str, int] = {}
+        self.seqs: dict[str, int] = {}
         self._items: list[_Item] = []
         self._order = 0
         self._n = 0
@@ -117,8 +117,8 @@ class ScriptedFloor:
     def event(self, device: str, etype: str, when: str | int, body: dict[str, Any], *, delay_s: float = 0,
               ts: int | None = None, clock_ok: bool = True, label: str | None = None) -> str:
         t = self.at(when)
-        seq = self._seq.get(device, 0) + 1
-        self._seq[device] = seq
+        seq = self.seqs.get(device, 0) + 1
+        self.seqs[device] = seq
         eid = str(uuid.uuid4())
         if label:
             self.ids[label] = eid
@@ -250,8 +250,8 @@ class ScriptedFloor:
             self.clock.set(max(self.clock.now_ms(), item.received))
             if item.kind == "hb":
                 dev, at, backlog = item.payload
-                seq = self._seq.get(dev, 0) + 1
-                self._seq[dev] = seq
+                seq = self.seqs.get(dev, 0) + 1
+                self.seqs[dev] = seq
                 self._n += 1
                 pending.append(IncomingEvent(f"00000000-0000-4000-8000-{self._n:012x}", dev, seq,
                                              at + self._skew.get(dev, 0), item.received, "heartbeat", True,
