@@ -17,16 +17,17 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The agent's options, shared by `floorwatch-edge` and `floorwatch edge`."""
     p.add_argument("--config", required=True, help="the device file, e.g. firmware_cfg/sites/<site>/devices/<id>.toml")
-    p.add_argument("--broker", help="override the broker as host:port")
+    p.add_argument("--broker", type=broker_address, help="override the broker as host:port")
     p.add_argument("--spool", help="override the spool database path")
     p.add_argument("--mock-gpio", action="store_true", help="gpiozero mock pins (try a config on a laptop)")
 
 
-def host_port(value: str) -> tuple[str, int]:
-    """`host:port` (host defaults to 127.0.0.1); a malformed value ends the command with a message."""
+def broker_address(value: str) -> tuple[str, int]:
+    """`host:port` (host defaults to 127.0.0.1), checked while parsing: a malformed value is a
+    one-line usage error and exit code 2, as every argument error of the hub's commands."""
     host, _, port = value.rpartition(":")
-    if not port.isdigit():
-        raise SystemExit(f"error: --broker: expected host:port, got {value!r}")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected host:port, got {value!r}")
     return host or "127.0.0.1", int(port)
 
 
@@ -44,7 +45,7 @@ def _load(path: Path, args: argparse.Namespace):
     cfg, digest = load_device_config(path)
     updates = {}
     if args.broker:
-        host, port = host_port(args.broker)
+        host, port = args.broker
         updates["broker"] = cfg.broker.model_copy(update={"host": host, "port": port})
     if args.spool:
         updates["spool"] = cfg.spool.model_copy(update={"path": args.spool})
