@@ -93,6 +93,15 @@ def test_the_installed_command_ends_a_bad_broker_with_a_line_not_a_traceback(tmp
         "floorwatch hub: error: argument --broker: expected host:port, got 'foo' (see floorwatch hub --help)"]
 
 
+def test_the_agents_own_command_refuses_a_bad_broker_as_a_usage_error(tmp_path):
+    """`floorwatch-edge` on a Pi (no hub installed): exit 2 and argparse's message, no traceback."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-m", "edge", "--config", str(tmp_path / "seat.toml"), "--broker", "foo"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "floorwatch-edge: error: argument --broker: expected host:port, got 'foo'"
+
+
 def test_an_export_is_audited_only_once_written_and_not_at_all_if_it_cannot_be(site_dir, store, tmp_path, capsys):
     db = str(tmp_path / "hub.db")
     argv = ["export", "taps", "--site", str(site_dir), "--db", db, "--from", "2026-11-01", "--to", "2026-11-30",
