@@ -146,6 +146,13 @@ class RunningHub:
         self.hub.ingest.wait_idle(WAIT_S)
         return end
 
+    def wait_judged(self) -> None:
+        """Wait until everything ingest stored is judged (the engine runs on its own thread and may
+        be a batch behind ingest): a page opened after this shows the engine's view of now."""
+        self.hub.ingest.wait_idle(WAIT_S)
+        if self.has_engine:
+            self.wait_until(lambda: self.hub.engine.progress()["pending"] == 0, what="the engine caught up")
+
     def settle(self) -> None:
         """Wait until the rule engine has published its first state of every seat, so updates a
         test publishes on the LiveBus come after (and stay the latest) with the clock frozen."""
