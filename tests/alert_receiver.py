@@ -17,6 +17,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A robot endpoint's handler: `answer` writes a JSON reply; no access log on the test's output."""
+
+    def answer(self, status: int, body: bytes) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass  # the sender died with the request open
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """`handler` on a free port of 127.0.0.1, served from a daemon thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 class Receiver:
     def __init__(self, secret: str, header: str = "X-Floorwatch-Signature") -> None:
         self.secret = secret
@@ -32,37 +56,24 @@ class Receiver:
         self._lock = threading.Lock()
         rx = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 sig = "sha256=" + hmac.new(rx.secret.encode(), body, hashlib.sha256).hexdigest()
                 if not hmac.compare_digest(self.headers.get(header, ""), sig):
                     rx.bad_signatures += 1
-                    return self._answer(401, b"bad signature")
+                    return self.answer(401, b"bad signature")
                 if rx.down_status is not None:
                     rx.refused += 1
-                    return self._answer(rx.down_status, b"down for maintenance")
+                    return self.answer(rx.down_status, b"down for maintenance")
                 rx._take(json.loads(body))
                 if rx.hold_at is not None and len(rx.arrivals) >= rx.hold_at and not rx.held.is_set():
                     rx.held.set()
                     rx.release.wait(30)
-                self._answer(200, b'{"ok":true}')
+                self.answer(200, b'{"ok":true}')
 
-            def _answer(self, status: int, body: bytes) -> None:
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass  # the sender died with the request open
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def _take(self, body: dict[str, Any]) -> None:
         now = time.time()

@@ -11,9 +11,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -24,6 +22,7 @@ from hub.service import HubService
 from hub.site import load_site
 from hub.store import Store
 from hub.store.alerts import AlertStore
+from tests.alert_receiver import QuietHandler, serve
 
 SECRET = "SECe2e-secret"
 
@@ -37,35 +36,23 @@ class Robot:
         self.limit_code = False  # answer DingTalk's "send too fast" while set
         robot = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 q = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
                 if robot.fail_status:
-                    return self._answer(robot.fail_status, b"down")
+                    return self.answer(robot.fail_status, b"down")
                 expected = base64.b64encode(hmac.new(SECRET.encode(), f"{q['timestamp']}\n{SECRET}".encode(),
                                                      hashlib.sha256).digest()).decode()
                 if q.get("sign") != expected:
-                    return self._answer(200, b'{"errcode":310000,"errmsg":"sign not match"}')
+                    return self.answer(200, b'{"errcode":310000,"errmsg":"sign not match"}')
                 if robot.limit_code:
-                    return self._answer(200, b'{"errcode":130101,"errmsg":"send too fast"}')
+                    return self.answer(200, b'{"errcode":130101,"errmsg":"send too fast"}')
                 robot.received.append({"query": q, "body": json.loads(body), "type": self.headers["Content-Type"]})
-                self._answer(200, b'{"errcode":0,"errmsg":"ok"}')
+                self.answer(200, b'{"errcode":0,"errmsg":"ok"}')
 
-            def _answer(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/robot/send?access_token=tok"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
 
     def close(self) -> None:
         self.server.shutdown()

@@ -11,8 +11,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -22,6 +20,7 @@ from hub.engine.core import Outcome
 from hub.service import HubService
 from hub.site import load_site
 from hub.store import Store
+from tests.alert_receiver import QuietHandler, serve
 
 SECRETS = {"dingtalk": "SECding", "feishu": "feishu-secret", "webhook": "wh-secret"}
 HEADER = "X-Floorwatch-Signature"
@@ -59,31 +58,20 @@ class Receiver:
         self.received: list[dict] = []
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
                 if not signed_as(receiver.kind, query, self.headers, body):
                     status = 401 if receiver.kind == "webhook" else 200
-                    return self._answer(status, REFUSED[receiver.kind])
+                    return self.answer(status, REFUSED[receiver.kind])
                 receiver.received.append(json.loads(body))
-                self._answer(200, OK[receiver.kind])
+                self.answer(200, OK[receiver.kind])
 
-            def _answer(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler)
         base = f"http://127.0.0.1:{self.server.server_port}"
         self.url = {"wecom": f"{base}/cgi-bin/webhook/send?key=wecom-key", "dingtalk": f"{base}/robot/send?access_token=t",
                     "feishu": f"{base}/open-apis/bot/v2/hook/h", "webhook": f"{base}/floorwatch"}[kind]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def text(self) -> list[str]:
         """What each accepted message says, whatever the robot's body shape."""
