@@ -36,12 +36,15 @@
   const SAFE = ["GET", "HEAD", "OPTIONS"];
 
   /* fetch JSON; resolves to {ok, status, data} and never throws (a network error is status 0).
+   * A body is sent as JSON, or as multipart when it is a FormData (a file upload).
    * A state change sends the page's CSRF token in X-CSRFToken (kiosk_ui/csrf.py checks it). */
   FW.api = async function (path, opts) {
     opts = opts || {};
     const init = { method: (opts.method || "GET").toUpperCase(), credentials: "same-origin", headers: {} };
     if (FW.csrfToken && SAFE.indexOf(init.method) < 0) init.headers["X-CSRFToken"] = FW.csrfToken;
-    if (opts.body !== undefined) {
+    if (opts.body instanceof FormData) {
+      init.body = opts.body;  // the browser sets the multipart Content-Type with its boundary
+    } else if (opts.body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(opts.body);
     }

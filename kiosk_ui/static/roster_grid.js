@@ -157,11 +157,8 @@
       data.append("shift", body.shift);
       data.append("form", file);
       const swapAudit = r.data.audit_id;
-      // multipart, so not FW.api (JSON): the same CSRF header by hand
-      const headers = FW.csrfToken ? { "X-CSRFToken": FW.csrfToken } : {};
-      const up = await fetch(FW.url("/console/roster/swap-form"), { method: "POST", body: data, credentials: "same-origin", headers });
-      const got = await up.json().catch(() => ({}));
-      r = up.ok ? { ok: true, data: { audit_id: `${swapAudit}, ${got.audit_id}` } } : { ok: false, status: up.status, data: got };
+      const up = await FW.api("/console/roster/swap-form", { method: "POST", body: data });
+      r = up.ok ? { ok: true, data: { audit_id: `${swapAudit}, ${up.data.audit_id}` } } : up;
     }
     out.className = `result ${r.ok ? "ok" : "bad"}`;
     out.textContent = r.ok ? FW.t("grid.done", { id: r.data.audit_id }) : failure(r);
