@@ -44,15 +44,13 @@ def test_occupancy_event_over_mqtt_changes_the_seat_colour(browser, floor_hub):
     device = f"seat-{seat.lower()}"
     floor_hub.status(device, "online")
     floor_hub.wait_device_state(device, "online")
+    floor_hub.wait_judged()  # the page opens on the engine's view of the seat coming online
     page = floor_hub.page(browser, "/floor")
     before_state, before_fill = seat_state(page, seat), seat_fill(page, seat)
+    assert before_state != "occupied_no_badge"
 
     floor_hub.occupancy(device, True)  # someone sits down, no badge yet
-    page.wait_for_function(
-        "([s, st]) => document.querySelector(`g.seat[data-seat='${s}']`).dataset.state !== st",
-        arg=[seat, before_state]
-    )
-    assert seat_state(page, seat) == "occupied_no_badge"
+    wait_seat(page, seat, "occupied_no_badge")
     assert seat_fill(page, seat) != before_fill
 
     floor_hub.tap(device, badge)  # the rostered agent signs in at the seat
