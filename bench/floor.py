@@ -42,17 +42,20 @@ class Floor:
 
 
 def build_floor(root: Path, *, seats: int, zones: int, now_ms: int, hours: float = 30.0, seed: int = 1,
-                heartbeat_min: int = 30) -> Floor:
-    """The soak's floor rostered for yesterday (site time), its last `hours` until `now_ms` as events.
+                heartbeat_s: int = 1800, rostered_today: bool = False) -> Floor:
+    """The soak's floor rostered for yesterday (site time; with `rostered_today`, for the day of
+    `now_ms`), its last `hours` until `now_ms` as events.
 
     Taps, occupancy and buttons come from the soak planner (realistic duties, with late arrivals,
-    long breaks and the rest); heartbeats every `heartbeat_min` per device; every seat reader
-    reports its home equipment tags every 4 h, now and then without one (EQUIP-MISSING)."""
+    long breaks and the rest); heartbeats every `heartbeat_s` per device, and the site's
+    heartbeat_s / offline_after_s (3x) say the same, so the hub expects what the devices send;
+    every seat reader reports its home equipment tags every 4 h, now and then without one
+    (EQUIP-MISSING)."""
     tz = ZoneInfo("Asia/Shanghai")
-    yesterday = (dt.datetime.fromtimestamp(now_ms / 1000, tz) - dt.timedelta(days=1)).date()
-    cfg = SoakConfig(seats=seats, zones=zones, days=1, first_day=yesterday.isoformat(), begin="06:30",
+    day = (dt.datetime.fromtimestamp(now_ms / 1000, tz) - dt.timedelta(days=0 if rostered_today else 1)).date()
+    cfg = SoakConfig(seats=seats, zones=zones, days=1, first_day=day.isoformat(), begin="06:30",
                      end_after_midnight_min=0, workers=1, seed=seed, broker_kills=0, hub_kills=0, worker_kills=0,
-                     cuts=0, skews=0, malformed=0, duplicates=0)
+                     cuts=0, skews=0, malformed=0, duplicates=0, heartbeat_s=heartbeat_s)
     site_dir = make_site(root / "site", cfg, 1883, root / "spool")
     p, roster = plan(cfg)
     write_run(root, p, roster, site_dir, {})
@@ -69,10 +72,10 @@ def build_floor(root: Path, *, seats: int, zones: int, now_ms: int, hours: float
         elif a.kind == "button":
             items.append((a.t, a.device, {"type": "button", "button": a.value}))
     for k, dev in enumerate(sorted(site.devices)):
-        t = lo + (k * 7919 + seed) % (heartbeat_min * MIN)
+        t = lo + (k * 7919 + seed) % (heartbeat_s * 1000)
         while t < hi:
             items.append((t, dev, {"type": "heartbeat", "uptime_s": (t - lo) // 1000, "spooled": 1, "dropped": 0}))
-            t += heartbeat_min * MIN
+            t += heartbeat_s * 1000
     homes: dict[str, list[str]] = {}
     for e in site.equipment:
         homes.setdefault(e.home_seat, []).append(e.tag)

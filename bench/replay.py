@@ -1,14 +1,17 @@
-"""Replay after an outage, realistically: a 2,000-seat floor's day queued at the broker, then the hub.
+"""Replay after an outage, realistically: 24 minutes of a 2,000-seat floor queued at the broker, then the hub.
 
     python bench/replay.py                       # 2,000 seats, the last 100,000 events of the floor
-    python bench/replay.py --events 20000 --taps 10 --profile replay.prof
+    python bench/replay.py --events 20000 --tap-every 0.5 --profile replay.prof
 
 The floor is the soak plan's (bench/soak_plan.py through bench/floor.py's `build_floor`): the
-site rostered for yesterday, its duties played by the planner (late arrivals, long breaks, meals,
-early leavers...), heartbeats and equipment inventories, every event with its TRUE device time
-from a synchronised clock (each device first says `online` with its clock, as an edge agent
-reconnecting does). The newest `--events` of them are queued at the broker for the hub's
-persistent session while the hub is down; then the hub starts. In the same run, on the same
+site rostered for the day the outage ends (`--at`, 10:30 site time by default: mid day shift,
+whatever hour the bench runs), its duties played by the planner (late arrivals, long breaks,
+meals, early leavers...), every device heartbeating every 30 s as an edge agent does (the site's
+rules say the same), equipment inventories, every event with its TRUE device time from a
+synchronised clock (each device first says `online` with its clock, as an edge agent
+reconnecting does). The newest `--events` before `--at` (about 24 minutes of a 2,000-seat floor,
+most of it heartbeats: what a hub finds queued after such an outage) are queued at the broker for
+the hub's persistent session while the hub is down; then the hub starts. In the same run, on the same
 backlog:
 
 1. `mosquitto_sub` draining it from a persistent session (the baseline);
@@ -26,6 +29,7 @@ the RSS before the hub starts is reported beside it (it includes the bench's cop
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -36,6 +40,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -236,12 +241,27 @@ def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, b
         store.close()
 
 
+def outage_end_ms(hhmm: str, tz: str = "Asia/Shanghai") -> int:
+    """`hhmm` site time today if it has passed, else yesterday: device times stay in the past."""
+    zone = ZoneInfo(tz)
+    now = dt.datetime.now(zone)
+    at = dt.datetime.combine(now.date(), dt.time.fromisoformat(hhmm), zone)
+    if at > now:
+        at -= dt.timedelta(days=1)
+    return int(at.timestamp() * 1000)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seats", type=int, default=2000)
     ap.add_argument("--zones", type=int, default=20)
     ap.add_argument("--events", type=int, default=100_000, help="the newest N events of the floor, queued")
-    ap.add_argument("--heartbeat-min", type=int, default=45, help="device heartbeat period, minutes")
+    ap.add_argument("--heartbeat-s", type=int, default=30,
+                    help="device heartbeat period, seconds (default 30: what an edge agent sends, and the site's rules say)")
+    ap.add_argument("--at", default="10:30",
+                    help="site time the outage ends (default 10:30, mid day shift): the newest --events before it, "
+                         "today's if that time has passed, else yesterday's (so the workload is not the hour the bench runs)")
+    ap.add_argument("--hours", type=float, default=1.0, help="floor time generated before --at (at least --events)")
     ap.add_argument("--tap-every", type=float, default=0.25, help="seconds between fresh kiosk taps (0: none)")
     ap.add_argument("--only", choices=["sub", "off", "full"], action="append", help="run only these (repeatable)")
     ap.add_argument("--profile", type=Path, help="profile the full hub (the engine thread, cProfile) into this pstats file")
@@ -254,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"seats": args.seats, "load_before": [round(x, 1) for x in os.getloadavg()]}
     try:
         t = time.monotonic()
-        floor = build_floor(root, seats=args.seats, zones=args.zones, now_ms=int(time.time() * 1000), hours=30.0,
-                            heartbeat_min=args.heartbeat_min)
+        floor = build_floor(root, seats=args.seats, zones=args.zones, now_ms=outage_end_ms(args.at), hours=args.hours,
+                            heartbeat_s=args.heartbeat_s, rostered_today=True)
         events = floor.events[-args.events:]
         messages = floor.statuses + events
         site = load_site(floor.site_dir)

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         t = time.monotonic()
         floor = build_floor(root, seats=args.seats, zones=args.zones, now_ms=int(time.time() * 1000),
-                            hours=args.hours, heartbeat_min=args.heartbeat_min)
+                            hours=args.hours, heartbeat_s=args.heartbeat_min * 60)
         before, backlog = floor.events[:-args.backlog], floor.events[-args.backlog:]
         print(f"floor: {args.seats} seats, {len(floor.statuses)} devices, {len(before):,} events before the kill,"
               f" {len(backlog):,} while down (built in {time.monotonic() - t:.1f} s)", flush=True)
