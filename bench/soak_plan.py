@@ -165,20 +165,32 @@ def make_site(root: Path, cfg: SoakConfig, broker_port: int, spool_dir: Path) ->
     site = generate_site(root, site="soak", name="Soak 压力测试", seats=cfg.seats, zones=cfg.zones, doors=cfg.doors,
                          kiosks=cfg.kiosks, roster_date=dt.date.fromisoformat(cfg.first_day), tz=cfg.tz,
                          sim_devices=True, broker_port=broker_port)
+    retime_site(site, cfg.heartbeat_s, cfg.inventory_s, clock_skew_max_s=cfg.clock_skew_max_s)
+    for path in (site / "devices").glob("*.toml"):
+        text = path.read_text(encoding="utf-8")
+        text = re.sub(r'^path = ".*"$', f'path = "{spool_dir / path.stem}.db"\nsync = "normal"', text, flags=re.M)
+        path.write_text(text, encoding="utf-8")
+    return site
+
+
+def retime_site(site: Path, heartbeat_s: int, inventory_s: int, *, clock_skew_max_s: float | None = None) -> None:
+    """Make a sitegen site expect the periods its simulated devices keep: the rules' heartbeat
+    (offline after 3 missed) and inventory period, and every device file's, so a thinned stream
+    is judged as a healthy floor, not as data gaps."""
     rules = (site / "rules.toml").read_text(encoding="utf-8")
-    for key, value in (("heartbeat_s", cfg.heartbeat_s), ("offline_after_s", 3 * cfg.heartbeat_s),
-                       ("clock_skew_max_s", cfg.clock_skew_max_s), ("reorder_tolerance_s", cfg.clock_skew_max_s),
-                       ("inventory_period_s", cfg.inventory_s)):
+    values: list[tuple[str, object]] = [("heartbeat_s", heartbeat_s), ("offline_after_s", 3 * heartbeat_s),
+                                        ("inventory_period_s", inventory_s)]
+    if clock_skew_max_s is not None:
+        values += [("clock_skew_max_s", clock_skew_max_s), ("reorder_tolerance_s", clock_skew_max_s)]
+    for key, value in values:
         rules, n = re.subn(rf"^{key} = \S+", f"{key} = {value}", rules, flags=re.M)
         assert n == 1, key
     (site / "rules.toml").write_text(rules, encoding="utf-8")
     for path in (site / "devices").glob("*.toml"):
         text = path.read_text(encoding="utf-8")
-        text = text.replace("heartbeat_s = 30", f"heartbeat_s = {cfg.heartbeat_s}")
-        text = text.replace("period_s = 60.0", f"period_s = {float(cfg.inventory_s)}")
-        text = re.sub(r'^path = ".*"$', f'path = "{spool_dir / path.stem}.db"\nsync = "normal"', text, flags=re.M)
+        text = text.replace("heartbeat_s = 30", f"heartbeat_s = {heartbeat_s}")
+        text = text.replace("period_s = 60.0", f"period_s = {float(inventory_s)}")
         path.write_text(text, encoding="utf-8")
-    return site
 
 
 def seat_ids(cfg: SoakConfig) -> list[str]:
