@@ -266,6 +266,8 @@ def agent_data(site: Site, store: Store, employee_no: str, now_ms: int) -> dict[
             "violations": "floor-rule violations with their evidence; excusable by a lead",
             "occupancy_intervals": "seat occupancy while signed in (breaks, meals)",
             "audit": "who acted on this agent's records",
+            "roster_cells": "the planned roster: shifts, seats and rest days",
+            "swap_forms": "the signed 换班记录表 of an approved swap, the record of the change (kept as attendance)",
         },
         "retention_days": ret.model_dump(),
         "data": rows,

@@ -22,6 +22,7 @@ from hub.privacy import (
 )
 from hub.store import IncomingEvent
 from hub.store.access import AuthStore
+from hub.store.rosters import RosterStore
 
 DAY = 86_400_000
 NOW = int(dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC).timestamp() * 1000)
@@ -41,6 +42,7 @@ def _event(i: int, received: int, uid: str = "0A00000001") -> IncomingEvent:
 
 def _fill(site, store, derived) -> dict[str, dict[str, list]]:
     """For each category, rows just past its cut-off (must go) and at/after it (must stay)."""
+    RosterStore(store)  # its tables: planned cells, overrides, publications, signed swap forms
     cut = cutoffs(site.rules.retention, NOW, site.tz)
     old_day = (dt.date.fromisoformat(cut.attendance_date) - dt.timedelta(days=1)).isoformat()
     keep_day = cut.attendance_date
@@ -67,6 +69,13 @@ def _fill(site, store, derived) -> dict[str, dict[str, list]]:
                   (day, "day", "10001", "10002"))
         c.execute("INSERT INTO seat_assignments(date, shift, employee_no, seat) VALUES (?,?,?,?)",
                   (day, "day", "10001", "A02"))
+        c.execute("INSERT INTO roster_cells(date, employee_no, shift, seat, month) VALUES (?,?,?,?,?)",
+                  (day, "10001", "day", "A01", day[:7]))
+        c.execute("INSERT INTO roster_overrides(date, employee_no, kind, shift) VALUES (?,?,?,?)",
+                  (day, "10001", "extra", "day"))
+        c.execute('INSERT INTO roster_published(date, month, at, "by") VALUES (?,?,?,?)', (day, day[:7], NOW, "mgr"))
+        c.execute('INSERT INTO swap_forms(date, shift, from_employee_no, sha256, media_type, size, data, "by", at)'
+                  " VALUES (?,?,?,?,?,?,?,?,?)", (day, "day", "10001", f"sha-{day}", "application/pdf", 4, b"%PDF", "lead1", NOW))
     for i, closed in enumerate([cut.attendance_ms - 1, cut.attendance_ms, None]):
         c.execute("INSERT INTO equipment_incidents(id, tag, rule, opened, closed, liable) VALUES (?,?,?,?,?,?)",
                   (f"i{i}", "E1", "EQUIP-MISSING", cut.attendance_ms - 10 * DAY, closed,
@@ -86,14 +95,16 @@ def test_purge_removes_exactly_what_the_policy_says(site, store, derived):
     other = {t: _count(store, t) for t in ("devices", "meta", "users", "seat_state", "engine_checkpoint", "excuses")}
     before = {t: _count(store, t) for t in ("events", "input_log", "quarantine", "occupancy_intervals", "away_periods",
                                             "attendance", "violations", "roster", "leave", "swaps",
-                                            "seat_assignments", "equipment_incidents", "audit")}
+                                            "seat_assignments", "equipment_incidents", "audit", "roster_cells",
+                                            "roster_overrides", "roster_published", "swap_forms")}
     dry = purge(site, store, NOW, dry_run=True)
     assert {t: _count(store, t) for t in before} == before  # a dry run deletes nothing
     counts = purge(site, store, NOW)
     assert counts == dry
     expected = {"events": 1, "input_log": 1, "quarantine": 1, "occupancy_intervals": 1, "away_periods": 1, "attendance": 1,
                 "violations": 1, "roster": 1, "leave": 1, "swaps": 1, "seat_assignments": 1,
-                "equipment_incidents": 1, "audit": 1}
+                "equipment_incidents": 1, "audit": 1, "roster_cells": 1, "roster_overrides": 1, "roster_published": 1,
+                "swap_forms": 1}
     assert counts == expected
     for table, n in expected.items():
         after = _count(store, table) - (1 if table == "audit" else 0)  # the purge audits itself
@@ -140,6 +151,12 @@ def test_agent_data_export_holds_all_and_only_their_data(site, store, derived):
     assert len(d["attendance"]) == 2 and all(r["employee_no"] == "10001" for r in d["attendance"])
     assert len(d["swaps"]) == 2 and len(d["equipment_incidents"]) == 3 and len(d["audit"]) == 2
     assert d["leave"] == []  # that leave was 10002's
+    assert len(d["roster_cells"]) == 2 and len(d["roster_overrides"]) == 2
+    # the signed swap forms of their swaps, described, not the scans themselves (they download by sha256)
+    assert [f["sha256"] for f in d["swap_forms"]] == [f"sha-{r['date']}" for r in d["swaps"]]
+    assert all("data" not in f for f in d["swap_forms"])
+    other = agent_data(site, store, "10002", NOW)["data"]  # the agent who took the duty sees the same forms
+    assert [(f["sha256"], f["to_employee_no"]) for f in other["swap_forms"]] == [(f["sha256"], "10002") for f in d["swap_forms"]]
     assert data["retention_days"]["attendance_days"] == 730
     json.dumps(data)  # one JSON document
     assert agent_data(site, store, "nobody", NOW) is None

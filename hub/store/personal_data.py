@@ -35,6 +35,10 @@ PLAN: dict[str, list[tuple[str, str, str, str]]] = {
         ("leave", "date", "attendance_date", ""),
         ("swaps", "date", "attendance_date", ""),
         ("seat_assignments", "date", "attendance_date", ""),
+        ("roster_cells", "date", "attendance_date", ""),
+        ("roster_overrides", "date", "attendance_date", ""),
+        ("roster_published", "date", "attendance_date", ""),
+        ("swap_forms", "date", "attendance_date", ""),  # the signed scans go with the duty they changed
     ],
     "audit": [
         ("audit", "ts", "audit_ms", ""),
@@ -85,6 +89,9 @@ AGENT_TABLES: dict[str, tuple[str, ...]] = {
     "seat_assignments": ("employee_no",),
     "leave": ("employee_no",),
     "swaps": ("from_employee_no", "to_employee_no"),
+    "roster_cells": ("employee_no",),
+    "roster_overrides": ("employee_no",),
+    "roster_phases": ("employee_no",),
 }
 
 
@@ -115,6 +122,14 @@ def agent_rows(store: Store, employee_no: str, badges: list[str]) -> dict[str, l
             "SELECT id, event_id, device, seq, ts, received, type, body FROM events"
             f" WHERE type = 'badge' AND upper(json_extract(body, '$.uid')) IN ({marks}) ORDER BY id",
             [b.upper() for b in badges],
+        )
+    if "sha256" in _columns(store, "swap_forms"):  # forms of their swaps, either side; the scan by its sha256
+        out["swap_forms"] = _rows(
+            store,
+            'SELECT f.id, f.date, f.shift, f.from_employee_no, s.to_employee_no, f.sha256, f.media_type, f.size, f."by", f.at'
+            " FROM swap_forms f LEFT JOIN swaps s USING (date, shift, from_employee_no)"
+            " WHERE f.from_employee_no = ? OR s.to_employee_no = ? ORDER BY f.id",
+            [employee_no, employee_no],
         )
     if "target" in _columns(store, "audit"):
         out["audit"] = _rows(store, "SELECT * FROM audit WHERE target = ? ORDER BY id", [employee_no])
