@@ -65,7 +65,15 @@ class HubService:
         self._judge: threading.Thread | None = None
         self.engine_ready = threading.Event()  # the engine has resumed (checkpoint + tail)
         # Alerts (hub.alerts): violations to the site's robots and webhooks; None without alerts.toml.
-        self.alerts = Alerts.for_site(site, store, self.clock)
+        self.alerts = Alerts.for_site(site, store, self.clock, ready=self._judged)
+
+    def _judged(self) -> bool:
+        """The engine has resumed and is judging the present, not catching up (a busy floor's
+        engine is seldom at pending 0, but always within seconds of what ingest stored)."""
+        if self.engine is None or not hasattr(self.engine, "progress"):
+            return True
+        p = self.engine.progress()
+        return self.engine_ready.is_set() and (p["pending"] == 0 or p["lag_s"] <= 5)
 
     def _default_engine(self) -> object | None:
         """The rule engine, when the installed hub has one (hub.engine.Engine); it resumes in its

@@ -144,3 +144,39 @@ teams = { TX = "leads" }
     with pytest.raises(SiteConfigError) as exc:
         load_site(site_dir)
     assert any(e.key.startswith("daily_summary.at") for e in exc.value.errors)
+
+
+def test_a_day_missed_while_the_hub_was_down_is_sent_late_once_judged(played, receiver):
+    """The hub was down at 16:30 and comes back the next morning: the day's summaries go out
+    then, marked as late, but only once the engine has judged the backlog; days without a duty
+    of the team get none, and the new day's waits for its own 16:30."""
+    root, db, store, floor = played
+    (root / "alerts.toml").write_text(f"""
+console_url = "http://hub.test:8080"
+[channels.leads]
+type = "webhook"
+url = "{receiver.url}"
+secret = "{SECRET}"
+[daily_summary]
+at = "16:30"
+channel = "leads"
+""", encoding="utf-8")
+    site = load_site(root)
+    judged = [False]
+    clock = ManualClock(_at(site, DAY + dt.timedelta(days=1), "09:00"))
+    alerts = Alerts(site, store, clock, ready=lambda: judged[0])
+    assert alerts.sender.drain() == 0 and receiver.accepted == []  # the engine is still catching up
+    judged[0] = True
+    assert alerts.sender.drain() == 2
+    got = {a["violation"]["team"]: a for a in receiver.accepted}
+    assert set(got) == {"T1", "T2"}
+    assert got["T1"]["violation"]["date"] == DAY.isoformat()
+    assert got["T1"]["violation"]["rollcall"] == {"on_time": 2, "late": 1, "absent": 1, "leave": 0}
+    assert got["T1"]["title"] == "【日报】T1 班组 2026-11-03 · 补发：16:30 时中枢未运行"
+    assert alerts.sender.drain() == 0  # once; the days before had no duty
+    clock.set(_at(site, DAY + dt.timedelta(days=1), "16:30"))
+    assert alerts.sender.drain() == 2  # today's, on time
+    assert sorted(a["id"] for a in receiver.accepted[2:]) == ["summary:T1:2026-11-04:summary", "summary:T2:2026-11-04:summary"]
+    assert all("sent_late" not in a["violation"] for a in receiver.accepted[2:])
+    assert receiver.duplicates() == {}
+    alerts.sender.stop()

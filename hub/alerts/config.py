@@ -27,6 +27,7 @@
     at = "16:30"                             # site-local time
     channel = "leads"                        # every team's channel ...
     teams = { T2 = "t2-leads" }              # ... unless its own is named here
+    catch_up_days = 3                        # days missed while the hub was down, sent late (0: none)
 
 Cross-file checks (zones, teams, rules exist) are in `check(site, errors)`, which hub.site calls.
 """
@@ -120,6 +121,7 @@ class DailySummary(_Model):
     at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
     channel: str | None = None
     teams: dict[str, str] = {}
+    catch_up_days: Annotated[int, Field(ge=0, le=14)] = 3
 
     def channel_for(self, team: str) -> str | None:
         return self.teams.get(team, self.channel)

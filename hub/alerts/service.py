@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from edge.clock import Clock
@@ -22,12 +23,14 @@ log = logging.getLogger(__name__)
 
 
 class Alerts:
-    def __init__(self, site: Site, store: Store, clock: Clock, post: Post = http_post, poll_s: float = 1.0) -> None:
+    def __init__(self, site: Site, store: Store, clock: Clock, post: Post = http_post, poll_s: float = 1.0,
+                 ready: Callable[[], bool] = lambda: True) -> None:
+        """`ready()`: the engine has judged the log (daily summaries wait for it)."""
         assert site.alerts is not None
         wake = threading.Event()
         self.store = AlertStore(store)
         self.outbox = Outbox(site, site.alerts, self.store, clock, wake)
-        self.summaries = DailySummaries(site, site.alerts, store, self.store, clock)
+        self.summaries = DailySummaries(site, site.alerts, store, self.store, clock, ready)
         self.sender = Sender(site, site.alerts, self.store, clock, post, wake=wake, poll_s=poll_s,
                              before_pass=self.summaries.check)
 

@@ -7,13 +7,17 @@ already excused.
 Exactly once per team per day, across restarts: the summary is an outbox row keyed
 ("summary:<team>:<date>", channel, "summary"), so the outbox's unique key refuses a second one
 and delivery is the outbox's (retries, rate limits, the stable id). A hub that is down at the
-time sends the day's summary when it is back the same day; a day it never ran on gets none.
+time sends the day's summary when it is back, the same day or up to `catch_up_days` later
+(marked as sent late), once the engine has judged what the floor's devices kept for it: a lead
+still needs yesterday's absentees when the hub was down at 16:30. A past day on which the team
+had no duty judged (a rest day, or before the hub was installed) gets none.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from edge.clock import Clock
@@ -29,10 +33,11 @@ KIND = "summary"
 SUMMARY_WORDS = {
     "zh_CN": {"title": "【日报】{team} 班组 {date}", "rollcall": "点名", "on_time": "准时", "late": "迟到",
               "absent": "旷工", "leave": "请假", "violations": "违规", "open": "待处理豁免", "excused": "已豁免",
-              "none": "无", "console": "打开班长台"},
+              "none": "无", "console": "打开班长台", "late_note": "补发：{at} 时中枢未运行"},
     "en": {"title": "[Daily] team {team} {date}", "rollcall": "Roll call", "on_time": "on time", "late": "late",
            "absent": "absent", "leave": "on leave", "violations": "Violations", "open": "Open excuses",
-           "excused": "excused", "none": "none", "console": "Open the console"},
+           "excused": "excused", "none": "none", "console": "Open the console",
+           "late_note": "Sent late: the hub was not running at {at}"},
 }
 LATE = ("roll_call_late", "late")
 
@@ -71,6 +76,8 @@ def team_day(site: Site, store: Store, team: str, date: str) -> dict[str, Any]:
 def compose_summary(lang: str, base_url: str | None, s: dict[str, Any]) -> Message:
     w = SUMMARY_WORDS[lang]
     title = w["title"].format(team=s["team"], date=s["date"])
+    if s.get("sent_late"):
+        title += " · " + w["late_note"].format(at=s["sent_late"])
     r = s["rollcall"]
     roll = " · ".join(f"{w[k]} {r[k]}" for k in ("on_time", "late", "absent", "leave"))
     vios = "; ".join(f"{rule_name(rule, 'zh' if lang == 'zh_CN' else 'en')} {n}" for rule, n in s["violations"].items()) or w["none"]
@@ -87,12 +94,15 @@ def compose_summary(lang: str, base_url: str | None, s: dict[str, Any]) -> Messa
 
 
 class DailySummaries:
-    """Queues each team's summary once its time has come today (called before each sender pass)."""
+    """Queues each team's summary once its time has come (called before each sender pass): today's
+    at `at`, and the last `catch_up_days` days' that are missing, once `ready()` says the engine
+    has judged the log."""
 
-    def __init__(self, site: Site, cfg: AlertsConfig, store: Store, outbox: AlertStore, clock: Clock) -> None:
-        self.site, self.cfg, self.store, self.outbox, self.clock = site, cfg, store, outbox, clock
+    def __init__(self, site: Site, cfg: AlertsConfig, store: Store, outbox: AlertStore, clock: Clock,
+                 ready: Callable[[], bool] = lambda: True) -> None:
+        self.site, self.cfg, self.store, self.outbox, self.clock, self.ready = site, cfg, store, outbox, clock, ready
         self.teams = sorted({a.team for a in site.agents if a.role == "agent" and a.team})
-        self._done: set[tuple[str, str]] = set()  # (team, date) known to be queued: no query each pass
+        self._done: set[tuple[str, str]] = set()  # (team, date) known to be queued or not due: no query each pass
 
     def check(self) -> int:
         """Queue what is due; returns how many summaries were queued now."""
@@ -101,18 +111,25 @@ class DailySummaries:
             return 0
         now = self.clock.now_ms()
         local = dt.datetime.fromtimestamp(now / 1000, self.site.tz)
-        if local.strftime("%H:%M") < ds.at:
-            return 0
-        date = local.date().isoformat()
+        today = local.date()
+        dates = [today - dt.timedelta(days=k) for k in range(ds.catch_up_days, 0, -1)]
+        if local.strftime("%H:%M") >= ds.at:
+            dates.append(today)
         live = self.cfg.live_channels()
+        todo = [(team, d.isoformat(), d < today) for d in dates for team in self.teams
+                if ds.channel_for(team) in live and (team, d.isoformat()) not in self._done]
+        if not todo or not self.ready():  # judged first: a summary read mid catch-up would be wrong
+            return 0
         new = []
-        for team in self.teams:
+        for team, date, past in todo:
             channel = ds.channel_for(team)
-            if channel not in live or (team, date) in self._done:
-                continue
             self._done.add((team, date))
             if any(r.kind == KIND and r.channel == channel for r in self.outbox.for_violation(summary_id(team, date))):
                 continue
-            new.append(NewAlert(summary_id(team, date), channel, KIND, now, now, False, False,
-                                team_day(self.site, self.store, team, date)))
+            summary = team_day(self.site, self.store, team, date)
+            if past:
+                if not any(summary["rollcall"].values()):
+                    continue  # no duty of the team judged that day
+                summary["sent_late"] = ds.at
+            new.append(NewAlert(summary_id(team, date), channel, KIND, now, now, False, False, summary))
         return self.outbox.enqueue(new)
