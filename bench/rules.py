@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.clock import ManualClock  # noqa: E402
 from hub.engine import Engine  # noqa: E402
-from hub.engine.calendar import local_ms, shift_window  # noqa: E402
+from hub.engine.site_time import local_ms, shift_window  # noqa: E402
 from hub.rebuild import rebuild  # noqa: E402
 from hub.site import Site, load_site  # noqa: E402
 from hub.sitegen import generate_site  # noqa: E402

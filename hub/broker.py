@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from hub.exceptions import BrokerError
+from hub.errors import BrokerError
 
 # Per-client queue for a subscriber that falls behind (a hub restarting, a replay after an
 # outage): big enough for a 2,000-seat site's busiest hour, bounded so a dead session can't eat

@@ -13,7 +13,7 @@ import time
 
 from edge import wire
 from edge.clock import Clock, SystemClock
-from hub.alerts.service import Alerts
+from hub.alerts.pipeline import Alerts
 from hub.ingest import Ingest
 from hub.live import LiveBus
 from hub.site import Site

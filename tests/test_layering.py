@@ -17,6 +17,7 @@ from tests.import_graph import (
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("edge", "hub", "kiosk_ui")
+PROJECT = (*SHIPPED, "firmware_cfg", "tests", "bench")
 
 
 def test_no_import_cycle_among_the_project_modules():
@@ -32,8 +33,33 @@ def test_the_edge_imports_nothing_of_the_hub_or_the_web_ui():
     assert {m: d for m, d in wrong.items() if d} == {}
 
 
+def shared_basenames(modules: dict[str, Path]) -> dict[str, list[str]]:
+    """Basename -> the modules bearing it, for each name more than one module has (a package's
+    __init__ and __main__ excepted): two `config.py` in an editor's tabs or a traceback are a
+    guess which one is meant."""
+    by_name: dict[str, list[str]] = {}
+    for module, path in modules.items():
+        if path.name not in ("__init__.py", "__main__.py"):
+            by_name.setdefault(path.name, []).append(module)
+    return {name: sorted(ms) for name, ms in sorted(by_name.items()) if len(ms) > 1}
+
+
+def test_no_two_project_modules_share_a_name():
+    modules = project_modules(ROOT, PROJECT)
+    assert len(modules) > 200  # the walk found the tree
+    assert shared_basenames(modules) == {}
+
+
+def test_a_shared_module_name_is_found(tmp_path):
+    modules = _package(tmp_path, {
+        "pkg/__init__.py": "", "pkg/__main__.py": "", "pkg/config.py": "",
+        "pkg/alerts/__init__.py": "", "pkg/alerts/config.py": "", "pkg/alerts/routes.py": "",
+    })
+    assert shared_basenames(modules) == {"config.py": ["pkg.alerts.config", "pkg.config"]}
+
+
 def test_no_test_or_bench_uses_a_private_name_of_another_module():
-    modules = project_modules(ROOT, (*SHIPPED, "tests", "bench"))
+    modules = project_modules(ROOT, PROJECT)
     uses = [str(u) for m, path in modules.items() if m.startswith(("tests", "bench"))
             for u in private_uses(path, m, modules)]
     assert uses == []
@@ -50,7 +76,7 @@ def test_no_class_reaches_into_another_ones_private_attributes():
     """`obj._x` where `_x` belongs to another class: a link taking its loop's lock, a driver
     setting another input's time base, a bench pulling a link's connection. Each needs a public
     hook (LinkLoop.watch, EdgeInput(origin=), Link.cut) instead."""
-    modules = project_modules(ROOT, (*SHIPPED, "tests", "bench"))
+    modules = project_modules(ROOT, PROJECT)
     privates = project_privates(project_modules(ROOT, SHIPPED))
     uses = [u for path in modules.values() for u in private_attribute_uses(path, privates)
             if u.name not in PENDING.get(str(u.path.relative_to(ROOT)), set())]

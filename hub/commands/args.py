@@ -177,7 +177,7 @@ def load_site_arg(arg: Path | str | None):
 
 def open_site_store(args: argparse.Namespace, *, existing_db: bool = False):
     """(site, store) of `--site` and `--db`; `existing_db`: reading commands refuse to create one."""
-    from hub.exceptions import NoDatabaseError
+    from hub.errors import NoDatabaseError
     from hub.store import Store
 
     site = load_site_arg(args.site)

@@ -1,6 +1,6 @@
 """Rule engine subcommands: `hub rebuild`, `roster import`, `badge revoke|replace`, `lead ...`.
 
-`floorwatch hub` (hub/commands/core.py) runs the hub; this module gives it an optional action,
+`floorwatch hub` (hub/commands/serve.py) runs the hub; this module gives it an optional action,
 `floorwatch hub rebuild --db --site`, by extending the parser core registered (so core keeps
 owning `hub` itself).
 """
