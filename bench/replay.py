@@ -88,16 +88,14 @@ class Taps(threading.Thread):
         self.verdict_at: dict[str, float] = {}
         self.stored_at: dict[str, float] = {}
         self.from_stored: list[float] = []
-        on_events = hub._on_events
 
         def stored(events) -> None:  # after ingest committed them
             now = time.time()
             for e in events:
                 if e.event_id in self.sent:
                     self.stored_at[e.event_id] = now
-            on_events(events)
 
-        hub._on_events = hub.ingest.on_events = stored
+        hub.watch_stored(stored)
         self.stop = threading.Event()
         self.sub = hub.live.subscribe({"tap"})
         self.sub.q.maxsize = 1_000_000

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from edge import wire
 from edge.clock import Clock, SystemClock
@@ -66,6 +67,7 @@ class HubService:
         self.engine_ready = threading.Event()  # the engine has resumed (checkpoint + tail)
         # Alerts (hub.alerts): violations to the site's robots and webhooks; None without alerts.toml.
         self.alerts = Alerts.for_site(site, store, self.clock)
+        self._stored_watchers: list[Callable[[list[StoredEvent]], None]] = []
 
     def _default_engine(self) -> object | None:
         """The rule engine, when the installed hub has one (hub.engine.Engine); it resumes in its
@@ -124,7 +126,15 @@ class HubService:
 
     # ------------------------------------------------------------ hooks from ingest (after commit)
 
+    def watch_stored(self, watcher: Callable[[list[StoredEvent]], None]) -> None:
+        """Call `watcher(events)` with each batch of events ingest has committed, at commit (on
+        ingest's thread, before the live views hear of them: keep it short). A bench times a tap
+        from the hub's receipt with it."""
+        self._stored_watchers.append(watcher)
+
     def _on_events(self, events: list[StoredEvent]) -> None:
+        for watcher in self._stored_watchers:
+            watcher(events)
         for e in events:
             if e.type != "heartbeat":
                 self.live.publish("event", e.to_json())

@@ -65,22 +65,14 @@ def test_no_test_or_bench_uses_a_private_name_of_another_module():
     assert uses == []
 
 
-# Reaches into other classes' insides still in the tree, each for its owner to replace with a
-# public hook (issue 14); this list may only shrink.
-PENDING = {
-    "bench/replay.py": {"hub._on_events"},
-}
-
-
 def test_no_class_reaches_into_another_ones_private_attributes():
     """`obj._x` where `_x` belongs to another class: a link taking its loop's lock, a driver
     setting another input's time base, a bench pulling a link's connection. Each needs a public
     hook (LinkLoop.watch, EdgeInput(origin=), Link.cut) instead."""
     modules = project_modules(ROOT, PROJECT)
     privates = project_privates(project_modules(ROOT, SHIPPED))
-    uses = [u for path in modules.values() for u in private_attribute_uses(path, privates)
-            if u.name not in PENDING.get(str(u.path.relative_to(ROOT)), set())]
-    assert [str(u) for u in uses] == []
+    uses = [str(u) for path in modules.values() for u in private_attribute_uses(path, privates)]
+    assert uses == []
 
 
 def test_reaching_into_another_class_is_found(tmp_path):
