@@ -65,7 +65,7 @@ def open_enrolment(site: Site, store: Store, device: object, employee_no: object
                                        " (whoever walks in taps a door reader)")
     if site.reader_bits(device, "badge") is None:
         raise EnrolmentError("device", f"{device} has no badge reader whose width the site knows")
-    agent = next((a for a in site.agents if a.employee_no == employee_no), None)
+    agent = site.agent(employee_no)
     if agent is None or not agent.active:
         raise EnrolmentError("employee_no", f"{employee_no!r} is not an active agent of this site")
     if minutes is None:

@@ -318,6 +318,14 @@ class Site:
         """The engine asks for a seat on every seat event: a dict, not a scan of 2,000 seats."""
         return {s.id: s for s in self.info.seats}
 
+    def agent(self, employee_no: str) -> Agent | None:
+        return self._agents_by_no.get(employee_no)
+
+    @functools.cached_property
+    def _agents_by_no(self) -> dict[str, Agent]:
+        """An alert, an enrolment or a badge change names its agent: a dict, not a scan per call."""
+        return {a.employee_no: a for a in self.agents}
+
     def shift(self, shift_id: str) -> ShiftTemplate | None:
         return next((s for s in self.info.shifts if s.id == shift_id), None)
 

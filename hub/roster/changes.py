@@ -231,7 +231,7 @@ def plan_binding(site: Site, derived: DerivedStore, employee_no: str, card: Card
     card the agent holds changes nothing. A card some reader of the site cannot tell from another
     known card (active or revoked: a revoked card still exists) is refused, naming the other card's
     agent and the reader."""
-    agent = next((a for a in site.agents if a.employee_no == employee_no), None)
+    agent = site.agent(employee_no)
     if agent is None:
         raise BadgeError("employee_no", f"unknown employee_no {employee_no!r}")
     new = card.text
