@@ -116,6 +116,30 @@ class HoldOff:
         return True
 
 
+class StreamDecoder:
+    """A decoder fed a byte stream: it holds back the start of a frame until the rest arrives."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the rest of a frame (bounded: tests and fuzzers check it)."""
+        return len(self._buf)
+
+
+class CardStreamDecoder(StreamDecoder):
+    """A serial badge reader's decoder: a card left in the field is one tap (`hold`)."""
+
+    def __init__(self, hold_off_s: float) -> None:
+        super().__init__()
+        self.hold = HoldOff(hold_off_s)
+
+    @property
+    def repeats(self) -> int:
+        return self.hold.repeats
+
+
 def uid_from_int(value: int, digits: int = DEFAULT_UID_DIGITS) -> str:
     """The canonical UID: upper-case hex, zero-padded to `digits` (longer values kept whole)."""
     return f"{value:0{digits}X}"

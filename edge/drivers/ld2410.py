@@ -14,7 +14,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from edge.drivers.base import Scheduler, SerialPort
+from edge.drivers.base import Scheduler, SerialPort, StreamDecoder
 from edge.drivers.occupancy import FilteredSensor
 
 HEADER = b"\xf4\xf3\xf2\xf1"
@@ -48,17 +48,12 @@ def encode_report(target_state: int, moving_cm: int = 0, static_cm: int = 0, *, 
     return HEADER + struct.pack("<H", len(body)) + body + TAIL
 
 
-class Ld2410Decoder:
+class Ld2410Decoder(StreamDecoder):
     """Pure decoder: `feed(bytes)` returns the reports those bytes complete."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
+        super().__init__()
         self.stats = {"frames": 0, "bad_frames": 0, "garbage_bytes": 0}
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held back waiting for the rest of a frame (bounded: tests and fuzzers check it)."""
-        return len(self._buf)
 
     def feed(self, data: bytes) -> list[RadarReport]:
         buf = self._buf
