@@ -117,10 +117,26 @@ class HoldOff:
 
 
 class StreamDecoder:
-    """A decoder fed a byte stream: it holds back the start of a frame until the rest arrives."""
+    """A decoder fed a byte stream: it holds back the start of a frame until the rest arrives,
+    and counts what is not a frame in `stats["garbage_bytes"]`."""
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self.stats: dict[str, int] = {"garbage_bytes": 0}
+
+    def skip_to(self, marker: bytes) -> bool:
+        """Drop the bytes before the next `marker` (a frame's first bytes) as garbage; False when
+        the buffer holds none yet (keeping only what could be the start of a split marker)."""
+        buf = self._buf
+        start = buf.find(marker)
+        if start < 0:
+            drop = max(len(buf) - (len(marker) - 1), 0)
+            self.stats["garbage_bytes"] += drop
+            del buf[:drop]
+            return False
+        self.stats["garbage_bytes"] += start
+        del buf[:start]
+        return True
 
     @property
     def buffered(self) -> int:

@@ -53,23 +53,13 @@ class Ld2410Decoder(StreamDecoder):
 
     def __init__(self) -> None:
         super().__init__()
-        self.stats = {"frames": 0, "bad_frames": 0, "garbage_bytes": 0}
+        self.stats.update(frames=0, bad_frames=0)
 
     def feed(self, data: bytes) -> list[RadarReport]:
         buf = self._buf
         buf.extend(data)
         out: list[RadarReport] = []
-        while True:
-            start = buf.find(HEADER)
-            if start < 0:
-                keep = 3  # a header may be split across reads
-                if len(buf) > keep:
-                    self.stats["garbage_bytes"] += len(buf) - keep
-                    del buf[:-keep]
-                break
-            if start:
-                self.stats["garbage_bytes"] += start
-                del buf[:start]
+        while self.skip_to(HEADER):  # a header split across reads waits for its rest
             if len(buf) < 6:
                 break
             (length,) = struct.unpack_from("<H", buf, 4)

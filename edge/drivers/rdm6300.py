@@ -12,6 +12,7 @@ from __future__ import annotations
 from edge.drivers.base import DEFAULT_UID_DIGITS, CardStreamDecoder, SerialBadgeReader
 
 STX, ETX = 0x02, 0x03
+STX_BYTE = bytes([STX])
 FRAME_LEN = 14
 _HEX = frozenset(b"0123456789ABCDEFabcdef")
 
@@ -41,21 +42,13 @@ class Rdm6300Decoder(CardStreamDecoder):
 
     def __init__(self, hold_off_s: float = 2.0) -> None:
         super().__init__(hold_off_s)
-        self.stats = {"frames": 0, "taps": 0, "bad_checksum": 0, "garbage_bytes": 0}
+        self.stats.update(frames=0, taps=0, bad_checksum=0)
 
     def feed(self, data: bytes, t: float) -> list[str]:
         buf = self._buf
         buf.extend(data)
         taps: list[str] = []
-        while buf:
-            start = buf.find(STX)
-            if start < 0:
-                self.stats["garbage_bytes"] += len(buf)
-                buf.clear()
-                break
-            if start:
-                self.stats["garbage_bytes"] += start
-                del buf[:start]
+        while self.skip_to(STX_BYTE):
             if len(buf) < FRAME_LEN:
                 break  # wait for the rest of a split frame
             frame = bytes(buf[:FRAME_LEN])
