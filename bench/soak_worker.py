@@ -39,6 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.checker import truth_records  # noqa: E402
 from bench.soak_plan import Act, EpochClock, read_script, wait_for_epoch  # noqa: E402
 from edge import wire  # noqa: E402
 from edge.agent import Agent  # noqa: E402
@@ -118,19 +119,14 @@ def read_truth(path: Path) -> tuple[set[int], dict[str, int], dict[str, int], se
     acted: set[int] = set()
     if not path.exists():
         return intents, max_seq, last_intent, acted
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                o = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a kill
-            if "i" in o:
-                intents.add(o["i"])
-                last_intent[o["d"]] = o["i"]
-            elif "seq" in o:
-                max_seq[o["device"]] = max(max_seq.get(o["device"], 0), o["seq"])
-                if o.get("a") is not None:
-                    acted.add(o["a"])
+    for o in truth_records(path):
+        if "i" in o:
+            intents.add(o["i"])
+            last_intent[o["d"]] = o["i"]
+        elif "seq" in o:
+            max_seq[o["device"]] = max(max_seq.get(o["device"], 0), o["seq"])
+            if o.get("a") is not None:
+                acted.add(o["a"])
     return intents, max_seq, last_intent, acted
 
 
