@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.cards import CardForm, reading
+from hub.errors import InputError
 from hub.roster.changes import BadgeError, plan_binding
 from hub.site import Site
 from hub.store import Store
@@ -32,12 +33,8 @@ MAX_MINUTES = 10.0
 ROLES = ("kiosk", "seat")
 
 
-class EnrolmentError(ValueError):
+class EnrolmentError(InputError):
     """A request to enrol that cannot be served; `field` names the input at fault."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field, self.reason = field, reason
-        super().__init__(f"{field}: {reason}")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edge.exceptions import ConfigError
 from hub.cards import CardForm, clashes, parse_card
+from hub.errors import InputError
 from hub.site import RosterEntry, Site
 from hub.sitecsv import read_csv_rows
 from hub.store import Store
@@ -29,10 +30,8 @@ class RosterError(ValueError):
         super().__init__("\n".join(str(e) for e in errors))
 
 
-class BadgeError(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        self.field, self.reason = field, reason
-        super().__init__(f"{field}: {reason}")
+class BadgeError(InputError):
+    """A badge change (revoke, replace, bind) that cannot be made."""
 
 
 @dataclass
