@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.checker import truth_records  # noqa: E402
 from bench.soak_plan import Act, EpochClock, read_script, wait_for_epoch  # noqa: E402
 from edge import wire  # noqa: E402
-from edge.agent import Agent  # noqa: E402
+from edge.agent import Agent, stop_together  # noqa: E402
 from edge.clocksync import SIM_SYNCED, SIM_UNSYNCED, ClockSync  # noqa: E402
 from edge.config import load_device_config  # noqa: E402
 from edge.drivers import build_sim_drivers  # noqa: E402
@@ -335,13 +335,7 @@ class Worker:
         left = sum(len(a.spool) for a in self.agents.values())
         if left:
             log.warning("shard %d: %d events still spooled at stop", self.shard, left)
-        for agent in self.agents.values():
-            agent.link.begin_stop(drain_s=1.0)
-        for agent in self.agents.values():
-            agent.link.finish_stop(timeout=3.0)
-        for agent in self.agents.values():
-            agent.stop()
-        self.loop.stop()
+        stop_together(self.agents.values(), self.loop, drain_s=1.0, timeout_s=3.0)
         if self.truth is not None:
             self.truth.write({"stop": time.time(), "spooled": left})
             self.truth.close()

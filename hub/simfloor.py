@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from edge import wire
-from edge.agent import Agent
+from edge.agent import Agent, stop_together
 from edge.clock import Clock, ScaledClock
 from edge.clocksync import SIM_SYNCED, FixedClockSync
 from edge.config import DeviceConfig
@@ -328,13 +328,7 @@ class SimFloor:
             self._player.join(5)
         for agent in self.agents.values():
             agent.quiesce()
-        for agent in self.agents.values():  # all at once: each drains its spool, then goes offline
-            agent.link.begin_stop(drain_s=3.0)
-        for agent in self.agents.values():
-            agent.link.finish_stop(timeout=5.0)
-        for agent in self.agents.values():
-            agent.stop()
-        self.loop.stop()
+        stop_together(self.agents.values(), self.loop, drain_s=3.0, timeout_s=5.0)
         with self._truth_lock:
             if self._truth is not None:
                 self._truth.close()
