@@ -4,6 +4,7 @@ another module's private names (what they need is a public hook)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.import_graph import (
@@ -136,3 +137,27 @@ def test_private_names_of_another_module_are_found(tmp_path):
     })
     found = sorted((u.line, u.name) for u in private_uses(modules["pkg.t"], "pkg.t", modules))
     assert found == [(1, "pkg.a._x"), (4, "pkg.a._x"), (4, "pkg.a._x")]
+
+
+def readme_rooms(readme: str) -> dict[str, set[str]]:
+    """The README's "where things are" table: folder -> the file names its row gives."""
+    table = readme[readme.index("## Where things are"):]
+    table = table[:table.index("\n\n", table.index("|"))]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    return {line.split("`")[1]: set(re.findall(r"`([\w/.-]+\.(?:py|html))`", line)) for line in rows}
+
+
+def test_the_readme_table_names_only_modules_that_exist_and_every_package_has_a_row():
+    rooms = readme_rooms((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert set(SHIPPED) | {"firmware_cfg"} <= {folder.rstrip("/") for folder in rooms}
+    for folder, names in rooms.items():
+        files = {p.relative_to(ROOT).as_posix() for p in (ROOT / folder).rglob("*") if p.is_file()}
+        missing = [n for n in sorted(names) if not any(f == n or f.endswith("/" + n) for f in files)]
+        assert missing == [], f"README row {folder}: {missing}"
+    assert len(rooms["hub/"]) > 30
+
+
+def test_a_readme_row_naming_a_module_that_is_gone_is_found():
+    rooms = readme_rooms("## Where things are\n| folder | what |\n|---|---|\n"
+                         "| `hub/` | `service.py`, `store/` (`gone.py`) |\n\nDocumentation: ...")
+    assert rooms == {"hub/": {"service.py", "gone.py"}}
