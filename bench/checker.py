@@ -37,6 +37,7 @@ import sqlite3
 import sys
 import tomllib
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,29 +199,34 @@ class Truth:
     starts: int = 0
 
 
+def truth_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a worker's truth file (JSON lines), past a last line cut by a SIGKILL."""
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+
+
 def read_truth(run: Path) -> Truth:
     truth = Truth()
     for path in sorted((run / "truth").glob("*.jsonl")):
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                try:
-                    o = json.loads(line)
-                except ValueError:
-                    continue  # a line cut by a SIGKILL
-                if "start" in o:
-                    truth.starts += 1
-                if "seq" not in o:
-                    continue
-                key = (o["device"], o["seq"])
-                if o.get("gone"):
-                    truth.gone.add(key)
-                    continue
-                e = Ev(o["device"], o["seq"], o["id"], o["type"], o.get("body") or {}, o["ts"], o["t"],
-                       bool(o.get("clock_ok", True)))
-                old = truth.events.get(key)
-                if old is not None and old.id != e.id:
-                    truth.twice += 1
-                truth.events[key] = e
+        for o in truth_records(path):
+            if "start" in o:
+                truth.starts += 1
+            if "seq" not in o:
+                continue
+            key = (o["device"], o["seq"])
+            if o.get("gone"):
+                truth.gone.add(key)
+                continue
+            e = Ev(o["device"], o["seq"], o["id"], o["type"], o.get("body") or {}, o["ts"], o["t"],
+                   bool(o.get("clock_ok", True)))
+            old = truth.events.get(key)
+            if old is not None and old.id != e.id:
+                truth.twice += 1
+            truth.events[key] = e
     return truth
 
 

@@ -41,6 +41,7 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from edge import wire  # noqa: E402
 from edge.clock import ScaledClock  # noqa: E402
 from hub.broker import MosquittoBroker  # noqa: E402
+from hub.processes import stop_process  # noqa: E402
 from hub.service import HubService  # noqa: E402
 from hub.site import load_site  # noqa: E402
 from hub.sitegen import generate_site  # noqa: E402
@@ -222,11 +223,7 @@ def main() -> int:
             browser.close()
     finally:
         if sim is not None:
-            sim.send_signal(signal.SIGINT)
-            try:
-                sim.wait(30)
-            except subprocess.TimeoutExpired:
-                sim.kill()
+            stop_process(sim, signal.SIGINT, 30)
         tapper.close()
         bus.close()
         server.stop()

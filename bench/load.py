@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil  # noqa: E402
 
-from bench.floor import NoEngine, pct, publish  # noqa: E402
+from bench.generated_floor import NoEngine, pct, publish  # noqa: E402
 from edge import wire  # noqa: E402
 from edge.clock import ScaledClock  # noqa: E402
 from hub.broker import MosquittoBroker  # noqa: E402

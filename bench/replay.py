@@ -3,7 +3,7 @@
     python bench/replay.py                       # 2,000 seats, the last 100,000 events of the floor
     python bench/replay.py --events 20000 --tap-every 0.5 --profile replay.prof
 
-The floor is the soak plan's (bench/soak_plan.py through bench/floor.py's `build_floor`): the
+The floor is the soak plan's (bench/soak_plan.py through bench/generated_floor.py's `build_floor`): the
 site rostered for the day the outage ends (`--at`, 10:30 site time by default: mid day shift,
 whatever hour the bench runs), its duties played by the planner (late arrivals, long breaks,
 meals, early leavers...), every device heartbeating every 30 s as an edge agent does (the site's
@@ -15,7 +15,7 @@ the hub's persistent session while the hub is down; then the hub starts. In the 
 backlog:
 
 1. `mosquitto_sub` draining it from a persistent session (the baseline);
-2. the hub with the engine off (HubService with bench/floor.py's NoEngine: ingest + log only),
+2. the hub with the engine off (HubService with bench/generated_floor.py's NoEngine: ingest + log only),
    until every event is stored;
 3. the full hub, until every event is stored and the engine's pending (what `/api/health` shows
    as engine.pending) is 0. While it catches up, a kiosk taps a badge every `--tap-every` seconds
@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil  # noqa: E402
 
-from bench.floor import NoEngine, build_floor, pct, send  # noqa: E402
+from bench.generated_floor import NoEngine, build_floor, pct, send  # noqa: E402
 from edge import wire  # noqa: E402
 from hub.broker import MosquittoBroker  # noqa: E402
 from hub.service import HubService  # noqa: E402
@@ -88,16 +88,14 @@ class Taps(threading.Thread):
         self.verdict_at: dict[str, float] = {}
         self.stored_at: dict[str, float] = {}
         self.from_stored: list[float] = []
-        on_events = hub._on_events
 
         def stored(events) -> None:  # after ingest committed them
             now = time.time()
             for e in events:
                 if e.event_id in self.sent:
                     self.stored_at[e.event_id] = now
-            on_events(events)
 
-        hub._on_events = hub.ingest.on_events = stored
+        hub.watch_stored(stored)
         self.stop = threading.Event()
         self.sub = hub.live.subscribe({"tap"})
         self.sub.q.maxsize = 1_000_000

@@ -47,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.floor import build_floor, send, wait_for  # noqa: E402
+from bench.generated_floor import build_floor, send, wait_for  # noqa: E402
 from hub.broker import MosquittoBroker  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.soak_plan import retime_site  # noqa: E402
 from edge.clock import ManualClock  # noqa: E402
 from hub.engine import Engine  # noqa: E402
-from hub.engine.calendar import local_ms, shift_window  # noqa: E402
+from hub.engine.site_time import local_ms, shift_window  # noqa: E402
 from hub.rebuild import rebuild  # noqa: E402
 from hub.site import Site, load_site  # noqa: E402
 from hub.sitegen import generate_site  # noqa: E402
@@ -125,6 +125,22 @@ def baseline_read(store: Store) -> tuple[int, float]:
     return n, time.perf_counter() - t
 
 
+def replay(engine: Engine, events: list, batch: int, t0: int, t1: int) -> float:
+    """Feed logged events to the engine in batches on its manual clock, ticking each simulated
+    second and at the end `t1`, as the live hub does; the wall seconds it took."""
+    started = time.perf_counter()
+    next_tick = t0 + 1000
+    for i in range(0, len(events), batch):
+        chunk = events[i:i + batch]
+        engine.clock.set(chunk[-1].received)
+        engine.process(chunk)
+        if chunk[-1].received >= next_tick:
+            engine.tick(chunk[-1].received)
+            next_tick = chunk[-1].received + 1000
+    engine.tick(t1)
+    return time.perf_counter() - started
+
+
 def bench_live(seats: int, zones: int, hours: float, batch: int, root: Path) -> None:
     day = dt.date(2026, 3, 10)
     site_dir = generate_site(root / "live-site", site="bench", seats=seats, zones=zones, roster_date=day, sim_devices=True)
@@ -140,38 +156,15 @@ def bench_live(seats: int, zones: int, hours: float, batch: int, root: Path) -> 
     for e in events:
         kinds[e[3]] = kinds.get(e[3], 0) + 1
     base_n, base_s = baseline_read(store)
-    clock = ManualClock(t0)
-    engine = Engine(site, store, clock, warm=False)
+    engine = Engine(site, store, ManualClock(t0), warm=False)
     logged = list(store.iter_events())
-    started = time.perf_counter()
-    next_tick = t0 + 1000
-    for i in range(0, len(logged), batch):
-        chunk = logged[i:i + batch]
-        clock.set(chunk[-1].received)
-        engine.process(chunk)
-        if chunk[-1].received >= next_tick:
-            engine.tick(chunk[-1].received)
-            next_tick = chunk[-1].received + 1000
-    engine.tick(t1)
-    took = time.perf_counter() - started
+    took = replay(engine, logged, batch, t0, t1)
     v = engine.derived.count("violations")
     # the same floor with nobody on it (heartbeats and inventories only): the difference is what
     # the agents' taps, sitting, standing and buttons cost
     store2 = Store(root / "live-routine.db")
     routine = [e for e in logged if e.type in ("heartbeat", "inventory")]
-    clock2 = ManualClock(t0)
-    engine2 = Engine(site, store2, clock2, warm=False)
-    started = time.perf_counter()
-    next_tick = t0 + 1000
-    for i in range(0, len(routine), batch):
-        chunk = routine[i:i + batch]
-        clock2.set(chunk[-1].received)
-        engine2.process(chunk)
-        if chunk[-1].received >= next_tick:
-            engine2.tick(chunk[-1].received)
-            next_tick = chunk[-1].received + 1000
-    engine2.tick(t1)
-    routine_took = time.perf_counter() - started
+    routine_took = replay(Engine(site, store2, ManualClock(t0), warm=False), routine, batch, t0, t1)
     store2.close()
     acts = n - len(routine)
     print(f"live: {seats} seats, {zones} zones, {hours:g} h from 07:50, {n:,} events "

@@ -57,6 +57,7 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from bench import checker  # noqa: E402
 from bench.soak_plan import EpochClock, SoakConfig, make_site, plan, write_epoch, write_run  # noqa: E402
 from hub.broker import MosquittoBroker  # noqa: E402
+from hub.processes import stop_process  # noqa: E402
 
 SITE = "soak"
 PROBE = "soak-probe"
@@ -95,16 +96,7 @@ class Proc:
             self.p.wait(30)
 
     def terminate(self, timeout: float) -> bool:
-        if self.p is None or self.p.poll() is not None:
-            return True
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            self.p.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait(10)
-            return False
+        return self.p is None or stop_process(self.p, signal.SIGTERM, timeout)
 
     def wait_for(self, text: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

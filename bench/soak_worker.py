@@ -39,9 +39,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.checker import truth_records  # noqa: E402
 from bench.soak_plan import Act, EpochClock, read_script, wait_for_epoch  # noqa: E402
 from edge import wire  # noqa: E402
-from edge.agent import Agent  # noqa: E402
+from edge.agent import Agent, stop_together  # noqa: E402
 from edge.clocksync import SIM_SYNCED, SIM_UNSYNCED, ClockSync  # noqa: E402
 from edge.config import load_device_config  # noqa: E402
 from edge.drivers import build_sim_drivers  # noqa: E402
@@ -118,19 +119,14 @@ def read_truth(path: Path) -> tuple[set[int], dict[str, int], dict[str, int], se
     acted: set[int] = set()
     if not path.exists():
         return intents, max_seq, last_intent, acted
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                o = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a kill
-            if "i" in o:
-                intents.add(o["i"])
-                last_intent[o["d"]] = o["i"]
-            elif "seq" in o:
-                max_seq[o["device"]] = max(max_seq.get(o["device"], 0), o["seq"])
-                if o.get("a") is not None:
-                    acted.add(o["a"])
+    for o in truth_records(path):
+        if "i" in o:
+            intents.add(o["i"])
+            last_intent[o["d"]] = o["i"]
+        elif "seq" in o:
+            max_seq[o["device"]] = max(max_seq.get(o["device"], 0), o["seq"])
+            if o.get("a") is not None:
+                acted.add(o["a"])
     return intents, max_seq, last_intent, acted
 
 
@@ -339,13 +335,7 @@ class Worker:
         left = sum(len(a.spool) for a in self.agents.values())
         if left:
             log.warning("shard %d: %d events still spooled at stop", self.shard, left)
-        for agent in self.agents.values():
-            agent.link.begin_stop(drain_s=1.0)
-        for agent in self.agents.values():
-            agent.link.finish_stop(timeout=3.0)
-        for agent in self.agents.values():
-            agent.stop()
-        self.loop.stop()
+        stop_together(self.agents.values(), self.loop, drain_s=1.0, timeout_s=3.0)
         if self.truth is not None:
             self.truth.write({"stop": time.time(), "spooled": left})
             self.truth.close()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -329,6 +329,20 @@ class Agent:
             log.info("%s: the hub asks for a config reload", self.device)
             if self.on_reload is not None:
                 self.on_reload()
+
+
+def stop_together(agents: Iterable[Agent], loop: LinkLoop, *, drain_s: float, timeout_s: float) -> None:
+    """Stop a floor of agents sharing `loop` at once: every link drains its spool (up to
+    `drain_s`) and goes offline in parallel rather than one after another, then the agents and
+    the loop stop."""
+    agents = list(agents)
+    for agent in agents:
+        agent.link.begin_stop(drain_s=drain_s)
+    for agent in agents:
+        agent.link.finish_stop(timeout=timeout_s)
+    for agent in agents:
+        agent.stop()
+    loop.stop()
 
 
 def _err_bound(sync: ClockSync) -> int | None:

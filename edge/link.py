@@ -24,8 +24,6 @@ call happens on that thread; other threads only `kick()` a link or schedule with
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
 import logging
 import random
 import selectors
@@ -44,23 +42,11 @@ from edge import wire
 from edge.config import BrokerConfig
 from edge.exceptions import WireError
 from edge.spool import Spool
+from edge.timers import Timer, TimerHeap
 
 log = logging.getLogger(__name__)
 
 MISC_INTERVAL_S = 1.0
-
-
-class _Timer:
-    __slots__ = ("when", "fn", "args", "cancelled")
-
-    def __init__(self, when: float, fn: Callable[..., Any], args: tuple) -> None:
-        self.when = when
-        self.fn = fn
-        self.args = args
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
 
 
 class LinkLoop:
@@ -75,8 +61,7 @@ class LinkLoop:
         self._sel.register(self._wake_r, selectors.EVENT_READ, None)
         self._lock = threading.Lock()
         self._soon: deque[tuple[Callable[..., Any], tuple]] = deque()
-        self._timers: list[tuple[float, int, _Timer]] = []
-        self._ids = itertools.count()
+        self._timers = TimerHeap()
         self._links: set[Link] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -110,10 +95,9 @@ class LinkLoop:
         if not self.in_loop:
             self._wake()
 
-    def call_later(self, delay_s: float, fn: Callable[..., Any], *args: Any) -> _Timer:
-        timer = _Timer(time.monotonic() + max(delay_s, 0.0), fn, args)
+    def call_later(self, delay_s: float, fn: Callable[..., Any], *args: Any) -> Timer:
         with self._lock:
-            heapq.heappush(self._timers, (timer.when, next(self._ids), timer))
+            timer = self._timers.add(delay_s, fn, args)
         if not self.in_loop:
             self._wake()
         return timer
@@ -161,7 +145,8 @@ class LinkLoop:
         while not self._stop.is_set():
             now = time.monotonic()
             with self._lock:
-                timeout = 0.0 if self._soon else min(next_misc - now, self._timers[0][0] - now if self._timers else 1.0)
+                due = self._timers.next_when()
+                timeout = 0.0 if self._soon else min(next_misc - now, due - now if due is not None else 1.0)
             try:
                 ready = self._sel.select(max(timeout, 0.0))
             except OSError:  # a socket closed under us; the next round has the new set
@@ -198,11 +183,10 @@ class LinkLoop:
         now = time.monotonic()
         while True:
             with self._lock:
-                if not self._timers or self._timers[0][0] > now:
-                    return
-                _, _, timer = heapq.heappop(self._timers)
-            if not timer.cancelled:
-                _guard(timer.fn, *timer.args)
+                timer = self._timers.pop_due(now)
+            if timer is None:
+                return
+            _guard(timer.fn, *timer.args)
 
 
 def _guard(fn: Callable[..., Any], *args: Any) -> None:
@@ -289,9 +273,9 @@ class Link:
         self._stopping = False
         self._draining = False
         self._drain_s = 0.0
-        self._drain_timer: _Timer | None = None
+        self._drain_timer: Timer | None = None
         self._offline_mid: int | None = None
-        self._reconnect_timer: _Timer | None = None
+        self._reconnect_timer: Timer | None = None
 
     # ------------------------------------------------------------ control (any thread)
 

@@ -27,7 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from edge.clock import Clock, SystemClock
-from hub.exceptions import HubError
+from hub.errors import HubError
 from hub.roles import ROLES
 from hub.store import Store
 from hub.store.access import AuthStore

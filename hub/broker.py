@@ -26,7 +26,8 @@ import threading
 import time
 from pathlib import Path
 
-from hub.exceptions import BrokerError
+from hub.errors import BrokerError
+from hub.processes import stop_process
 
 # Per-client queue for a subscriber that falls behind (a hub restarting, a replay after an
 # outage): big enough for a 2,000-seat site's busiest hour, bounded so a dead session can't eat
@@ -150,13 +151,7 @@ class MosquittoBroker:
         """Stop the broker (SIGTERM saves persistence; kill=True loses what was not autosaved)."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGKILL if kill else signal.SIGTERM, 10)
         if self.proc.stderr:
             self.proc.stderr.close()
         self.proc = None

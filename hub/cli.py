@@ -9,11 +9,11 @@ import logging
 import sys
 
 from hub.commands.args import Parser
-from hub.exceptions import NoDatabaseError, SiteConfigError
+from hub.errors import NoDatabaseError, SiteConfigError
 
 # Modules with a `register(subparsers)` function, one per area.
 COMMAND_MODULES = [
-    "hub.commands.core",
+    "hub.commands.serve",
     "hub.commands.engine",
     "hub.commands.edge",
     "hub.commands.export",

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.cards import CardForm, reading
+from hub.errors import InputError
 from hub.roster.changes import BadgeError, plan_binding
 from hub.site import Site
 from hub.store import Store
@@ -32,12 +33,8 @@ MAX_MINUTES = 10.0
 ROLES = ("kiosk", "seat")
 
 
-class EnrolmentError(ValueError):
+class EnrolmentError(InputError):
     """A request to enrol that cannot be served; `field` names the input at fault."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field, self.reason = field, reason
-        super().__init__(f"{field}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ def open_enrolment(site: Site, store: Store, device: object, employee_no: object
                                        " (whoever walks in taps a door reader)")
     if site.reader_bits(device, "badge") is None:
         raise EnrolmentError("device", f"{device} has no badge reader whose width the site knows")
-    agent = next((a for a in site.agents if a.employee_no == employee_no), None)
+    agent = site.agent(employee_no)
     if agent is None or not agent.active:
         raise EnrolmentError("employee_no", f"{employee_no!r} is not an active agent of this site")
     if minutes is None:

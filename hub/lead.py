@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from hub.errors import InputError
 from hub.roster.effective import install as install_roster
 from hub.site import Site
 from hub.store import Store, decisions
@@ -24,12 +25,8 @@ LEAVE_KINDS = ("personal", "sick", "annual", "other")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class LeadError(ValueError):
+class LeadError(InputError):
     """A lead action that cannot be done; `field` names the offending input."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field, self.reason = field, reason
-        super().__init__(f"{field}: {reason}")
 
 
 @dataclass(frozen=True)

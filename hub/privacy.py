@@ -243,7 +243,7 @@ def agent_data(site: Site, store: Store, employee_no: str, now_ms: int) -> dict[
     from hub.store.derived import DerivedStore  # noqa: PLC0415
     from hub.store.personal_data import agent_rows, badge_event_rows
 
-    agent = next((a for a in site.agents if a.employee_no == employee_no), None)
+    agent = site.agent(employee_no)
     if agent is None:
         return None
     rows = agent_rows(store, employee_no, [])

@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from edge.config import DeviceConfig, parse_device_config
 from edge.wire import TOPIC_ROOT, probe_topic
 from hub.broker import broker_settings
-from hub.exceptions import HubError
+from hub.errors import HubError
 from hub.pki import (
     CertificateAuthority,
     Issued,

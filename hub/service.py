@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from edge import wire
 from edge.clock import Clock, SystemClock
-from hub.alerts.service import Alerts
+from hub.alerts.pipeline import Alerts
 from hub.ingest import Ingest
 from hub.live import LiveBus
 from hub.site import Site
@@ -66,6 +67,7 @@ class HubService:
         self.engine_ready = threading.Event()  # the engine has resumed (checkpoint + tail)
         # Alerts (hub.alerts): violations to the site's robots and webhooks; None without alerts.toml.
         self.alerts = Alerts.for_site(site, store, self.clock, ready=self._judged)
+        self._stored_watchers: list[Callable[[list[StoredEvent]], None]] = []
 
     def _judged(self) -> bool:
         """The engine has resumed and is judging the present, not catching up (a busy floor's
@@ -132,7 +134,15 @@ class HubService:
 
     # ------------------------------------------------------------ hooks from ingest (after commit)
 
+    def watch_stored(self, watcher: Callable[[list[StoredEvent]], None]) -> None:
+        """Call `watcher(events)` with each batch of events ingest has committed, at commit (on
+        ingest's thread, before the live views hear of them: keep it short). A bench times a tap
+        from the hub's receipt with it."""
+        self._stored_watchers.append(watcher)
+
     def _on_events(self, events: list[StoredEvent]) -> None:
+        for watcher in self._stored_watchers:
+            watcher(events)
         for e in events:
             if e.type != "heartbeat":
                 self.live.publish("event", e.to_json())

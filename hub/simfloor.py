@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from edge import wire
-from edge.agent import Agent
+from edge.agent import Agent, stop_together
 from edge.clock import Clock, ScaledClock
 from edge.clocksync import SIM_SYNCED, FixedClockSync
 from edge.config import DeviceConfig
@@ -140,6 +140,16 @@ def plan_floor(site, start_ms: int, rng: random.Random) -> list[Action]:
     def U(a: float, b: float) -> float:  # noqa: N802 - reads like the maths
         return rng.uniform(a, b)
 
+    def step_away(seat_dev: str, who: str, what: str, t: float, dur: float, *, p_button: float,
+                  button_lead_s: tuple[float, float], p_back: float) -> None:
+        """A break or a meal: maybe its button first, the seat empty for `dur`, maybe "back"."""
+        if rng.random() < p_button:
+            add(t - U(*button_lead_s) * SEC, seat_dev, "button", what, who, what)
+        add(t, seat_dev, "occupancy", False, who, what)
+        add(t + dur, seat_dev, "occupancy", True, who, f"{what}_back")
+        if rng.random() < p_back:
+            add(t + dur + U(5, 20) * SEC, seat_dev, "button", "back", who, f"{what}_back")
+
     rows = []
     for r in roster_for_day(site, day):
         shift = site.shift(r.shift)
@@ -195,12 +205,7 @@ def plan_floor(site, start_ms: int, rng: random.Random) -> list[Action]:
                 m = shift.meal_minutes
                 dur = (U(min(20, m * 0.7), m - 1) if rng.random() < 0.8 else U(m + 1, m + 12)) * MIN
                 if sit + 20 * MIN < meal < leave - dur - 10 * MIN:
-                    if rng.random() < 0.9:
-                        add(meal - U(2, 10) * SEC, seat_dev, "button", "meal", who, "meal")
-                    add(meal, seat_dev, "occupancy", False, who, "meal")
-                    add(meal + dur, seat_dev, "occupancy", True, who, "meal_back")
-                    if rng.random() < 0.5:
-                        add(meal + dur + U(5, 20) * SEC, seat_dev, "button", "back", who, "meal_back")
+                    step_away(seat_dev, who, "meal", meal, dur, p_button=0.9, button_lead_s=(2, 10), p_back=0.5)
                     busy.append((meal - 15 * MIN, meal + dur + 15 * MIN))
             for _ in range(rng.choice([1, 2, 2, 3, 3])):
                 lo, hi = sit + 30 * MIN, leave - 35 * MIN
@@ -212,12 +217,7 @@ def plan_floor(site, start_ms: int, rng: random.Random) -> list[Action]:
                 if any(a < t + dur and t < b for a, b in busy):
                     continue
                 busy.append((t - 5 * MIN, t + dur + 5 * MIN))
-                if rng.random() < 0.6:
-                    add(t - U(2, 15) * SEC, seat_dev, "button", "break", who, "break")
-                add(t, seat_dev, "occupancy", False, who, "break")
-                add(t + dur, seat_dev, "occupancy", True, who, "break_back")
-                if rng.random() < 0.4:
-                    add(t + dur + U(5, 20) * SEC, seat_dev, "button", "back", who, "break_back")
+                step_away(seat_dev, who, "break", t, dur, p_button=0.6, button_lead_s=(2, 15), p_back=0.4)
                 if rng.random() < 0.3:
                     add(t + dur + U(5, 30) * SEC, seat_dev, "tap", badge, who, "break_back_tap")
             if rng.random() < 0.04 and tags_by_seat.get(r.seat):  # headset borrowed by a neighbour
@@ -328,13 +328,7 @@ class SimFloor:
             self._player.join(5)
         for agent in self.agents.values():
             agent.quiesce()
-        for agent in self.agents.values():  # all at once: each drains its spool, then goes offline
-            agent.link.begin_stop(drain_s=3.0)
-        for agent in self.agents.values():
-            agent.link.finish_stop(timeout=5.0)
-        for agent in self.agents.values():
-            agent.stop()
-        self.loop.stop()
+        stop_together(self.agents.values(), self.loop, drain_s=3.0, timeout_s=5.0)
         with self._truth_lock:
             if self._truth is not None:
                 self._truth.close()

@@ -13,9 +13,9 @@ Folder contents:
   roster.csv       date, employee_no, shift, seat, meal_start  (optional here; usually imported)
   holidays.csv     date, kind (holiday | workday), name[, status official | provisional]: public holidays and 调休 working days
   patterns.toml    shift patterns (rotations) per team; assignments.csv puts agents on them
-                   (hub.roster.config checks these three)
+                   (hub.roster.roster_files checks these three)
   devices/*.toml   one file per Pi (edge.config.DeviceConfig)
-  alerts.toml      where alerts go: channels and routes (optional; hub.alerts.config checks it)
+  alerts.toml      where alerts go: channels and routes (optional; hub.alerts.alerts_toml checks it)
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge.config import DeviceConfig, load_device_config, load_toml, validation_to_config_error
 from edge.exceptions import ConfigError
 from edge.wire import ID_PATTERN
-from hub.alerts.config import AlertsConfig
-from hub.alerts.config import check as check_alerts
+from hub.alerts.alerts_toml import AlertsConfig
+from hub.alerts.alerts_toml import check as check_alerts
 from hub.cards import CardForm, CardIndex, clashes, merge_forms, parse_card
-from hub.exceptions import SiteConfigError
-from hub.roster.config import load_roster_config
+from hub.errors import SiteConfigError
+from hub.roster.roster_files import load_roster_config
 from hub.sitecsv import read_csv_rows
 
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
@@ -317,6 +317,14 @@ class Site:
     def _seats_by_id(self) -> dict[str, Seat]:
         """The engine asks for a seat on every seat event: a dict, not a scan of 2,000 seats."""
         return {s.id: s for s in self.info.seats}
+
+    def agent(self, employee_no: str) -> Agent | None:
+        return self._agents_by_no.get(employee_no)
+
+    @functools.cached_property
+    def _agents_by_no(self) -> dict[str, Agent]:
+        """An alert, an enrolment or a badge change names its agent: a dict, not a scan per call."""
+        return {a.employee_no: a for a in self.agents}
 
     def shift(self, shift_id: str) -> ShiftTemplate | None:
         return next((s for s in self.info.shifts if s.id == shift_id), None)

@@ -1,6 +1,6 @@
 """The site's CSV files (agents, equipment, prices, roster, assignments) read into models, each
 bad row an error naming file, row and column. Its own module because both the site (hub.site)
-and the roster configuration (hub.roster.config) read CSV files, and the site validates the
+and the roster configuration (hub.roster.roster_files) read CSV files, and the site validates the
 roster configuration."""
 
 from __future__ import annotations

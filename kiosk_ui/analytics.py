@@ -2,7 +2,7 @@
 once, each with its numbers one click away (a table) and downloads as SVG or PNG
 (static/charts.js), and `/analytics.json` with the same numbers.
 
-The numbers come from hub.analytics (the engine's derived tables and the assessment); the SVG
+The numbers come from hub.month_at_glance (the engine's derived tables and the assessment); the SVG
 from kiosk_ui.charts. A lead sees their own teams in the per-team charts; the floor-wide ones
 (unattended minutes, seat use, coverage) are the whole floor's.
 """
@@ -16,8 +16,8 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from markupsafe import Markup
 
-from hub.analytics import PUNCTUALITY, MonthAtGlance, month_at_glance
 from hub.exports.labels import rule_name
+from hub.month_at_glance import PUNCTUALITY, MonthAtGlance, month_at_glance
 from hub.months import ExportParamError, parse_month
 from kiosk_ui import i18n, masking, state
 from kiosk_ui.charts import Panel, Series, bar_panels, floor_heat, heat_grid, num, target_bars

@@ -140,7 +140,7 @@ def _may_see_team(team: str | None) -> bool:
 @bp.get("/api/assessment/violations/<violation_id>")
 def violation_evidence(violation_id: str):
     """One violation with its evidence events (what the assessment page shows on a click)."""
-    from hub.exports.raw import agents_by_no, decorate_violation
+    from hub.exports.raw import decorate_violation
     from hub.store.reports import ReportReader
 
     if not 1 <= len(violation_id) <= 64 or not all(c.isalnum() or c in "-_.:" for c in violation_id):
@@ -153,7 +153,7 @@ def violation_evidence(violation_id: str):
             return jsonify({"error": "not found", "violation": violation_id}), 404
         events = reader.evidence_events(v["evidence"], (v["start"], v.get("end") or v["start"]) if v.get("start") else None)
     found = [events[e] for e in v["evidence"] if e in events]
-    data = decorate_violation(v, site, agents_by_no(site), lang, found)
+    data = decorate_violation(v, site, lang, found)
     data["evidence_events"] = data.pop("_evidence_events")
     data["missing_evidence"] = [e for e in v["evidence"] if e not in events]
     return jsonify(data)

@@ -1,7 +1,9 @@
 """Translations for the web UI: zh-CN by default, English on request.
 
 Catalogs are flat JSON files in `kiosk_ui/translations/` (`zh_CN.json`, `en.json`) mapping a
-dotted key to a `str.format` template, so templates and scripts carry keys, never words. The
+dotted key to a `str.format` template, so templates and scripts carry keys, never words; the
+violation kinds' words (`kind.*`) come from the hub's catalogue (hub.violation_kinds), which the
+alerts speak too. The
 language comes from `?lang=` (remembered in a cookie), then the cookie, then the app's
 `DEFAULT_LANG`. Scripts get the page's catalog embedded as JSON and use the same keys.
 """
@@ -15,6 +17,8 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
+from hub.violation_kinds import catalog_entries
+
 LANGS = ("zh_CN", "en")
 DEFAULT_LANG = "zh_CN"
 COOKIE = "fw_lang"
@@ -25,14 +29,14 @@ _ALIASES = {"zh": "zh_CN", "zh-cn": "zh_CN", "zh_cn": "zh_CN", "cn": "zh_CN", "e
 
 @cache
 def catalog(lang: str) -> dict[str, str]:
-    """One language's catalog (read once per process)."""
+    """One language's catalog, its file and the violation kinds (read once per process)."""
     if lang not in LANGS:
         raise KeyError(f"no catalog for language {lang!r}")
     with open(_DIR / f"{lang}.json", encoding="utf-8") as fh:
         data = json.load(fh)
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise ValueError(f"{_DIR / (lang + '.json')}: must map keys to strings")
-    return data
+    return {**data, **catalog_entries(lang)}
 
 
 def normalise(raw: str | None) -> str | None:

@@ -16,10 +16,10 @@ import re
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
 from hub.lead import LEAVE_KINDS, Done, Lead, LeadError
-from hub.roster.config import load_roster_config
 from hub.roster.forms import KINDS as FORM_KINDS
 from hub.roster.forms import MAX_BYTES, FormError, check_form
 from hub.roster.month import PublishedError, propose, publish, report
+from hub.roster.roster_files import load_roster_config
 from hub.roster.view import draft_view, fingerprint, month_view, parse_month
 from hub.store.rosters import RosterStore
 from kiosk_ui import state

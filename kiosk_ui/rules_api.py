@@ -18,8 +18,8 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 
 from edge.clock import SystemClock
-from hub.engine.calendar import local_date, shift_window
 from hub.engine.core import violation_json
+from hub.engine.site_time import local_date, shift_window
 from hub.enrolment import EnrolmentError, enrolment_view
 from hub.enrolment import open_enrolment as open_enrolment_for
 from hub.lead import Lead, LeadError

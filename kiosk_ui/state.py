@@ -4,6 +4,7 @@ bus. Views call `store()`, `site()` and `hub()` instead of reaching into app.con
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app
@@ -32,19 +33,19 @@ def now_ms() -> int:
     return running.clock.now_ms() if running is not None else time.time_ns() // 1_000_000
 
 
-def store() -> Store:
+def _opened(part: str, setting: str, open_it: Callable[[Any], Any]) -> Any:
+    """The hub's part, or (a web app on its own) one opened from app.config[setting] on first use."""
     ext = current_app.extensions[_KEY]
-    if ext["store"] is None:
-        if not current_app.config.get("DATABASE"):
-            raise RuntimeError("the web app needs DATABASE or a running hub")
-        ext["store"] = Store(current_app.config["DATABASE"])
-    return ext["store"]
+    if ext[part] is None:
+        if not current_app.config.get(setting):
+            raise RuntimeError(f"the web app needs {setting} or a running hub")
+        ext[part] = open_it(current_app.config[setting])
+    return ext[part]
+
+
+def store() -> Store:
+    return _opened("store", "DATABASE", Store)
 
 
 def site() -> Site:
-    ext = current_app.extensions[_KEY]
-    if ext["site"] is None:
-        if not current_app.config.get("SITE_DIR"):
-            raise RuntimeError("the web app needs SITE_DIR or a running hub")
-        ext["site"] = load_site(current_app.config["SITE_DIR"])
-    return ext["site"]
+    return _opened("site", "SITE_DIR", load_site)

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, abort
 
 from hub.exports.formats import local_datetime
-from hub.exports.raw import agents_by_no, decorate_violation, describe_event
+from hub.exports.raw import decorate_violation, describe_event
 from hub.privacy import mask_tree, mask_uid
 from hub.store.alerts import AlertStore
 from hub.store.reports import ReportReader
@@ -62,7 +62,7 @@ def page(violation_id: str):
             abort(404)
         events = reader.evidence_events(v["evidence"], (v["start"], v.get("end") or v["start"]))
     found = [events[e] for e in v["evidence"] if e in events]
-    v = decorate_violation(v, site, agents_by_no(site), "zh" if lang == "zh_CN" else "en", found)
+    v = decorate_violation(v, site, "zh" if lang == "zh_CN" else "en", found)
     admin = teams is None
     evidence = [{"time": _when(int(e["ts"]), site.tz, w["none"]), "device": e["device"], "type": e["type"],
                  "what": describe_event(e if admin else mask_tree(e)[0], site)} for e in found]

@@ -8,7 +8,7 @@ import sys
 import time
 
 from edge.clock import SystemClock
-from hub.alerts.service import Alerts
+from hub.alerts.pipeline import Alerts
 from hub.site import load_site
 from hub.store import Store
 

@@ -13,6 +13,8 @@ import urllib.request
 
 import pytest
 
+from hub.processes import stop_process
+
 KIOSK = "kiosk-k1"  # the demo site's kiosk
 
 
@@ -46,14 +48,7 @@ def start_demo(tmp_path, *args: str, env: dict[str, str] | None = None) -> dict:
 
 def stop_demo(info: dict) -> None:
     """Ctrl-C, as a user stops it (everything it started goes with it); kill if that hangs."""
-    proc = info["proc"]
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(info["proc"], signal.SIGINT, 20)
 
 
 def live(web: str, token: str, until: float, query: str = f"channels=tap&device={KIOSK}"):

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from urllib.parse import parse_qs, urlsplit
 
+from hub.alerts.alerts_toml import AlertsConfig
 from hub.alerts.channels import (
     Message,
     dingtalk_request,
@@ -17,7 +18,6 @@ from hub.alerts.channels import (
     webhook_request,
     wecom_request,
 )
-from hub.alerts.config import AlertsConfig
 from hub.alerts.messages import compose, compose_digest
 from hub.alerts.routes import channels_for
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from edge.clock import ManualClock
-from hub.alerts.service import Alerts
+from hub.alerts.pipeline import Alerts
 from hub.site import load_site
 from hub.store import Store
 from hub.store.alerts import AlertStore

@@ -9,9 +9,9 @@ import json
 import pytest
 
 from edge.clock import ManualClock
+from hub.alerts.alerts_toml import AlertsConfig
 from hub.alerts.channels import Request
-from hub.alerts.config import AlertsConfig
-from hub.alerts.service import Alerts
+from hub.alerts.pipeline import Alerts
 from hub.store.alerts import AlertStore
 
 

@@ -13,7 +13,7 @@ import os
 import pytest
 
 from edge.clock import ManualClock
-from hub.alerts.service import Alerts
+from hub.alerts.pipeline import Alerts
 from hub.engine.scenario import ScriptedFloor
 from hub.site import load_site
 from hub.sitegen import generate_site

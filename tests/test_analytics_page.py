@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.store.analytics import OVERUSE_RULES
+from hub.store.month_aggregates import OVERUSE_RULES
 from kiosk_ui import create_app
 from kiosk_ui.server import WebServer
 from tests.analytics_month import play_month

@@ -25,6 +25,7 @@ from edge.clock import ManualClock
 from edge.config import parse_device_config
 from edge.drivers import build_sim_drivers
 from edge.link import backoff_delay
+from edge.timers import TimerHeap
 from hub.ingest import Ingest
 from hub.store import Store
 from tests.mqtt_util import Publisher
@@ -256,3 +257,14 @@ def test_agent_sigkilled_mid_burst_and_restarted(broker, hub, tmp_path):
         second.kill()
         second.wait(10)
         second.stdout.close()
+
+
+def test_the_timer_heap_runs_due_timers_earliest_first_and_skips_cancelled_ones():
+    heap = TimerHeap()
+    late = heap.add(5, print, ("late",))
+    first, cancelled, second = (heap.add(1, print, (n,)) for n in ("first", "cancelled", "second"))
+    cancelled.cancel()
+    assert heap.pop_due(first.when - 0.001) is None  # nothing due yet
+    assert heap.next_when() == first.when
+    assert [heap.pop_due(late.when) for _ in range(4)] == [first, second, late, None]
+    assert heap.next_when() is None

@@ -145,6 +145,17 @@ def test_ld2410_frames_engineering_mode_and_garbage():
     assert d.stats["frames"] == 3
 
 
+def test_a_frame_start_split_across_reads_is_kept_and_the_garbage_before_it_counted():
+    """Both serial decoders sync on their frame's first bytes the same way (StreamDecoder.skip_to)."""
+    radar, frame = Ld2410Decoder(), encode_report(2, static_cm=85)
+    assert radar.feed(b"noise" + frame[:2]) == [] and radar.buffered == 3  # what may be a header waits
+    assert radar.feed(frame[2:]) != [] and radar.stats["garbage_bytes"] == 5 and radar.buffered == 0
+    card = Rdm6300Decoder()
+    assert card.feed(b"xyz", 0) == [] and card.buffered == 0 and card.stats["garbage_bytes"] == 3
+    assert card.feed(b"ab" + encode_frame("0012345678"), 0) == ["0012345678"]
+    assert card.stats["garbage_bytes"] == 5
+
+
 def test_ld2410_sensor_through_a_pty_debounces_presence():
     with pty_pair() as (master, name):
         sensor = Ld2410Sensor(name, bounce_s=0.2, hold_s=0.6)

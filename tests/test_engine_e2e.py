@@ -16,8 +16,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
 from edge.clock import ManualClock
-from hub.engine.calendar import local_ms
 from hub.engine.scenario import badge_of, read_by
+from hub.engine.site_time import local_ms
 from hub.service import HubService
 from hub.site import load_site
 from hub.sitegen import generate_site

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from edge import wire
 from edge.clock import ManualClock
 from hub.engine import Engine
-from hub.engine.calendar import local_ms
 from hub.engine.scenario import ScriptedFloor, badge_of, scenario_site
+from hub.engine.site_time import local_ms
 from hub.lead import Lead
 from hub.rebuild import rebuild
 from hub.store import IncomingEvent, Store

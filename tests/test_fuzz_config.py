@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from edge.config import load_device_config, parse_device_config
 from edge.exceptions import ConfigError
-from hub.exceptions import SiteConfigError
+from hub.errors import SiteConfigError
 from hub.roster.changes import RosterError, check_roster, import_roster
 from hub.site import load_site
 from hub.sitegen import generate_site

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.floor import build_floor
+from bench.generated_floor import build_floor
 from edge.clock import ManualClock
 from hub.engine import Engine
 from hub.site import load_site

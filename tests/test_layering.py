@@ -4,6 +4,7 @@ another module's private names (what they need is a public hook)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.import_graph import (
@@ -17,6 +18,7 @@ from tests.import_graph import (
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("edge", "hub", "kiosk_ui")
+PROJECT = (*SHIPPED, "firmware_cfg", "tests", "bench")
 
 
 def test_no_import_cycle_among_the_project_modules():
@@ -32,29 +34,46 @@ def test_the_edge_imports_nothing_of_the_hub_or_the_web_ui():
     assert {m: d for m, d in wrong.items() if d} == {}
 
 
+def shared_basenames(modules: dict[str, Path]) -> dict[str, list[str]]:
+    """Basename -> the modules bearing it, for each name more than one module has (a package's
+    __init__ and __main__ excepted): two `config.py` in an editor's tabs or a traceback are a
+    guess which one is meant."""
+    by_name: dict[str, list[str]] = {}
+    for module, path in modules.items():
+        if path.name not in ("__init__.py", "__main__.py"):
+            by_name.setdefault(path.name, []).append(module)
+    return {name: sorted(ms) for name, ms in sorted(by_name.items()) if len(ms) > 1}
+
+
+def test_no_two_project_modules_share_a_name():
+    modules = project_modules(ROOT, PROJECT)
+    assert len(modules) > 200  # the walk found the tree
+    assert shared_basenames(modules) == {}
+
+
+def test_a_shared_module_name_is_found(tmp_path):
+    modules = _package(tmp_path, {
+        "pkg/__init__.py": "", "pkg/__main__.py": "", "pkg/config.py": "",
+        "pkg/alerts/__init__.py": "", "pkg/alerts/config.py": "", "pkg/alerts/routes.py": "",
+    })
+    assert shared_basenames(modules) == {"config.py": ["pkg.alerts.config", "pkg.config"]}
+
+
 def test_no_test_or_bench_uses_a_private_name_of_another_module():
-    modules = project_modules(ROOT, (*SHIPPED, "tests", "bench"))
+    modules = project_modules(ROOT, PROJECT)
     uses = [str(u) for m, path in modules.items() if m.startswith(("tests", "bench"))
             for u in private_uses(path, m, modules)]
     assert uses == []
-
-
-# Reaches into other classes' insides still in the tree, each for its owner to replace with a
-# public hook (issue 14); this list may only shrink.
-PENDING = {
-    "bench/replay.py": {"hub._on_events"},
-}
 
 
 def test_no_class_reaches_into_another_ones_private_attributes():
     """`obj._x` where `_x` belongs to another class: a link taking its loop's lock, a driver
     setting another input's time base, a bench pulling a link's connection. Each needs a public
     hook (LinkLoop.watch, EdgeInput(origin=), Link.cut) instead."""
-    modules = project_modules(ROOT, (*SHIPPED, "tests", "bench"))
+    modules = project_modules(ROOT, PROJECT)
     privates = project_privates(project_modules(ROOT, SHIPPED))
-    uses = [u for path in modules.values() for u in private_attribute_uses(path, privates)
-            if u.name not in PENDING.get(str(u.path.relative_to(ROOT)), set())]
-    assert [str(u) for u in uses] == []
+    uses = [str(u) for path in modules.values() for u in private_attribute_uses(path, privates)]
+    assert uses == []
 
 
 def test_reaching_into_another_class_is_found(tmp_path):
@@ -118,3 +137,27 @@ def test_private_names_of_another_module_are_found(tmp_path):
     })
     found = sorted((u.line, u.name) for u in private_uses(modules["pkg.t"], "pkg.t", modules))
     assert found == [(1, "pkg.a._x"), (4, "pkg.a._x"), (4, "pkg.a._x")]
+
+
+def readme_rooms(readme: str) -> dict[str, set[str]]:
+    """The README's "where things are" table: folder -> the file names its row gives."""
+    table = readme[readme.index("## Where things are"):]
+    table = table[:table.index("\n\n", table.index("|"))]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    return {line.split("`")[1]: set(re.findall(r"`([\w/.-]+\.(?:py|html))`", line)) for line in rows}
+
+
+def test_the_readme_table_names_only_modules_that_exist_and_every_package_has_a_row():
+    rooms = readme_rooms((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert set(SHIPPED) | {"firmware_cfg"} <= {folder.rstrip("/") for folder in rooms}
+    for folder, names in rooms.items():
+        files = {p.relative_to(ROOT).as_posix() for p in (ROOT / folder).rglob("*") if p.is_file()}
+        missing = [n for n in sorted(names) if not any(f == n or f.endswith("/" + n) for f in files)]
+        assert missing == [], f"README row {folder}: {missing}"
+    assert len(rooms["hub/"]) > 30
+
+
+def test_a_readme_row_naming_a_module_that_is_gone_is_found():
+    rooms = readme_rooms("## Where things are\n| folder | what |\n|---|---|\n"
+                         "| `hub/` | `service.py`, `store/` (`gone.py`) |\n\nDocumentation: ...")
+    assert rooms == {"hub/": {"service.py", "gone.py"}}

@@ -30,7 +30,7 @@ from edge.clocksync import ClockSync, FixedClockSync
 from edge.config import DeviceConfig, load_device_config
 from edge.drivers import rdm6300, wiegand
 from hub.cards import CardForm, parse_card
-from hub.engine.calendar import local_ms
+from hub.engine.site_time import local_ms
 from hub.service import HubService
 from hub.site import Site, example_site_dir, load_site
 from hub.store import Store

@@ -13,7 +13,7 @@ from edge.agent import Agent
 from edge.clock import ManualClock
 from edge.config import BrokerConfig, SpoolConfig, load_device_config, parse_device_config
 from edge.drivers import build_sim_drivers
-from hub.engine.calendar import local_ms
+from hub.engine.site_time import local_ms
 from hub.service import HubService
 from hub.site import load_site
 from hub.sitegen import generate_site

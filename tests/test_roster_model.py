@@ -13,8 +13,8 @@ from hub.engine.plans import Plans
 from hub.engine.scenario import ScriptedFloor, badge_of, scenario_site
 from hub.lead import Lead, LeadError
 from hub.roster.calendar import parse_holidays
-from hub.roster.config import load_roster_config
 from hub.roster.effective import install
+from hub.roster.roster_files import load_roster_config
 from hub.site import example_site_dir, load_site
 from hub.store import Store
 from hub.store.derived import DerivedStore

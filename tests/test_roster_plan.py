@@ -10,11 +10,11 @@ import shutil
 import pytest
 
 from hub.cli import main
-from hub.roster.config import load_roster_config
 from hub.roster.effective import install
 from hub.roster.month import PublishedError, propose, publish
 from hub.roster.patterns import REST, Rotation
 from hub.roster.planner import plan_month
+from hub.roster.roster_files import load_roster_config
 from hub.site import example_site_dir, load_site
 from hub.store import Store
 from hub.store.derived import DerivedStore

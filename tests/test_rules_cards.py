@@ -16,7 +16,7 @@ from hub.cards import parse_card
 from hub.cli import main
 from hub.engine.scenario import ScriptedFloor
 from hub.enrolment import EnrolmentError, open_enrolment
-from hub.exceptions import SiteConfigError
+from hub.errors import SiteConfigError
 from hub.roster.changes import BadgeError, replace_badge
 from hub.site import example_site_dir, load_site
 from hub.store import Store

@@ -16,13 +16,13 @@ Interfaces (gpiozero-style attributes, set by the agent):
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from edge.timers import Timer, TimerHeap
 
 log = logging.getLogger(__name__)
 
@@ -43,30 +43,33 @@ class TimerThread:
     """A minimal Scheduler for ports used on their own (one thread, a heap of deadlines)."""
 
     def __init__(self, name: str = "floorwatch-timers") -> None:
-        self._heap: list[tuple[float, int, Callable[..., Any], tuple]] = []
-        self._ids = itertools.count()
+        self._timers = TimerHeap()
         self._cv = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def call_later(self, delay_s: float, fn: Callable[..., Any], *args: Any) -> None:
+    def call_later(self, delay_s: float, fn: Callable[..., Any], *args: Any) -> Timer:
         with self._cv:
-            heapq.heappush(self._heap, (time.monotonic() + max(delay_s, 0.0), next(self._ids), fn, args))
+            timer = self._timers.add(delay_s, fn, args)
             self._cv.notify()
+        return timer
 
     def _run(self) -> None:
         while True:
             with self._cv:
-                while not self._closed and (not self._heap or self._heap[0][0] > time.monotonic()):
-                    self._cv.wait(None if not self._heap else self._heap[0][0] - time.monotonic())
+                timer = None
+                while not self._closed and timer is None:
+                    timer = self._timers.pop_due(time.monotonic())
+                    if timer is None:
+                        due = self._timers.next_when()
+                        self._cv.wait(None if due is None else max(due - time.monotonic(), 0.0))
                 if self._closed:
                     return
-                _, _, fn, args = heapq.heappop(self._heap)
             try:
-                fn(*args)
+                timer.fn(*timer.args)
             except Exception:
-                log.exception("timer callback %r failed", fn)
+                log.exception("timer callback %r failed", timer.fn)
 
     def close(self) -> None:
         with self._cv:
@@ -111,6 +114,46 @@ class HoldOff:
             self.repeats += 1
             return False
         return True
+
+
+class StreamDecoder:
+    """A decoder fed a byte stream: it holds back the start of a frame until the rest arrives,
+    and counts what is not a frame in `stats["garbage_bytes"]`."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self.stats: dict[str, int] = {"garbage_bytes": 0}
+
+    def skip_to(self, marker: bytes) -> bool:
+        """Drop the bytes before the next `marker` (a frame's first bytes) as garbage; False when
+        the buffer holds none yet (keeping only what could be the start of a split marker)."""
+        buf = self._buf
+        start = buf.find(marker)
+        if start < 0:
+            drop = max(len(buf) - (len(marker) - 1), 0)
+            self.stats["garbage_bytes"] += drop
+            del buf[:drop]
+            return False
+        self.stats["garbage_bytes"] += start
+        del buf[:start]
+        return True
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the rest of a frame (bounded: tests and fuzzers check it)."""
+        return len(self._buf)
+
+
+class CardStreamDecoder(StreamDecoder):
+    """A serial badge reader's decoder: a card left in the field is one tap (`hold`)."""
+
+    def __init__(self, hold_off_s: float) -> None:
+        super().__init__()
+        self.hold = HoldOff(hold_off_s)
+
+    @property
+    def repeats(self) -> int:
+        return self.hold.repeats
 
 
 def uid_from_int(value: int, digits: int = DEFAULT_UID_DIGITS) -> str:

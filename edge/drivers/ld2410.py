@@ -14,7 +14,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from edge.drivers.base import Scheduler, SerialPort
+from edge.drivers.base import Scheduler, SerialPort, StreamDecoder
 from edge.drivers.occupancy import FilteredSensor
 
 HEADER = b"\xf4\xf3\xf2\xf1"
@@ -48,33 +48,18 @@ def encode_report(target_state: int, moving_cm: int = 0, static_cm: int = 0, *, 
     return HEADER + struct.pack("<H", len(body)) + body + TAIL
 
 
-class Ld2410Decoder:
+class Ld2410Decoder(StreamDecoder):
     """Pure decoder: `feed(bytes)` returns the reports those bytes complete."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self.stats = {"frames": 0, "bad_frames": 0, "garbage_bytes": 0}
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held back waiting for the rest of a frame (bounded: tests and fuzzers check it)."""
-        return len(self._buf)
+        super().__init__()
+        self.stats.update(frames=0, bad_frames=0)
 
     def feed(self, data: bytes) -> list[RadarReport]:
         buf = self._buf
         buf.extend(data)
         out: list[RadarReport] = []
-        while True:
-            start = buf.find(HEADER)
-            if start < 0:
-                keep = 3  # a header may be split across reads
-                if len(buf) > keep:
-                    self.stats["garbage_bytes"] += len(buf) - keep
-                    del buf[:-keep]
-                break
-            if start:
-                self.stats["garbage_bytes"] += start
-                del buf[:start]
+        while self.skip_to(HEADER):  # a header split across reads waits for its rest
             if len(buf) < 6:
                 break
             (length,) = struct.unpack_from("<H", buf, 4)

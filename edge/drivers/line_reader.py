@@ -16,7 +16,7 @@ from collections import deque
 
 from edge.drivers.base import (
     DEFAULT_UID_DIGITS,
-    HoldOff,
+    CardStreamDecoder,
     SerialBadgeReader,
     normalise_uid,
     uid_from_int,
@@ -28,7 +28,7 @@ MAX_LINE = 256
 DEFAULT_PATTERNS = {"hex": r"[0-9A-Fa-f]{4,20}", "decimal": r"\d{3,20}"}
 
 
-class LineDecoder:
+class LineDecoder(CardStreamDecoder):
     """Pure decoder: `feed(bytes, t)` returns the new taps completed by those bytes."""
 
     def __init__(
@@ -44,19 +44,9 @@ class LineDecoder:
         self.regex = re.compile(pattern or DEFAULT_PATTERNS[number_format])
         self.number_format = number_format
         self.uid_digits = uid_digits
-        self.hold = HoldOff(hold_off_s)
-        self._buf = bytearray()
+        super().__init__(hold_off_s)
         self.stats = {"lines": 0, "taps": 0, "bad_lines": 0, "overlong": 0}
         self.rejected: deque[tuple[str, str]] = deque(maxlen=20)  # (line, reason), for diagnostics
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held back waiting for the rest of a frame (bounded: tests and fuzzers check it)."""
-        return len(self._buf)
-
-    @property
-    def repeats(self) -> int:
-        return self.hold.repeats
 
     def parse_line(self, line: str) -> str:
         """One line -> canonical UID, or ValueError saying why not."""

@@ -9,9 +9,10 @@ resynchronising on the next STX; frames with a bad checksum are rejected and cou
 
 from __future__ import annotations
 
-from edge.drivers.base import DEFAULT_UID_DIGITS, HoldOff, SerialBadgeReader
+from edge.drivers.base import DEFAULT_UID_DIGITS, CardStreamDecoder, SerialBadgeReader
 
 STX, ETX = 0x02, 0x03
+STX_BYTE = bytes([STX])
 FRAME_LEN = 14
 _HEX = frozenset(b"0123456789ABCDEFabcdef")
 
@@ -36,36 +37,18 @@ def encode_frame(uid: str) -> bytes:
     return bytes([STX]) + uid.upper().encode() + f"{x:02X}".encode() + bytes([ETX])
 
 
-class Rdm6300Decoder:
+class Rdm6300Decoder(CardStreamDecoder):
     """Pure decoder: `feed(bytes, t)` returns the new taps (canonical UIDs) those bytes end."""
 
     def __init__(self, hold_off_s: float = 2.0) -> None:
-        self.hold = HoldOff(hold_off_s)
-        self._buf = bytearray()
-        self.stats = {"frames": 0, "taps": 0, "bad_checksum": 0, "garbage_bytes": 0}
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held back waiting for the rest of a frame (bounded: tests and fuzzers check it)."""
-        return len(self._buf)
-
-    @property
-    def repeats(self) -> int:
-        return self.hold.repeats
+        super().__init__(hold_off_s)
+        self.stats.update(frames=0, taps=0, bad_checksum=0)
 
     def feed(self, data: bytes, t: float) -> list[str]:
         buf = self._buf
         buf.extend(data)
         taps: list[str] = []
-        while buf:
-            start = buf.find(STX)
-            if start < 0:
-                self.stats["garbage_bytes"] += len(buf)
-                buf.clear()
-                break
-            if start:
-                self.stats["garbage_bytes"] += start
-                del buf[:start]
+        while self.skip_to(STX_BYTE):
             if len(buf) < FRAME_LEN:
                 break  # wait for the rest of a split frame
             frame = bytes(buf[:FRAME_LEN])

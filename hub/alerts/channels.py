@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_plus
 
-from hub.alerts.config import Channel
+from hub.alerts.alerts_toml import Channel
 
 
 @dataclass(frozen=True)

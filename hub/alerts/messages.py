@@ -1,23 +1,20 @@
 """The words of an alert, in the site's language (alerts.toml `language`, zh-CN by default).
 
-Rule names come from the web UI's catalogs (kiosk_ui/translations, keys `kind.<kind>`) so a
-lead reads the same words in the chat as in the console; the few words around them are here.
+Rule names come from the catalogue of violation kinds the web UI also speaks
+(hub.violation_kinds), so a lead reads the same words in the chat as in the console; the few
+words around them are here.
 An unknown badge has no agent: its UID is shown masked (hub.privacy), never in full.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from hub.alerts.channels import Message
 from hub.privacy import mask_uid
 from hub.site import Site
-
-_CATALOGS = Path(__file__).resolve().parents[2] / "kiosk_ui" / "translations"
+from hub.violation_kinds import kind_name
 
 WORDS: dict[str, dict[str, str]] = {
     "zh_CN": {
@@ -37,17 +34,9 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 
-@cache
-def _catalog(lang: str) -> dict[str, str]:
-    try:
-        return json.loads((_CATALOGS / f"{lang}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 def rule_name(lang: str, rule: str, kind: str) -> str:
     """'擅自离岗 (AWAY-UNATTENDED)': the console's word for the kind, with the rule id."""
-    name = _catalog(lang).get(f"kind.{kind}")
+    name = kind_name(kind, lang)
     return f"{name} ({rule})" if name else f"{kind} ({rule})"
 
 
@@ -55,7 +44,7 @@ def who(site: Site, v: dict[str, Any], lang: str) -> str:
     """The agent's name and number, or the masked UID of an unknown badge."""
     emp = v.get("agent")
     if emp:
-        agent = next((a for a in site.agents if a.employee_no == emp), None)
+        agent = site.agent(emp)
         return f"{agent.name} ({emp})" if agent else str(emp)
     uid = (v.get("details") or {}).get("uid")
     if isinstance(uid, str) and uid:

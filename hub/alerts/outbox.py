@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 from edge.clock import Clock
-from hub.alerts.config import AlertsConfig, hours_end, in_hours
+from hub.alerts.alerts_toml import AlertsConfig, hours_end, in_hours
 from hub.alerts.routes import channels_for
 from hub.site import Site
 from hub.store.alerts import AlertStore, NewAlert

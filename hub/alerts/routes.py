@@ -12,7 +12,7 @@ import datetime as dt
 import fnmatch
 from typing import Any
 
-from hub.alerts.config import SEVERITY_RANK, AlertsConfig, in_hours
+from hub.alerts.alerts_toml import SEVERITY_RANK, AlertsConfig, in_hours
 
 SEVERITY: dict[str, str] = {
     "BADGE-UNKNOWN": "critical", "BADGE-SHARED": "critical", "BADGE-TAILGATE": "critical",

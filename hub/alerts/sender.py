@@ -24,8 +24,8 @@ import urllib.request
 from collections.abc import Callable
 
 from edge.clock import Clock
+from hub.alerts.alerts_toml import AlertsConfig, in_hours
 from hub.alerts.channels import Message, Request, build_request, response_error
-from hub.alerts.config import AlertsConfig, in_hours
 from hub.alerts.messages import compose, compose_digest
 from hub.alerts.routes import severity
 from hub.alerts.summary import KIND as SUMMARY

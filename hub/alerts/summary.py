@@ -21,8 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from edge.clock import Clock
+from hub.alerts.alerts_toml import AlertsConfig
 from hub.alerts.channels import Message
-from hub.alerts.config import AlertsConfig
 from hub.exports.labels import rule_name
 from hub.site import Site
 from hub.store import Store

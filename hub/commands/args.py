@@ -9,6 +9,7 @@ import datetime as dt
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -91,27 +92,25 @@ def iso_time(value: str) -> dt.datetime:
         raise argparse.ArgumentTypeError(f"expected an ISO time (2027-02-07T08:00), got {value!r}") from None
 
 
+def _there(value: str, is_there: Callable[[Path], bool], what: str) -> Path:
+    path = Path(value)
+    if not is_there(path):
+        raise argparse.ArgumentTypeError(f"no {what} {value!r}")
+    return path
+
+
 def folder(value: str) -> Path:
     """An existing folder."""
-    path = Path(value)
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"no folder {value!r}")
-    return path
+    return _there(value, Path.is_dir, "folder")
 
 
 def existing_path(value: str) -> Path:
     """An existing file or folder."""
-    path = Path(value)
-    if not path.exists():
-        raise argparse.ArgumentTypeError(f"no file or folder {value!r}")
-    return path
+    return _there(value, Path.exists, "file or folder")
 
 
 def existing_file(value: str) -> Path:
-    path = Path(value)
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no file {value!r}")
-    return path
+    return _there(value, Path.is_file, "file")
 
 
 def out_file(value: str) -> str:
@@ -177,7 +176,7 @@ def load_site_arg(arg: Path | str | None):
 
 def open_site_store(args: argparse.Namespace, *, existing_db: bool = False):
     """(site, store) of `--site` and `--db`; `existing_db`: reading commands refuse to create one."""
-    from hub.exceptions import NoDatabaseError
+    from hub.errors import NoDatabaseError
     from hub.store import Store
 
     site = load_site_arg(args.site)

@@ -1,6 +1,6 @@
 """Rule engine subcommands: `hub rebuild`, `roster import`, `badge revoke|replace`, `lead ...`.
 
-`floorwatch hub` (hub/commands/core.py) runs the hub; this module gives it an optional action,
+`floorwatch hub` (hub/commands/serve.py) runs the hub; this module gives it an optional action,
 `floorwatch hub rebuild --db --site`, by extending the parser core registered (so core keeps
 owning `hub` itself).
 """
@@ -206,26 +206,34 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     return _act(args, action, RosterError)
 
 
-def cmd_badge_revoke(args: argparse.Namespace) -> int:
-    from hub.roster.changes import BadgeError, badge_time, revoke_badge
+def _badge_change(args: argparse.Namespace, change) -> int:
+    """A badge command: `change(site, store, now_ms, at_ms)` from `--at` (site time; default now)
+    gives the line to print."""
+    from hub.roster.changes import BadgeError, badge_time
 
     def action(site, store) -> str:
         now = _now_ms()
-        at = badge_time(site, args.at and args.at.isoformat(), now)
-        audit = revoke_badge(site, store, args.uid, actor=args.by, reason=args.reason, now_ms=now, at_ms=at)
-        return f"revoked {args.uid.upper()} from {_site_time(site, at)} (audit {audit})"
+        return change(site, store, now, badge_time(site, args.at and args.at.isoformat(), now))
 
     return _act(args, action, BadgeError)
 
 
-def cmd_badge_replace(args: argparse.Namespace) -> int:
-    from hub.roster.changes import BadgeError, badge_time, replace_badge
+def cmd_badge_revoke(args: argparse.Namespace) -> int:
+    from hub.roster.changes import revoke_badge
 
-    def action(site, store) -> str:
-        now = _now_ms()
-        at = badge_time(site, args.at and args.at.isoformat(), now)
+    def revoke(site, store, now: int, at: int) -> str:
+        audit = revoke_badge(site, store, args.uid, actor=args.by, reason=args.reason, now_ms=now, at_ms=at)
+        return f"revoked {args.uid.upper()} from {_site_time(site, at)} (audit {audit})"
+
+    return _badge_change(args, revoke)
+
+
+def cmd_badge_replace(args: argparse.Namespace) -> int:
+    from hub.roster.changes import replace_badge
+
+    def replace(site, store, now: int, at: int) -> str:
         audit = replace_badge(site, store, args.employee_no, args.new_uid, old_uid=args.old, actor=args.by,
                               now_ms=now, at_ms=at)
         return f"{args.employee_no} carries {args.new_uid.upper()} from {_site_time(site, at)} (audit {audit})"
 
-    return _act(args, action, BadgeError)
+    return _badge_change(args, replace)

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _write(rendered, out: str, audit, progress: Progress) -> int | None:
     """Write the export and audit it (see _audited); the byte count, or None when auditing failed."""
-    from hub.exceptions import AuditError
+    from hub.errors import AuditError
     from hub.exports import write_file
 
     try:
@@ -61,7 +61,7 @@ def _audited(store, target: str, details: dict):
     an export that cannot be audited leaves no file."""
     import time
 
-    from hub.exceptions import AuditError
+    from hub.errors import AuditError
     from hub.store.access import AuthStore
 
     def audit() -> None:

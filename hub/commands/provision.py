@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
-    from hub.exceptions import HubError
+    from hub.errors import HubError
     from hub.provisioning import ProvisionOptions, provision
 
     site = load_site_arg(args.site)

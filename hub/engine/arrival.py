@@ -4,9 +4,9 @@ them owns."""
 
 from __future__ import annotations
 
-from hub.engine.calendar import ARRIVAL_LOOKBACK_MS
 from hub.engine.context import Ctx
 from hub.engine.facts import Fact
+from hub.engine.site_time import ARRIVAL_LOOKBACK_MS
 
 
 def arrival_taps(ctx: Ctx, emp: str) -> dict[tuple, Fact]:

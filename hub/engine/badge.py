@@ -12,10 +12,10 @@ import datetime as dt
 from typing import Any
 
 from hub.engine.arrival import arrival_taps, minutes_before
-from hub.engine.calendar import day_bounds, local_time_str
 from hub.engine.context import INF, Ctx, Session, rid
 from hub.engine.facts import Fact
 from hub.engine.plans import Duty
+from hub.engine.site_time import day_bounds, local_time_str
 
 
 def wrong_seat(ctx: Ctx, duty: Duty, sessions: list[Session]) -> list[dict[str, Any]]:

@@ -14,9 +14,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, local_date
 from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack, Timeline
 from hub.engine.plans import Duty, Plans
+from hub.engine.site_time import ARRIVAL_LOOKBACK_MS, local_date
 from hub.site import Site
 
 INF = 1 << 62

@@ -38,10 +38,10 @@ from typing import Any
 from edge import wire
 from edge.clock import Clock
 from hub.engine import badge, devices, equipment, facilities, rollcall
-from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, HOUR_MS, local_date
 from hub.engine.context import Ctx, Facts, Limits, Statics
 from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack
 from hub.engine.plans import Plans
+from hub.engine.site_time import ARRIVAL_LOOKBACK_MS, HOUR_MS, local_date
 from hub.roster.effective import install as install_roster
 from hub.site import Site
 from hub.store import LoggedInput, Store, StoredEvent

@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from hub.engine.calendar import day_bounds
 from hub.engine.context import Ctx
+from hub.engine.site_time import day_bounds
 
 
 def device_unit(ctx: Ctx, device: str, date: str) -> dict[str, list[dict[str, Any]]]:

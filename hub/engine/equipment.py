@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.engine.calendar import ARRIVAL_LOOKBACK_MS
 from hub.engine.context import Ctx, rid
+from hub.engine.site_time import ARRIVAL_LOOKBACK_MS
 
 
 def split_cents(total: float, n: int) -> list[float]:

@@ -24,8 +24,8 @@ from typing import Any
 
 from edge import wire
 from hub.engine import away
-from hub.engine.calendar import local_ms
 from hub.engine.context import INF, Ctx
+from hub.engine.site_time import local_ms
 
 
 def opening_window(ctx: Ctx, date: str) -> tuple[int, int]:

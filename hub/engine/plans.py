@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.cards import CardIndex, parse_card, tap_key
-from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, shift_key, shift_window, slot_ms
+from hub.engine.site_time import ARRIVAL_LOOKBACK_MS, shift_key, shift_window, slot_ms
 from hub.site import Agent, Site
 from hub.store.derived import DerivedStore
 

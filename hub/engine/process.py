@@ -23,7 +23,7 @@ import threading
 from typing import Any
 
 from hub.engine.core import Outcome, progress_of
-from hub.exceptions import EngineError, HubError
+from hub.errors import EngineError, HubError
 from hub.site import Site
 from hub.store import Store
 

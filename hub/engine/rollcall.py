@@ -17,10 +17,10 @@ from typing import Any
 
 from hub.engine import away, badge
 from hub.engine.arrival import arrival_taps, minutes_before
-from hub.engine.calendar import ARRIVAL_LOOKBACK_MS, local_date, shift_window
 from hub.engine.context import Ctx, Session
 from hub.engine.facts import Fact
 from hub.engine.plans import Duty
+from hub.engine.site_time import ARRIVAL_LOOKBACK_MS, local_date, shift_window
 
 
 @dataclass
@@ -226,7 +226,7 @@ def free_unit(ctx: Ctx, emp: str, date: str) -> UnitResult:
     if agent is None:
         return res
     day = dt.date.fromisoformat(date)
-    from hub.engine.calendar import day_bounds  # noqa: PLC0415 - small helper, local use
+    from hub.engine.site_time import day_bounds  # noqa: PLC0415 - small helper, local use
 
     d0, d1 = day_bounds(day, ctx.tz)
     sessions = [s for s in ctx.agent_sessions(emp, d0, d1) if d0 <= s.start < d1

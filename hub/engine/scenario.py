@@ -22,8 +22,8 @@ from typing import Any
 from edge import wire
 from edge.clock import ManualClock
 from hub.cards import seen_uid
-from hub.engine.calendar import local_ms
 from hub.engine.core import Engine, Outcome
+from hub.engine.site_time import local_ms
 from hub.site import Site, load_site
 from hub.sitegen import card_id, generate_site
 from hub.store import IncomingEvent, Store

@@ -56,20 +56,21 @@ def parse_date(param: str, raw: str | None) -> dt.date:
         raise ExportParamError(param, f"not a valid date: {exc}") from None
 
 
-def parse_agent(raw: str | None, param: str = "agent") -> str | None:
+def _matching(raw: str | None, pattern: re.Pattern[str], param: str, reason: str) -> str | None:
+    """`raw` when it matches, None when it is absent or empty; otherwise the parameter's error."""
     if raw is None or raw == "":
         return None
-    if not _EMPLOYEE_RE.match(raw):
-        raise ExportParamError(param, "not an employee number (letters, digits, . _ -; at most 32)")
+    if not pattern.match(raw):
+        raise ExportParamError(param, reason)
     return raw
+
+
+def parse_agent(raw: str | None, param: str = "agent") -> str | None:
+    return _matching(raw, _EMPLOYEE_RE, param, "not an employee number (letters, digits, . _ -; at most 32)")
 
 
 def parse_team(raw: str | None, param: str = "team") -> str | None:
-    if raw is None or raw == "":
-        return None
-    if not _TEAM_RE.match(raw):
-        raise ExportParamError(param, "not a team name (letters, digits, space . _ -; at most 32)")
-    return raw
+    return _matching(raw, _TEAM_RE, param, "not a team name (letters, digits, space . _ -; at most 32)")
 
 
 def parse_choice(param: str, raw: str | None, choices: tuple[str, ...], default: str | None = None) -> str:

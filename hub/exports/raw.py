@@ -20,8 +20,10 @@ from hub.store.reports import ReportReader
 EVIDENCE_BATCH = 200
 
 
-def agents_by_no(site: Site) -> dict[str, Agent]:
-    return {a.employee_no: a for a in site.agents}
+def name_and_team(row: dict[str, Any], agent: Agent | None) -> None:
+    """The person's name and team on a row about them (none for a stranger's card)."""
+    row["name"] = agent.name if agent else None
+    row["team"] = agent.team if agent else None
 
 
 def selected_employees(site: Site, q: ExportQuery) -> set[str] | None:
@@ -76,8 +78,7 @@ def tap_rows(site: Site, store: Store, q: ExportQuery) -> Iterator[dict[str, Any
             row["place"] = dev.place if dev else None
             row["place_kind"] = dev.role if dev else None
             row["employee_no"] = agent.employee_no if agent else None
-            row["name"] = agent.name if agent else None
-            row["team"] = agent.team if agent else None
+            name_and_team(row, agent)
             yield row
 
 
@@ -98,17 +99,14 @@ OCCUPANCY_COLUMNS = [
 
 
 def occupancy_rows(site: Site, store: Store, q: ExportQuery) -> Iterator[dict[str, Any]]:
-    people = agents_by_no(site)
     zones = {s.id: s.zone for s in site.info.seats}
     wanted = selected_employees(site, q)
     lo, hi = q.utc_ms_range(site.tz)
     with ReportReader(store) as reader:
         for row in reader.occupancy_intervals(lo, hi, occupied_by=sorted(wanted) if wanted is not None else None):
-            agent = people.get(row.get("occupied_by") or "")
             row["zone"] = zones.get(row.get("seat") or "")
             row["minutes"] = _minutes(row.get("start"), row.get("end"))
-            row["name"] = agent.name if agent else None
-            row["team"] = agent.team if agent else None
+            name_and_team(row, site.agent(row.get("occupied_by") or ""))
             yield row
 
 
@@ -159,7 +157,6 @@ def describe_event(ev: dict[str, Any], site: Site) -> str:
 
 
 def violation_rows(site: Site, store: Store, q: ExportQuery, lang: str = "zh") -> Iterator[dict[str, Any]]:
-    people = agents_by_no(site)
     employees = [q.agent] if q.agent else None
 
     def enrich(batch: list[dict[str, Any]], reader: ReportReader) -> Iterator[dict[str, Any]]:
@@ -170,7 +167,7 @@ def violation_rows(site: Site, store: Store, q: ExportQuery, lang: str = "zh") -
         events = reader.evidence_events(ids, near) if ids else {}
         for v in batch:
             found = [events[e] for e in v["evidence"] if e in events]
-            yield decorate_violation(v, site, people, lang, found)
+            yield decorate_violation(v, site, lang, found)
 
     with ReportReader(store) as reader:
         batch: list[dict[str, Any]] = []
@@ -183,11 +180,9 @@ def violation_rows(site: Site, store: Store, q: ExportQuery, lang: str = "zh") -
             yield from enrich(batch, reader)
 
 
-def decorate_violation(
-    v: dict[str, Any], site: Site, people: dict[str, Agent], lang: str, evidence: list[dict[str, Any]]
-) -> dict[str, Any]:
+def decorate_violation(v: dict[str, Any], site: Site, lang: str, evidence: list[dict[str, Any]]) -> dict[str, Any]:
     """Add names, points charged, duration and resolved evidence to a violations row."""
-    agent = people.get(v.get("employee_no") or "")
+    agent = site.agent(v.get("employee_no") or "")
     v["name"] = agent.name if agent else None
     if not v.get("team") and agent:
         v["team"] = agent.team
@@ -227,7 +222,6 @@ INCIDENT_COLUMNS = [
 def incident_rows(site: Site, store: Store, q: ExportQuery) -> Iterator[dict[str, Any]]:
     from hub.assess import incident_charges  # the one place compensation is computed
 
-    people = agents_by_no(site)
     kind_names = {p.kind: p.name for p in site.prices}
     wanted = selected_employees(site, q)
     lo, hi = q.utc_ms_range(site.tz)
@@ -238,7 +232,7 @@ def incident_rows(site: Site, store: Store, q: ExportQuery) -> Iterator[dict[str
                 continue
             row["kind_name"] = kind_names.get(row.get("kind") or "")
             row["charges"] = [
-                f"{c.employee_no} {people[c.employee_no].name if c.employee_no in people else ''} {c.amount:.2f}".replace("  ", " ")
+                f"{c.employee_no} {getattr(site.agent(c.employee_no), 'name', '')} {c.amount:.2f}".replace("  ", " ")
                 for c in charges
             ]
             yield row

@@ -1,6 +1,6 @@
 """A streaming XLSX (SpreadsheetML) writer: rows go out as XML text into a zip, one row at a time.
 
-Chosen by measurement (bench/export.py --compare-xlsx; bench/RESULTS.md): for the 60k-row month
+Chosen by measurement (bench/export_speed.py --compare-xlsx; bench/RESULTS.md): for the 60k-row month
 of attendance, openpyxl's write-only mode with lxml took 10 s and XlsxWriter's constant_memory
 mode 8.9 s, both dominated by building a cell object per value; writing the XML text directly
 took about a tenth of that. The format needed here is small: inline strings (no shared-string

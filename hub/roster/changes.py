@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edge.exceptions import ConfigError
 from hub.cards import CardForm, clashes, parse_card
+from hub.errors import InputError
 from hub.site import RosterEntry, Site
 from hub.sitecsv import read_csv_rows
 from hub.store import Store
@@ -29,10 +30,8 @@ class RosterError(ValueError):
         super().__init__("\n".join(str(e) for e in errors))
 
 
-class BadgeError(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        self.field, self.reason = field, reason
-        super().__init__(f"{field}: {reason}")
+class BadgeError(InputError):
+    """A badge change (revoke, replace, bind) that cannot be made."""
 
 
 @dataclass
@@ -231,7 +230,7 @@ def plan_binding(site: Site, derived: DerivedStore, employee_no: str, card: Card
     card the agent holds changes nothing. A card some reader of the site cannot tell from another
     known card (active or revoked: a revoked card still exists) is refused, naming the other card's
     agent and the reader."""
-    agent = next((a for a in site.agents if a.employee_no == employee_no), None)
+    agent = site.agent(employee_no)
     if agent is None:
         raise BadgeError("employee_no", f"unknown employee_no {employee_no!r}")
     new = card.text

@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from hub.roster.config import RosterConfig, load_roster_config
 from hub.roster.patterns import REST, Rotation
+from hub.roster.roster_files import RosterConfig, load_roster_config
 
 
 def rotation_rows(config: RosterConfig, day: dt.date, shifts: set[str],

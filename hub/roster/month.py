@@ -12,9 +12,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from hub.roster.config import load_roster_config
 from hub.roster.patterns import REST
 from hub.roster.planner import METRICS, Carried, MonthPlan, month_days, plan_month, summary
+from hub.roster.roster_files import load_roster_config
 
 _METHODS = {"cpsat": "OR-Tools CP-SAT, hub/roster/restsolver.py",
             "greedy": "the greedy of hub/roster/restdays.py; install ortools for CP-SAT"}

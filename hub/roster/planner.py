@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.roster import restsolver
-from hub.roster.config import RosterConfig
 from hub.roster.patterns import REST, Pattern, Rotation
 from hub.roster.restdays import Agent, Coverage, place_rests
+from hub.roster.roster_files import RosterConfig
 
 METRICS = ("holiday", "weekend", "evening")
 

@@ -14,10 +14,10 @@ import hashlib
 import json
 from typing import Any
 
-from hub.roster.config import load_roster_config
 from hub.roster.effective import install
 from hub.roster.patterns import REST
 from hub.roster.planner import METRICS, MonthPlan, month_days, shift_hours
+from hub.roster.roster_files import load_roster_config
 from hub.store.derived import DerivedStore
 from hub.store.rosters import RosterStore
 

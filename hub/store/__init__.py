@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import sqlite_utils
 
-from hub.exceptions import StoreError
+from hub.errors import StoreError
 from hub.store.audit import create_audit_table
 
 SCHEMA_VERSION = 2  # 2: the ordered input log (input_log)

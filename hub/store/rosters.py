@@ -64,39 +64,35 @@ class RosterStore:
     def _marks(items: list) -> str:
         return ",".join("?" * len(items))
 
+    def _on_dates(self, select: str, dates: Iterable[str], tail: str = "",
+                  more: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """`select ... WHERE date IN (dates)` + `tail` (its `more` arguments); no query for no dates."""
+        ds = sorted(set(dates))
+        if not ds:
+            return []
+        return self._rows(f"{select} WHERE date IN ({self._marks(ds)}){tail}", [*ds, *more])
+
     # ------------------------------------------------------------ reads
 
     def imported_dates(self, dates: Iterable[str]) -> set[str]:
         """Dates whose roster holds rows from a file or a lead (the model leaves them alone)."""
-        ds = sorted(set(dates))
-        if not ds:
-            return set()
-        sql = (f"SELECT DISTINCT date FROM roster WHERE date IN ({self._marks(ds)})"
-               f" AND coalesce(source, '') NOT IN ({self._marks(list(MANAGED))})")
-        return {r["date"] for r in self._rows(sql, [*ds, *MANAGED])}
+        return {r["date"] for r in self._on_dates("SELECT DISTINCT date FROM roster", dates,
+                                                  f" AND coalesce(source, '') NOT IN ({self._marks(list(MANAGED))})",
+                                                  MANAGED)}
 
     def published(self, dates: Iterable[str]) -> set[str]:
-        ds = sorted(set(dates))
-        if not ds:
-            return set()
-        return {r["date"] for r in self._rows(f"SELECT date FROM roster_published WHERE date IN ({self._marks(ds)})", ds)}
+        return {r["date"] for r in self._on_dates("SELECT date FROM roster_published", dates)}
 
     def published_months(self) -> list[str]:
         return [r["month"] for r in self._rows("SELECT DISTINCT month FROM roster_published ORDER BY month")]
 
     def cells(self, dates: Iterable[str]) -> list[dict[str, Any]]:
-        ds = sorted(set(dates))
-        if not ds:
-            return []
-        return self._rows(f"SELECT date, employee_no, shift, seat, meal_start FROM roster_cells"
-                          f" WHERE date IN ({self._marks(ds)}) ORDER BY date, employee_no", ds)
+        return self._on_dates("SELECT date, employee_no, shift, seat, meal_start FROM roster_cells", dates,
+                              " ORDER BY date, employee_no")
 
     def overrides(self, dates: Iterable[str]) -> list[dict[str, Any]]:
-        ds = sorted(set(dates))
-        if not ds:
-            return []
-        return self._rows(f'SELECT id, date, employee_no, kind, shift, seat, reason, "by", at FROM roster_overrides'
-                          f" WHERE date IN ({self._marks(ds)}) ORDER BY id", ds)
+        return self._on_dates('SELECT id, date, employee_no, kind, shift, seat, reason, "by", at FROM roster_overrides',
+                              dates, " ORDER BY id")
 
     def phases(self, month: str) -> dict[str, dict[str, Any]]:
         return {r["employee_no"]: r for r in self._rows(
@@ -110,11 +106,8 @@ class RosterStore:
 
     def swap_forms(self, dates: Iterable[str]) -> list[dict[str, Any]]:
         """The signed forms kept for swaps on these dates (no content)."""
-        ds = sorted(set(dates))
-        if not ds:
-            return []
-        return self._rows(f'SELECT date, shift, from_employee_no, sha256, media_type, size, "by", at FROM swap_forms'
-                          f" WHERE date IN ({self._marks(ds)}) ORDER BY id", ds)
+        return self._on_dates('SELECT date, shift, from_employee_no, sha256, media_type, size, "by", at FROM swap_forms',
+                              dates, " ORDER BY id")
 
     def swap_form(self, sha256: str) -> dict[str, Any] | None:
         """One kept form with its content, by sha256."""
@@ -132,12 +125,8 @@ class RosterStore:
         return rows[0]["month"], {r["employee_no"]: r for r in rows}
 
     def managed_rows(self, dates: Iterable[str]) -> list[dict[str, Any]]:
-        ds = sorted(set(dates))
-        if not ds:
-            return []
-        return self._rows(f"SELECT date, employee_no, shift, seat, meal_start, source FROM roster"
-                          f" WHERE date IN ({self._marks(ds)}) AND source IN ({self._marks(list(MANAGED))})",
-                          [*ds, *MANAGED])
+        return self._on_dates("SELECT date, employee_no, shift, seat, meal_start, source FROM roster", dates,
+                              f" AND source IN ({self._marks(list(MANAGED))})", MANAGED)
 
     # ------------------------------------------------------------ writes
 

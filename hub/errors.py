@@ -38,3 +38,13 @@ class AuditError(HubError):
 
 class EngineError(HubError, RuntimeError):
     """The rule engine's process ended, failed a call or did not answer in time."""
+
+
+class InputError(ValueError):
+    """A request refused for one of its inputs: `field` names it, `reason` says why (the CLI
+    prints both, the API answers them as a 400). Lead actions, badge changes and enrolment each
+    have their own subclass."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")

@@ -17,7 +17,7 @@ The XLSX writer was chosen by measurement: `--xlsx-writers` also writes the mont
 through openpyxl's write-only mode (with lxml) and XlsxWriter's constant_memory mode, the same
 rows and cell types, next to hub.exports.xlsx.
 
-    python bench/export.py [--agents 2000] [--days 30] [--formats csv,xlsx,json] [--xlsx-writers]
+    python bench/export_speed.py [--agents 2000] [--days 30] [--formats csv,xlsx,json] [--xlsx-writers]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ FIRST = dt.date(2026, 11, 1)
 
 
 def build(root: Path, agents: int, days: int) -> tuple[Path, Path]:
-    from hub.engine.calendar import local_ms
+    from hub.engine.site_time import local_ms
     from hub.site import load_site
     from hub.sitegen import generate_site
     from hub.store import IncomingEvent, Store

@@ -9,7 +9,7 @@ private mosquitto (the situation after an outage: a hub restarting into 10k+ wai
 Live: the consumer is connected and 4 publishers (mosquitto_pub -l, QoS 1, one device each)
 send N events between them as fast as they can; time from their start until all N are consumed.
 
-    python bench/ingest.py [--events 50000] [--protocol 3.1.1|5] [--mode backlog,live]
+    python bench/ingest_throughput.py [--events 50000] [--protocol 3.1.1|5] [--mode backlog,live]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hub.commands import args as types
 from hub.commands.args import add_db, add_site, site_dir
-from hub.exceptions import SiteConfigError
+from hub.errors import SiteConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -99,7 +99,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{len(site.info.doors)} doors, {len(site.info.kiosks)} kiosks, {len(site.devices)} devices, "
         f"{len(site.agents)} agents, {len(site.equipment)} equipment tags, {len(site.roster)} roster rows"
     )
-    from hub.roster.config import roster_warnings
+    from hub.roster.roster_files import roster_warnings
 
     for warning in roster_warnings(site):
         print(f"warning: {warning}", file=sys.stderr)

@@ -1,5 +1,5 @@
 """The month at a glance (issue 15, item 3): what a manager wants to see of a month, computed
-from the engine's derived tables (queries in hub.store.analytics) and the assessment
+from the engine's derived tables (queries in hub.store.month_aggregates) and the assessment
 (hub.assess), so every number is one the exports and `floorwatch assess` also give.
 
   punctuality    per team per day: shifts on time, late (roll-call late or late), absent, on leave
@@ -22,7 +22,7 @@ from hub.months import day_start_ms, month_end, parse_month
 from hub.roster.calendar import load_calendar
 from hub.site import Site
 from hub.store import Store
-from hub.store.analytics import OVERUSE_RULES, AnalyticsReader
+from hub.store.month_aggregates import OVERUSE_RULES, AnalyticsReader
 
 LATE = ("roll_call_late", "late")
 PUNCTUALITY = ("on_time", "late", "absent", "leave")

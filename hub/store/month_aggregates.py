@@ -1,4 +1,4 @@
-"""SQL of the month at a glance (hub.analytics): small aggregate reads of the engine's derived
+"""SQL of the month at a glance (hub.month_at_glance): small aggregate reads of the engine's derived
 tables for one date range, on the same read-only snapshot the exports use (ReportReader), so
 the charts and /api/attendance or `floorwatch assess` read the same rows.
 
