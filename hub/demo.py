@@ -98,7 +98,7 @@ def run_demo(root: Path | None = None, *, web_port: int = 8080, speed: float = 6
     if at is None:
         first = first_shift_start_ms(site, opens.day)
         at = first - OPENS_BEFORE_MIN * 60_000 if first is not None else wire.now_ms()
-    clock = ScaledClock(at, speed)
+    clock = ScaledClock(at, speed, held=True)  # runs once the floor is up: starting takes no demo time
     floor = SimFloor(site, mqtt.host, mqtt.port, spool_dir=root / "spool", speed=speed, clock=clock)
     hub = HubService(site, store, broker_host=mqtt.host, broker_port=mqtt.port, clock=floor.clock).start()
     try:
@@ -106,6 +106,7 @@ def run_demo(root: Path | None = None, *, web_port: int = 8080, speed: float = 6
     except OSError:
         server = serve_web(hub, "127.0.0.1", 0)  # the port is taken: any free one
     floor.start()
+    clock.run()
     print(f"web: {server.url}/", flush=True)
     print(f"mqtt: {mqtt.host}:{mqtt.port} ({mqtt.kind})", flush=True)
     print(f"database: {db_path}", flush=True)

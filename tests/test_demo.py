@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -162,6 +163,13 @@ def test_demo_judges_roll_call_on_any_day_in_any_host_zone(tmp_path, start, host
     info = start_demo(tmp_path, "--start", start, "--speed", SPEED, env={"TZ": host_tz})
     try:
         assert_demo_judges(info, {site_day})
+        # the floor opens when the demo says it does: starting the hub, web app and agents takes
+        # no demo time (at 300x a few seconds of start-up would eat half an hour of the morning)
+        day, _, hhmm = info["lines"]["clock"].split()[:3]
+        opened = dt.datetime.combine(dt.date.fromisoformat(day), dt.time.fromisoformat(hhmm), SITE_TZ)
+        with sqlite3.connect(f"file:{info['db']}?mode=ro", uri=True) as db:
+            first = db.execute("SELECT min(ts) FROM events").fetchone()[0]
+        assert 0 <= first - opened.timestamp() * 1000 <= 60_000, (first, opened)
     finally:
         stop_demo(info)
 
