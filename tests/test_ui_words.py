@@ -7,6 +7,7 @@ absent agents, empty zones, breaks)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 import urllib.request
@@ -56,6 +57,14 @@ def open_page(browser, demo: dict, path: str, lang: str, viewport=(1280, 800)):
     return page
 
 
+def zone_empty(demo: dict) -> list[dict]:
+    """The demo day's FAC-ZONE-EMPTY violations, from the API."""
+    req = urllib.request.Request(f"{demo['web']}/api/violations?rule=FAC-ZONE-EMPTY&from={DAY}&to={DAY}",
+                                 headers={"Authorization": f"Bearer {demo['token']}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.load(resp)
+
+
 def check(page, what: str) -> None:
     assert visible_words(page) == [], f"{what} shows a programming word to a person"
     assert page.js_errors == [], f"{what}: {page.js_errors}"
@@ -89,8 +98,12 @@ def test_floor_console_assessment_and_home_show_no_programming_words(browser, de
 
         page = open_page(browser, demo, "/console", lang, (1920, 1080))
         page.wait_for_function("document.body.dataset.live === 'open'")
-        page.wait_for_selector('#violations li[data-rule="FAC-ZONE-EMPTY"]')
-        assert re.search(r"Zone [AB]", page.inner_text('#violations li[data-rule="FAC-ZONE-EMPTY"] >> nth=0'))
+        page.wait_for_selector("#violations li[data-rule]")
+        # a zone's words ("Zone A"), when the random floor left a zone empty long enough; under
+        # load the floor may be seated before the 15 minutes are up, and then there is none
+        if zone_empty(demo):
+            page.wait_for_selector('#violations li[data-rule="FAC-ZONE-EMPTY"]')
+            assert re.search(r"Zone [AB]", page.inner_text('#violations li[data-rule="FAC-ZONE-EMPTY"] >> nth=0'))
         page.wait_for_selector('#board [data-status="on_time"] li')  # judged (the demo floor is random: maybe nobody is absent)
         ev = page.locator("#violations .ev-btn").first
         if ev.count():
