@@ -31,6 +31,7 @@ import logging
 import os
 import queue
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +53,7 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 FRESH_TAP_MS = 30_000  # a tap whose device time is this close to its receipt: a person at the reader now
 
 
-@dataclass
+@dataclass(slots=True)
 class _Received:
     mid: int
     qos: int
@@ -328,7 +329,7 @@ class Ingest:
             except WireError as exc:
                 bad.append((m.received, m.topic, m.payload, f"{exc.field}: {exc.reason}"))
         reused: list[tuple[IncomingEvent, str]] = []
-        stored = self.store.append_inputs(inputs, reused) if inputs else []
+        stored = self.store.append_inputs(inputs, reused, seen) if inputs else []
         bad += [_reused_row(e, stored_id, self.site, payloads[(e.device, e.seq, e.event_id)]) for e, stored_id in reused]
         if inputs:
             self.last_logged = max(self.last_logged, max(i[1] for i in inputs))
@@ -338,12 +339,11 @@ class Ingest:
                 log.warning("quarantined message on %s: %s", topic, reason)
         for status, received in statuses:
             self.store.update_device_status(status.device, status.state, status.fw, status.config, status.ts, received)
-        if seen:
-            self.store.touch_devices(seen)
         # Committed: now the broker may forget these messages.
+        _ack_all(self.client, [m.mid for m in batch if m.mark is None and m.qos == 1])
         for m in batch:
-            if m.mark is None and m.qos > 0:
-                self.client.ack(m.mid, m.qos)
+            if m.mark is None and m.qos == 2:  # not subscribed at QoS 2; should a broker send one anyway
+                self.client.ack(m.mid, 2)
         messages = sum(1 for m in batch if m.mark is None)
         events = sum(1 for i in inputs if i[0] == "event")
         if self._stored_ahead:  # their turn: stored ahead, not duplicates
@@ -382,6 +382,25 @@ class Ingest:
     def publish_command(self, cmd: wire.Command, site: str | None = None) -> None:
         """Tap feedback or a reload for one device (QoS 1, never retained)."""
         self.client.publish(wire.cmd_topic(site or self.site, cmd.device), wire.encode(cmd), qos=1, retain=False)
+
+
+def _ack_all(client: mqtt.Client, mids: list[int]) -> None:
+    """Acknowledge a committed batch of QoS 1 messages in their order. `Client.ack` queues one
+    PUBACK at a time and wakes paho's network thread for each (a socketpair write, a select, a
+    send: 12 % of the ingest thread in a 100k replay); the same PUBACKs as one buffer are one
+    wake-up and one send. Falls back to `ack` on a paho without the queue this relies on."""
+    if not mids:
+        return
+    queue_packet = getattr(client, "_packet_queue", None)
+    if queue_packet is None or len(mids) == 1:
+        for mid in mids:
+            client.ack(mid, 1)
+        return
+    packets = b"".join(_PUBACK.pack(0x40, 2, mid) for mid in mids)  # PUBACK: type 4, remaining length 2, mid
+    queue_packet(0x40, packets, 0, 1)
+
+
+_PUBACK = struct.Struct("!BBH")
 
 
 def _fresh_tap(m: _Received) -> bool:
