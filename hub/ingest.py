@@ -89,6 +89,9 @@ class Ingest:
         tls: dict | None = None,
         username: str | None = None,
         password: str | None = None,
+        events: bool = True,
+        share: str | None = None,
+        session: dict | None = None,
     ) -> None:
         self.store = store
         self.site = site
@@ -100,6 +103,12 @@ class Ingest:
         self.batch_size = batch_size
         self.batch_wait_s = batch_wait_s
         self.clock = clock
+        # One ingest reads everything (events=True, share=None). With ingest workers
+        # (hub.ingest_workers), each worker reads only events, through the shared group `share`,
+        # and the hub beside them everything else (events=False); `session` names the broker
+        # session in every session mark ({"session": "w0", "workers": 2}) for the engine.
+        self.events, self.share = events, share
+        self.session = session or {}
         self.connected = threading.Event()
         self.caught_up = threading.Event()
         self.last_logged = 0  # receipt time of the newest input logged (the hub logs ticks when idle)
@@ -185,7 +194,10 @@ class Ingest:
         self._connects += 1
         self._probe = f"{self.client_id}/{os.getpid()}/{self._connects}"
         self._queue.put(_Received(0, 0, "", b"", self.clock(), mark="connected"))
-        client.subscribe([(t, wire.EVENT_QOS) for t in wire.hub_subscriptions(self.site)])
+        if not self.events:  # a session kept from a run without workers still holds the events
+            client.unsubscribe(wire.event_filter(self.site))
+        subs = wire.hub_subscriptions(self.site, events=self.events, others=self.share is None, share=self.share)
+        client.subscribe([(t, wire.EVENT_QOS) for t in subs])
         # published after subscribing: it queues behind whatever the broker holds for this session
         self.probe()
         self.connected.set()
@@ -292,7 +304,7 @@ class Ingest:
             if m.mark == "ahead":
                 continue
             if m.mark is not None:
-                inputs.append(("mark", m.received, {"mark": m.mark}))
+                inputs.append(("mark", m.received, {"mark": m.mark, **self.session}))
                 continue
             try:
                 topic = wire.parse_topic(m.topic)
@@ -322,7 +334,7 @@ class Ingest:
                     token, _, sent = m.payload.decode(errors="replace").rpartition("/")
                     if token == self._probe and sent.isdigit():  # ours, this connection
                         delay = max(0, m.received - int(sent))
-                        inputs.append(("mark", m.received, {"mark": "caught_up", "delay_ms": delay}))
+                        inputs.append(("mark", m.received, {"mark": "caught_up", "delay_ms": delay, **self.session}))
                         self.caught_up.set()
                 else:
                     raise WireError("topic", "the hub does not accept cmd topics", m.topic)
