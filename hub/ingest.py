@@ -110,6 +110,7 @@ class Ingest:
         self.events, self.share = events, share
         self.session = session or {}
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker acknowledged this connection's subscriptions
         self.caught_up = threading.Event()
         self.last_logged = 0  # receipt time of the newest input logged (the hub logs ticks when idle)
         self._probe = ""  # this connection's probe payload
@@ -142,6 +143,7 @@ class Ingest:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
 
     # ------------------------------------------------------------ lifecycle
 
@@ -203,6 +205,9 @@ class Ingest:
         self.connected.set()
         log.info("hub ingest: connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present)
 
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self.subscribed.set()
+
     def probe(self) -> None:
         """Publish a probe to ourselves, stamped with the hub clock: its round trip says how far
         behind the hub's receipt is (a backlog at the broker, or a hub too busy to read)."""
@@ -212,6 +217,7 @@ class Ingest:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         self.caught_up.clear()
         self._queue.put(_Received(0, 0, "", b"", self.clock(), mark="disconnected"))
         if not self._stop.is_set():

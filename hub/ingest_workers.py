@@ -71,8 +71,8 @@ def _worker(site: str, db_path: str, host: str, port: int, protocol: str, index:
                     session={"session": f"w{index}", "workers": workers})
     ingest.start(wait=0)
 
-    def ready() -> None:  # subscribed: its probe came back through the broker
-        if ingest.caught_up.wait(3600):
+    def ready() -> None:  # subscribed (not caught up: its probe queues behind its share of a backlog)
+        if ingest.subscribed.wait(3600):
             send(("ready",))
 
     threading.Thread(target=ready, name="ingest-ready", daemon=True).start()
@@ -180,7 +180,7 @@ class IngestWorkers:
                     self._spawn(i)
 
     def wait_ready(self, timeout: float) -> bool:
-        """True once every worker has subscribed (its probe came back) at least once."""
+        """True once the broker has acknowledged every worker's subscription at least once."""
         return self._all_ready.wait(timeout)
 
     def per_worker(self) -> dict[int, dict[str, int]]:
