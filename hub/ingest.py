@@ -135,6 +135,7 @@ class Ingest:
                 clean_session=False,
                 manual_ack=True,
             )
+        self._auth = (tls, username, password)
         if tls:
             self.client.tls_set(ca_certs=tls.get("ca"), certfile=tls.get("cert"), keyfile=tls.get("key"))
         if username:
@@ -170,6 +171,44 @@ class Ingest:
         self._queue.put(None)
         if self._writer is not None:
             self._writer.join(30)
+
+    def leave_share(self, timeout: float = 600.0) -> bool:
+        """A retired ingest worker: take the rest of this session's share of the events and no
+        more. Unsubscribe from the shared events, then wait until a probe published after that
+        comes back: everything the broker queued for this session before it has arrived."""
+        if not self.caught_up.wait(timeout):
+            return False
+        self.caught_up.clear()
+        self.client.unsubscribe(wire.shared_event_filter(self.site, self.share or ""))
+        self.probe()
+        return self.caught_up.wait(timeout)
+
+    def forget_session(self) -> None:
+        """After stop(): end this client id's session on the broker (a clean connect), so it no
+        longer takes a share of the stream (a retired ingest worker, hub.ingest_workers)."""
+        if self.protocol == "5":
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 0
+        else:
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv311,
+                                 clean_session=True)
+        tls, username, password = self._auth
+        if tls:
+            client.tls_set(ca_certs=tls.get("ca"), certfile=tls.get("cert"), keyfile=tls.get("key"))
+        if username:
+            client.username_pw_set(username, password)
+        done = threading.Event()
+        client.on_connect = lambda *_: done.set()
+        if self.protocol == "5":
+            client.connect(self.host, self.port, keepalive=30, clean_start=True, properties=props)
+        else:
+            client.connect(self.host, self.port, keepalive=30)
+        client.loop_start()
+        if not done.wait(10):
+            log.warning("hub ingest: no answer from the broker while ending session %s", self.client_id)
+        client.disconnect()
+        client.loop_stop()
 
     def idle(self) -> bool:
         """True when everything received so far is committed (used by tests and benches)."""

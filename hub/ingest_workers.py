@@ -14,7 +14,10 @@ message given to a session stays in that session until the same client id takes 
 worker has a stable client id per index with a persistent session (a restarted hub finds each
 worker's share of the backlog), and a worker that dies is started again with its index at once:
 its unacknowledged messages, and the half of the stream the broker keeps giving its session, wait
-for it, not for the other workers.
+for it, not for the other workers. A hub started with fewer workers than the last run (the store
+remembers how many sessions may be left) starts a retiring worker for each extra index: it takes
+that session's share, unsubscribes, takes what was queued before its next probe, commits, and ends
+the session with a clean connect.
 
 The hub learns what a worker stored over the worker's pipe (the events other than heartbeats, the
 newest receipt time, its counters), right after each commit: the live views (kiosk feed) see them
@@ -29,7 +32,7 @@ import logging
 import multiprocessing as mp
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +51,8 @@ def client_id(site: str, index: int) -> str:
 
 
 def _worker(site: str, db_path: str, host: str, port: int, protocol: str, index: int, workers: int,
-            group: str, username: str | None, password: str | None, log_level: int, conn: Any) -> None:
+            group: str, username: str | None, password: str | None, log_level: int, conn: Any,
+            retire: bool = False) -> None:
     from hub.ingest import Ingest  # noqa: PLC0415
     from hub.store import Store  # noqa: PLC0415
 
@@ -76,6 +80,15 @@ def _worker(site: str, db_path: str, host: str, port: int, protocol: str, index:
             send(("ready",))
 
     threading.Thread(target=ready, name="ingest-ready", daemon=True).start()
+    if retire:  # a session a hub with more workers left: take its share, end the session, exit
+        left = ingest.leave_share()
+        ingest.wait_idle(60)
+        ingest.stop()
+        if left:
+            ingest.forget_session()
+            send(("retired", dict(ingest.stats)))
+        store.close()
+        return
     while True:
         try:
             if conn.poll(PROBE_EVERY_S):
@@ -97,9 +110,15 @@ class IngestWorkers:
 
     def __init__(self, site: str, db_path: Path, host: str, port: int, *, workers: int, protocol: str = "3.1.1",
                  group: str | None = None, username: str | None = None, password: str | None = None,
-                 on_events: Callable[[list[StoredEvent]], None] | None = None) -> None:
-        if workers < 1:
+                 on_events: Callable[[list[StoredEvent]], None] | None = None, retire: Iterable[int] = (),
+                 on_retired: Callable[[], None] | None = None) -> None:
+        """`retire`: indices of worker sessions a hub with more workers left on the broker; each is
+        drained of its share by a worker that then ends the session (`on_retired` once all are)."""
+        self.retire = sorted(set(retire) - set(range(workers)))
+        if workers < 0 or (workers == 0 and not self.retire):
             raise HubError("ingest workers: at least 1")
+        self.on_retired = on_retired
+        self._retired: set[int] = set()
         self.site, self.db_path, self.host, self.port = site, db_path, host, port
         self.workers, self.protocol = workers, protocol
         self.group = group or f"floorwatch-{site}"
@@ -110,16 +129,19 @@ class IngestWorkers:
         self.restarts = 0
         self._stats: dict[int, dict[str, int]] = {}
         self._base: dict[str, int] = {}  # counters of worker processes that have ended
-        self._procs: list[Any] = [None] * workers
-        self._conns: list[Any] = [None] * workers
+        slots = max([workers - 1, *self.retire]) + 1
+        self._procs: list[Any] = [None] * slots
+        self._conns: list[Any] = [None] * slots
         self._ready: set[int] = set()
         self._all_ready = threading.Event()
+        if workers == 0:
+            self._all_ready.set()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._supervisor: threading.Thread | None = None
 
     def start(self) -> IngestWorkers:
-        for i in range(self.workers):
+        for i in [*range(self.workers), *self.retire]:
             self._spawn(i)
         self._supervisor = threading.Thread(target=self._supervise, name="hub-ingest-workers", daemon=True)
         self._supervisor.start()
@@ -131,7 +153,7 @@ class IngestWorkers:
         proc = ctx.Process(target=_worker, name=f"hub-ingest-{index}", daemon=True,
                            args=(self.site, str(self.db_path), self.host, self.port, self.protocol, index,
                                  self.workers, self.group, self.username, self.password,
-                                 logging.getLogger().getEffectiveLevel(), theirs))
+                                 logging.getLogger().getEffectiveLevel(), theirs, index in self.retire))
         proc.start()
         theirs.close()
         with self._lock:
@@ -158,10 +180,16 @@ class IngestWorkers:
                         self.on_events(events)
                     except Exception:
                         log.exception("hub: on_events for ingest worker %d failed", index)
-            elif msg[0] == "ready":
+            elif msg[0] == "ready" and index < self.workers:
                 self._ready.add(index)
                 if len(self._ready) == self.workers:
                     self._all_ready.set()
+            elif msg[0] == "retired":
+                self._stats[index] = msg[1]
+                self._retired.add(index)
+                log.info("hub: ingest worker session %d drained and ended", index)
+                if len(self._retired) == len(self.retire) and self.on_retired is not None:
+                    self.on_retired()
             elif msg[0] == "stopped":
                 self._stats[index] = msg[1]
         with self._lock:  # this process is over: keep its counters
@@ -171,7 +199,8 @@ class IngestWorkers:
     def _supervise(self) -> None:
         while not self._stopping.wait(RESTART_DELAY_S):
             for i, proc in enumerate(list(self._procs)):
-                if proc is not None and not proc.is_alive() and not self._stopping.is_set():
+                if (proc is not None and not proc.is_alive() and not self._stopping.is_set()
+                        and i not in self._retired and not (i in self.retire and proc.exitcode == 0)):
                     log.warning("hub: ingest worker %d ended (exit %s); starting it again", i, proc.exitcode)
                     proc.join(1)
                     if self._conns[i] is not None:
@@ -211,6 +240,8 @@ class IngestWorkers:
         for i, proc in enumerate(self._procs):
             if proc is None:
                 continue
+            if i in self.retire and proc.is_alive():  # still draining: what it did not ack waits in its session
+                proc.kill()
             proc.join(max(0.1, deadline - time.monotonic()))
             if proc.is_alive():
                 log.warning("hub: ingest worker %d did not stop in time; killed", i)

@@ -56,18 +56,24 @@ class HubService:
         self.engine = engine if engine is not None else self._default_engine()
         # Ingest workers (hub.ingest_workers): N > 1 processes share the site's events; this
         # process's ingest then keeps statuses, counts, its probe and ticks.
+        # Worker sessions a run with more workers left on the broker (each keeps a share of the
+        # stream) are drained and ended by retiring workers (hub.ingest_workers).
+        workers = ingest_workers if ingest_workers > 1 else 0
+        left = store.ingest_sessions()
         self.workers: IngestWorkers | None = None
-        if ingest_workers > 1:
+        if workers or left > workers:
             if clock is not None or store.path is None:
                 raise HubError("ingest workers need the wall clock and the hub database on a file")
-            self.workers = IngestWorkers(site.id, store.path, broker_host, broker_port, workers=ingest_workers,
+            store.set_ingest_sessions(max(left, workers))  # until the retired ones are drained
+            self.workers = IngestWorkers(site.id, store.path, broker_host, broker_port, workers=workers,
                                          protocol=protocol, username=username, password=password,
-                                         on_events=self._on_events)
+                                         on_events=self._on_events, retire=range(workers, left),
+                                         on_retired=lambda: store.set_ingest_sessions(workers))
         self.ingest = Ingest(
             store, site.id, broker_host, broker_port, protocol=protocol, clock=self.clock.now_ms,
             on_events=self._on_events, on_status=self._on_status, on_acd=self._on_acd,
-            username=username, password=password, events=self.workers is None,
-            session={"session": "hub", "workers": ingest_workers} if self.workers is not None else None,
+            username=username, password=password, events=not workers,
+            session={"session": "hub", "workers": workers} if workers else None,
         )
         # Retention (hub.privacy): purge what rules.toml [retention] says is too old, on a schedule.
         self.purge_every_s = purge_every_s

@@ -111,3 +111,30 @@ def test_with_workers_the_hub_is_caught_up_only_once_every_session_is(floor):
     assert mark("w0", "caught_up") is False
     assert mark("w1", "caught_up") is True
     assert mark("w0", "disconnected") is False
+
+
+def test_a_hub_started_with_fewer_workers_drains_the_sessions_left_behind(fresh_broker, site, tmp_path):
+    """The broker keeps a shared group's messages in the session it gave them to: a hub that goes
+    back to one ingest must fetch what the two worker sessions hold, and end them."""
+    db = tmp_path / "hub.db"
+    hub = _hub(site, db, fresh_broker)
+    hub.stop()
+    hub.store.close()
+    devices = [f"seat-r{i:02d}" for i in range(20)]
+    messages = [(wire.event_topic(site.id, d), heartbeat_event(d, seq)) for seq in range(1, 51) for d in devices]
+    pub = Publisher(fresh_broker.host, fresh_broker.port)
+    pub.publish_all(messages)  # queued for the two worker sessions while the hub is down
+    hub = HubService(site, Store(db), broker_host=fresh_broker.host, broker_port=fresh_broker.port, tick_s=0.2,
+                     purge_every_s=None, ingest_workers=1).start()
+    store = hub.store
+    try:
+        assert wait_until(lambda: store.count_events() >= len(messages) and store.ingest_sessions() == 0, timeout=90)
+        later = [(wire.event_topic(site.id, d), heartbeat_event(d, 51)) for d in devices]
+        pub.publish_all(later)
+        assert wait_until(lambda: store.count_events() >= len(messages) + len(later), timeout=30)
+        rows = store.conn.execute("SELECT count(*), count(DISTINCT device || '/' || seq) FROM events").fetchone()
+        assert rows == (len(messages) + len(later),) * 2
+    finally:
+        pub.close()
+        hub.stop()
+        store.close()

@@ -29,8 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "replays the log after the last one, so shorter means a faster restart, longer less writing")
     p.add_argument("--ingest-workers", type=types.worker_count, default=1, metavar="N",
                    help="ingest processes sharing the site's events through an MQTT shared subscription "
-                   "(default 1: ingest in the hub's process); each keeps its own broker session, so run the "
-                   "same N again after a restart (a session left behind keeps its share of the stream)")
+                   "(default 1: ingest in the hub's process); each keeps its own broker session, and a hub "
+                   "started with fewer drains and ends the sessions a run with more left behind")
     p.add_argument("--clock", type=_sim_clock, metavar="WHEN[@WALL]",
                    help="simulated time, for demos, benches and soaks (default: the wall clock): the hub's clock "
                    "reads WHEN (an ISO date-time with an offset, e.g. 2027-02-07T08:00+08:00) when it starts, or at "

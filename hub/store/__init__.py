@@ -427,6 +427,17 @@ class Store:
         with self.lock:
             return self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
 
+    def ingest_sessions(self) -> int:
+        """How many ingest-worker broker sessions the hub may have left on the broker (0: none)."""
+        with self.lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'ingest_sessions'").fetchone()
+        return int(row[0]) if row else 0
+
+    def set_ingest_sessions(self, n: int) -> None:
+        with self.lock:
+            self.conn.execute("INSERT INTO meta(key, value) VALUES ('ingest_sessions', ?)"
+                              " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(n),))
+
     def count_quarantined(self) -> int:
         with self.lock:
             return self.conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]
