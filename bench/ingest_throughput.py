@@ -9,12 +9,18 @@ private mosquitto (the situation after an outage: a hub restarting into 10k+ wai
 Live: the consumer is connected and 4 publishers (mosquitto_pub -l, QoS 1, one device each)
 send N events between them as fast as they can; time from their start until all N are consumed.
 
-    python bench/ingest_throughput.py [--events 50000] [--protocol 3.1.1|5] [--mode backlog,live]
+With `--ingest-workers 1,2` the hub's figures are taken for each count of ingest processes
+(hub.ingest_workers: N processes on one shared subscription; 1 is the in-process Ingest), each on
+a fresh broker; a worker run's time includes starting its processes (their start-up until
+subscribed, measured beforehand, is printed beside it).
+
+    python bench/ingest_throughput.py [--events 50000] [--protocol 3.1.1|5] [--mode backlog,live] [--ingest-workers 1,2]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge import wire  # noqa: E402
 from hub.broker import MosquittoBroker  # noqa: E402
 from hub.ingest import Ingest  # noqa: E402
+from hub.ingest_workers import IngestWorkers  # noqa: E402
 from hub.store import Store  # noqa: E402
 from tests.mqtt_util import Publisher, badge_event  # noqa: E402
 
@@ -178,12 +185,56 @@ def hub_drain(broker: MosquittoBroker, n: int, db: Path, protocol: str) -> float
     return elapsed
 
 
+def _workers(broker: MosquittoBroker, db: Path, protocol: str, workers: int) -> IngestWorkers:
+    return IngestWorkers(SITE, db, broker.host, broker.port, workers=workers, protocol=protocol, group="bench")
+
+
+def workers_live(broker: MosquittoBroker, files: list[Path], n: int, db: Path, protocol: str, workers: int) -> float:
+    store = Store(db)
+    pool = _workers(broker, db, protocol, workers).start()
+    assert pool.wait_ready(60), "workers not subscribed"
+    t0 = time.perf_counter()
+    pubs = _publish_live(broker, files)
+    while store.count_events() < n:
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - t0
+    for p in pubs:
+        p.wait(60)
+    pool.stop()
+    assert store.count_events() == n, "events lost or duplicated"
+    store.close()
+    return elapsed
+
+
+def workers_drain(broker: MosquittoBroker, n: int, db: Path, protocol: str, workers: int) -> tuple[float, float]:
+    """(drain time including the workers' start, their start-up alone until subscribed)."""
+    store = Store(db)
+    t0 = time.perf_counter()
+    pool = _workers(broker, db, protocol, workers).start()
+    assert pool.wait_ready(60), "workers not subscribed"
+    startup = time.perf_counter() - t0
+    pool.stop()  # the sessions stay on the broker, each with its share of what follows
+    publish_backlog(broker, n)
+    t0 = time.perf_counter()
+    pool = _workers(broker, db, protocol, workers).start()
+    while store.count_events() < n:
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - t0
+    pool.stop()
+    assert store.count_events() == n, "events lost or duplicated"
+    store.close()
+    return elapsed, startup
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=50_000)
     ap.add_argument("--protocol", choices=["3.1.1", "5"], default="3.1.1")
     ap.add_argument("--mode", default="backlog,live")
+    ap.add_argument("--ingest-workers", default="1", help="comma-separated counts of ingest processes to measure (1: in-process)")
     args = ap.parse_args()
+    counts = [int(x) for x in args.ingest_workers.split(",")]
+    print(f"load average before: {[round(x, 1) for x in os.getloadavg()]}")
     n = args.events - args.events % PUBLISHERS
     modes = args.mode.split(",")
     if "live" in modes:
@@ -191,12 +242,18 @@ def main() -> None:
             files = _live_payloads(Path(tmp), n)
             with MosquittoBroker(Path(tmp) / "l1") as broker:
                 base = mosquitto_sub_live(broker, files, n)
-            with MosquittoBroker(Path(tmp) / "l2") as broker:
-                hub = hub_live(broker, files, n, Path(tmp) / "hub.db", args.protocol)
+            hubs = {}
+            for k in counts:
+                with MosquittoBroker(Path(tmp) / f"l2-{k}") as broker:
+                    if k == 1:
+                        hubs[k] = hub_live(broker, files, n, Path(tmp) / "hub.db", args.protocol)
+                    else:
+                        hubs[k] = workers_live(broker, files, n, Path(tmp) / f"hub-{k}.db", args.protocol, k)
         print(f"live: {n} QoS 1 badge events from {PUBLISHERS} publishers (mosquitto_pub -l), consumer connected")
         print(f"mosquitto_sub live:  {n / base:10.0f} events/s  ({base:.2f} s)")
-        print(f"hub ingest live:     {n / hub:10.0f} events/s  ({hub:.2f} s)  validated, de-duplicated, committed, acked")
-        print(f"ratio hub / mosquitto_sub (live): {base / hub:.2f}")
+        for k, hub in hubs.items():
+            print(f"hub ingest live, {k} worker(s): {n / hub:10.0f} events/s  ({hub:.2f} s)  validated, de-duplicated,"
+                  f" committed, acked; ratio hub / mosquitto_sub (live): {base / hub:.2f}")
     if "backlog" not in modes:
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -204,13 +261,22 @@ def main() -> None:
             base = mosquitto_sub_drain(broker, n)
         with MosquittoBroker(Path(tmp) / "b3") as broker:
             paho = paho_count_drain(broker, n)
-        with MosquittoBroker(Path(tmp) / "b2") as broker:
-            hub = hub_drain(broker, n, Path(tmp) / "hub.db", args.protocol)
+        hubs, startups = {}, {}
+        for k in counts:
+            with MosquittoBroker(Path(tmp) / f"b2-{k}") as broker:
+                if k == 1:
+                    hubs[k] = hub_drain(broker, n, Path(tmp) / "hub.db", args.protocol)
+                else:
+                    hubs[k], startups[k] = workers_drain(broker, n, Path(tmp) / f"hub-{k}.db", args.protocol, k)
     print(f"events: {n} QoS 1 badge events, backlog drained from a persistent session (MQTT {args.protocol})")
     print(f"mosquitto_sub drain: {n / base:10.0f} events/s  ({base:.2f} s)")
     print(f"paho count-only:     {n / paho:10.0f} events/s  ({paho:.2f} s)  the client library's ceiling")
-    print(f"hub ingest drain:    {n / hub:10.0f} events/s  ({hub:.2f} s)  validated, de-duplicated, committed, acked")
-    print(f"ratio hub / mosquitto_sub: {base / hub:.2f}; hub / paho count-only: {paho / hub:.2f}")
+    for k, hub in hubs.items():
+        extra = f"; includes their start-up ({startups[k]:.2f} s until subscribed)" if k in startups else ""
+        print(f"hub ingest drain, {k} worker(s): {n / hub:10.0f} events/s  ({hub:.2f} s{extra})  validated,"
+              f" de-duplicated, committed, acked; ratio hub / mosquitto_sub: {base / hub:.2f}; hub / paho count-only:"
+              f" {paho / hub:.2f}")
+    print(f"load average after: {[round(x, 1) for x in os.getloadavg()]}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,12 @@ backlog:
    (device time = now); each tap's verdict is timed on the hub's live bus (what the kiosk page
    shows) from its publication and from the hub's receipt of it.
 
+With `--ingest-workers 1,2` the engine-off and full hubs run once per count of ingest processes
+(`floorwatch hub --ingest-workers N`: N processes on one shared subscription; 1 is the
+in-process ingest), one after the other on the same backlog; the worker sessions of a run are
+forgotten before the next (a session left behind would keep a share of every message). Peak RSS
+with workers counts this process and the engine's, not the workers'.
+
 Peak RSS is this process's (the hub runs here; publishers and mosquitto_sub are other processes);
 the RSS before the hub starts is reported beside it (it includes the bench's copy of the floor).
 """
@@ -144,19 +150,22 @@ class Taps(threading.Thread):
 
 
 def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, bytes]], n_events: int, *,
-            engine: bool, tap_every: float, profile: Path | None, engine_thread: bool = False) -> dict:
+            engine: bool, tap_every: float, profile: Path | None, engine_thread: bool = False, workers: int = 1) -> dict:
     store = Store(db)
     hub = HubService(site, store, broker_host=broker.host, broker_port=broker.port, tick_s=0.5,
-                     engine=None if engine else NoEngine(), purge_every_s=None, engine_process=False)
+                     engine=None if engine else NoEngine(), purge_every_s=None, engine_process=False,
+                     ingest_workers=workers)
     hub.start()
     hub.ingest.caught_up.wait(30)  # subscribed: the broker keeps what follows for this session
+    if hub.workers is not None and not hub.workers.wait_ready(60):
+        raise SystemExit("ingest workers not subscribed after 60 s")
     hub.stop()
     store.close()
     send(broker, messages)
     store = Store(db)
     hub = HubService(site, store, broker_host=broker.host, broker_port=broker.port, tick_s=0.5,
                      engine=None if engine else NoEngine(), purge_every_s=None,
-                     engine_process=engine and not engine_thread and profile is None)
+                     engine_process=engine and not engine_thread and profile is None, ingest_workers=workers)
     me = psutil.Process()
     rss0 = me.memory_info().rss
     peak = [rss0]
@@ -249,6 +258,23 @@ def outage_end_ms(hhmm: str, tz: str = "Asia/Shanghai") -> int:
     return int(at.timestamp() * 1000)
 
 
+def forget_worker_sessions(broker: MosquittoBroker, site_id: str, workers: int) -> None:
+    """End the worker sessions of a run (a clean-session connect): a session left on the broker
+    keeps its share of every later message, which the next run would pay for at the broker."""
+    import paho.mqtt.client as mqtt  # noqa: PLC0415
+    from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
+
+    from hub.ingest_workers import client_id  # noqa: PLC0415
+
+    for i in range(workers):
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id(site_id, i), clean_session=True)
+        c.connect(broker.host, broker.port)
+        c.loop_start()
+        time.sleep(0.2)
+        c.disconnect()
+        c.loop_stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seats", type=int, default=2000)
@@ -264,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", choices=["sub", "off", "full"], action="append", help="run only these (repeatable)")
     ap.add_argument("--profile", type=Path, help="profile the full hub (the engine thread, cProfile) into this pstats file")
     ap.add_argument("--engine-thread", action="store_true", help="the full hub's engine in a thread, not its own process")
+    ap.add_argument("--ingest-workers", default="1",
+                    help="comma-separated counts of ingest processes for the hub runs, e.g. 1,2 (default 1)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args(argv)
     only = set(args.only or ["sub", "off", "full"])
@@ -288,29 +316,43 @@ def main(argv: list[str] | None = None) -> int:
             s = mosquitto_sub_drain(broker, site.id, messages)
             results["mosquitto_sub"] = {"drained_s": round(s, 2), "rate": round(len(messages) / s)}
             print(f"mosquitto_sub: {json.dumps(results['mosquitto_sub'])}", flush=True)
-        if "off" in only:
-            r = run_hub(site, root / "off.db", broker, messages, len(events), engine=False, tap_every=0, profile=None)
-            r["rate"] = round(len(events) / r["stored_s"])
-            results["engine_off"] = r
-            print(f"hub, engine off: {json.dumps(r)}", flush=True)
-        if "full" in only:
-            r = run_hub(site, root / "full.db", broker, messages, len(events), engine=True, tap_every=args.tap_every,
-                        profile=args.profile, engine_thread=args.engine_thread)
-            r["rate"] = round(len(events) / r["judged_s"])
-            results["full"] = r
-            print(f"hub, full: {json.dumps(r)}", flush=True)
+        counts = [int(x) for x in args.ingest_workers.split(",")]
+        for mode in ("off", "full"):
+            if mode not in only:
+                continue
+            for k in counts:
+                key = ("engine_off" if mode == "off" else "full") + ("" if k == 1 else f"_{k}w")
+                if mode == "off":
+                    r = run_hub(site, root / f"off-{k}.db", broker, messages, len(events), engine=False, tap_every=0,
+                                profile=None, workers=k)
+                    r["rate"] = round(len(events) / r["stored_s"])
+                else:
+                    r = run_hub(site, root / f"full-{k}.db", broker, messages, len(events), engine=True,
+                                tap_every=args.tap_every, profile=args.profile, engine_thread=args.engine_thread,
+                                workers=k)
+                    r["rate"] = round(len(events) / r["judged_s"])
+                if k > 1:
+                    forget_worker_sessions(broker, site.id, k)
+                r["ingest_workers"] = k
+                results[key] = r
+                print(f"hub, {'engine off' if mode == 'off' else 'full'}, {k} ingest worker(s): {json.dumps(r)}", flush=True)
     finally:
         broker.close()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     results["load_after"] = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps(results))
-    sub, off, full = results.get("mosquitto_sub"), results.get("engine_off"), results.get("full")
-    if off and full:
-        print(f"full hub / engine-off hub throughput: {full['rate'] / off['rate']:.2f}x (target >= 0.5x);"
-              f" full hub {full['judged_s']:.1f} s for {full['events']:,} events (target <= 10 s)")
-    if sub and off:
-        print(f"engine-off hub / mosquitto_sub: {off['rate'] / sub['rate']:.2f}x")
+    sub = results.get("mosquitto_sub")
+    for suffix in ("", *(f"_{k}w" for k in range(2, 65))):
+        off, full = results.get("engine_off" + suffix), results.get("full" + suffix)
+        label = f"[{suffix[1:] or '1 worker'}] "
+        if off and full:
+            print(f"{label}full hub / engine-off hub throughput: {full['rate'] / off['rate']:.2f}x (target >= 0.5x);"
+                  f" full hub {full['judged_s']:.1f} s for {full['events']:,} events (target <= 10 s)")
+        if sub and off:
+            print(f"{label}engine-off hub / mosquitto_sub: {off['rate'] / sub['rate']:.2f}x")
+        if sub and full:
+            print(f"{label}full hub / mosquitto_sub: {full['rate'] / sub['rate']:.2f}x")
     return 0
 
 

@@ -75,14 +75,28 @@ def probe_topic(site: str) -> str:
     return f"{TOPIC_ROOT}/{site}/{HUB_PROBE}/probe"
 
 
-def hub_subscriptions(site: str) -> list[str]:
-    """What a hub for `site` subscribes to."""
-    return [
-        f"{TOPIC_ROOT}/{site}/+/event",
-        f"{TOPIC_ROOT}/{site}/+/status",
-        acd_topic(site),
-        probe_topic(site),
-    ]
+def event_filter(site: str) -> str:
+    """Every device's events at `site`."""
+    return f"{TOPIC_ROOT}/{site}/+/event"
+
+
+def shared_event_filter(site: str, group: str) -> str:
+    """The site's events through an MQTT shared subscription (`$share/{group}/...`, MQTT 5 and
+    mosquitto 2 for 3.1.1 too): the broker gives each message to one session of the group."""
+    return f"$share/{group}/{event_filter(site)}"
+
+
+def hub_subscriptions(site: str, *, events: bool = True, others: bool = True, share: str | None = None) -> list[str]:
+    """What a hub for `site` subscribes to: its events (through the shared group `share` when
+    ingest workers split them), the devices' statuses and the contact center's counts (`others`),
+    and always its probe."""
+    subs = []
+    if events:
+        subs.append(shared_event_filter(site, share) if share else event_filter(site))
+    if others:
+        subs += [f"{TOPIC_ROOT}/{site}/+/status", acd_topic(site)]
+    subs.append(probe_topic(site))
+    return subs
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from edge import wire
 from edge.clock import Clock, SystemClock
 from hub.alerts.pipeline import Alerts
+from hub.errors import HubError
 from hub.ingest import Ingest
+from hub.ingest_workers import IngestWorkers
 from hub.live import LiveBus
 from hub.site import Site
 from hub.store import Store, StoredEvent
@@ -39,7 +41,8 @@ class HubService:
                  protocol: str = "3.1.1", clock: Clock | None = None, tick_s: float = 1.0,
                  engine: object | None = None, username: str | None = None,
                  password: str | None = None, purge_every_s: float | None = 6 * 3600,
-                 checkpoint_every_s: float | None = None, engine_process: bool | None = None) -> None:
+                 checkpoint_every_s: float | None = None, engine_process: bool | None = None,
+                 ingest_workers: int = 1) -> None:
         self.site = site
         self.store = store
         self.clock: Clock = clock or SystemClock()
@@ -52,10 +55,26 @@ class HubService:
             engine_process = clock is None and store.path is not None
         self.engine_process = engine_process and engine is None
         self.engine = engine if engine is not None else self._default_engine()
+        # Ingest workers (hub.ingest_workers): N > 1 processes share the site's events; this
+        # process's ingest then keeps statuses, counts, its probe and ticks.
+        # Worker sessions a run with more workers left on the broker (each keeps a share of the
+        # stream) are drained and ended by retiring workers (hub.ingest_workers).
+        workers = ingest_workers if ingest_workers > 1 else 0
+        left = store.ingest_sessions()
+        self.workers: IngestWorkers | None = None
+        if workers or left > workers:
+            if clock is not None or store.path is None:
+                raise HubError("ingest workers need the wall clock and the hub database on a file")
+            store.set_ingest_sessions(max(left, workers))  # until the retired ones are drained
+            self.workers = IngestWorkers(site.id, store.path, broker_host, broker_port, workers=workers,
+                                         protocol=protocol, username=username, password=password,
+                                         on_events=self._on_events, retire=range(workers, left),
+                                         on_retired=lambda: store.set_ingest_sessions(workers))
         self.ingest = Ingest(
             store, site.id, broker_host, broker_port, protocol=protocol, clock=self.clock.now_ms,
             on_events=self._on_events, on_status=self._on_status, on_acd=self._on_acd,
-            username=username, password=password,
+            username=username, password=password, events=not workers,
+            session={"session": "hub", "workers": workers} if workers else None,
         )
         # Retention (hub.privacy): purge what rules.toml [retention] says is too old, on a schedule.
         self.purge_every_s = purge_every_s
@@ -96,7 +115,11 @@ class HubService:
     def start(self, wait: float = 10.0) -> HubService:
         if self.engine_process:
             self.engine.start(self.dispatch, self.engine_ready)  # before ingest: it judges what ingest logs
+        if self.workers is not None:
+            self.workers.start()
         self.ingest.start(wait=wait)
+        if self.workers is not None and wait and not self.workers.wait_ready(wait):
+            log.warning("hub: ingest workers not subscribed yet; they keep trying in the background")
         if self.engine is not None and hasattr(self.engine, "consume"):
             self._judge = threading.Thread(target=self._judge_loop, name="hub-engine", daemon=True)
             self._judge.start()
@@ -119,6 +142,8 @@ class HubService:
             self.retention.stop()
         if self.alerts is not None:
             self.alerts.stop()
+        if self.workers is not None:
+            self.workers.stop()
         self.ingest.stop()
         if self._ticker is not None:
             self._ticker.join(5)
@@ -187,7 +212,8 @@ class HubService:
         next_probe = time.monotonic() + PROBE_EVERY_S
         while not self._stop.wait(self.tick_s):
             now = self.clock.now_ms()
-            if now - self.ingest.last_logged >= tick_ms:
+            logged = max(self.ingest.last_logged, self.workers.last_logged if self.workers is not None else 0)
+            if now - logged >= tick_ms:
                 self.ingest.log_tick(now)
             if time.monotonic() >= next_probe and self.ingest.connected.is_set():
                 self.ingest.probe()  # is the hub still reading in time? (clock evidence depends on it)

@@ -78,6 +78,13 @@ def positive(value: str) -> float:
     return x
 
 
+def worker_count(value: str) -> int:
+    """A number of processes: 1 to 64."""
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 64, got {value!r}")
+    return int(value)
+
+
 def month(value: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
         raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {value!r}")

@@ -27,6 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=types.positive, default=120.0, metavar="SECONDS",
                    help="wall time between engine checkpoints while inputs flow (default 120); a restart "
                    "replays the log after the last one, so shorter means a faster restart, longer less writing")
+    p.add_argument("--ingest-workers", type=types.worker_count, default=1, metavar="N",
+                   help="ingest processes sharing the site's events through an MQTT shared subscription "
+                   "(default 1: ingest in the hub's process); each keeps its own broker session, and a hub "
+                   "started with fewer drains and ends the sessions a run with more left behind")
     p.add_argument("--clock", type=_sim_clock, metavar="WHEN[@WALL]",
                    help="simulated time, for demos, benches and soaks (default: the wall clock): the hub's clock "
                    "reads WHEN (an ISO date-time with an offset, e.g. 2027-02-07T08:00+08:00) when it starts, or at "
@@ -113,6 +117,9 @@ def cmd_hub(args: argparse.Namespace) -> int:
     if args.speed != 1.0 and args.clock is None:
         print("error: --speed needs --clock (the wall clock runs at its own speed)", file=sys.stderr)
         return 2
+    if args.ingest_workers > 1 and args.clock is not None:
+        print("error: --ingest-workers needs the wall clock (worker processes cannot share --clock)", file=sys.stderr)
+        return 2
 
     host, port = args.broker
     username = password = None
@@ -128,7 +135,7 @@ def cmd_hub(args: argparse.Namespace) -> int:
     try:
         return run_hub(site_dir(args.site), args.db, host, port, protocol=args.protocol, web=args.web,
                        username=username, password=password, checkpoint_every_s=args.checkpoint_every,
-                       clock=_hub_clock(args))
+                       clock=_hub_clock(args), ingest_workers=args.ingest_workers)
     except SiteConfigError as exc:
         for err in exc.errors:
             print(f"error: {err}", file=sys.stderr)

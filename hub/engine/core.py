@@ -123,6 +123,7 @@ class Engine:
         self.watermark = 0  # the engine's time: receipt time of the newest input consumed
         self.frozen_before = ""  # dates before this are settled: never recomputed
         self.caught_up = False  # the hub's last probe came back in time: what arrives now is not late by queueing
+        self._sessions: dict[str, bool] = {}  # with ingest workers: each broker session's caught_up
         self._checkpoint_at = time.monotonic()
         self._inputs_since_checkpoint = 0
         self.derived = DerivedStore(store)
@@ -310,11 +311,26 @@ class Engine:
             self._apply_acd(int(body.get("ts") or inp.received), int(body.get("idle") or 0), inp.received)
         elif inp.kind == "mark":
             mark = body.get("mark")
-            if mark == "caught_up":  # a probe came back; late enough, it says the hub itself lags
-                self.caught_up = int(body.get("delay_ms") or 0) <= self.lim.clock_skew_max // 2
-            elif mark in ("connected", "disconnected"):
-                self.caught_up = False
+            if mark in ("caught_up", "connected", "disconnected"):
+                # a probe came back; late enough, it says the hub itself lags
+                ok = mark == "caught_up" and int(body.get("delay_ms") or 0) <= self.lim.clock_skew_max // 2
+                self._session_mark(body.get("session"), int(body.get("workers") or 0), ok)
         return None  # ticks only move the watermark
+
+    def _session_mark(self, session: str | None, workers: int, ok: bool) -> None:
+        """The hub is caught up when every broker session it reads through is: one session when one
+        ingest reads everything; with ingest workers (hub.ingest_workers), the hub's own ("hub":
+        statuses, counts) and each worker's ("w0".."w{n-1}": the events the broker spread over
+        them), every mark naming its session and how many workers the hub runs."""
+        if session is None:
+            self._sessions = {}
+            self.caught_up = ok
+            return
+        expected = ["hub", *(f"w{i}" for i in range(workers))]
+        self._sessions = {s: self._sessions.get(s, False) for s in expected}
+        if session in self._sessions:
+            self._sessions[session] = ok
+        self.caught_up = all(self._sessions.values())
 
     def process(self, events: list[StoredEvent] | None = None) -> Outcome:
         """New events are in the log (Store.append_events logs them): judge them."""
@@ -410,7 +426,7 @@ class Engine:
             "dev_scheduled": self._dev_scheduled, "owner_of_violation": self._owner_of_violation,
             "away_starts": self._away_starts, "rows_cache": self._rows_cache, "last_prune": self._last_prune,
             "stats": self.stats, "plans": self.plans.snapshot(), "plans_version": self._plans_version,
-            "frozen_before": self.frozen_before, "caught_up": self.caught_up,
+            "frozen_before": self.frozen_before, "caught_up": self.caught_up, "sessions": self._sessions,
         }
         return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
@@ -437,6 +453,7 @@ class Engine:
         self.plans.restore(state["plans"])
         self.frozen_before = state["frozen_before"]
         self.caught_up = state["caught_up"]
+        self._sessions = state.get("sessions", {})  # checkpoints from before ingest workers have none
         self.seq, self.watermark = cp["seq"], cp["watermark"]
         self._plans_version = state["plans_version"]
         if self.derived.plans_version() != self._plans_version:  # leads acted while the hub was down

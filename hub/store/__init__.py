@@ -87,6 +87,18 @@ class LoggedInput:
 
 _EVENT_COLUMNS = "id, event_id, device, seq, ts, received, type, clock_ok, body"
 
+# A device's receipt of events (Store.append_inputs' `seen`): last seen, its last heartbeat's time,
+# spool and drop counts, clock skew.
+_TOUCH_DEVICE = (
+    "INSERT INTO devices(device, state, last_seen, last_heartbeat, spooled, dropped, clock_skew_ms)"
+    " VALUES (?, 'online', ?, ?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET"
+    " last_seen=max(coalesce(last_seen,0), excluded.last_seen),"
+    " last_heartbeat=coalesce(excluded.last_heartbeat, last_heartbeat),"
+    " spooled=coalesce(excluded.spooled, spooled),"
+    " dropped=coalesce(excluded.dropped, dropped),"
+    " clock_skew_ms=excluded.clock_skew_ms"
+)
+
 
 def _dumps(value: Any) -> str:
     """Compact JSON text for the log (orjson; json for what it refuses, e.g. integers past 64 bits)."""
@@ -259,7 +271,8 @@ class Store:
         return self.append_inputs([("event", e.received, e) for e in events], reused)
 
     def append_inputs(
-        self, inputs: Iterable[tuple[str, int, Any]], reused: list[tuple[IncomingEvent, str]] | None = None
+        self, inputs: Iterable[tuple[str, int, Any]], reused: list[tuple[IncomingEvent, str]] | None = None,
+        seen: dict[str, tuple[int, int | None, int | None, int | None, int]] | None = None,
     ) -> list[StoredEvent]:
         """Append inputs in the order given, in one transaction: ("event", received, IncomingEvent)
         goes to the event log (once: a duplicate (device, seq) is skipped) and to the input log;
@@ -268,7 +281,10 @@ class Store:
 
         A skipped event whose (device, seq) is stored under a *different* event id is not a
         redelivery but a device reusing a seq (a third-party reader after a reboot): with
-        `reused`, each such event is appended to it with the stored event's id, for quarantine."""
+        `reused`, each such event is appended to it with the stored event's id, for quarantine.
+
+        `seen` records the receipt of events per device in the same transaction (device ->
+        (received, heartbeat ts, spooled, dropped, skew ms)): one commit per ingest batch, not two."""
         items = list(inputs)
         stored: list[StoredEvent] = []
         rows: list[tuple] = []
@@ -311,6 +327,8 @@ class Store:
                             reused.append((e, row[0]))
                 if logged:
                     cur.executemany("INSERT INTO input_log(received, kind, event, device, body) VALUES (?,?,?,?,?)", logged)
+                if seen:
+                    cur.executemany(_TOUCH_DEVICE, [(d, *v) for d, v in seen.items()])
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -409,6 +427,17 @@ class Store:
         with self.lock:
             return self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
 
+    def ingest_sessions(self) -> int:
+        """How many ingest-worker broker sessions the hub may have left on the broker (0: none)."""
+        with self.lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'ingest_sessions'").fetchone()
+        return int(row[0]) if row else 0
+
+    def set_ingest_sessions(self, n: int) -> None:
+        with self.lock:
+            self.conn.execute("INSERT INTO meta(key, value) VALUES ('ingest_sessions', ?)"
+                              " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(n),))
+
     def count_quarantined(self) -> int:
         with self.lock:
             return self.conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]
@@ -479,27 +508,6 @@ class Store:
                 " config=excluded.config, status_ts=excluded.status_ts, last_seen=max(coalesce(last_seen,0), excluded.last_seen)",
                 (device, state, fw, config, status_ts, seen),
             )
-
-    def touch_devices(self, seen: dict[str, tuple[int, int | None, int | None, int | None, int]]) -> None:
-        """Record receipt of events: device -> (received, heartbeat ts, spooled, dropped, skew ms)."""
-        with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                for device, (received, hb, spooled, dropped, skew) in seen.items():
-                    self.conn.execute(
-                        "INSERT INTO devices(device, state, last_seen, last_heartbeat, spooled, dropped, clock_skew_ms)"
-                        " VALUES (?, 'online', ?, ?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET"
-                        " last_seen=max(coalesce(last_seen,0), excluded.last_seen),"
-                        " last_heartbeat=coalesce(excluded.last_heartbeat, last_heartbeat),"
-                        " spooled=coalesce(excluded.spooled, spooled),"
-                        " dropped=coalesce(excluded.dropped, dropped),"
-                        " clock_skew_ms=excluded.clock_skew_ms",
-                        (device, received, hb, spooled, dropped, skew),
-                    )
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
 
     def devices(self) -> list[dict[str, Any]]:
         with self.lock:
