@@ -27,7 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from edge.clock import Clock, SystemClock
-from hub.errors import HubError
+from hub.errors import AccountError
 from hub.roles import ROLES
 from hub.store import Store
 from hub.store.access import AuthStore
@@ -36,10 +36,6 @@ MIN_PASSWORD_LEN = 12
 TOKEN_PREFIX = "fwt_"
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 TOKEN_SCOPES = ("export",)  # a token limited to export endpoints (payroll automation)
-
-
-class AccountError(HubError, ValueError):
-    """An account operation that cannot be done; the message names the field and reason."""
 
 
 _HASHER = PasswordHasher()  # the library's current defaults, deliberately not pinned here

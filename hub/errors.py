@@ -1,4 +1,4 @@
-"""Errors raised by the hub package."""
+"""Errors raised by the hub package: every one here, so a caller finds what it may catch in one place."""
 
 from __future__ import annotations
 
@@ -9,12 +9,40 @@ class HubError(Exception):
     """Base of every floorwatch hub error."""
 
 
-class SiteConfigError(HubError, ValueError):
-    """A site folder with one or more problems; `errors` lists each (file, key, reason)."""
+class FileProblems(HubError, ValueError):
+    """A file (or folder of files) with one or more problems; `errors` lists each (file, key or
+    row and column, reason), so the CLI and the API name every one, not just the first."""
+
+    sep = "\n"
+    empty = "invalid file"
 
     def __init__(self, errors: list[ConfigError]) -> None:
         self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors) or "invalid site configuration")
+        super().__init__(self.sep.join(str(e) for e in errors) or self.empty)
+
+
+class SiteConfigError(FileProblems):
+    """A site folder with one or more problems."""
+
+    empty = "invalid site configuration"
+
+
+class RosterError(FileProblems):
+    """A roster file with problems (row, column and reason for each)."""
+
+
+class HolidaysError(FileProblems):
+    """A holidays file that does not parse: every problem, with file, row and column."""
+
+    sep = "; "
+
+
+class PublishedError(HubError, ValueError):
+    """The month (some day of it) is already published: change days through overrides."""
+
+
+class FormError(HubError, ValueError):
+    """An upload that is not a signed form this hub keeps; says why."""
 
 
 class BrokerError(HubError, RuntimeError):
@@ -48,3 +76,15 @@ class InputError(ValueError):
     def __init__(self, field: str, reason: str) -> None:
         self.field, self.reason = field, reason
         super().__init__(f"{field}: {reason}")
+
+
+class AccountError(HubError, ValueError):
+    """An account operation that cannot be done; the message names the field and reason."""
+
+
+class PkiError(HubError):
+    """A key or certificate that cannot be read, or does not belong to this CA."""
+
+
+class ProvisionError(HubError, ValueError):
+    """Provisioning options or inputs that cannot produce a safe configuration."""

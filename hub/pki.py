@@ -30,16 +30,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from hub.errors import HubError
+from hub.errors import PkiError
 
 CA_DAYS = 3650
 LEAF_DAYS = 825  # the longest leaf lifetime common TLS clients accept
 MOSQUITTO_PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
 _BACKDATE = dt.timedelta(minutes=5)  # tolerate a Pi whose clock is a little behind
-
-
-class PkiError(HubError):
-    """A key or certificate that cannot be read, or does not belong to this CA."""
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from edge.config import DeviceConfig, parse_device_config
 from edge.wire import TOPIC_ROOT, probe_topic
 from hub.broker import broker_settings
-from hub.errors import HubError
+from hub.errors import ProvisionError
 from hub.pki import (
     CertificateAuthority,
     Issued,
@@ -59,10 +59,6 @@ from hub.site import Site
 
 RENEW_WITHIN_DAYS = 30  # a certificate closer than this to expiry is reissued on the next run
 ETC = "/etc/floorwatch"  # where a bundle installs on the Pi
-
-
-class ProvisionError(HubError, ValueError):
-    """Provisioning options or inputs that cannot produce a safe configuration."""
 
 
 def templates_dir() -> Path:

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from hub.accounts import AccountError
+from hub.errors import AccountError
 from hub.privacy import agent_data, cutoffs, purge
 from kiosk_ui import sessions, state
 

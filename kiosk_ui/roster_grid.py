@@ -15,10 +15,11 @@ import re
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
+from hub.errors import FormError, PublishedError
 from hub.lead import LEAVE_KINDS, Done, Lead, LeadError
 from hub.roster.forms import KINDS as FORM_KINDS
-from hub.roster.forms import MAX_BYTES, FormError, check_form
-from hub.roster.month import PublishedError, propose, publish, report
+from hub.roster.forms import MAX_BYTES, check_form
+from hub.roster.month import propose, publish, report
 from hub.roster.roster_files import load_roster_config
 from hub.roster.view import draft_view, fingerprint, month_view, parse_month
 from hub.store.rosters import RosterStore

@@ -12,7 +12,8 @@ import pytest
 from edge.clock import ManualClock
 from hub.engine import Engine
 from hub.engine.scenario import ScriptedFloor, badge_of, scenario_site
-from hub.roster.changes import RosterError, import_roster
+from hub.errors import RosterError
+from hub.roster.changes import import_roster
 from hub.store import Store
 from hub.store.derived import DerivedStore
 from tests.conftest import issue_test_token

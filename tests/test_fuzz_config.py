@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from edge.config import load_device_config, parse_device_config
 from edge.exceptions import ConfigError
-from hub.errors import SiteConfigError
-from hub.roster.changes import RosterError, check_roster, import_roster
+from hub.errors import RosterError, SiteConfigError
+from hub.roster.changes import check_roster, import_roster
 from hub.site import load_site
 from hub.sitegen import generate_site
 from hub.store import Store

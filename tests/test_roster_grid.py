@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from hub.cli import main
-from hub.roster.changes import RosterError
+from hub.errors import RosterError
 from hub.roster.grid import import_grid, month_grid, read_grid, write_grid
 from hub.roster.month import propose, publish
 from hub.site import example_site_dir, load_site

@@ -10,8 +10,9 @@ import shutil
 import pytest
 
 from hub.cli import main
+from hub.errors import PublishedError
 from hub.roster.effective import install
-from hub.roster.month import PublishedError, propose, publish
+from hub.roster.month import propose, publish
 from hub.roster.patterns import REST, Rotation
 from hub.roster.planner import plan_month
 from hub.roster.roster_files import load_roster_config

@@ -140,7 +140,8 @@ def _act(args: argparse.Namespace, action, refused: type[Exception]) -> int:
 
 
 def cmd_holidays_import(args: argparse.Namespace) -> int:
-    from hub.roster.calendar import HolidaysError, merge_holidays
+    from hub.errors import HolidaysError
+    from hub.roster.calendar import merge_holidays
 
     target = site_dir(args.site) / "holidays.csv"
     try:
@@ -169,14 +170,15 @@ def cmd_holidays_import(args: argparse.Namespace) -> int:
 
 
 def cmd_roster_plan(args: argparse.Namespace) -> int:
-    from hub.roster.month import PublishedError, report, roster_plan
+    from hub.errors import PublishedError
+    from hub.roster.month import report, roster_plan
 
     return _act(args, lambda site, store: report(roster_plan(site, store, args.month, publish_it=args.publish,
                                                              actor=args.by, now_ms=_now_ms())), PublishedError)
 
 
 def cmd_roster_import_grid(args: argparse.Namespace) -> int:
-    from hub.roster.changes import RosterError
+    from hub.errors import RosterError
     from hub.roster.grid import import_grid
 
     def action(site, store) -> str:
@@ -192,7 +194,8 @@ def cmd_roster_export(args: argparse.Namespace) -> int:
 
 
 def cmd_roster_import(args: argparse.Namespace) -> int:
-    from hub.roster.changes import RosterError, check_roster, import_roster
+    from hub.errors import RosterError
+    from hub.roster.changes import check_roster, import_roster
 
     def action(site, store) -> str:
         if args.check:

@@ -78,7 +78,7 @@ def _read_new_password(generate: bool) -> str:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from hub.accounts import AccountError
+    from hub.errors import AccountError
 
     acc = open_accounts(args.db)
     teams = [t.strip() for t in args.teams.split(",") if t.strip()]
@@ -96,7 +96,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_user_change(args: argparse.Namespace) -> int:
-    from hub.accounts import AccountError
+    from hub.errors import AccountError
 
     acc = open_accounts(args.db)
     try:
@@ -122,7 +122,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def cmd_token_issue(args: argparse.Namespace) -> int:
-    from hub.accounts import AccountError
+    from hub.errors import AccountError
 
     acc = open_accounts(args.db)
     try:

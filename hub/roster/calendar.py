@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.exceptions import ConfigError
+from hub.errors import HolidaysError
 
 KINDS = ("holiday", "workday")
 STATUSES = ("official", "provisional")
@@ -157,14 +158,6 @@ def merge_holidays(current: str, notice: str, path: str = "holidays.csv") -> tup
     writer.writerow(COLUMNS)
     writer.writerows(sorted(kept + new))
     return out.getvalue(), years
-
-
-class HolidaysError(ValueError):
-    """A holidays file that does not parse: every problem, with file, row and column."""
-
-    def __init__(self, errors: list[ConfigError]) -> None:
-        super().__init__("; ".join(str(e) for e in errors))
-        self.errors = errors
 
 
 def load_calendar(root: Path) -> tuple[SiteCalendar, list[ConfigError]]:

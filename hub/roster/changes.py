@@ -14,20 +14,12 @@ from pathlib import Path
 
 from edge.exceptions import ConfigError
 from hub.cards import CardForm, clashes, parse_card
-from hub.errors import InputError
+from hub.errors import InputError, RosterError
 from hub.site import RosterEntry, Site
 from hub.sitecsv import read_csv_rows
 from hub.store import Store
 from hub.store.audit import write_audit
 from hub.store.derived import DerivedStore
-
-
-class RosterError(ValueError):
-    """A roster file with problems; `errors` names row, column and reason for each."""
-
-    def __init__(self, errors: list[ConfigError]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
 
 
 class BadgeError(InputError):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from hub.errors import FormError
+
 MAX_BYTES = 10 * 1024 * 1024  # a phone photo or a scanned page; anything larger is not a form
 KINDS = (  # (media type, extension, magic bytes at offset, offset)
     ("application/pdf", "pdf", b"%PDF-", 0),
@@ -19,10 +21,6 @@ KINDS = (  # (media type, extension, magic bytes at offset, offset)
     ("image/webp", "webp", b"WEBP", 8),
     ("image/heic", "heic", b"ftypheic", 4),
 )
-
-
-class FormError(ValueError):
-    """An upload that is not a signed form this hub keeps; says why."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 
 from edge.exceptions import ConfigError
+from hub.errors import RosterError
 
 RESTS = ("", "休", "rest", "-")
 FIXED = ("employee_no", "name", "seat")
@@ -115,7 +116,6 @@ def check_grid(site, path: str | Path, rows: list[list[str]]) -> tuple[list[dict
 
 def import_grid(site, store, path: str | Path, *, data: bytes | None = None, actor: str, now_ms: int) -> int:
     """Import a month grid (replacing the roster of its dates) or raise RosterError; returns the audit id."""
-    from hub.roster.changes import RosterError  # noqa: PLC0415 - the package imports this module's siblings
     from hub.store.derived import DerivedStore  # noqa: PLC0415
 
     rows, errors = check_grid(site, path, read_grid(path, data))

@@ -12,16 +12,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from hub.errors import PublishedError
 from hub.roster.patterns import REST
 from hub.roster.planner import METRICS, Carried, MonthPlan, month_days, plan_month, summary
 from hub.roster.roster_files import load_roster_config
 
 _METHODS = {"cpsat": "OR-Tools CP-SAT, hub/roster/restsolver.py",
             "greedy": "the greedy of hub/roster/restdays.py; install ortools for CP-SAT"}
-
-
-class PublishedError(ValueError):
-    """The month (some day of it) is already published: change days through overrides."""
 
 
 @dataclass
