@@ -278,7 +278,7 @@ def defuse_formula(text: str) -> str:
 Rows = Iterable[dict[str, Any]]
 
 
-def _csv_converter(col: Column, tz: ZoneInfo, lang: str, clock: LocalClock) -> Convert:
+def csv_converter(col: Column, tz: ZoneInfo, lang: str, clock: LocalClock) -> Convert:
     """text_converter plus, for free text, the formula guard, in one call per cell."""
     conv = text_converter(col, tz, lang, clock)
     if col.kind == "text":
@@ -309,7 +309,7 @@ def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, ch
     buf.seek(0)
     buf.truncate()
     clock = LocalClock(tz)
-    keys, plan = _converting(columns, [_csv_converter(c, tz, lang, clock) for c in columns])
+    keys, plan = _converting(columns, [csv_converter(c, tz, lang, clock) for c in columns])
     writerow, tell = writer.writerow, buf.tell
     for row in rows:
         values = list(map(row.get, keys))
