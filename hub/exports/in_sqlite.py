@@ -127,20 +127,21 @@ class _Plan:
         x = self.source(col)
         conv = csv_converter(col, self.tz, lang, self.clock)
         fb = self.fallback(col, conv, x)
-        if col.key == "shift":
-            return cells.guarded(cells.last_segment(x))
+        if col.key == "shift":  # the site's shift ids first: most rows hold one of them as it is
+            return cells.words(x, {k: defuse_formula(k) for k in self.names}, cells.guarded(cells.last_segment(x)))
         if col.key == "shift_name":
             sid = cells.last_segment(x)
-            return cells.words(sid, {k: defuse_formula(v) for k, v in self.names.items()}, cells.guarded(sid))
+            named = {k: defuse_formula(v) for k, v in self.names.items()}
+            return cells.words(x, named, cells.words(sid, named, cells.guarded(sid)))
         if col.key == "violations_count":
             return cells.list_length(x, fb)
         if col.kind == "date":
             return x
         if col.kind == "text":
-            return f"CASE WHEN typeof({x}) = 'text' THEN {cells.guarded(x)} WHEN {x} IS NULL THEN NULL ELSE {fb} END"
+            return cells.guarded_stored_text(x, fb)
         if col.kind == "enum":
             words = {code: defuse_formula(pair[0] if lang == "zh" else pair[1]) for code, pair in col.labels.items()}
-            return cells.words(x, words, f"CASE WHEN typeof({x}) = 'text' THEN {cells.guarded(x)} WHEN {x} IS NULL THEN NULL ELSE {fb} END")
+            return cells.words(x, words, cells.guarded_stored_text(x, fb))
         if col.kind == "list":
             return cells.joined_list(x, ";", fb)
         if col.kind == "datetime":
@@ -161,10 +162,11 @@ class _Plan:
         fb = self.fallback(col, lambda v: orjson.dumps(conv(v)).decode(), x)
         if col.key == "shift":
             sid = cells.last_segment(x)
-            return cells.json_text(sid, fb)
+            return cells.words(x, {k: orjson.dumps(k).decode() for k in self.names}, cells.json_text(sid, fb))
         if col.key == "shift_name":
             sid = cells.last_segment(x)
-            return cells.words(sid, {k: orjson.dumps(v).decode() for k, v in self.names.items()}, cells.json_text(sid, fb))
+            named = {k: orjson.dumps(v).decode() for k, v in self.names.items()}
+            return cells.words(x, named, cells.words(sid, named, cells.json_text(sid, fb)))
         if col.key == "violations_count":
             return cells.list_length(x, fb)
         if col.kind in ("text", "date", "enum"):

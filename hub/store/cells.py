@@ -22,8 +22,6 @@ FORMULA_CODES = "61,43,45,64,9,13"
 # (GLOB classes as ranges: SQLite compares a class character by character.)
 _JSON_SPECIAL_GLOB = "*[\x01-\x1f\"\\]*"
 _CONTROL_GLOB = "*[\x01-\x1f\\]*"  # backslash or a control character
-# '["...x..."]' where x is one of those between the outer quotes: not a plain one-string array.
-_SPECIAL_INSIDE_GLOB = '[[]"*[\x01-\x1f"\\]*"]'
 # '["=...', a one-string array whose text Excel would run as a formula
 _FORMULA_INSIDE_GLOB = '[[]"[-=+@\t\r]*'
 
@@ -51,6 +49,14 @@ class Fallbacks:
     def register(self, conn: sqlite3.Connection) -> None:
         fns = self._fns
         conn.create_function(self.name, 2, lambda i, v: fns[i](v), deterministic=True)
+
+
+def guarded_stored_text(x: str, fallback: str) -> str:
+    """A stored text cell guarded against formulas, for a writer that prints other types as
+    Python's str() does (csv.writer): only a cell starting with a formula character is looked
+    at further (not text: `fallback`)."""
+    return (f"CASE WHEN unicode({x}) IN ({FORMULA_CODES}) THEN"
+            f" CASE WHEN typeof({x}) = 'text' THEN '''' || {x} ELSE {fallback} END ELSE {x} END")
 
 
 def guarded_text(x: str) -> str:
@@ -153,7 +159,8 @@ def _flat_inner(x: str) -> str:
 def _is_single_string_array(x: str) -> str:
     """True for '["a"]': one string with no escapes or control characters (no quote, backslash
     or control character between the outer quotes)."""
-    return f"({x} GLOB '[[]\"*\"]' AND NOT {x} GLOB {lit(_SPECIAL_INSIDE_GLOB)} AND typeof({x}) = 'text')"
+    return (f"({x} GLOB '[[]\"*\"]' AND NOT substr({x}, 3, length({x}) - 4) GLOB {lit(_JSON_SPECIAL_GLOB)}"
+            f" AND typeof({x}) = 'text')")
 
 
 def _is_flat_string_array(x: str) -> str:
