@@ -128,3 +128,20 @@ def test_zone_spans_give_the_zones_own_offsets(zone):
         off = dt.datetime.fromtimestamp(ms / 1000, tz).utcoffset().total_seconds() * 1000
         if span[2] is not None:
             assert span[2] == off, (ms, span)
+
+
+def test_sqlite_rendered_workbook_reads_back_cell_for_cell_as_the_python_paths(zoned, tmp_path):
+    """XLSX is a zip of XML whose bytes may differ (numbers' text, a date-time's last digits); what
+    a reader gets from every cell may not: openpyxl reads both workbooks to the same values
+    (times to its millisecond rounding, the same as the Python path's)."""
+    from openpyxl import load_workbook
+
+    site, store = zoned
+    ours, theirs = tmp_path / "sqlite.xlsx", tmp_path / "python.xlsx"
+    ours.write_bytes(_export(site, store, Q, "xlsx"))
+    formats.write_xlsx(attendance.sheets(site, store, Q), theirs, site.tz, "zh")
+    a = list(load_workbook(ours, read_only=True).active.iter_rows(values_only=True))
+    b = list(load_workbook(theirs, read_only=True).active.iter_rows(values_only=True))
+    assert len(a) == len(b) == 401
+    for i, (ra, rb) in enumerate(zip(a, b, strict=True)):
+        assert ra == rb, (i, [(c.key, x, y) for c, x, y in zip(attendance.COLUMNS, ra, rb, strict=True) if x != y])

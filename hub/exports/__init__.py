@@ -35,12 +35,16 @@ def render_export(kind: str, site: Site, store: Store, query: ExportQuery, fmt: 
     the rows rendered so far."""
     if kind not in KINDS:
         raise ExportParamError("kind", f"one of {', '.join(KINDS)}")
-    if kind == "attendance" and fmt in ("csv", "json"):  # the month of rows HR pulls: rendered by SQLite
+    if kind == "attendance" and fmt in FORMATS:  # the month of rows HR pulls: rendered by SQLite
         from hub.exports import in_sqlite
 
         if fmt == "csv":
-            return Rendered(in_sqlite.attendance_csv(site, store, query, lang, progress), MEDIA_TYPES[fmt], EXTENSIONS[fmt])
-        return Rendered(in_sqlite.attendance_json(site, store, query, progress), MEDIA_TYPES[fmt], EXTENSIONS[fmt])
+            chunks = in_sqlite.attendance_csv(site, store, query, lang, progress)
+        elif fmt == "json":
+            chunks = in_sqlite.attendance_json(site, store, query, progress)
+        else:
+            chunks = in_sqlite.attendance_xlsx(site, store, query, lang, progress)
+        return Rendered(chunks, MEDIA_TYPES[fmt], EXTENSIONS[fmt])
 
     def factory():
         if kind == "attendance":

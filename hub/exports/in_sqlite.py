@@ -16,19 +16,22 @@ import codecs
 import csv
 import datetime as dt
 import io
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
-from hub.exports import attendance, formats
+from hub.exports import attendance, formats, xlsx
 from hub.exports.formats import (
     Column,
     LocalClock,
     csv_converter,
     defuse_formula,
     json_converter,
+    xlsx_cell,
 )
 from hub.exports.query import ExportQuery
 from hub.site import Site
@@ -184,6 +187,63 @@ class _Plan:
         return fb
 
 
+    def xlsx_cell(self, col: Column, lang: str, index: int, texts: xlsx.TextCells) -> str:
+        """The cell as SpreadsheetML (`<c r="A\x01" ...</c>`, the row number as ROW_MARK), '' for no cell."""
+        x = self.source(col)
+        ref = f'<c r="{xlsx.column_letter(index)}{xlsx.ROW_MARK}"'
+        tail = xlsx_cell(col, self.tz, lang, texts, self.clock)
+        value = self.values.get(col.key)
+
+        def whole(raw: Any) -> str:
+            t = tail(value(raw) if value else raw)
+            return "" if t is None else ref + t
+
+        fb = self.fallbacks.call(whole, x)
+
+        def text_cell(word: str) -> str:
+            return cells.lit(ref + texts.tail(word)) if word != "" else "''"
+
+        if col.key == "shift":
+            general = cells.xlsx_text(cells.last_segment(x), ref, fb)
+            whens = " ".join(f"WHEN {cells.lit(k)} THEN {text_cell(k)}" for k in self.names)
+            return f"CASE {x} {whens} ELSE {general} END" if whens else general
+        if col.key == "shift_name":
+            whens = " ".join(f"WHEN {cells.lit(k)} THEN {text_cell(v)}" for k, v in self.names.items())
+            sid = cells.last_segment(x)
+            inner = f"CASE {sid} {whens} ELSE {cells.xlsx_text(sid, ref, fb)} END" if whens else cells.xlsx_text(sid, ref, fb)
+            return f"CASE {x} {whens} ELSE {inner} END" if whens else inner
+        if col.key == "violations_count":
+            return f"coalesce({cells.lit(ref + '><v>')} || {cells.list_length(x, 'NULL')} || '</v></c>', {fb})"
+        if col.kind == "text":
+            return cells.xlsx_text(x, ref, fb)
+        if col.kind == "enum":
+            whens = " ".join(f"WHEN {cells.lit(code)} THEN {text_cell(pair[0] if lang == 'zh' else pair[1])}"
+                             for code, pair in col.labels.items())
+            return f"CASE {x} {whens} ELSE {cells.xlsx_text(x, ref, fb)} END" if whens else cells.xlsx_text(x, ref, fb)
+        if col.kind == "date":
+            return (f"CASE WHEN {x} IS NULL THEN '' ELSE coalesce({cells.lit(ref + f' s={chr(34)}{xlsx.STYLE_DATE}{chr(34)}><v>')}"
+                    f" || {cells.excel_date(x)} || '</v></c>', {fb}) END")
+        if col.kind == "datetime":
+            return (f"CASE WHEN {x} IS NULL THEN '' ELSE coalesce({cells.lit(ref + f' s={chr(34)}{xlsx.STYLE_DATETIME}{chr(34)}><v>')}"
+                    f" || {cells.excel_serial(x, self.spans)} || '</v></c>', {fb}) END")
+        if col.kind == "number" and col.digits == 1:
+            return (f"CASE WHEN {x} IS NULL THEN '' ELSE coalesce({cells.lit(ref + '><v>')} || {cells.xlsx_number_text(x, 'NULL')}"
+                    f" || '</v></c>', {fb}) END")
+        if col.kind == "int":
+            return f"CASE WHEN {x} IS NULL THEN '' WHEN typeof({x}) = 'integer' THEN {cells.lit(ref + '><v>')} || {x} || '</v></c>' ELSE {fb} END"
+        if col.kind == "bool":
+            yes, no = ("是", "否") if lang == "zh" else ("yes", "no")
+            return (f"CASE WHEN {x} IS NULL THEN '' WHEN typeof({x}) = 'integer' THEN CASE WHEN {x} THEN {text_cell(yes)}"
+                    f" ELSE {text_cell(no)} END ELSE {fb} END")
+        if col.kind == "list":
+            inner = f"substr({x}, 3, length({x}) - 4)"
+            return (f"CASE WHEN {x} = '[]' OR {x} IS NULL OR {x} = '' THEN ''"
+                    f" WHEN {cells.single_string_array(x)} AND {cells.xml_plain(inner)} THEN"
+                    f" {cells.lit(ref + ' t=' + chr(34) + 'inlineStr' + chr(34) + '><is><t>')} || {inner} || '</t></is></c>'"
+                    f" ELSE {fb} END")
+        return f"CASE WHEN {x} IS NULL THEN '' ELSE {fb} END"
+
+
 def _batches(site: Site, store: Store, q: ExportQuery, plan: _Plan, sql_cells: list[str],
              progress: Callable[[int], None] | None) -> Iterator[list[tuple]]:
     done = 0
@@ -242,3 +302,28 @@ def attendance_json(site: Site, store: Store, q: ExportQuery,
         yield "".join(chunk).encode("utf-8")
 
 
+
+
+def attendance_xlsx(site: Site, store: Store, q: ExportQuery, lang: str,
+                    progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """The attendance workbook, its rows' XML rendered by SQLite (the same cells as
+    formats.write_xlsx writes; through a temporary file, as formats.xlsx_chunks)."""
+    fd, name = tempfile.mkstemp(prefix="floorwatch-export-", suffix=".xlsx")
+    os.close(fd)
+    try:
+        columns = attendance.COLUMNS
+        plan = _Plan(site, q)
+        book = xlsx.Workbook(name, ["attendance"], flush_chars=formats.CHUNK_CHARS)
+        ws = book.sheet([c.width for c in columns], [c.header(lang) for c in columns])
+        row = [plan.xlsx_cell(c, lang, i, book.texts) for i, c in enumerate(columns)]
+        last = xlsx.column_letter(len(columns) - 1)
+        row[-1] = f"CASE WHEN ({row[-1]}) = '' THEN {cells.lit(f'<c r={chr(34)}{last}{xlsx.ROW_MARK}{chr(34)}/>')} ELSE {row[-1]} END"
+        for batch in _batches(site, store, q, plan, [" || ".join(f"({c})" for c in row)], progress):
+            ws.rendered_rows([r[0] for r in batch])
+        ws.close()
+        book.close()
+        with open(name, "rb") as fh:
+            while data := fh.read(64 * 1024):
+                yield data
+    finally:
+        os.unlink(name)

@@ -156,7 +156,7 @@ def _flat_inner(x: str) -> str:
     return f"replace(substr({x}, 3, length({x}) - 4), '\", \"', '\",\"')"
 
 
-def _is_single_string_array(x: str) -> str:
+def single_string_array(x: str) -> str:
     """True for '["a"]': one string with no escapes or control characters (no quote, backslash
     or control character between the outer quotes)."""
     return (f"({x} GLOB '[[]\"*\"]' AND NOT substr({x}, 3, length({x}) - 4) GLOB {lit(_JSON_SPECIAL_GLOB)}"
@@ -177,20 +177,66 @@ def joined_list(x: str, sep: str, fallback: str) -> str:
     single = f"substr({x}, 3, length({x}) - 4)"
     single = f"CASE WHEN {x} GLOB {lit(_FORMULA_INSIDE_GLOB)} THEN '''' || {single} ELSE {single} END"
     return (f"CASE WHEN {x} = '[]' OR {x} IS NULL OR {x} = '' THEN NULL"
-            f" WHEN {_is_single_string_array(x)} THEN {single}"
+            f" WHEN {single_string_array(x)} THEN {single}"
             f" WHEN {_is_flat_string_array(x)} THEN {guarded_text(joined)} ELSE {fallback} END")
 
 
 def json_list(x: str, fallback: str) -> str:
     """A JSON array of strings as compact JSON text ('[]' for NULL or empty)."""
     return (f"CASE WHEN {x} = '[]' OR {x} IS NULL OR {x} = '' THEN '[]'"
-            f" WHEN {_is_single_string_array(x)} THEN {x}"
+            f" WHEN {single_string_array(x)} THEN {x}"
             f" WHEN {_is_flat_string_array(x)} THEN '[\"' || {_flat_inner(x)} || '\"]' ELSE {fallback} END")
 
 
 def list_length(x: str, fallback: str) -> str:
     """The number of items of a JSON array of strings (0 for NULL or empty)."""
     inner = _flat_inner(x)
-    return (f"CASE WHEN {x} = '[]' OR {x} IS NULL OR {x} = '' THEN 0 WHEN {_is_single_string_array(x)} THEN 1"
+    return (f"CASE WHEN {x} = '[]' OR {x} IS NULL OR {x} = '' THEN 0 WHEN {single_string_array(x)} THEN 1"
             f" WHEN {_is_flat_string_array(x)} THEN (length({inner}) - length(replace({inner}, '\",\"', ''))) / 3 + 1"
             f" ELSE {fallback} END")
+
+
+# ---------------------------------------------------------------- XLSX cells (SpreadsheetML)
+
+# Characters a text may start and end with to be written as it is (no escape, no xml:space):
+# printable ASCII and the BMP's letters, without any Unicode space (Python's \s) or control.
+_XML_PLAIN_END = "[!-~\u00a1-\u167f\u1681-\u1fff\u200b-\u2027\u2030-\u205e\u2060-\u2fff\u3001-\ud7ff\ue000-\ufffd]"
+_XML_SPECIAL_GLOB = "*[&<>\x01-\x1f\ufffe\uffff]*"
+
+
+def xml_plain(t: str) -> str:
+    """True for text an inline-string cell carries as it is: nothing to escape or drop, no
+    leading or trailing whitespace, only characters from the plain set at its ends."""
+    return (f"(NOT {t} GLOB {lit(_XML_SPECIAL_GLOB)} AND {t} GLOB {lit(_XML_PLAIN_END + '*')}"
+            f" AND {t} GLOB {lit('*' + _XML_PLAIN_END)})")
+
+
+def xlsx_text(t: str, ref: str, fallback: str) -> str:
+    """A text cell (`ref` like '<c r="A\x01"'), '' for NULL or empty text."""
+    return (f"CASE WHEN {t} IS NULL OR {t} = '' THEN '' WHEN typeof({t}) = 'text' AND {xml_plain(t)} THEN"
+            f" {lit(ref + ' t=' + chr(34) + 'inlineStr' + chr(34) + '><is><t>')} || {t} || '</t></is></c>' ELSE {fallback} END")
+
+
+def xlsx_number_text(x: str, fallback: str) -> str:
+    """A number rounded to a tenth as the text of a <v> (a stored value already exact as it is)."""
+    return (f"CASE WHEN typeof({x}) = 'real' AND {x} = CAST({x} * 10 AS INTEGER) / 10.0 AND abs({x}) < 1e14"
+            f" THEN CAST({x} AS TEXT) ELSE {one_decimal(x, fallback)} END")
+
+
+def xlsx_value(x: str, ref: str, value: str, style: int = 0) -> str:
+    """A cell holding the number `value` (SQL text), '' for NULL `x`; `value` may be the cell's
+    fallback, which returns the whole cell."""
+    s = f' s="{style}"' if style else ""
+    return f"CASE WHEN {x} IS NULL THEN '' ELSE {lit(ref + s + '><v>')} || {value} || '</v></c>' END"
+
+
+def excel_serial(x: str, spans: Sequence[tuple[int, int, int | None]]) -> str:
+    """UTC ms as the local wall time's Excel serial (15 significant digits: well under a
+    millisecond), NULL outside the spans."""
+    return f"(({shifted_ms(x, spans)}) / 86400000.0 + 25569)"
+
+
+def excel_date(x: str) -> str:
+    """An ISO date's Excel serial (days since 1899-12-30), NULL for anything else."""
+    return (f"CASE WHEN {x} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
+            f" THEN CAST(julianday({x}) - 2415018.5 AS INTEGER) END")
