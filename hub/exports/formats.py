@@ -12,6 +12,10 @@ renders those rows, one at a time, so an export of any length needs the memory o
   widths, times as real date-time cells in the site's zone.
 - JSON lines: one object per row with English keys, codes, lists and ISO 8601 times carrying the
   site's offset, for machines.
+
+The attendance log, exported by the month, is rendered by SQLite in its query instead
+(hub.exports.in_sqlite): the same bytes for CSV and JSON lines, the same cells for XLSX, with
+the converters here as the fallback for any cell the SQL cannot prove plain.
 """
 
 from __future__ import annotations
