@@ -57,6 +57,10 @@ def _rows(n: int, seed: int = 1) -> list[tuple]:
             pick([17.5, 17.25, 0.05]), pick([30.0, 31.45]), LISTS[(i * 3) % len(LISTS)], pick(TEXTS),
             LISTS[(i * 5) % len(LISTS)], FLAGS[i % len(FLAGS)],
         ))
+    for i in range(0, n, 9):  # seats used = [the rostered seat], written plainly, awkward seats included
+        seat = rows[i][5]
+        if isinstance(seat, str):
+            rows[i] = rows[i][:6] + ('["' + seat + '"]',) + rows[i][7:]
     return rows
 
 

@@ -102,6 +102,8 @@ def _values(site: Site) -> dict[str, Callable[[Any], Any]]:
 
 
 SOURCES = {"shift_name": "shift", "violations_count": "violation_ids"}  # columns computed from another one
+# A list cell that mostly holds one value of another column: seats used, the rostered seat.
+LIKELY_ONE = {"seats_used": "rostered_seat"}
 
 
 class _Plan:
@@ -146,6 +148,9 @@ class _Plan:
             words = {code: defuse_formula(pair[0] if lang == "zh" else pair[1]) for code, pair in col.labels.items()}
             return cells.words(x, words, cells.guarded_stored_text(x, fb))
         if col.kind == "list":
+            if col.key in LIKELY_ONE:
+                t = f'"{LIKELY_ONE[col.key]}"'
+                return f"CASE WHEN {cells.is_list_of(x, t)} THEN {cells.guarded_text(t)} ELSE {cells.joined_list(x, ';', fb)} END"
             return cells.joined_list(x, ";", fb)
         if col.kind == "datetime":
             return cells.local_text(x, self.spans, fb)
@@ -175,6 +180,8 @@ class _Plan:
         if col.kind in ("text", "date", "enum"):
             return cells.json_text(x, fb)
         if col.kind == "list":
+            if col.key in LIKELY_ONE:
+                return f"CASE WHEN {cells.is_list_of(x, chr(34) + LIKELY_ONE[col.key] + chr(34))} THEN {x} ELSE {cells.json_list(x, fb)} END"
             return cells.json_list(x, fb)
         if col.kind == "datetime":
             return cells.local_iso_json(x, self.spans, self.offsets, fb)
@@ -237,7 +244,12 @@ class _Plan:
                     f" ELSE {text_cell(no)} END ELSE {fb} END")
         if col.kind == "list":
             inner = f"substr({x}, 3, length({x}) - 4)"
-            return (f"CASE WHEN {x} = '[]' OR {x} IS NULL OR {x} = '' THEN ''"
+            likely = ""
+            if col.key in LIKELY_ONE:
+                t = f'"{LIKELY_ONE[col.key]}"'
+                likely = (f" WHEN {cells.is_list_of(x, t)} AND {cells.xml_plain(t)} THEN"
+                          f" {cells.lit(ref + ' t=' + chr(34) + 'inlineStr' + chr(34) + '><is><t>')} || {t} || '</t></is></c>'")
+            return (f"CASE WHEN {x} = '[]' OR {x} IS NULL OR {x} = '' THEN ''{likely}"
                     f" WHEN {cells.single_string_array(x)} AND {cells.xml_plain(inner)} THEN"
                     f" {cells.lit(ref + ' t=' + chr(34) + 'inlineStr' + chr(34) + '><is><t>')} || {inner} || '</t></is></c>'"
                     f" ELSE {fb} END")

@@ -240,3 +240,10 @@ def excel_date(x: str) -> str:
     """An ISO date's Excel serial (days since 1899-12-30), NULL for anything else."""
     return (f"CASE WHEN {x} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
             f" THEN CAST(julianday({x}) - 2415018.5 AS INTEGER) END")
+
+
+def is_list_of(x: str, t: str) -> str:
+    """True when JSON list cell `x` is exactly the list of the one text `t` and `t` needs no JSON
+    escape (`["A01"]` beside its rostered seat "A01"): one comparison where the general list
+    checks take several function calls."""
+    return f"(typeof({t}) = 'text' AND {x} = '[\"' || {t} || '\"]' AND NOT {t} GLOB {lit(_JSON_SPECIAL_GLOB)})"
