@@ -186,7 +186,7 @@ class _Plan:
         if col.kind == "datetime":
             return cells.local_iso_json(x, self.spans, self.offsets, fb)
         if col.kind == "number" and col.digits == 1:
-            return f"coalesce({cells.one_decimal(x, fb)}, 'null')"
+            return f"coalesce({cells.tenth_text(x, fb)}, 'null')"
         if col.kind == "int":
             return f"coalesce({cells.integer(x, fb)}, 'null')"
         if col.kind == "bool":
@@ -234,7 +234,7 @@ class _Plan:
             return (f"CASE WHEN {x} IS NULL THEN '' ELSE coalesce({cells.lit(ref + f' s={chr(34)}{xlsx.STYLE_DATETIME}{chr(34)}><v>')}"
                     f" || {cells.excel_serial(x, self.spans)} || '</v></c>', {fb}) END")
         if col.kind == "number" and col.digits == 1:
-            return (f"CASE WHEN {x} IS NULL THEN '' ELSE coalesce({cells.lit(ref + '><v>')} || {cells.xlsx_number_text(x, 'NULL')}"
+            return (f"CASE WHEN {x} IS NULL THEN '' ELSE coalesce({cells.lit(ref + '><v>')} || {cells.tenth_text(x, 'NULL')}"
                     f" || '</v></c>', {fb}) END")
         if col.kind == "int":
             return f"CASE WHEN {x} IS NULL THEN '' WHEN typeof({x}) = 'integer' THEN {cells.lit(ref + '><v>')} || {x} || '</v></c>' ELSE {fb} END"

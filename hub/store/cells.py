@@ -217,8 +217,10 @@ def xlsx_text(t: str, ref: str, fallback: str) -> str:
             f" {lit(ref + ' t=' + chr(34) + 'inlineStr' + chr(34) + '><is><t>')} || {t} || '</t></is></c>' ELSE {fallback} END")
 
 
-def xlsx_number_text(x: str, fallback: str) -> str:
-    """A number rounded to a tenth as the text of a <v> (a stored value already exact as it is)."""
+def tenth_text(x: str, fallback: str) -> str:
+    """A number rounded to a tenth as text, as Python (and orjson) print round(x, 1): a stored
+    value already exact as it is printed by SQLite (15 digits: exact below 1e14), others as
+    `one_decimal`."""
     return (f"CASE WHEN typeof({x}) = 'real' AND {x} = CAST({x} * 10 AS INTEGER) / 10.0 AND abs({x}) < 1e14"
             f" THEN CAST({x} AS TEXT) ELSE {one_decimal(x, fallback)} END")
 
