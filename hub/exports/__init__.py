@@ -13,7 +13,15 @@ from collections.abc import Callable
 
 from hub.exports import assessment as assessment_family
 from hub.exports import attendance, raw
-from hub.exports.formats import EXTENSIONS, FORMATS, LANGS, Rendered, render, write_file
+from hub.exports.formats import (
+    EXTENSIONS,
+    FORMATS,
+    LANGS,
+    MEDIA_TYPES,
+    Rendered,
+    render,
+    write_file,
+)
 from hub.exports.query import ExportParamError, ExportQuery, parse_query
 from hub.site import Site
 from hub.store import Store
@@ -27,6 +35,16 @@ def render_export(kind: str, site: Site, store: Store, query: ExportQuery, fmt: 
     the rows rendered so far."""
     if kind not in KINDS:
         raise ExportParamError("kind", f"one of {', '.join(KINDS)}")
+    if kind == "attendance" and fmt in FORMATS:  # the month of rows HR pulls: rendered by SQLite
+        from hub.exports import in_sqlite
+
+        if fmt == "csv":
+            chunks = in_sqlite.attendance_csv(site, store, query, lang, progress)
+        elif fmt == "json":
+            chunks = in_sqlite.attendance_json(site, store, query, progress)
+        else:
+            chunks = in_sqlite.attendance_xlsx(site, store, query, lang, progress)
+        return Rendered(chunks, MEDIA_TYPES[fmt], EXTENSIONS[fmt])
 
     def factory():
         if kind == "attendance":

@@ -12,6 +12,10 @@ renders those rows, one at a time, so an export of any length needs the memory o
   widths, times as real date-time cells in the site's zone.
 - JSON lines: one object per row with English keys, codes, lists and ISO 8601 times carrying the
   site's offset, for machines.
+
+The attendance log, exported by the month, is rendered by SQLite in its query instead
+(hub.exports.in_sqlite): the same bytes for CSV and JSON lines, the same cells for XLSX, with
+the converters here as the fallback for any cell the SQL cannot prove plain.
 """
 
 from __future__ import annotations
@@ -278,7 +282,7 @@ def defuse_formula(text: str) -> str:
 Rows = Iterable[dict[str, Any]]
 
 
-def _csv_converter(col: Column, tz: ZoneInfo, lang: str, clock: LocalClock) -> Convert:
+def csv_converter(col: Column, tz: ZoneInfo, lang: str, clock: LocalClock) -> Convert:
     """text_converter plus, for free text, the formula guard, in one call per cell."""
     conv = text_converter(col, tz, lang, clock)
     if col.kind == "text":
@@ -309,7 +313,7 @@ def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, ch
     buf.seek(0)
     buf.truncate()
     clock = LocalClock(tz)
-    keys, plan = _converting(columns, [_csv_converter(c, tz, lang, clock) for c in columns])
+    keys, plan = _converting(columns, [csv_converter(c, tz, lang, clock) for c in columns])
     writerow, tell = writer.writerow, buf.tell
     for row in rows:
         values = list(map(row.get, keys))

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Iterable
 from typing import IO
 from xml.sax.saxutils import quoteattr
 
 # Style ids in styles.xml's cellXfs: what each cell kind refers to.
 STYLE_HEADER, STYLE_DATETIME, STYLE_DATE = 1, 2, 3
+ROW_MARK = "\x01"  # stands for the row number in rendered rows (SheetWriter.rendered_rows)
 EXCEL_EPOCH_DAYS = 25569  # 1970-01-01 as an Excel serial (days since 1899-12-30)
 DATE_ORDINAL_OFFSET = 693594  # date.toordinal() of 1899-12-30
 
@@ -120,6 +122,14 @@ class SheetWriter:
             tails[-1] = "/>"
         cells = "".join(f'<c r="{letter}{n}"{tail}' for letter, tail in zip(self._letters, tails, strict=False) if tail is not None)
         self._write(f'<row r="{n}">{cells}</row>')
+
+    def rendered_rows(self, rows: Iterable[str]) -> None:
+        """Rows whose cells are XML already (hub.exports.in_sqlite), each cell reference's row
+        number written as ROW_MARK (a character XML cannot carry, so no text holds it)."""
+        for cells in rows:
+            self.rows += 1
+            n = str(self.rows)
+            self._write(f'<row r="{n}">{cells.replace(ROW_MARK, n)}</row>')
 
     def _write(self, text: str) -> None:
         self._parts.append(text)

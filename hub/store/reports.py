@@ -23,6 +23,7 @@ from urllib.parse import quote
 import orjson
 
 from hub.store import Store
+from hub.store.cells import Fallbacks
 
 BATCH = 1000
 # Evidence is looked up first among events near the violation (the ts index), then anywhere.
@@ -49,6 +50,11 @@ def _loads(text: str | None, default: Any) -> Any:
             return default
     except TypeError:
         return default  # a damaged JSON cell must not stop an export; the raw ids stay in the DB
+
+
+def json_cell(text: str | None, default: Any) -> Any:
+    """A stored JSON cell decoded as the exports read it (`default` for empty or damaged)."""
+    return _loads(text, default)
 
 
 class ReportReader:
@@ -130,6 +136,34 @@ class ReportReader:
             row["violation_ids"] = _loads(row.get("violation_ids"), [])
             row["excused"] = _loads(row.get("excused"), [])
             yield row
+
+    def attendance_cells(
+        self, date_from: str, date_to: str, cells: Sequence[str], fallbacks: Fallbacks, *, team: str | None = None,
+        employees: Iterable[str] | None = None,
+    ) -> Iterator[list[tuple]]:
+        """The attendance rows of `attendance()`, in its order, as batches of tuples of `cells`:
+        SQL expressions over the stored columns (hub.store.cells) that render each cell in the
+        query; `fallbacks` are the Python converters those expressions call for uncommon cells."""
+        if not self.has_table("attendance"):
+            return
+        where, args = _filters("date BETWEEN ? AND ?", [date_from, date_to], team, employees)
+        sql = f"SELECT {', '.join(cells)} FROM attendance WHERE {where} ORDER BY date, shift, employee_no"
+        if self._own:
+            fallbacks.register(self.conn)
+            cur = self.conn.execute(sql, args)
+            while batch := cur.fetchmany(BATCH):
+                yield batch
+            return
+        offset = 0  # shared in-memory connection: page under the lock, never hold it across yields
+        while True:
+            with self.store.lock:
+                fallbacks.register(self.conn)
+                batch = self.conn.execute(f"{sql} LIMIT ? OFFSET ?", [*args, BATCH, offset]).fetchall()
+            if batch:
+                yield batch
+            if len(batch) < BATCH:
+                return
+            offset += BATCH
 
     # ------------------------------------------------------------ violations
 
