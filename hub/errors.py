@@ -88,3 +88,11 @@ class PkiError(HubError):
 
 class ProvisionError(HubError, ValueError):
     """Provisioning options or inputs that cannot produce a safe configuration."""
+
+
+class ExportParamError(HubError, ValueError):
+    """A bad export parameter: `param` is its name as the user typed it, `reason` says why."""
+
+    def __init__(self, param: str, reason: str) -> None:
+        self.param, self.reason = param, reason
+        super().__init__(f"{param}: {reason}")

@@ -8,15 +8,9 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
+from hub.errors import ExportParamError
+
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-class ExportParamError(ValueError):
-    """A bad export parameter: `param` is its name as the user typed it, `reason` says why."""
-
-    def __init__(self, param: str, reason: str) -> None:
-        self.param, self.reason = param, reason
-        super().__init__(f"{param}: {reason}")
 
 
 def day_start_ms(day: dt.date, tz: ZoneInfo) -> int:

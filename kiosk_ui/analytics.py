@@ -16,9 +16,10 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from markupsafe import Markup
 
+from hub.errors import ExportParamError
 from hub.exports.labels import rule_name
 from hub.month_at_glance import PUNCTUALITY, MonthAtGlance, month_at_glance
-from hub.months import ExportParamError, parse_month
+from hub.months import parse_month
 from kiosk_ui import i18n, masking, state
 from kiosk_ui.charts import Panel, Series, bar_panels, floor_heat, heat_grid, num, target_bars
 from kiosk_ui.pages import page_config, render_page

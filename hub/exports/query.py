@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from hub.errors import ExportParamError
 from hub.exports.formats import FORMATS, LANGS
-from hub.months import ExportParamError, day_start_ms
+from hub.months import day_start_ms
 
 MAX_RANGE_DAYS = 1096  # three years: longer than any retention period
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
