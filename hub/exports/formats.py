@@ -303,15 +303,22 @@ def csv_converter(col: Column, tz: ZoneInfo, lang: str, clock: LocalClock) -> Co
     return conv
 
 
-def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, chunk_chars: int | None = None) -> Iterator[bytes]:
-    """UTF-8 CSV with a byte-order mark, as byte chunks of about `chunk_chars` characters."""
-    limit = chunk_chars or CHUNK_CHARS
+def csv_start(columns: list[Column], lang: str) -> tuple[io.StringIO, Any, bytes]:
+    """A CSV writer on an empty buffer, and the first chunk: the byte-order mark and the header."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([c.header(lang) for c in columns])
-    yield codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
+    first = codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
     buf.seek(0)
     buf.truncate()
+    return buf, writer, first
+
+
+def csv_chunks(rows: Rows, columns: list[Column], tz: ZoneInfo, lang: str, *, chunk_chars: int | None = None) -> Iterator[bytes]:
+    """UTF-8 CSV with a byte-order mark, as byte chunks of about `chunk_chars` characters."""
+    limit = chunk_chars or CHUNK_CHARS
+    buf, writer, first = csv_start(columns, lang)
+    yield first
     clock = LocalClock(tz)
     keys, plan = _converting(columns, [csv_converter(c, tz, lang, clock) for c in columns])
     writerow, tell = writer.writerow, buf.tell

@@ -12,10 +12,7 @@ cell, so the bytes are the same as `csv_chunks` / `json_chunks` of `attendance.r
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime as dt
-import io
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -277,12 +274,8 @@ def attendance_csv(site: Site, store: Store, q: ExportQuery, lang: str,
     columns = attendance.COLUMNS
     plan = _Plan(site, q)
     sql_cells = [plan.csv_cell(c, lang) for c in columns]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([c.header(lang) for c in columns])
-    yield codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
-    buf.seek(0)
-    buf.truncate()
+    buf, writer, first = formats.csv_start(columns, lang)
+    yield first
     for batch in _batches(site, store, q, plan, sql_cells, progress):
         writer.writerows(batch)
         if buf.tell() >= formats.CHUNK_CHARS:
