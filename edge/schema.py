@@ -17,6 +17,7 @@ and these needs no branch.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import types
 import typing
@@ -243,5 +244,12 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _join(loc: str, part: str) -> str:
+    """A dotted location as TOML writes a key: a part that is not a bare key (a "." or a space
+    in it, a Chinese name) is quoted, so `"a.b"` and `a.b` are told apart."""
+    if not _BARE_KEY.fullmatch(part):
+        part = json.dumps(part, ensure_ascii=False)  # also a TOML basic string, bar a raw DEL
     return f"{loc}.{part}" if loc else part

@@ -8,6 +8,7 @@ reason; nothing else escapes, and a single broken key is reported under that key
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -68,6 +69,14 @@ def mutated_text(draw, text: str) -> str:
 
 # ---------------------------------------------------------------- device files
 
+
+def first_key(loc: str) -> str:
+    """The first part of a dotted location (a quoted part, which may hold dots, is a JSON string)."""
+    if loc.startswith('"'):
+        return json.JSONDecoder().raw_decode(loc)[0]
+    return loc.split(".")[0]
+
+
 VALID_DEVICE = {
     "id": "seat-a01", "site": "example", "role": "seat", "seat": "A01", "heartbeat_s": 30.0,
     "broker": {"host": "127.0.0.1", "port": 1883},
@@ -93,7 +102,7 @@ def test_device_config_one_bad_key_is_named(data) -> None:
     except ConfigError as exc:
         check_config_error(exc)
         assert exc.path == "devices/seat-a01.toml"
-        first = exc.key.split(".")[0]
+        first = first_key(exc.key)
         assert first in ((section or key), "seat", "role"), (section, key, exc.key)
     # else: the value happened to be acceptable for that key
 
@@ -231,3 +240,14 @@ def test_roster_with_an_unclosed_quote_is_a_roster_error(template_loaded, templa
 
 def _has_table(store: Store, name: str) -> bool:
     return store.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+
+def test_a_key_with_a_dot_is_named_quoted_as_toml_writes_it():
+    """Found by the fuzz above: an extra key "." was named `.`, and "a.b" read as a.b."""
+    for key in (".", "a.b", "座位"):
+        with pytest.raises(ConfigError) as exc:
+            parse_device_config({**VALID_DEVICE, key: 1}, "devices/seat-a01.toml")
+        assert exc.value.key == json.dumps(key, ensure_ascii=False) and first_key(exc.value.key) == key
+    with pytest.raises(ConfigError) as exc:
+        parse_device_config({**VALID_DEVICE, "broker": {**VALID_DEVICE["broker"], "a.b": 1}}, "devices/seat-a01.toml")
+    assert exc.value.key == 'broker."a.b"'
