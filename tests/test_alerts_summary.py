@@ -61,27 +61,34 @@ def played(tmp_path):
     store.close()
 
 
-def _at(site, day: dt.date, hhmm: str) -> int:
-    return int(dt.datetime.combine(day, dt.time.fromisoformat(hhmm), site.tz).timestamp() * 1000)
-
-
-def test_one_summary_per_team_at_its_time_and_never_again_that_day(played, receiver):
-    root, db, store, floor = played
+def write_alerts(root, receiver, channels: str = "", summary: str = "") -> None:
+    """alerts.toml: the leads' webhook (plus `channels`), a daily summary at 16:30 to it (plus `summary`)."""
     (root / "alerts.toml").write_text(f"""
 console_url = "http://hub.test:8080"
 [channels.leads]
 type = "webhook"
 url = "{receiver.url}"
 secret = "{SECRET}"
+{channels}
+[daily_summary]
+at = "16:30"
+channel = "leads"
+{summary}
+""", encoding="utf-8")
+
+
+def _at(site, day: dt.date, hhmm: str) -> int:
+    return int(dt.datetime.combine(day, dt.time.fromisoformat(hhmm), site.tz).timestamp() * 1000)
+
+
+def test_one_summary_per_team_at_its_time_and_never_again_that_day(played, receiver):
+    root, db, store, floor = played
+    write_alerts(root, receiver, f"""
 [channels.t2]
 type = "webhook"
 url = "{receiver.url}?team=T2"
 secret = "{SECRET}"
-[daily_summary]
-at = "16:30"
-channel = "leads"
-teams = {{ T2 = "t2" }}
-""", encoding="utf-8")
+""", 'teams = { T2 = "t2" }')
     site = load_site(root)
     clock = ManualClock(_at(site, DAY, "16:29"))
     alerts = Alerts(site, store, clock)
@@ -151,16 +158,7 @@ def test_a_day_missed_while_the_hub_was_down_is_sent_late_once_judged(played, re
     then, marked as late, but only once the engine has judged the backlog; days without a duty
     of the team get none, and the new day's waits for its own 16:30."""
     root, db, store, floor = played
-    (root / "alerts.toml").write_text(f"""
-console_url = "http://hub.test:8080"
-[channels.leads]
-type = "webhook"
-url = "{receiver.url}"
-secret = "{SECRET}"
-[daily_summary]
-at = "16:30"
-channel = "leads"
-""", encoding="utf-8")
+    write_alerts(root, receiver)
     site = load_site(root)
     judged = [False]
     clock = ManualClock(_at(site, DAY + dt.timedelta(days=1), "09:00"))
