@@ -122,23 +122,8 @@ class Ingest:
         self._writer: threading.Thread | None = None
         client_id = client_id or f"floorwatch-hub-{site}"
         self.client_id = client_id
-        if protocol == "5":
-            self.client = mqtt.Client(
-                CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
-            )
-        else:
-            self.client = mqtt.Client(
-                CallbackAPIVersion.VERSION2,
-                client_id=client_id,
-                protocol=mqtt.MQTTv311,
-                clean_session=False,
-                manual_ack=True,
-            )
         self._auth = (tls, username, password)
-        if tls:
-            self.client.tls_set(ca_certs=tls.get("ca"), certfile=tls.get("cert"), keyfile=tls.get("key"))
-        if username:
-            self.client.username_pw_set(username, password)
+        self.client = _new_client(client_id, protocol, *self._auth, persistent=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -151,8 +136,7 @@ class Ingest:
         self._writer = threading.Thread(target=self._write_loop, name="hub-ingest-writer", daemon=True)
         self._writer.start()
         if self.protocol == "5":
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            props = _connect_props(SESSION_EXPIRY_S)
             props.ReceiveMaximum = 1000
             self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False, properties=props)
         else:
@@ -185,22 +169,11 @@ class Ingest:
     def forget_session(self) -> None:
         """After stop(): end this client id's session on the broker (a clean connect), so it no
         longer takes a share of the stream (a retired ingest worker, hub.ingest_workers)."""
-        if self.protocol == "5":
-            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = 0
-        else:
-            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv311,
-                                 clean_session=True)
-        tls, username, password = self._auth
-        if tls:
-            client.tls_set(ca_certs=tls.get("ca"), certfile=tls.get("cert"), keyfile=tls.get("key"))
-        if username:
-            client.username_pw_set(username, password)
+        client = _new_client(self.client_id, self.protocol, *self._auth, persistent=False)
         done = threading.Event()
         client.on_connect = lambda *_: done.set()
         if self.protocol == "5":
-            client.connect(self.host, self.port, keepalive=30, clean_start=True, properties=props)
+            client.connect(self.host, self.port, keepalive=30, clean_start=True, properties=_connect_props(0))
         else:
             client.connect(self.host, self.port, keepalive=30)
         client.loop_start()
@@ -396,10 +369,9 @@ class Ingest:
         for status, received in statuses:
             self.store.update_device_status(status.device, status.state, status.fw, status.config, status.ts, received)
         # Committed: now the broker may forget these messages.
-        _ack_all(self.client, [m.mid for m in batch if m.mark is None and m.qos == 1])
         for m in batch:
-            if m.mark is None and m.qos == 2:  # not subscribed at QoS 2; should a broker send one anyway
-                self.client.ack(m.mid, 2)
+            if m.mark is None and m.qos > 0:
+                self.client.ack(m.mid, m.qos)
         messages = sum(1 for m in batch if m.mark is None)
         events = sum(1 for i in inputs if i[0] == "event")
         if self._stored_ahead:  # their turn: stored ahead, not duplicates
@@ -440,13 +412,27 @@ class Ingest:
         self.client.publish(wire.cmd_topic(site or self.site, cmd.device), wire.encode(cmd), qos=1, retain=False)
 
 
-def _ack_all(client: mqtt.Client, mids: list[int]) -> None:
-    """Acknowledge a committed batch of QoS 1 messages in their order. Each `ack` wakes paho's
-    network thread (12 % of the ingest thread in a 100k replay); writing the PUBACKs as one
-    buffer through paho's private packet queue was tried and gave no measurable gain on this
-    machine, so the public call stays (a paho upgrade must not break acknowledging)."""
-    for mid in mids:
-        client.ack(mid, 1)
+def _new_client(client_id: str, protocol: str, tls: dict | None, username: str | None, password: str | None,
+                *, persistent: bool) -> mqtt.Client:
+    """A paho client for the hub: `persistent`, the session the broker keeps while the hub is down
+    (acknowledged by hand after commit); otherwise a clean one (ending such a session)."""
+    if protocol == "5":
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                             manual_ack=persistent)
+    else:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+                             clean_session=not persistent, manual_ack=persistent)
+    if tls:
+        client.tls_set(ca_certs=tls.get("ca"), certfile=tls.get("cert"), keyfile=tls.get("key"))
+    if username:
+        client.username_pw_set(username, password)
+    return client
+
+
+def _connect_props(session_expiry_s: int) -> Properties:
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = session_expiry_s
+    return props
 
 
 def _fresh_tap(m: _Received) -> bool:

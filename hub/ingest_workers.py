@@ -125,7 +125,6 @@ class IngestWorkers:
         self.username, self.password = username, password
         self.on_events = on_events
         self.last_logged = 0  # newest receipt time any worker logged
-        self.stored = 0  # events stored by the workers since start
         self.restarts = 0
         self._stats: dict[int, dict[str, int]] = {}
         self._base: dict[str, int] = {}  # counters of worker processes that have ended
@@ -171,8 +170,7 @@ class IngestWorkers:
             except (EOFError, OSError):
                 break
             if msg[0] == "stored":
-                _, events, n, last_logged, stats = msg
-                self.stored += n
+                _, events, _n, last_logged, stats = msg
                 self.last_logged = max(self.last_logged, last_logged)
                 self._stats[index] = stats
                 if self.on_events is not None:
