@@ -151,21 +151,27 @@ def mosquitto_sub_live(broker: MosquittoBroker, files: list[Path], n: int) -> fl
     return elapsed
 
 
-def hub_live(broker: MosquittoBroker, files: list[Path], n: int, db: Path, protocol: str) -> float:
-    store = Store(db)
-    ingest = Ingest(store, SITE, broker.host, broker.port, protocol=protocol, client_id="bench-hub-live").start()
-    time.sleep(1.0)  # subscribed
+def _timed(store: Store, n: int, stop, broker: MosquittoBroker | None = None, files: list[Path] | None = None) -> float:
+    """Seconds until `n` events are stored (publishing `files` live from the start, when given),
+    then `stop()` the reader and check that exactly `n` are stored."""
     t0 = time.perf_counter()
-    pubs = _publish_live(broker, files)
+    pubs = _publish_live(broker, files) if files is not None else []
     while store.count_events() < n:
         time.sleep(0.01)
     elapsed = time.perf_counter() - t0
     for p in pubs:
         p.wait(60)
-    ingest.stop()
+    stop()
     assert store.count_events() == n, "events lost or duplicated"
     store.close()
     return elapsed
+
+
+def hub_live(broker: MosquittoBroker, files: list[Path], n: int, db: Path, protocol: str) -> float:
+    store = Store(db)
+    ingest = Ingest(store, SITE, broker.host, broker.port, protocol=protocol, client_id="bench-hub-live").start()
+    time.sleep(1.0)  # subscribed
+    return _timed(store, n, ingest.stop, broker, files)
 
 
 def hub_drain(broker: MosquittoBroker, n: int, db: Path, protocol: str) -> float:
@@ -176,13 +182,7 @@ def hub_drain(broker: MosquittoBroker, n: int, db: Path, protocol: str) -> float
     ingest = Ingest(store, SITE, broker.host, broker.port, protocol=protocol, client_id="bench-hub")
     t0 = time.perf_counter()
     ingest.start()
-    while store.count_events() < n:
-        time.sleep(0.01)
-    elapsed = time.perf_counter() - t0
-    ingest.stop()
-    assert store.count_events() == n, "events lost or duplicated"
-    store.close()
-    return elapsed
+    return time.perf_counter() - t0 + _timed(store, n, ingest.stop)
 
 
 def _workers(broker: MosquittoBroker, db: Path, protocol: str, workers: int) -> IngestWorkers:
@@ -193,17 +193,7 @@ def workers_live(broker: MosquittoBroker, files: list[Path], n: int, db: Path, p
     store = Store(db)
     pool = _workers(broker, db, protocol, workers).start()
     assert pool.wait_ready(60), "workers not subscribed"
-    t0 = time.perf_counter()
-    pubs = _publish_live(broker, files)
-    while store.count_events() < n:
-        time.sleep(0.01)
-    elapsed = time.perf_counter() - t0
-    for p in pubs:
-        p.wait(60)
-    pool.stop()
-    assert store.count_events() == n, "events lost or duplicated"
-    store.close()
-    return elapsed
+    return _timed(store, n, pool.stop, broker, files)
 
 
 def workers_drain(broker: MosquittoBroker, n: int, db: Path, protocol: str, workers: int) -> tuple[float, float]:
@@ -217,13 +207,7 @@ def workers_drain(broker: MosquittoBroker, n: int, db: Path, protocol: str, work
     publish_backlog(broker, n)
     t0 = time.perf_counter()
     pool = _workers(broker, db, protocol, workers).start()
-    while store.count_events() < n:
-        time.sleep(0.01)
-    elapsed = time.perf_counter() - t0
-    pool.stop()
-    assert store.count_events() == n, "events lost or duplicated"
-    store.close()
-    return elapsed, startup
+    return time.perf_counter() - t0 + _timed(store, n, pool.stop), startup
 
 
 def main() -> None:
