@@ -82,6 +82,7 @@ class Ingest:
         on_events: EventsCallback | None = None,
         on_status: StatusCallback | None = None,
         on_acd: AcdCallback | None = None,
+        on_batch: Callable[[dict[str, int]], None] | None = None,
         batch_size: int = 1000,
         batch_wait_s: float = 0.02,
         clock: Callable[[], int] = wire.now_ms,
@@ -99,6 +100,7 @@ class Ingest:
         self.on_events = on_events
         self.on_status = on_status
         self.on_acd = on_acd
+        self.on_batch = on_batch  # the counters after every committed batch, even one that stored nothing
         self.batch_size = batch_size
         self.batch_wait_s = batch_wait_s
         self.clock = clock
@@ -393,6 +395,8 @@ class Ingest:
         for feed in feeds:
             if self.on_acd is not None:
                 self._safely(self.on_acd, feed)
+        if self.on_batch is not None:
+            self._safely(self.on_batch, dict(self.stats))
 
     @staticmethod
     def _safely(cb: Callable, arg: object) -> None:

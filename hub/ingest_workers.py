@@ -71,7 +71,7 @@ def _worker(site: str, db_path: str, host: str, port: int, protocol: str, index:
         send(("stored", notable, len(events), ingest.last_logged if ingest else 0, dict(ingest.stats) if ingest else {}))
 
     ingest = Ingest(store, site, host, port, protocol=protocol, client_id=client_id(site, index),
-                    on_events=stored, username=username, password=password, share=group,
+                    on_events=stored, on_batch=lambda stats: send(("stats", stats)), username=username, password=password, share=group,
                     session={"session": f"w{index}", "workers": workers})
     ingest.start(wait=0)
 
@@ -188,7 +188,7 @@ class IngestWorkers:
                 log.info("hub: ingest worker session %d drained and ended", index)
                 if len(self._retired) == len(self.retire) and self.on_retired is not None:
                     self.on_retired()
-            elif msg[0] == "stopped":
+            elif msg[0] in ("stats", "stopped"):
                 self._stats[index] = msg[1]
         with self._lock:  # this process is over: keep its counters
             for k, v in self._stats.pop(index, {}).items():
