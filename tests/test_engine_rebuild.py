@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from edge import wire
@@ -31,6 +31,7 @@ from hub.lead import Lead
 from hub.rebuild import rebuild
 from hub.store import IncomingEvent, Store
 from hub.store.derived import DerivedStore
+from tests.fuzz_settings import fuzz
 
 DAY = dt.date(2026, 3, 10)
 TABLES = ("violations", "attendance", "away_periods", "equipment_incidents", "occupancy_intervals", "seat_state",
@@ -204,7 +205,7 @@ def run_stream(site_dir: Path, stream, tmp: Path, *, restarts: bool = False) -> 
         store.close()
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@fuzz(30)  # derandomized in CI; FLOORWATCH_FUZZ_SCALE draws at random (it found the EQUIP-EXIT last_seen case)
 @given(streams())
 def test_live_processing_with_restarts_equals_uninterrupted_and_rebuild(site_dir, stream):
     tmp = Path(tempfile.mkdtemp(prefix="fw-rebuild-"))

@@ -190,3 +190,18 @@ def test_audit_and_cycles_open_one_loss_whichever_comes_first(floor):
     f.play("18:00")
     (miss,) = f.violations("EQUIP-MISSING")
     assert (f.local(miss["start"]), miss["details"]["found_by"]) == ("16:01:00", "cycles")
+
+
+def test_an_exit_incident_follows_the_tag_still_seen_at_the_door(floor):
+    """Found by the live-vs-rebuild property (test_engine_rebuild): a second report of the tag at
+    the exit only extends its run there, and the live engine kept the first report as the
+    incident's last_seen while a rebuild showed the second."""
+    f = floor
+    f.roster([("10004", "day", "A04")])
+    arrive(f, "10004", "A04")
+    f.inventory("door-d2", [MOUSE["A04"]], "16:05:00")
+    f.play("16:06")
+    f.inventory("door-d2", [MOUSE["A04"]], "16:09:00")
+    f.play("16:10")
+    (inc,) = [i for i in f.engine.derived.snapshot("equipment_incidents") if i["rule"] == "EQUIP-EXIT"]
+    assert (f.local(inc["opened"]), f.local(inc["last_seen"])) == ("16:05:00", "16:09:00")

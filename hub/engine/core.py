@@ -648,7 +648,10 @@ class Engine:
             if track is None:
                 track = facts.tags[tag] = TagTrack(tag)
                 self.dirty.add(("tag", tag))
-            if track.add(f):
+            # A sighting that only extends the last run changes nothing the unit shows while the
+            # tag is at home (its loss is judged when the home reader reports without it), but
+            # away from home the run's end is the incident's last_seen (EQUIP-EXIT).
+            if track.add(f) or tag not in self.tags_at_seat.get(f.place or "", ()):
                 self.dirty.add(("tag", tag))
         if f.role == "seat" and f.place:
             limit = self.lim.missing_cycles * self.lim.inventory_period
