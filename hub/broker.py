@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import getpass
 import os
+import re
 import shutil
 import signal
 import socket
@@ -79,6 +80,51 @@ allow_anonymous true
 set_tcp_nodelay true
 {broker_settings(data_dir, autosave_s=5)}{extra}
 """
+
+
+def bridge_conf(site: str, address: str, *, name: str | None = None, cafile: str | None = None,
+                certfile: str | None = None, keyfile: str | None = None, username: str | None = None,
+                password: str | None = None) -> str:
+    """The site broker's bridge to a central broker (`address` "host:port"): the site's events,
+    statuses and contact-center feed go out, commands for its devices come in, all at QoS 1.
+
+    Both sessions are persistent (cleansession false, local_cleansession false): while the link
+    or the central broker is down, the site broker keeps what its devices publish for the bridge
+    (within max_queued_messages, set in broker_settings) and sends it when the link is back, so a
+    WAN outage delays the central hub but loses nothing; the central hub stores each event once by
+    (device, seq) as it does for a direct connection. The probe topic (fw/v1/{site}/_hub/probe)
+    is not bridged: each hub probes its own broker. With cafile the link is TLS (certfile and
+    keyfile: the site's client certificate from the central broker's CA)."""
+    name = name or f"floorwatch-{site}"
+    if not re.fullmatch(r"[A-Za-z0-9_.:\[\]-]+:\d{1,5}", address):
+        raise BrokerError(f"bridge address {address!r}: expected host:port")
+    lines = [
+        f"connection {name}",
+        f"address {address}",
+        "bridge_protocol_version mqttv311",
+        "cleansession false",
+        "local_cleansession false",
+        f"remote_clientid {name}",
+        f"local_clientid {name}-local",
+        "try_private true",  # the central broker knows it is a bridge: no loops, retained kept
+        "start_type automatic",
+        "restart_timeout 2 30",  # back-off while the central broker is unreachable
+        "keepalive_interval 30",
+        "bridge_attempt_unsubscribe false",
+        f"topic fw/v1/{site}/+/event out 1",
+        f"topic fw/v1/{site}/+/status out 1",
+        f"topic fw/v1/{site}/acd out 1",
+        f"topic fw/v1/{site}/+/cmd in 1",
+    ]
+    if username:
+        lines.append(f"remote_username {username}")
+    if password:
+        lines.append(f"remote_password {password}")
+    if cafile:
+        lines += [f"bridge_cafile {cafile}", "bridge_tls_version tlsv1.2"]
+        if certfile and keyfile:
+            lines += [f"bridge_certfile {certfile}", f"bridge_keyfile {keyfile}"]
+    return "\n".join(lines) + "\n"
 
 
 def die_with_parent() -> None:
