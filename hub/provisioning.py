@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from edge.config import DeviceConfig, parse_device_config
 from edge.wire import TOPIC_ROOT, probe_topic
-from hub.broker import broker_settings
+from hub.broker import bridge_conf, broker_settings
 from hub.errors import ProvisionError
 from hub.pki import (
     CertificateAuthority,
@@ -96,6 +96,12 @@ class ProvisionOptions:
     agent_bin: str = "/opt/floorwatch/venv/bin/floorwatch-edge"  # the lean agent entry on the Pis
     extra_names: list[str] = field(default_factory=list)  # more names for the server certificate
     renew: bool = False  # reissue every device certificate even if still valid
+    # The bridge to a central broker (hub.broker.bridge_conf; docs/scale-out.md): host:port, and
+    # the TLS files headquarters issued to this site (its CA, the site's certificate and key).
+    bridge: str | None = None
+    bridge_ca: str | None = None
+    bridge_cert: str | None = None
+    bridge_key: str | None = None
 
 
 @dataclass
@@ -137,6 +143,19 @@ def _check_options(opts: ProvisionOptions) -> None:
         value = getattr(opts, name)
         if value is not None and not _PATH_RE.match(value):
             raise ProvisionError(f"{name}: {value!r} must be an absolute path without spaces or quotes")
+    if opts.bridge is not None:
+        host, _, port = opts.bridge.rpartition(":")
+        if not (_HOST_RE.match(host) and port.isdigit() and 1 <= int(port) <= 65535):
+            raise ProvisionError(f"bridge: {opts.bridge!r} is not host:port")
+        missing = [n for n in ("bridge_ca", "bridge_cert", "bridge_key") if getattr(opts, n) is None]
+        if missing:  # the link crosses the WAN: TLS both ways, as the devices' own
+            raise ProvisionError(f"{missing[0]}: a bridge to {opts.bridge} needs its TLS files "
+                                 "(bridge_ca, bridge_cert, bridge_key from headquarters)")
+        for name in ("bridge_ca", "bridge_cert", "bridge_key"):
+            if not Path(getattr(opts, name)).is_file():
+                raise ProvisionError(f"{name}: {getattr(opts, name)!r} is not a readable file")
+    elif any(getattr(opts, n) for n in ("bridge_ca", "bridge_cert", "bridge_key")):
+        raise ProvisionError("bridge: the bridge's TLS files were given without --bridge host:port")
     if opts.run_user is not None and not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", opts.run_user):
         raise ProvisionError(f"run_user: {opts.run_user!r} is not a user name")
     if opts.hub_url is not None:
@@ -218,6 +237,15 @@ def broker_files(site: Site, out: Path, opts: ProvisionOptions, ca: CertificateA
     )
     (broker / "acl").write_text(acl_text(site), encoding="utf-8")
     os.chmod(broker / "acl", 0o600)
+    bridge = ""
+    if opts.bridge is not None:  # copied beside the broker's own files, where mosquitto may read them
+        (broker / "bridge-ca.crt").write_bytes(Path(opts.bridge_ca).read_bytes())
+        (broker / "bridge.crt").write_bytes(Path(opts.bridge_cert).read_bytes())
+        write_secret(broker / "bridge.key", Path(opts.bridge_key).read_bytes())
+        bridge = "\n# The bridge to the central broker (docs/scale-out.md); keep it last: mosquitto reads\n" \
+                 "# everything after `connection` as the bridge's own settings.\n" + bridge_conf(
+                     site.id, opts.bridge, cafile=f"{broker_dir}/bridge-ca.crt",
+                     certfile=f"{broker_dir}/bridge.crt", keyfile=f"{broker_dir}/bridge.key")
     conf = render(
         "mosquitto.conf.tmpl",
         site=site.id,
@@ -228,6 +256,7 @@ def broker_files(site: Site, out: Path, opts: ProvisionOptions, ca: CertificateA
         plain_host=opts.plain_host,
         tls_port=opts.tls_port,
         tls_bind=f" {opts.tls_bind}" if opts.tls_bind else "",
+        bridge=bridge,
     )
     conf_path = broker / "mosquitto.conf"
     conf_path.write_text(conf, encoding="utf-8")

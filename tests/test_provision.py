@@ -504,3 +504,58 @@ def test_the_contact_center_feed_logs_in_and_writes_only_its_topic(provisioned):
     finally:
         feed.close()
         hub.close()
+
+
+def test_a_provisioned_site_broker_bridges_to_a_central_broker_over_tls(tmp_path):
+    """`--bridge` with the files headquarters issued: a device's event, published over TLS to the
+    generated site broker, reaches a hub on a central mosquitto that only takes bridges with a
+    certificate from its own CA, and the hub's feedback for the device comes back the same way."""
+    from hub.broker import MosquittoBroker
+    from hub.pki import write_secret
+    from hub.sitegen import generate_site
+
+    hq = CertificateAuthority.create("hq")
+    files = tmp_path / "from-hq"
+    (files / "ca.crt").parent.mkdir()
+    (files / "ca.crt").write_bytes(hq.cert_pem)
+    server = hq.issue_server(["127.0.0.1"])
+    (files / "server.crt").write_bytes(server.cert_pem)
+    write_secret(files / "server.key", server.key_pem)
+    central_tls = free_port()
+    central = MosquittoBroker(tmp_path / "central", extra_conf=(
+        f"listener {central_tls} 127.0.0.1\ncafile {files}/ca.crt\ncertfile {files}/server.crt\n"
+        f"keyfile {files}/server.key\nrequire_certificate true\nuse_identity_as_username true\n")).start()
+    site = load_site(generate_site(tmp_path / "site", site="brg" + uuid.uuid4().hex[:6], seats=2, zones=1,
+                                   sim_devices=True))
+    bridge = hq.issue_device(f"bridge-{site.id}", site="hq", role="bridge")
+    (files / "bridge.crt").write_bytes(bridge.cert_pem)
+    write_secret(files / "bridge.key", bridge.key_pem)
+
+    with pytest.raises(ProvisionError, match="bridge_ca"):  # a WAN link without TLS is refused
+        provision(site, tmp_path / "bad", ProvisionOptions(broker_host="127.0.0.1", bridge=f"127.0.0.1:{central_tls}"))
+    tls_port, plain_port = free_port(), free_port()
+    opts = _opts(tls_port, plain_port)
+    opts.bridge, opts.bridge_ca = f"127.0.0.1:{central_tls}", str(files / "ca.crt")
+    opts.bridge_cert, opts.bridge_key = str(files / "bridge.crt"), str(files / "bridge.key")
+    result = provision(site, tmp_path / "out", opts)
+    store = Store(tmp_path / "hub.db")
+    hub = Ingest(store, site.id, central.host, central.port, client_id="hq-hub").start(wait=15)
+    dev = sorted(site.devices)[0]
+    c = Client(dev).tls(*_device_files(tmp_path / "out", dev))
+    try:
+        with _mosquitto(result.broker_conf, tls_port, plain_port):
+            assert c.connect(tls_port), c.refused
+            c.c.subscribe(wire.cmd_topic(site.id, dev), qos=1)
+            event = badge_event(dev, 1)
+            # until the bridge is up the same event again (a redelivery: stored once)
+            assert _wait(lambda: c.c.publish(wire.event_topic(site.id, dev), event, qos=1)
+                         and store.count_events() == 1, timeout=30, interval=1.0)
+            hub.publish_command(wire.Command(v=1, device=dev, ts=wire.now_ms(), cmd="feedback", result="ok",
+                                             re=json.loads(event)["id"]))
+            assert _wait(lambda: any(m.topic == wire.cmd_topic(site.id, dev) for m in c.messages), timeout=30)
+        assert store.count_events() == 1 and store.count_quarantined() == 0
+    finally:
+        c.close()
+        hub.stop()
+        store.close()
+        central.close()

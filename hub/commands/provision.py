@@ -27,6 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--agent-bin", default="/opt/floorwatch/venv/bin/floorwatch-edge",
                    help="the agent's command on the Pis (pip install floorwatch, no extras)")
     p.add_argument("--renew", action="store_true", help="reissue every device certificate")
+    p.add_argument("--bridge", metavar="HOST:PORT", help="bridge this site's broker to a central broker (docs/scale-out.md)")
+    p.add_argument("--bridge-ca", type=types.existing_file, help="the central broker's CA certificate (from headquarters)")
+    p.add_argument("--bridge-cert", type=types.existing_file, help="this site's bridge certificate (from headquarters)")
+    p.add_argument("--bridge-key", type=types.existing_file, help="this site's bridge key (from headquarters)")
     add_db(p, help="hub database to register kiosk display tokens in")
     p.add_argument("--no-kiosk-tokens", action="store_true", help="do not create kiosk display tokens")
     p.set_defaults(func=cmd_provision)
@@ -41,6 +45,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
         broker_host=args.broker_host, tls_port=args.tls_port, tls_bind=args.tls_bind, plain_port=args.plain_port,
         broker_dir=args.broker_dir, data_dir=args.data_dir, run_user=args.broker_user, hub_url=args.hub_url,
         agent_bin=args.agent_bin, extra_names=args.name, renew=args.renew,
+        bridge=args.bridge, **{k: str(getattr(args, k)) if getattr(args, k) else None
+                               for k in ("bridge_ca", "bridge_cert", "bridge_key")},
     )
     kiosks = None if args.no_kiosk_tokens else open_accounts(args.db)
     try:
