@@ -522,11 +522,14 @@ def test_a_provisioned_site_broker_bridges_to_a_central_broker_over_tls(tmp_path
     (files / "server.crt").write_bytes(server.cert_pem)
     write_secret(files / "server.key", server.key_pem)
     central_tls = free_port()
-    central = MosquittoBroker(tmp_path / "central", extra_conf=(
-        f"listener {central_tls} 127.0.0.1\ncafile {files}/ca.crt\ncertfile {files}/server.crt\n"
-        f"keyfile {files}/server.key\nrequire_certificate true\nuse_identity_as_username true\n")).start()
     site = load_site(generate_site(tmp_path / "site", site="brg" + uuid.uuid4().hex[:6], seats=2, zones=1,
                                    sim_devices=True))
+    # headquarters' ACL (docs/scale-out.md): each site's bridge certificate writes only its site
+    (files / "acl").write_text(f"topic readwrite fw/v1/#\n\nuser bridge-{site.id}\ntopic readwrite fw/v1/{site.id}/#\n")
+    central = MosquittoBroker(tmp_path / "central", extra_conf=(
+        f"acl_file {files}/acl\nlistener {central_tls} 127.0.0.1\ncafile {files}/ca.crt\n"
+        f"certfile {files}/server.crt\nkeyfile {files}/server.key\nrequire_certificate true\n"
+        "use_identity_as_username true\n")).start()
     bridge = hq.issue_device(f"bridge-{site.id}", site="hq", role="bridge")
     (files / "bridge.crt").write_bytes(bridge.cert_pem)
     write_secret(files / "bridge.key", bridge.key_pem)
@@ -553,7 +556,22 @@ def test_a_provisioned_site_broker_bridges_to_a_central_broker_over_tls(tmp_path
             hub.publish_command(wire.Command(v=1, device=dev, ts=wire.now_ms(), cmd="feedback", result="ok",
                                              re=json.loads(event)["id"]))
             assert _wait(lambda: any(m.topic == wire.cmd_topic(site.id, dev) for m in c.messages), timeout=30)
-        assert store.count_events() == 1 and store.count_quarantined() == 0
+        # the bridge's certificate used to speak for another site gets nowhere at headquarters
+        other = wire.event_topic("other", "seat-x")
+        watch = Client("hq-watch")
+        rogue = Client(f"bridge-{site.id}-rogue").tls(files / "ca.crt", files / "bridge.crt", files / "bridge.key")
+        try:
+            assert watch.connect(central.port) and rogue.connect(central_tls), rogue.refused
+            watch.c.subscribe("fw/v1/#", qos=1)
+            time.sleep(0.5)
+            rogue.c.publish(other, badge_event("seat-x", 1), qos=1).wait_for_publish(10)
+            rogue.c.publish(wire.event_topic(site.id, dev), badge_event(dev, 99), qos=1).wait_for_publish(10)
+            assert _wait(lambda: any(m.topic == wire.event_topic(site.id, dev) for m in watch.messages), timeout=10)
+            assert not [m for m in watch.messages if m.topic == other]
+        finally:
+            rogue.close()
+            watch.close()
+        assert _wait(lambda: store.count_events() == 2) and store.count_quarantined() == 0
     finally:
         c.close()
         hub.stop()
