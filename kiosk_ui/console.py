@@ -125,7 +125,8 @@ def console():
 
 @bp.get("/evidence")
 def evidence():
-    """The events a violation cites (`?ids=` comma-separated event ids), oldest first."""
+    """The events a violation cites (`?ids=` comma-separated event ids, `&near=start,end` the
+    violation's span to search first), oldest first."""
     raw = [i.strip() for i in request.args.get("ids", "").split(",") if i.strip()]
     if not raw:
         return jsonify({"error": "bad parameter", "parameter": "ids", "reason": "no event ids"}), 400
@@ -134,7 +135,14 @@ def evidence():
     bad = [i for i in raw if len(i) > 64 or not wire.is_valid_id(i.lower())]
     if bad:
         return jsonify({"error": "bad parameter", "parameter": "ids", "reason": f"not an event id: {bad[0][:64]!r}"}), 400
-    return jsonify([e.to_json() for e in state.store().events_by_ids(raw)])
+    near = None
+    if request.args.get("near"):  # the violation's start,end (ms): where its evidence lies
+        parts = request.args["near"].split(",")
+        if len(parts) != 2 or not all(p.strip().isdigit() and len(p.strip()) <= 15 for p in parts):
+            return jsonify({"error": "bad parameter", "parameter": "near",
+                            "reason": "expected start,end in epoch milliseconds"}), 400
+        near = (int(parts[0]), int(parts[1]))
+    return jsonify([e.to_json() for e in state.store().events_by_ids(raw, near)])
 
 
 @bp.get("/alerts.json")

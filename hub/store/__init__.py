@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import sqlite_utils
@@ -476,16 +477,43 @@ class Store:
                 yield _row_to_event(r)
             last = rows[-1][0]
 
-    def events_by_ids(self, ids: Sequence[str]) -> list[StoredEvent]:
-        """Events by their event ids (evidence for a violation)."""
+    def events_by_ids(self, ids: Sequence[str], near: tuple[int, int] | None = None) -> list[StoredEvent]:
+        """Events by their event ids (evidence for a violation), oldest first.
+
+        event_id has no index (a random UUID in the index would cost every ingest batch a random
+        write per event): with `near` (device-time ms span, e.g. the violation's start and end)
+        the day either side of it is searched first through the ts index, and only ids not found
+        there scan the log. Read on a connection of its own, without the store's write lock, so
+        a lead opening evidence never holds up ingest."""
         if not ids:
             return []
-        marks = ",".join("?" * len(ids))
-        with self.lock:
-            rows = self.conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id IN ({marks}) ORDER BY ts", list(ids)
-            ).fetchall()
-        return [_row_to_event(r) for r in rows]
+        wanted = list(dict.fromkeys(ids))
+        conn, own = self.conn, False
+        if self.path is not None:
+            conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=30)
+            own = True
+        try:
+            found: dict[str, tuple] = {}
+            queries: list[tuple[str, list[Any]]] = []
+            if near is not None:
+                lo, hi = min(near) - 86_400_000, max(near) + 86_400_000
+                queries.append((" AND ts BETWEEN ? AND ?", [lo, hi]))
+            queries.append(("", []))
+            for extra, args in queries:
+                rest = [i for i in wanted if i not in found]
+                if not rest:
+                    break
+                sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id IN ({','.join('?' * len(rest))}){extra}"
+                if own:
+                    rows = conn.execute(sql, [*rest, *args]).fetchall()
+                else:
+                    with self.lock:
+                        rows = conn.execute(sql, [*rest, *args]).fetchall()
+                found.update((r[1], r) for r in rows)
+        finally:
+            if own:
+                conn.close()
+        return [_row_to_event(r) for r in sorted(found.values(), key=lambda r: (r[4], r[0]))]
 
     def first_event_id_received_since(self, received: int) -> int | None:
         """The log id of the first event received at or after a hub time (warm starts)."""

@@ -91,8 +91,8 @@
     const evidence = Array.isArray(v.evidence) ? v.evidence : [];
     const evList = FW.el("ol", { class: "evidence", hidden: true });
     if (evidence.length) {
-      tools.append(FW.el("button", { type: "button", class: "ev-btn", text: FW.t("console.evidence", { n: evidence.length }), onclick: () => toggleEvidence(evList, evidence, v.id) }));
-      if (openEvidence.has(v.id)) showEvidence(evList, evidence);  // a live update keeps what the lead opened
+      tools.append(FW.el("button", { type: "button", class: "ev-btn", text: FW.t("console.evidence", { n: evidence.length }), onclick: () => toggleEvidence(evList, evidence, v) }));
+      if (openEvidence.has(v.id)) showEvidence(evList, evidence, v);  // a live update keeps what the lead opened
     }
     if (!v.excused) {
       tools.append(FW.el("button", { type: "button", class: "excuse-btn", text: FW.t("action.excuse"), onclick: () => openExcuse(v) }));
@@ -101,15 +101,17 @@
     return li;
   }
 
-  async function toggleEvidence(list, ids, violationId) {
-    if (!list.hidden) { list.hidden = true; openEvidence.delete(violationId); return; }
-    openEvidence.add(violationId);
-    await showEvidence(list, ids);
+  async function toggleEvidence(list, ids, v) {
+    if (!list.hidden) { list.hidden = true; openEvidence.delete(v.id); return; }
+    openEvidence.add(v.id);
+    await showEvidence(list, ids, v);
   }
-  async function showEvidence(list, ids) {
+  async function showEvidence(list, ids, v) {
     list.hidden = false;
     list.replaceChildren(FW.el("li", { class: "muted", text: FW.t("floor.loading") }));
-    const r = await FW.api("/console/evidence", { params: { ids: ids.join(",") } });
+    const params = { ids: ids.join(",") };
+    if (typeof v.start === "number") params.near = `${v.start},${typeof v.end === "number" ? v.end : v.start}`;  // where to look first
+    const r = await FW.api("/console/evidence", { params });
     if (!r.ok) { list.replaceChildren(FW.el("li", { class: "error", text: FW.t("common.load_failed", { status: r.status }) })); return; }
     list.replaceChildren(...r.data.map((e) => FW.el("li", { "data-event": e.event_id },
       FW.el("time", { text: FW.fmtTime(e.ts, true) }), " ", FW.el("b", { text: FW.t(`event.${e.type}`) }), " ",
