@@ -121,9 +121,10 @@ def test_hub_killed_mid_stream_loses_nothing(fresh_broker, site_dir, site, tmp_p
         store.close()
 
 
-def test_evidence_is_found_near_its_violation_and_far_from_it_without_the_write_lock(app, client):
-    """`events_by_ids` (the console's evidence): an event with an untrusted clock stamped a year
-    off is found after the day-either-side search; the read takes its own connection, so it
+def test_evidence_is_found_by_id_near_its_violation_or_anywhere_without_the_write_lock(app, client):
+    """`events_by_ids` (the console's evidence): taps through the event-id index, even one whose
+    untrusted clock stamped it a year off; heartbeats (left out of that index) near the
+    violation or, failing that, anywhere in the log. The read takes its own connection, so it
     completes while ingest holds the store's write lock (it used to wait for it)."""
     import threading
 
@@ -133,20 +134,23 @@ def test_evidence_is_found_near_its_violation_and_far_from_it_without_the_write_
     with app.app_context():
         store = state.store()
     now = wire.now_ms()
-    events = [IncomingEvent(f"00000000-0000-4000-8000-{i:012x}", "seat-a01", i + 1, ts, now, "badge", ok,
-                            {"uid": "000A000001", "reader": "badge"})
-              for i, (ts, ok) in enumerate([(now - 60_000, True), (now - 365 * 86_400_000, False),
-                                            (now - 30 * 86_400_000, True), (now, True)])]
+    tap, hb = {"uid": "000A000001", "reader": "badge"}, {"uptime_s": 1, "spooled": 0, "dropped": 0}
+    events = [IncomingEvent(f"00000000-0000-4000-8000-{i:012x}", "seat-a01", i + 1, ts, now, kind, ok, body)
+              for i, (ts, ok, kind, body) in enumerate([
+                  (now - 60_000, True, "badge", tap), (now - 365 * 86_400_000, False, "badge", tap),
+                  (now - 30_000, True, "heartbeat", hb), (now - 30 * 86_400_000, True, "heartbeat", hb),
+                  (now, True, "badge", tap)])]
     store.append_events(events)
-    ids = [e.event_id for e in events[:3]]
+    ids = [e.event_id for e in events[:4]]
+    oldest_first = [ids[1], ids[3], ids[0], ids[2]]
     found: list = []
     with store.lock:  # ingest committing a batch
         reader = threading.Thread(target=lambda: found.extend(store.events_by_ids(ids, near=(now - 120_000, now))))
         reader.start()
         reader.join(10)
         assert not reader.is_alive(), "the evidence lookup waited for the store's write lock"
-    assert [e.event_id for e in found] == [ids[1], ids[2], ids[0]]  # oldest first, all three
+    assert [e.event_id for e in found] == oldest_first
     r = client.get("/console/evidence", query_string={"ids": ",".join(ids), "near": f"{now - 120_000},{now}"})
-    assert r.status_code == 200 and [e["event_id"] for e in r.get_json()] == [ids[1], ids[2], ids[0]]
+    assert r.status_code == 200 and [e["event_id"] for e in r.get_json()] == oldest_first
     r = client.get("/console/evidence", query_string={"ids": ids[0], "near": "yesterday"})
     assert r.status_code == 400 and r.get_json()["parameter"] == "near"
