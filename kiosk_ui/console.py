@@ -21,6 +21,7 @@ from flask import Blueprint, jsonify, request
 
 from edge import wire
 from hub.site import ShiftTemplate, Site
+from hub.store.reports import ReportReader
 from kiosk_ui import state
 from kiosk_ui.floor import device_rows, layout
 from kiosk_ui.masking import visible_teams
@@ -142,7 +143,9 @@ def evidence():
             return jsonify({"error": "bad parameter", "parameter": "near",
                             "reason": "expected start,end in epoch milliseconds"}), 400
         near = (int(parts[0]), int(parts[1]))
-    return jsonify([e.to_json() for e in state.store().events_by_ids(raw, near)])
+    with ReportReader(state.store()) as reader:  # its own connection: ingest's write lock is not held
+        found = reader.evidence_events(raw, near)
+    return jsonify(sorted(found.values(), key=lambda e: (e["ts"], e["event_id"])))
 
 
 @bp.get("/alerts.json")

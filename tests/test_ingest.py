@@ -122,13 +122,15 @@ def test_hub_killed_mid_stream_loses_nothing(fresh_broker, site_dir, site, tmp_p
 
 
 def test_evidence_is_found_by_id_near_its_violation_or_anywhere_without_the_write_lock(app, client):
-    """`events_by_ids` (the console's evidence): taps through the event-id index, even one whose
-    untrusted clock stamped it a year off; heartbeats (left out of that index) near the
-    violation or, failing that, anywhere in the log. The read takes its own connection, so it
-    completes while ingest holds the store's write lock (it used to wait for it)."""
+    """The console's evidence (ReportReader.evidence_events): taps through the event-id index,
+    even one whose untrusted clock stamped it a year off; heartbeats (left out of that index)
+    near the violation or, failing that, anywhere in the log. The read takes its own
+    connection, so it completes while ingest holds the store's write lock (the console used to
+    read evidence under that lock, scanning the whole log)."""
     import threading
 
     from hub.store import IncomingEvent
+    from hub.store.reports import ReportReader
     from kiosk_ui import state
 
     with app.app_context():
@@ -142,15 +144,19 @@ def test_evidence_is_found_by_id_near_its_violation_or_anywhere_without_the_writ
                   (now, True, "badge", tap)])]
     store.append_events(events)
     ids = [e.event_id for e in events[:4]]
-    oldest_first = [ids[1], ids[3], ids[0], ids[2]]
-    found: list = []
+    found: dict = {}
+
+    def lead_opens_evidence() -> None:
+        with ReportReader(store) as reader:
+            found.update(reader.evidence_events(ids, (now - 120_000, now)))
+
     with store.lock:  # ingest committing a batch
-        reader = threading.Thread(target=lambda: found.extend(store.events_by_ids(ids, near=(now - 120_000, now))))
+        reader = threading.Thread(target=lead_opens_evidence)
         reader.start()
         reader.join(10)
         assert not reader.is_alive(), "the evidence lookup waited for the store's write lock"
-    assert [e.event_id for e in found] == oldest_first
+    assert set(found) == set(ids)
     r = client.get("/console/evidence", query_string={"ids": ",".join(ids), "near": f"{now - 120_000},{now}"})
-    assert r.status_code == 200 and [e["event_id"] for e in r.get_json()] == oldest_first
+    assert r.status_code == 200 and [e["event_id"] for e in r.get_json()] == [ids[1], ids[3], ids[0], ids[2]]
     r = client.get("/console/evidence", query_string={"ids": ids[0], "near": "yesterday"})
     assert r.status_code == 400 and r.get_json()["parameter"] == "near"

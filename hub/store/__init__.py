@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 import sqlite_utils
@@ -480,43 +479,17 @@ class Store:
                 yield _row_to_event(r)
             last = rows[-1][0]
 
-    def events_by_ids(self, ids: Sequence[str], near: tuple[int, int] | None = None) -> list[StoredEvent]:
-        """Events by their event ids (evidence for a violation), oldest first.
-
-        Found through the partial event_id index (every type but heartbeats); a heartbeat cited
-        as evidence through the ts index in the day either side of `near` (device-time ms span,
-        e.g. the violation's start and end), and only ids not found so far by a scan of the log.
-        Read on a connection of its own, without the store's write lock, so a lead opening
-        evidence never holds up ingest."""
+    def events_by_ids(self, ids: Sequence[str]) -> list[StoredEvent]:
+        """Events by their event ids, oldest first (the web UI reads evidence through
+        ReportReader.evidence_events, on a connection of its own)."""
         if not ids:
             return []
-        wanted = list(dict.fromkeys(ids))
-        conn, own = self.conn, False
-        if self.path is not None:
-            conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=30)
-            own = True
-        try:
-            found: dict[str, tuple] = {}
-            queries: list[tuple[str, list[Any]]] = [(" AND type <> 'heartbeat'", [])]
-            if near is not None:
-                lo, hi = min(near) - 86_400_000, max(near) + 86_400_000
-                queries.append((" AND ts BETWEEN ? AND ?", [lo, hi]))
-            queries.append(("", []))
-            for extra, args in queries:
-                rest = [i for i in wanted if i not in found]
-                if not rest:
-                    break
-                sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id IN ({','.join('?' * len(rest))}){extra}"
-                if own:
-                    rows = conn.execute(sql, [*rest, *args]).fetchall()
-                else:
-                    with self.lock:
-                        rows = conn.execute(sql, [*rest, *args]).fetchall()
-                found.update((r[1], r) for r in rows)
-        finally:
-            if own:
-                conn.close()
-        return [_row_to_event(r) for r in sorted(found.values(), key=lambda r: (r[4], r[0]))]
+        marks = ",".join("?" * len(ids))
+        with self.lock:
+            rows = self.conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id IN ({marks}) ORDER BY ts", list(ids)
+            ).fetchall()
+        return [_row_to_event(r) for r in rows]
 
     def first_event_id_received_since(self, received: int) -> int | None:
         """The log id of the first event received at or after a hub time (warm starts)."""

@@ -186,15 +186,18 @@ class ReportReader:
     def evidence_events(self, event_ids: Sequence[str], near: tuple[int, int] | None = None) -> dict[str, dict[str, Any]]:
         """Event id -> {event_id, ts, device, type, body} for the evidence of some violations.
 
-        With `near` (a UTC ms window) the ts index narrows the search first; ids not found there
-        are looked up in the whole log.
+        Through the partial event_id index first (every type but heartbeats, 99 % of the log);
+        a heartbeat cited as evidence with `near` (a UTC ms window) through the ts index; ids
+        not found so far in the whole log.
         """
         wanted = list(dict.fromkeys(i for i in event_ids if isinstance(i, str)))
         found: dict[str, dict[str, Any]] = {}
         cols = "SELECT event_id, ts, device, type, body FROM events WHERE"
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            if near is not None:  # the ts index first
+            self._collect(found, f"{cols} event_id IN ({','.join('?' * len(chunk))}) AND type <> 'heartbeat'", chunk)
+            chunk = [i for i in chunk if i not in found]
+            if near is not None and chunk:  # the ts index next
                 lo, hi = near
                 self._collect(found, f"{cols} ts BETWEEN ? AND ? AND event_id IN ({','.join('?' * len(chunk))})",
                               [lo - EVIDENCE_SLACK_MS, hi + EVIDENCE_SLACK_MS, *chunk])
