@@ -110,6 +110,7 @@ def test_purge_removes_exactly_what_the_policy_says(site, store, derived):
         after = _count(store, table) - (1 if table == "audit" else 0)  # the purge audits itself
         assert after == before[table] - n, table
     assert [e.seq for e in store.iter_events()] == [2, 3]
+    assert store.count_events() == 2  # the log's counter (what /api/health shows) follows the purge
     assert store.conn.execute("SELECT id FROM occupancy_intervals ORDER BY id").fetchall() == [("o1",), ("o2",)]
     assert store.conn.execute("SELECT id FROM equipment_incidents ORDER BY id").fetchall() == [("i1",), ("i2",)]
     assert {t: _count(store, t) for t in other} == other  # nothing outside the policy is touched

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hub.store import Store
+from hub.store import _COUNT_STORED, Store
 
 CHUNK = 5000
 
@@ -68,10 +68,18 @@ def purge_before(store: Store, cut: Any, *, dry_run: bool = False) -> dict[str, 
             total = 0
             while True:
                 with store.lock:
-                    n = store.conn.execute(
-                        f'DELETE FROM "{table}" WHERE rowid IN (SELECT rowid FROM "{table}" WHERE {where} LIMIT {CHUNK})',
-                        (value,),
-                    ).rowcount
+                    store.conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        n = store.conn.execute(
+                            f'DELETE FROM "{table}" WHERE rowid IN (SELECT rowid FROM "{table}" WHERE {where} LIMIT {CHUNK})',
+                            (value,),
+                        ).rowcount
+                        if table == "events" and n:  # Store.count_events' counter, in the same transaction
+                            store.conn.execute(_COUNT_STORED, (-n,))
+                        store.conn.execute("COMMIT")
+                    except BaseException:
+                        store.conn.execute("ROLLBACK")
+                        raise
                 total += n
                 if n < CHUNK:
                     break
