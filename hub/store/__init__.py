@@ -498,17 +498,6 @@ class Store:
             ).fetchall()
         return [_row_to_event(r) for r in rows]
 
-    def first_event_id_received_since(self, received: int) -> int | None:
-        """The log id of the first event received at or after a hub time (warm starts)."""
-        with self.lock:
-            row = self.conn.execute("SELECT min(id) FROM events WHERE received >= ?", (received,)).fetchone()
-        return row[0]
-
-    def max_seq(self, device: str) -> int:
-        with self.lock:
-            row = self.conn.execute("SELECT max(seq) FROM events WHERE device = ?", (device,)).fetchone()
-        return row[0] or 0
-
     # ------------------------------------------------------------ devices
 
     def update_device_status(self, device: str, state: str, fw: str, config: str, status_ts: int, seen: int) -> None:
