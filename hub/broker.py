@@ -84,9 +84,12 @@ set_tcp_nodelay true
 
 def bridge_conf(site: str, address: str, *, name: str | None = None, cafile: str | None = None,
                 certfile: str | None = None, keyfile: str | None = None, username: str | None = None,
-                password: str | None = None) -> str:
+                password: str | None = None, commands: bool = False) -> str:
     """The site broker's bridge to a central broker (`address` "host:port"): the site's events,
-    statuses and contact-center feed go out, commands for its devices come in, all at QoS 1.
+    statuses and contact-center feed go out at QoS 1. With `commands` the devices' commands come
+    in from the central broker too: for a site whose only hub is the central one. A site with a
+    hub of its own leaves them out, or each tap would get two answers and each A/C relay two
+    masters (docs/scale-out.md).
 
     Both sessions are persistent (cleansession false, local_cleansession false): while the link
     or the central broker is down, the site broker keeps what its devices publish for the bridge
@@ -114,8 +117,9 @@ def bridge_conf(site: str, address: str, *, name: str | None = None, cafile: str
         f"topic fw/v1/{site}/+/event out 1",
         f"topic fw/v1/{site}/+/status out 1",
         f"topic fw/v1/{site}/acd out 1",
-        f"topic fw/v1/{site}/+/cmd in 1",
     ]
+    if commands:
+        lines.append(f"topic fw/v1/{site}/+/cmd in 1")
     if username:
         lines.append(f"remote_username {username}")
     if password:

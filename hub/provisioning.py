@@ -102,6 +102,7 @@ class ProvisionOptions:
     bridge_ca: str | None = None
     bridge_cert: str | None = None
     bridge_key: str | None = None
+    bridge_commands: bool = False  # the site has no hub of its own: the central hub commands its devices
 
 
 @dataclass
@@ -154,8 +155,8 @@ def _check_options(opts: ProvisionOptions) -> None:
         for name in ("bridge_ca", "bridge_cert", "bridge_key"):
             if not Path(getattr(opts, name)).is_file():
                 raise ProvisionError(f"{name}: {getattr(opts, name)!r} is not a readable file")
-    elif any(getattr(opts, n) for n in ("bridge_ca", "bridge_cert", "bridge_key")):
-        raise ProvisionError("bridge: the bridge's TLS files were given without --bridge host:port")
+    elif any(getattr(opts, n) for n in ("bridge_ca", "bridge_cert", "bridge_key", "bridge_commands")):
+        raise ProvisionError("bridge: the bridge's files or commands were given without --bridge host:port")
     if opts.run_user is not None and not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", opts.run_user):
         raise ProvisionError(f"run_user: {opts.run_user!r} is not a user name")
     if opts.hub_url is not None:
@@ -245,7 +246,8 @@ def broker_files(site: Site, out: Path, opts: ProvisionOptions, ca: CertificateA
         bridge = "\n# The bridge to the central broker (docs/scale-out.md); keep it last: mosquitto reads\n" \
                  "# everything after `connection` as the bridge's own settings.\n" + bridge_conf(
                      site.id, opts.bridge, cafile=f"{broker_dir}/bridge-ca.crt",
-                     certfile=f"{broker_dir}/bridge.crt", keyfile=f"{broker_dir}/bridge.key")
+                     certfile=f"{broker_dir}/bridge.crt", keyfile=f"{broker_dir}/bridge.key",
+                     commands=opts.bridge_commands)
     conf = render(
         "mosquitto.conf.tmpl",
         site=site.id,

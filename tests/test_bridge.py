@@ -1,6 +1,7 @@
 """A site broker bridged to a central broker (hub.broker.bridge_conf), two real mosquittos: a hub
 on the central broker stores the site's events once, its tap feedback reaches the kiosk on the
-site broker, and a central outage (with the site broker restarted during it) loses nothing."""
+site broker (a site without a hub of its own), and a central outage (with the site broker
+restarted during it) loses nothing."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ class Device(Publisher):
 
 def test_a_hub_on_the_central_broker_gets_every_event_once_across_an_outage(site, tmp_path):
     central = MosquittoBroker(tmp_path / "central").start()
-    site_broker = MosquittoBroker(tmp_path / "site-broker", extra_conf=bridge_conf(site.id, central.address)).start()
+    # a site served by the central hub alone: its devices' commands come in over the bridge
+    site_broker = MosquittoBroker(tmp_path / "site-broker",
+                                  extra_conf=bridge_conf(site.id, central.address, commands=True)).start()
     hub = HubService(site, Store(tmp_path / "hub.db"), broker_host=central.host, broker_port=central.port,
                      tick_s=0.2, purge_every_s=None).start()
     kiosk = Device(site_broker, site.id, "kiosk-k1")
@@ -98,5 +101,7 @@ def test_a_bridge_address_must_be_host_and_port(site):
         bridge_conf(site.id, "central.example.com")
     conf = bridge_conf(site.id, "hq.example.com:8883", cafile="/etc/floorwatch/hq-ca.crt",
                        certfile="/etc/floorwatch/bridge.crt", keyfile="/etc/floorwatch/bridge.key")
-    assert f"topic fw/v1/{site.id}/+/event out 1" in conf and f"topic fw/v1/{site.id}/+/cmd in 1" in conf
+    assert f"topic fw/v1/{site.id}/+/event out 1" in conf
+    assert "cmd" not in conf  # a site with its own hub: one answer per tap, from it
+    assert f"topic fw/v1/{site.id}/+/cmd in 1" in bridge_conf(site.id, "hq.example.com:8883", commands=True)
     assert "bridge_certfile /etc/floorwatch/bridge.crt" in conf and "cleansession false" in conf

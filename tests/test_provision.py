@@ -509,7 +509,8 @@ def test_the_contact_center_feed_logs_in_and_writes_only_its_topic(provisioned):
 def test_a_provisioned_site_broker_bridges_to_a_central_broker_over_tls(tmp_path):
     """`--bridge` with the files headquarters issued: a device's event, published over TLS to the
     generated site broker, reaches a hub on a central mosquitto that only takes bridges with a
-    certificate from its own CA, and the hub's feedback for the device comes back the same way."""
+    certificate from its own CA, and (`--bridge-commands`: no hub at the site) the hub's feedback
+    for the device comes back the same way."""
     from hub.broker import MosquittoBroker
     from hub.pki import write_secret
     from hub.sitegen import generate_site
@@ -540,6 +541,8 @@ def test_a_provisioned_site_broker_bridges_to_a_central_broker_over_tls(tmp_path
     opts = _opts(tls_port, plain_port)
     opts.bridge, opts.bridge_ca = f"127.0.0.1:{central_tls}", str(files / "ca.crt")
     opts.bridge_cert, opts.bridge_key = str(files / "bridge.crt"), str(files / "bridge.key")
+    assert "/cmd" not in provision(site, tmp_path / "own-hub", opts).broker_conf.read_text()  # the site's hub answers
+    opts.bridge_commands = True  # a site without a hub of its own: the central hub answers its devices
     result = provision(site, tmp_path / "out", opts)
     store = Store(tmp_path / "hub.db")
     hub = Ingest(store, site.id, central.host, central.port, client_id="hq-hub").start(wait=15)
