@@ -455,7 +455,9 @@ class Store:
     def recent_events(
         self, *, device: str | None = None, type: str | None = None, limit: int = 100
     ) -> list[StoredEvent]:
-        """Newest first."""
+        """Newest first: in receipt order, or for one device (and no type) in its own order
+        (seq), which its index gives without sorting the device's whole history (the floor map's
+        inspector asks on every click)."""
         where, args = [], []
         if device:
             where.append("device = ?")
@@ -466,7 +468,7 @@ class Store:
         sql = f"SELECT {_EVENT_COLUMNS} FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC LIMIT ?"
+        sql += " ORDER BY seq DESC LIMIT ?" if device and not type else " ORDER BY id DESC LIMIT ?"
         args.append(limit)
         with self.lock:
             rows = self.conn.execute(sql, args).fetchall()
