@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack, Timeline
@@ -169,11 +169,63 @@ class Statics:
         )
 
 
+@dataclass
+class SeatTaps:
+    """An agent's seat taps (repeats left out) in time order, with their keys, the index of each
+    run of taps at one place, and each place's tap times; `seen` agent taps were looked at."""
+
+    seen: int = 0
+    last: Fact | None = None
+    taps: list[Fact] = field(default_factory=list)
+    keys: list[tuple] = field(default_factory=list)
+    runs: list[int] = field(default_factory=list)
+    by_place: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class SessionPrefix:
+    """A seat's sessions after its first `n` taps (the last of them `last`): the closed ones and
+    the open one's first tap. Taps after those cannot change them, so a later evaluation resumes
+    from here instead of replaying the seat's whole day."""
+
+    n: int
+    last: Fact
+    closed: tuple[Session, ...]
+    open: Fact | None
+    open_emp: str | None
+
+
+class Memo:
+    """Answers evaluations reuse across Ctx instances, so a tap costs the same however many taps
+    came before it that day. Each is a function of taps up to some time and of the plans; a new
+    tap after every tap so far (the live case) leaves them true, so the engine resets the memo
+    (`reset`) only when a tap is filed out of order, facts are pruned, re-attributed or restored,
+    or the excuses change, and Ctx drops it when the plans change (their version)."""
+
+    def __init__(self) -> None:
+        self.plans_version = -1
+        self.newest_tap = -1  # the latest effective time of any badge tap filed
+        self.reset()
+
+    def reset(self) -> None:
+        self.repeat: dict[str, bool] = {}
+        self.seat_taps: dict[str, SeatTaps] = {}
+        self.sessions: dict[str, SessionPrefix] = {}
+
+    def filed(self, f: Fact) -> None:
+        """A badge tap was filed: unless it comes after every tap so far, reset."""
+        if f.t <= self.newest_tap:
+            self.reset()
+        else:
+            self.newest_tap = f.t
+
+
 class Ctx:
-    """One evaluation at time `now` over the engine's facts and plans."""
+    """One evaluation at time `now` over the engine's facts and plans. `memo`: the engine's, kept
+    across evaluations (none: a private one, for a judgment that must not leave anything behind)."""
 
     def __init__(self, site: Site, plans: Plans, facts: Facts, limits: Limits, now: int,
-                 excuses: dict[str, dict[str, Any]], statics: Statics) -> None:
+                 excuses: dict[str, dict[str, Any]], statics: Statics, memo: Memo | None = None) -> None:
         self.site = site
         self.plans = plans
         self.f = facts
@@ -188,9 +240,14 @@ class Ctx:
         self.prices = statics.prices
         self.tz = site.tz
         self.deadline: int | None = None
-        self._repeat_memo: dict[str, bool] = {}
+        if memo is None:
+            memo = Memo()
+        if memo.plans_version != plans.version:
+            memo.reset()
+            memo.plans_version = plans.version
+        self.memo = memo
+        self._repeat_memo = memo.repeat
         self._session_memo: dict[str, list[Session]] = {}
-        self._seat_tap_memo: dict[str, tuple[list[Fact], list[tuple], list[int], dict[str, list[int]]]] = {}
 
     # ------------------------------------------------------------ time
 
@@ -275,31 +332,32 @@ class Ctx:
             return duty.end + self.lim.absent_after
         return start + self.lim.max_shift
 
-    def seat_tap_index(self, emp: str) -> tuple[list[Fact], list[tuple], list[int], dict[str, list[int]]]:
-        """The agent's seat taps (repeats left out), built once per evaluation: the taps, their
-        keys, for each the index of the next tap at another place, and each place's tap times.
-        What used to rescan the agent's day for every tap (the next tap at another seat, the
-        seats used lately) is a bisection here: the cost of a tap stays flat in taps per day."""
-        memo = self._seat_tap_memo.get(emp)
-        if memo is not None:
-            return memo
+    def seat_tap_index(self, emp: str) -> SeatTaps:
+        """The agent's seat taps (repeats left out), kept in the memo and extended by the taps
+        filed since. What used to rescan the agent's day for every tap (the next tap at another
+        seat, the seats used lately) is a bisection here: the cost of a tap stays flat in taps per day."""
         tl = self.f.agent_taps.get(emp)
-        taps = [g for g in tl if g.role == "seat" and not self.is_repeat(g)] if tl is not None else []
-        n = len(taps)
-        nxt = [n] * n
-        for i in range(n - 2, -1, -1):
-            nxt[i] = i + 1 if taps[i + 1].place != taps[i].place else nxt[i + 1]
-        by_place: dict[str, list[int]] = {}
-        for g in taps:
+        items = tl.items if tl is not None else []
+        idx = self.memo.seat_taps.get(emp)
+        if idx is None or idx.seen > len(items) or (idx.seen and items[idx.seen - 1] is not idx.last):
+            idx = self.memo.seat_taps[emp] = SeatTaps()
+        for g in items[idx.seen:]:
+            if g.role != "seat" or self.is_repeat(g):
+                continue
+            if not idx.taps or idx.taps[-1].place != g.place:
+                idx.runs.append(len(idx.taps))
+            idx.taps.append(g)
+            idx.keys.append(g.key)
             if g.place:
-                by_place.setdefault(g.place, []).append(g.t)
-        memo = self._seat_tap_memo[emp] = (taps, [g.key for g in taps], nxt, by_place)
-        return memo
+                idx.by_place.setdefault(g.place, []).append(g.t)
+        idx.seen = len(items)
+        idx.last = items[-1] if items else None
+        return idx
 
     def seats_tapped(self, emp: str, t0: int, t1: int) -> set[str]:
         """The places of the agent's seat taps with t0 <= t < t1 (repeats left out)."""
         out = set()
-        for place, times in self.seat_tap_index(emp)[3].items():
+        for place, times in self.seat_tap_index(emp).by_place.items():
             i = bisect.bisect_left(times, t0)
             if i < len(times) and times[i] < t1:
                 out.add(place)
@@ -307,26 +365,48 @@ class Ctx:
 
     def _move_time(self, emp: str, seat: str, after_key: tuple) -> tuple[int, str] | None:
         """The agent's first seat tap after after_key at another place than seat."""
-        taps, keys, nxt, _ = self.seat_tap_index(emp)
-        p = bisect.bisect_right(keys, after_key)
-        if p < len(taps) and taps[p].place == seat:
-            p = nxt[p]
+        idx = self.seat_tap_index(emp)
+        taps = idx.taps
+        p = bisect.bisect_right(idx.keys, after_key)
+        if p < len(taps) and taps[p].place == seat:  # the next run is at another place
+            r = bisect.bisect_right(idx.runs, p)
+            p = idx.runs[r] if r < len(idx.runs) else len(taps)
         if p >= len(taps):
             return None
         return taps[p].t, taps[p].event_id
 
+    def _session_limit(self, emp: str, seat: str, f: Fact) -> tuple[int, str, str | None]:
+        """When a session begun by tap f ends unless a tap at the seat ends it first: a move to
+        another seat, else its expiry."""
+        expiry = self._session_expiry(emp, f.t)
+        move = self._move_time(emp, seat, f.key)
+        return (move[0], "move", move[1]) if move and move[0] < expiry else (expiry, "expired", None)
+
     def _all_sessions(self, seat: str) -> list[Session]:
         """Every sign-in session at a seat over the facts kept (computed once per evaluation, so a
-        session ends the same way whatever window a rule looks through)."""
+        session ends the same way whatever window a rule looks through). Resumed from the memo's
+        prefix of the seat's taps: a session closed by its taps so far stays closed as it is, and
+        the open one's end is looked up again."""
         memo = self._session_memo.get(seat)
         if memo is not None:
             return memo
         tl = self.f.seat_taps.get(seat)
         out: list[Session] = []
-        if tl is not None:
+        if tl is not None and len(tl):
+            items = tl.items
             cur: Session | None = None
+            opened: Fact | None = None
             limit: tuple[int, str, str | None] = (INF, "", None)
-            for f in tl:
+            start = 0
+            pre = self.memo.sessions.get(seat)
+            if pre is not None and pre.n <= len(items) and items[pre.n - 1] is pre.last:
+                start = pre.n
+                out = list(pre.closed)
+                if pre.open is not None and pre.open_emp is not None:
+                    opened = pre.open
+                    cur = Session(seat, pre.open_emp, opened.t, opened.event_id, None, None, None)
+                    limit = self._session_limit(cur.emp, seat, opened)
+            for f in items[start:]:
                 if self.is_repeat(f):
                     continue
                 emp = self.owner_emp(f)
@@ -345,9 +425,10 @@ class Ctx:
                     cur.end, cur.end_reason, cur.end_event = f.t, "takeover", f.event_id
                     out.append(cur)
                 cur = Session(seat, emp, f.t, f.event_id, None, None, None)
-                expiry = self._session_expiry(emp, f.t)
-                move = self._move_time(emp, seat, f.key)
-                limit = (move[0], "move", move[1]) if move and move[0] < expiry else (expiry, "expired", None)
+                opened = f
+                limit = self._session_limit(emp, seat, f)
+            self.memo.sessions[seat] = SessionPrefix(len(items), items[-1], tuple(out), opened if cur else None,
+                                                     cur.emp if cur else None)
             if cur is not None:
                 if self.reached(limit[0]):
                     cur.end, cur.end_reason, cur.end_event = limit

@@ -38,7 +38,7 @@ from typing import Any
 from edge import wire
 from edge.clock import Clock
 from hub.engine import badge, devices, equipment, facilities, rollcall
-from hub.engine.context import Ctx, Facts, Limits, Statics
+from hub.engine.context import Ctx, Facts, Limits, Memo, Statics
 from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack
 from hub.engine.plans import Plans
 from hub.engine.site_time import ARRIVAL_LOOKBACK_MS, HOUR_MS, local_date
@@ -130,6 +130,7 @@ class Engine:
         self.lim = Limits.from_site(site)
         self.statics = Statics.from_site(site)
         self.facts = Facts()
+        self.memo = Memo()  # what evaluations reuse across flushes (hub.engine.context.Memo)
         self.plans = Plans(site, self.derived)
         self.excuses = self.derived.excuses()
         self.lock = threading.RLock()
@@ -235,7 +236,7 @@ class Engine:
                 f = self._provisional_fact(e)
                 if f is None:
                     continue
-                ctx = ctx or self._ctx(max(self.now(), f.t))
+                ctx = ctx or self._ctx(max(self.now(), f.t), private=True)  # f is not filed: nothing memoized
                 tap = self._feedback(ctx, f, out, provisional=True)
                 if tap is not None:
                     self._provisional[e.event_id] = (inp.seq, tap["result"], tap["verdict"])
@@ -437,6 +438,8 @@ class Engine:
             log.exception("engine: checkpoint unreadable; replaying the log instead")
             return False
         self.facts = state["facts"]
+        self.memo = Memo()
+        self.memo.newest_tap = max((tl.items[-1].t for tl in self.facts.uid_taps.values() if len(tl)), default=-1)
         self.units = {}
         for unit, deadline in state["deadlines"].items():
             st = self.units[unit] = _UnitState()  # rows unknown: the first result replaces the unit's rows
@@ -590,6 +593,7 @@ class Engine:
         facts = self.facts
         uid = f.uid or ""
         facts.line(facts.uid_taps, uid).add(f)
+        self.memo.filed(f)
         date = self._date(f.t)
         self.dirty.add(("badge", uid, date))
         owner = self.plans.owner(uid, f.t)
@@ -893,6 +897,7 @@ class Engine:
         late, dated back with --at) are filed under the card now, then every tap goes to whoever
         held its card at that moment."""
         facts = self.facts
+        self.memo.reset()
         for uid in [u for u in facts.uid_taps if u.startswith(("unknown:", "ambiguous:"))]:
             key = self.plans.rekey(uid)
             if key == uid:
@@ -910,8 +915,9 @@ class Engine:
 
     # ------------------------------------------------------------ evaluation
 
-    def _ctx(self, now: int) -> Ctx:
-        return Ctx(self.site, self.plans, self.facts, self.lim, now, self.excuses, self.statics)
+    def _ctx(self, now: int, *, private: bool = False) -> Ctx:
+        return Ctx(self.site, self.plans, self.facts, self.lim, now, self.excuses, self.statics,
+                   None if private else self.memo)
 
     def _seatnow_all(self) -> None:
         for seat in self.site.info.seats:
@@ -1155,6 +1161,7 @@ class Engine:
         self._last_prune = now
         cutoff = now - self._memory_ms()
         facts = self.facts
+        self.memo.reset()  # a tap whose predecessors are cut is judged differently
         for index in (facts.seat_occ, facts.seat_taps, facts.seat_buttons, facts.agent_taps, facts.uid_taps,
                       facts.door_pass, facts.door_taps):
             for tl in index.values():
