@@ -170,9 +170,10 @@ class Statics:
 
 
 @dataclass
-class SeatTaps:
+class AgentTaps:
     """An agent's seat taps (repeats left out) in time order, with their keys, the index of each
-    run of taps at one place, and each place's tap times; `seen` agent taps were looked at."""
+    run of taps at one place, and each place's tap times; its arrival taps (kiosks, entry doors)
+    and their times; `seen` agent taps were looked at, the last of them `last`."""
 
     seen: int = 0
     last: Fact | None = None
@@ -180,6 +181,17 @@ class SeatTaps:
     keys: list[tuple] = field(default_factory=list)
     runs: list[int] = field(default_factory=list)
     by_place: dict[str, list[int]] = field(default_factory=dict)
+    arrivals: list[Fact] = field(default_factory=list)
+    arrival_times: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Arrivals:
+    """arrival_taps' walk through an agent's taps, after `seen` of them (the last `last`)."""
+
+    seen: int = 0
+    last: Fact | None = None
+    found: dict[tuple, Fact] = field(default_factory=dict)
 
 
 @dataclass
@@ -195,22 +207,44 @@ class SessionPrefix:
     open_emp: str | None
 
 
+@dataclass
+class BadgeDay:
+    """badge_unit's walk through a badge's taps of a day, after `seen` of them (the last `last`):
+    the tap an anti-passback check compares the next one with, and per tap its violations, or
+    (tap, agent) where BADGE-SHARED two_seats must be asked again (it follows the other seat's
+    occupancy and data, which later facts change)."""
+
+    seen: int
+    last: Fact | None
+    prev: Fact | None
+    parts: list[list[dict[str, Any]] | tuple[Fact, str]] = field(default_factory=list)
+
+
 class Memo:
     """Answers evaluations reuse across Ctx instances, so a tap costs the same however many taps
     came before it that day. Each is a function of taps up to some time and of the plans; a new
     tap after every tap so far (the live case) leaves them true, so the engine resets the memo
     (`reset`) only when a tap is filed out of order, facts are pruned, re-attributed or restored,
-    or the excuses change, and Ctx drops it when the plans change (their version)."""
+    and Ctx drops it when the plans or the excuses (in the violations kept) change."""
 
     def __init__(self) -> None:
         self.plans_version = -1
+        self.excuses: dict[str, dict[str, Any]] | None = None
         self.newest_tap = -1  # the latest effective time of any badge tap filed
         self.reset()
 
     def reset(self) -> None:
         self.repeat: dict[str, bool] = {}
-        self.seat_taps: dict[str, SeatTaps] = {}
+        self.agent_taps: dict[str, AgentTaps] = {}
+        self.arrivals: dict[str, Arrivals] = {}
         self.sessions: dict[str, SessionPrefix] = {}
+        self.badge_days: dict[tuple[str, str], BadgeDay] = {}
+
+    def check(self, plans_version: int, excuses: dict[str, dict[str, Any]]) -> None:
+        """Reset when the plans or the excuses are not those the memo was built with."""
+        if self.plans_version != plans_version or self.excuses is not excuses:
+            self.reset()
+            self.plans_version, self.excuses = plans_version, excuses
 
     def filed(self, f: Fact) -> None:
         """A badge tap was filed: unless it comes after every tap so far, reset."""
@@ -242,9 +276,7 @@ class Ctx:
         self.deadline: int | None = None
         if memo is None:
             memo = Memo()
-        if memo.plans_version != plans.version:
-            memo.reset()
-            memo.plans_version = plans.version
+        memo.check(plans.version, excuses)
         self.memo = memo
         self._repeat_memo = memo.repeat
         self._session_memo: dict[str, list[Session]] = {}
@@ -316,6 +348,12 @@ class Ctx:
             return []
         return [f for f in tl.between(t0, t1) if (roles is None or f.role in roles) and not self.is_repeat(f)]
 
+    def arrival_taps_between(self, emp: str, t0: int, t1: int) -> list[Fact]:
+        """The agent's arrival taps (repeats left out) with t0 <= t < t1."""
+        idx = self.seat_tap_index(emp)
+        times = idx.arrival_times
+        return idx.arrivals[bisect.bisect_left(times, t0):bisect.bisect_left(times, t1)]
+
     def arrival_places(self, f: Fact) -> bool:
         """Kiosk taps and entry-door taps are roll-call arrivals."""
         return f.role == "kiosk" or (f.role == "door" and self.door_kind.get(f.place or "", "both") in ("entry", "both"))
@@ -332,17 +370,23 @@ class Ctx:
             return duty.end + self.lim.absent_after
         return start + self.lim.max_shift
 
-    def seat_tap_index(self, emp: str) -> SeatTaps:
-        """The agent's seat taps (repeats left out), kept in the memo and extended by the taps
-        filed since. What used to rescan the agent's day for every tap (the next tap at another
-        seat, the seats used lately) is a bisection here: the cost of a tap stays flat in taps per day."""
+    def seat_tap_index(self, emp: str) -> AgentTaps:
+        """The agent's seat and arrival taps (repeats left out), kept in the memo and extended by
+        the taps filed since. What used to rescan the agent's day for every tap (the next tap at
+        another seat, the seats used lately, the arrivals) is a bisection here: the cost of a tap
+        stays flat in taps per day."""
         tl = self.f.agent_taps.get(emp)
         items = tl.items if tl is not None else []
-        idx = self.memo.seat_taps.get(emp)
+        idx = self.memo.agent_taps.get(emp)
         if idx is None or idx.seen > len(items) or (idx.seen and items[idx.seen - 1] is not idx.last):
-            idx = self.memo.seat_taps[emp] = SeatTaps()
+            idx = self.memo.agent_taps[emp] = AgentTaps()
         for g in items[idx.seen:]:
-            if g.role != "seat" or self.is_repeat(g):
+            if self.is_repeat(g):
+                continue
+            if self.arrival_places(g):
+                idx.arrivals.append(g)
+                idx.arrival_times.append(g.t)
+            if g.role != "seat":
                 continue
             if not idx.taps or idx.taps[-1].place != g.place:
                 idx.runs.append(len(idx.taps))
@@ -453,10 +497,7 @@ class Ctx:
     def agent_sessions(self, emp: str, t0: int, t1: int) -> list[Session]:
         """The agent's sessions at any seat overlapping [t0, t1)."""
         span = self.lim.max_shift + self.lim.absent_after
-        seats: list[str] = []
-        for f in self.agent_taps(emp, t0 - span, t1, ("seat",)):
-            if f.place and f.place not in seats:
-                seats.append(f.place)
+        seats = sorted(self.seats_tapped(emp, t0 - span, t1))  # the order the sort below keeps
         out = [s for seat in seats for s in self.sessions_at(seat, t0, t1) if s.emp == emp]
         out.sort(key=lambda s: (s.start, s.seat))
         return out

@@ -1161,11 +1161,14 @@ class Engine:
         self._last_prune = now
         cutoff = now - self._memory_ms()
         facts = self.facts
-        self.memo.reset()  # a tap whose predecessors are cut is judged differently
+        taps = [*facts.uid_taps.values(), *facts.agent_taps.values(), *facts.seat_taps.values()]
+        kept = sum(map(len, taps))
         for index in (facts.seat_occ, facts.seat_taps, facts.seat_buttons, facts.agent_taps, facts.uid_taps,
                       facts.door_pass, facts.door_taps):
             for tl in index.values():
                 tl.prune_before(cutoff)
+        if sum(map(len, taps)) != kept:
+            self.memo.reset()  # a tap whose predecessors are cut is judged differently
         for track in facts.devices.values():
             track.prune_before(cutoff)
         for runs in facts.inv_runs.values():

@@ -231,7 +231,7 @@ def free_unit(ctx: Ctx, emp: str, date: str) -> UnitResult:
     d0, d1 = day_bounds(day, ctx.tz)
     sessions = [s for s in ctx.agent_sessions(emp, d0, d1) if d0 <= s.start < d1
                 and ctx.plans.agent_duty_at(emp, s.start) is None]
-    taps = [f for f in ctx.agent_taps(emp, d0, d1) if ctx.arrival_places(f) and ctx.plans.agent_duty_at(emp, f.t) is None]
+    taps = [f for f in ctx.arrival_taps_between(emp, d0, d1) if ctx.plans.agent_duty_at(emp, f.t) is None]
     groups: dict[str, dict[str, Any]] = {}
     for t, seat, sess, tap in [(s.start, s.seat, s, None) for s in sessions] + [(f.t, None, None, f) for f in taps]:
         shift = _shift_for(ctx, t, seat)
