@@ -220,6 +220,17 @@ class BadgeDay:
     parts: list[list[dict[str, Any]] | tuple[Fact, str]] = field(default_factory=list)
 
 
+@dataclass
+class Tappers:
+    """Who tapped at a seat, after `seen` of its taps (the last `last`): (badge, local date, the
+    agent who held it or None) -> the times, so a change at the seat finds the badges and agents
+    it touches by bisection instead of walking the seat's taps."""
+
+    seen: int = 0
+    last: Fact | None = None
+    times: dict[tuple[str, str, str | None], list[int]] = field(default_factory=dict)
+
+
 class Memo:
     """Answers evaluations reuse across Ctx instances, so a tap costs the same however many taps
     came before it that day. Each is a function of taps up to some time and of the plans; a new
@@ -239,6 +250,7 @@ class Memo:
         self.arrivals: dict[str, Arrivals] = {}
         self.sessions: dict[str, SessionPrefix] = {}
         self.badge_days: dict[tuple[str, str], BadgeDay] = {}
+        self.tappers: dict[str, Tappers] = {}
 
     def check(self, plans_version: int, excuses: dict[str, dict[str, Any]]) -> None:
         """Reset when the plans or the excuses are not those the memo was built with."""
@@ -280,6 +292,7 @@ class Ctx:
         self.memo = memo
         self._repeat_memo = memo.repeat
         self._session_memo: dict[str, list[Session]] = {}
+        self._session_starts: dict[str, list[int]] = {}
 
     # ------------------------------------------------------------ time
 
@@ -486,7 +499,15 @@ class Ctx:
         if sessions and sessions[-1].end is None and sessions[-1].start < t1:
             # an open session: the unit asking depends on when it expires
             self.reached(self._session_expiry(sessions[-1].emp, sessions[-1].start))
-        return [s for s in sessions if s.start < t1 and (s.end is None or s.end > t0)]
+        # sessions follow each other (one ends at or before the next starts, only the last may be
+        # open): those starting before t1 are a prefix, and those of it ending after t0 its tail
+        starts = self._session_starts.get(seat)
+        if starts is None:
+            starts = self._session_starts[seat] = [s.start for s in sessions]
+        j = i = bisect.bisect_left(starts, t1)
+        while i > 0 and (sessions[i - 1].end is None or sessions[i - 1].end > t0):
+            i -= 1
+        return sessions[i:j]
 
     def session_at(self, seat: str, t: int) -> Session | None:
         for s in self.sessions_at(seat, t, t + 1):
@@ -505,7 +526,8 @@ class Ctx:
     def duty_sessions(self, duty: Duty) -> list[Session]:
         """The agent's sessions that belong to this duty (started while it was the agent's duty)."""
         t0, t1 = duty.start - ARRIVAL_LOOKBACK_MS, duty.end
-        return [s for s in self.agent_sessions(duty.emp, t0, t1) if self.plans.agent_duty_at(duty.emp, s.start) == duty]
+        return [s for s in self.agent_sessions(duty.emp, t0, t1)
+                if (d := self.plans.agent_duty_at(duty.emp, s.start)) is duty or d == duty]
 
     # ------------------------------------------------------------ occupancy
 

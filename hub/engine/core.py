@@ -25,6 +25,7 @@ How it stays deterministic (live processing == a rebuild from the log):
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import heapq
 import logging
@@ -38,8 +39,8 @@ from typing import Any
 from edge import wire
 from edge.clock import Clock
 from hub.engine import badge, devices, equipment, facilities, rollcall
-from hub.engine.context import Ctx, Facts, Limits, Memo, Statics
-from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack
+from hub.engine.context import Ctx, Facts, Limits, Memo, Statics, Tappers
+from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack, Timeline
 from hub.engine.plans import Plans
 from hub.engine.site_time import ARRIVAL_LOOKBACK_MS, HOUR_MS, local_date
 from hub.roster.effective import install as install_roster
@@ -703,8 +704,6 @@ class Engine:
         return True
 
     def _apply_acd(self, ts: int, idle: int, received: int) -> None:
-        import bisect  # noqa: PLC0415
-
         t = ts if abs(received - ts) <= self.lim.clock_skew_max else received
         bisect.insort(self.facts.acd, (t, idle))
         for unit, starts in self._away_starts.items():
@@ -753,19 +752,35 @@ class Engine:
         tl = self.facts.seat_taps.get(seat)
         if tl is not None:
             emps: set[str] = set()  # each agent's duties once, however often they tapped here
-            for g in tl.between(lo - self.lim.max_shift - self.lim.absent_after, hi + 1):
-                gd = self._date(g.t)
-                d.add(("badge", g.uid or "", gd))
-                owner = self.plans.owner(g.uid or "", g.t)
-                if owner.status == "ok" and owner.agent is not None:
-                    emps.add(owner.agent.employee_no)
-                    d.add(("free", owner.agent.employee_no, gd))
+            a, b = lo - self.lim.max_shift - self.lim.absent_after, hi + 1
+            for (uid, gd, emp), times in self._tappers(seat, tl).items():
+                i = bisect.bisect_left(times, a)
+                if i < len(times) and times[i] < b:
+                    d.add(("badge", uid, gd))
+                    if emp is not None:
+                        emps.add(emp)
+                        d.add(("free", emp, gd))
             for emp in emps:
                 for duty in self.plans.of_agent(emp):
                     if duty.start - margin - self.lim.max_shift <= hi and lo < duty.end + margin:
                         d.add(duty.unit)
         for tag in self.tags_at_seat.get(seat, ()):
             d.add(("tag", tag))
+
+    def _tappers(self, seat: str, tl: Timeline) -> dict[tuple[str, str, str | None], list[int]]:
+        """The seat's taps by (badge, local date, the agent who held it then), kept in the memo
+        and extended by the taps filed since."""
+        self.memo.check(self.plans.version, self.excuses)
+        items = tl.items
+        w = self.memo.tappers.get(seat)
+        if w is None or w.seen > len(items) or (w.seen and items[w.seen - 1] is not w.last):
+            w = self.memo.tappers[seat] = Tappers()
+        for g in items[w.seen:]:
+            owner = self.plans.owner(g.uid or "", g.t)
+            emp = owner.agent.employee_no if owner.status == "ok" and owner.agent is not None else None
+            w.times.setdefault((g.uid or "", self._date(g.t), emp), []).append(g.t)
+        w.seen, w.last = len(items), items[-1] if items else None
+        return w.times
 
     def _position(self, seat: str) -> str:
         return self._positions.get(seat, seat)
