@@ -292,7 +292,7 @@ class Ctx:
         self.memo = memo
         self._repeat_memo = memo.repeat
         self._session_memo: dict[str, list[Session]] = {}
-        self._session_starts: dict[str, list[int]] = {}
+        self._session_bounds: dict[str, tuple[list[int], list[int]]] = {}
 
     # ------------------------------------------------------------ time
 
@@ -500,14 +500,12 @@ class Ctx:
             # an open session: the unit asking depends on when it expires
             self.reached(self._session_expiry(sessions[-1].emp, sessions[-1].start))
         # sessions follow each other (one ends at or before the next starts, only the last may be
-        # open): those starting before t1 are a prefix, and those of it ending after t0 its tail
-        starts = self._session_starts.get(seat)
-        if starts is None:
-            starts = self._session_starts[seat] = [s.start for s in sessions]
-        j = i = bisect.bisect_left(starts, t1)
-        while i > 0 and (sessions[i - 1].end is None or sessions[i - 1].end > t0):
-            i -= 1
-        return sessions[i:j]
+        # open): their starts and their ends both ascend, so the overlap is a slice
+        bounds = self._session_bounds.get(seat)
+        if bounds is None:
+            bounds = self._session_bounds[seat] = ([s.start for s in sessions],
+                                                   [INF if s.end is None else s.end for s in sessions])
+        return sessions[bisect.bisect_right(bounds[1], t0):bisect.bisect_left(bounds[0], t1)]
 
     def session_at(self, seat: str, t: int) -> Session | None:
         for s in self.sessions_at(seat, t, t + 1):
@@ -520,7 +518,8 @@ class Ctx:
         span = self.lim.max_shift + self.lim.absent_after
         seats = sorted(self.seats_tapped(emp, t0 - span, t1))  # the order the sort below keeps
         out = [s for seat in seats for s in self.sessions_at(seat, t0, t1) if s.emp == emp]
-        out.sort(key=lambda s: (s.start, s.seat))
+        if len(seats) > 1:  # one seat's sessions are in order already
+            out.sort(key=lambda s: (s.start, s.seat))
         return out
 
     def duty_sessions(self, duty: Duty) -> list[Session]:
