@@ -266,6 +266,12 @@ class Memo:
             self.newest_tap = f.t
 
 
+def starting_in(sessions: list[Session], spans: list[tuple[int, int]]) -> list[Session]:
+    """The sessions (in order of start) that start within one of the spans (ordered, disjoint)."""
+    starts = [s.start for s in sessions]
+    return [s for a, b in spans for s in sessions[bisect.bisect_left(starts, a):bisect.bisect_left(starts, b)]]
+
+
 class Ctx:
     """One evaluation at time `now` over the engine's facts and plans. `memo`: the engine's, kept
     across evaluations (none: a private one, for a judgment that must not leave anything behind)."""
@@ -525,8 +531,22 @@ class Ctx:
     def duty_sessions(self, duty: Duty) -> list[Session]:
         """The agent's sessions that belong to this duty (started while it was the agent's duty)."""
         t0, t1 = duty.start - ARRIVAL_LOOKBACK_MS, duty.end
-        return [s for s in self.agent_sessions(duty.emp, t0, t1)
-                if (d := self.plans.agent_duty_at(duty.emp, s.start)) is duty or d == duty]
+        return starting_in(self.agent_sessions(duty.emp, t0, t1), self.owned_by(duty.emp, duty))
+
+    def owned_by(self, emp: str, duty: Duty | None) -> list[tuple[int, int]]:
+        """The stretches [a, b) of time, in order, whose moments Plans.agent_duty_at gives to `duty`
+        (None: to no duty). Its answer changes only at an edge of one of the agent's duty windows,
+        so a day of sessions is sliced by a few bisections instead of asked one by one."""
+        edges = sorted({e for d in self.plans.of_agent(emp) for e in (d.start - ARRIVAL_LOOKBACK_MS, d.end)})
+        out: list[tuple[int, int]] = []
+        for a, b in zip([-INF, *edges], [*edges, INF], strict=True):
+            d = self.plans.agent_duty_at(emp, a)
+            if d is duty or (d is not None and duty is not None and d == duty):
+                if out and out[-1][1] == a:
+                    out[-1] = (out[-1][0], b)
+                else:
+                    out.append((a, b))
+        return out
 
     # ------------------------------------------------------------ occupancy
 
