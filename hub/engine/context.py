@@ -296,7 +296,6 @@ class Ctx:
             memo = Memo()
         memo.check(plans.version, excuses)
         self.memo = memo
-        self._repeat_memo = memo.repeat
         self._session_memo: dict[str, list[Session]] = {}
         self._session_bounds: dict[str, tuple[list[int], list[int]]] = {}
 
@@ -336,7 +335,7 @@ class Ctx:
     def is_repeat(self, f: Fact) -> bool:
         """A tap within tap_hold_off_s of an earlier (non-repeat) tap of the same badge at the
         same device repeats that tap: same feedback, no new record."""
-        memo = self._repeat_memo.get(f.event_id)
+        memo = self.memo.repeat.get(f.event_id)
         if memo is not None:
             return memo
         result = False
@@ -348,7 +347,7 @@ class Ctx:
                 if not self.is_repeat(g):
                     result = True
                     break
-        self._repeat_memo[f.event_id] = result
+        self.memo.repeat[f.event_id] = result
         return result
 
     def first_of_repeat(self, f: Fact) -> Fact:
