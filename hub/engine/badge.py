@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from hub.engine.arrival import arrival_taps, minutes_before
-from hub.engine.context import INF, Ctx, Session, rid
+from hub.engine.context import INF, BadgeDay, Ctx, Session, rid
 from hub.engine.facts import Fact
 from hub.engine.plans import Duty
 from hub.engine.site_time import day_bounds, local_time_str
@@ -85,23 +85,30 @@ def _zone(ctx: Ctx, f: Fact) -> str | None:
 
 
 def badge_unit(ctx: Ctx, uid: str, date: str) -> dict[str, list[dict[str, Any]]]:
+    """BADGE-UNKNOWN and BADGE-SHARED for a badge's taps of a day. The walk resumes from the
+    memo (BadgeDay): a tap's verdicts follow from the taps before it, so only new taps are judged,
+    and only two_seats, which later facts change, is asked again of the taps that need it."""
     d0, d1 = day_bounds(dt.date.fromisoformat(date), ctx.tz)
     tl = ctx.f.uid_taps.get(uid)
     if tl is None:
         return {}
-    taps = [f for f in tl.between(d0, d1) if not ctx.is_repeat(f)]
-    vios: list[dict[str, Any]] = []
-    prev: Fact | None = None
-    prev_candidates = [f for f in tl.between(d0 - ctx.lim.min_travel, d0) if not ctx.is_repeat(f)]
-    if prev_candidates:
-        prev = prev_candidates[-1]
-    for f in taps:
+    day = tl.between(d0, d1)
+    walk = ctx.memo.badge_days.get((uid, date))
+    if walk is None or walk.seen > len(day) or (walk.seen and day[walk.seen - 1] is not walk.last):
+        before = [f for f in tl.between(d0 - ctx.lim.min_travel, d0) if not ctx.is_repeat(f)]
+        walk = ctx.memo.badge_days[(uid, date)] = BadgeDay(0, None, before[-1] if before else None)
+    prev = walk.prev
+    for f in day[walk.seen:]:
+        if ctx.is_repeat(f):
+            continue
+        part: list[dict[str, Any]] = []
+        walk.parts.append(part)
         owner = ctx.plans.owner(uid, f.t)
         seat = f.place if f.role == "seat" else None
         if owner.status != "ok":
             if ctx.enabled("BADGE-UNKNOWN"):
                 kind = _UNATTRIBUTED[owner.status]
-                vios.append(ctx.violation(
+                part.append(ctx.violation(
                     "BADGE-UNKNOWN", kind, (f.event_id,), start=f.t, end=f.t, evidence=[f.event_id],
                     seat=seat, device=f.device, date=date,
                     details={"uid": uid, "place": f.place, "role": f.role,
@@ -114,16 +121,20 @@ def badge_unit(ctx: Ctx, uid: str, date: str) -> dict[str, list[dict[str, Any]]]
             if prev is not None and prev.place != f.place and f.t - prev.t < ctx.lim.min_travel:
                 z1, z2 = _zone(ctx, prev), _zone(ctx, f)
                 if z1 and z2 and z1 != z2:
-                    vios.append(ctx.violation(
+                    part.append(ctx.violation(
                         "BADGE-SHARED", "impossible_travel", (prev.event_id, f.event_id), start=prev.t, end=f.t,
                         evidence=[prev.event_id, f.event_id], emp=emp, seat=seat, device=f.device, date=date,
                         details={"uid": uid, "from": prev.place, "to": f.place, "seconds": (f.t - prev.t) / 1000,
                                  "min_travel_s": ctx.lim.min_travel / 1000}))
             # one badge signed in at two seats at once: a sign-in here while still signed in at
-            # another seat that is occupied at this moment
-            if f.role == "seat" and emp is not None:
-                vios.extend(_two_seats(ctx, f, emp, uid, date))
+            # another seat that is occupied at this moment (none without a seat tapped lately)
+            if f.role == "seat" and emp is not None and ctx.seats_tapped(emp, f.t - ctx.lim.max_shift, f.t) - {f.place}:
+                walk.parts.append((f, emp))
         prev = f
+    walk.prev, walk.seen, walk.last = prev, len(day), day[-1] if day else None
+    vios: list[dict[str, Any]] = []
+    for p in walk.parts:
+        vios.extend(_two_seats(ctx, p[0], p[1], uid, date) if isinstance(p, tuple) else p)
     return {"violations": vios}
 
 

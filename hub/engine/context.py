@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack, Timeline
@@ -169,11 +169,115 @@ class Statics:
         )
 
 
+@dataclass
+class AgentTaps:
+    """An agent's seat taps (repeats left out) in time order, with their keys, the index of each
+    run of taps at one place, and each place's tap times; its arrival taps (kiosks, entry doors)
+    and their times; `seen` agent taps were looked at, the last of them `last`."""
+
+    seen: int = 0
+    last: Fact | None = None
+    taps: list[Fact] = field(default_factory=list)
+    keys: list[tuple] = field(default_factory=list)
+    runs: list[int] = field(default_factory=list)
+    by_place: dict[str, list[int]] = field(default_factory=dict)
+    arrivals: list[Fact] = field(default_factory=list)
+    arrival_times: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Arrivals:
+    """arrival_taps' walk through an agent's taps, after `seen` of them (the last `last`)."""
+
+    seen: int = 0
+    last: Fact | None = None
+    found: dict[tuple, Fact] = field(default_factory=dict)
+
+
+@dataclass
+class SessionPrefix:
+    """A seat's sessions after its first `n` taps (the last of them `last`): the closed ones and
+    the open one's first tap. Taps after those cannot change them, so a later evaluation resumes
+    from here instead of replaying the seat's whole day."""
+
+    n: int
+    last: Fact
+    closed: tuple[Session, ...]
+    open: Fact | None
+    open_emp: str | None
+
+
+@dataclass
+class BadgeDay:
+    """badge_unit's walk through a badge's taps of a day, after `seen` of them (the last `last`):
+    the tap an anti-passback check compares the next one with, and per tap its violations, or
+    (tap, agent) where BADGE-SHARED two_seats must be asked again (it follows the other seat's
+    occupancy and data, which later facts change)."""
+
+    seen: int
+    last: Fact | None
+    prev: Fact | None
+    parts: list[list[dict[str, Any]] | tuple[Fact, str]] = field(default_factory=list)
+
+
+@dataclass
+class Tappers:
+    """Who tapped at a seat, after `seen` of its taps (the last `last`): (badge, local date, the
+    agent who held it or None) -> the times, so a change at the seat finds the badges and agents
+    it touches by bisection instead of walking the seat's taps."""
+
+    seen: int = 0
+    last: Fact | None = None
+    times: dict[tuple[str, str, str | None], list[int]] = field(default_factory=dict)
+
+
+class Memo:
+    """Answers evaluations reuse across Ctx instances, so a tap costs the same however many taps
+    came before it that day. Each is a function of taps up to some time and of the plans; a new
+    tap after every tap so far (the live case) leaves them true, so the engine resets the memo
+    (`reset`) only when a tap is filed out of order, facts are pruned, re-attributed or restored,
+    and Ctx drops it when the plans or the excuses (in the violations kept) change."""
+
+    def __init__(self) -> None:
+        self.plans_version = -1
+        self.excuses: dict[str, dict[str, Any]] | None = None
+        self.newest_tap = -1  # the latest effective time of any badge tap filed
+        self.reset()
+
+    def reset(self) -> None:
+        self.repeat: dict[str, bool] = {}
+        self.agent_taps: dict[str, AgentTaps] = {}
+        self.arrivals: dict[str, Arrivals] = {}
+        self.sessions: dict[str, SessionPrefix] = {}
+        self.badge_days: dict[tuple[str, str], BadgeDay] = {}
+        self.tappers: dict[str, Tappers] = {}
+
+    def check(self, plans_version: int, excuses: dict[str, dict[str, Any]]) -> None:
+        """Reset when the plans or the excuses are not those the memo was built with."""
+        if self.plans_version != plans_version or self.excuses is not excuses:
+            self.reset()
+            self.plans_version, self.excuses = plans_version, excuses
+
+    def filed(self, f: Fact) -> None:
+        """A badge tap was filed: unless it comes after every tap so far, reset."""
+        if f.t <= self.newest_tap:
+            self.reset()
+        else:
+            self.newest_tap = f.t
+
+
+def starting_in(sessions: list[Session], spans: list[tuple[int, int]]) -> list[Session]:
+    """The sessions (in order of start) that start within one of the spans (ordered, disjoint)."""
+    starts = [s.start for s in sessions]
+    return [s for a, b in spans for s in sessions[bisect.bisect_left(starts, a):bisect.bisect_left(starts, b)]]
+
+
 class Ctx:
-    """One evaluation at time `now` over the engine's facts and plans."""
+    """One evaluation at time `now` over the engine's facts and plans. `memo`: the engine's, kept
+    across evaluations (none: a private one, for a judgment that must not leave anything behind)."""
 
     def __init__(self, site: Site, plans: Plans, facts: Facts, limits: Limits, now: int,
-                 excuses: dict[str, dict[str, Any]], statics: Statics) -> None:
+                 excuses: dict[str, dict[str, Any]], statics: Statics, memo: Memo | None = None) -> None:
         self.site = site
         self.plans = plans
         self.f = facts
@@ -188,9 +292,12 @@ class Ctx:
         self.prices = statics.prices
         self.tz = site.tz
         self.deadline: int | None = None
-        self._repeat_memo: dict[str, bool] = {}
+        if memo is None:
+            memo = Memo()
+        memo.check(plans.version, excuses)
+        self.memo = memo
         self._session_memo: dict[str, list[Session]] = {}
-        self._seat_tap_memo: dict[str, tuple[list[Fact], list[tuple], list[int], dict[str, list[int]]]] = {}
+        self._session_bounds: dict[str, tuple[list[int], list[int]]] = {}
 
     # ------------------------------------------------------------ time
 
@@ -228,7 +335,7 @@ class Ctx:
     def is_repeat(self, f: Fact) -> bool:
         """A tap within tap_hold_off_s of an earlier (non-repeat) tap of the same badge at the
         same device repeats that tap: same feedback, no new record."""
-        memo = self._repeat_memo.get(f.event_id)
+        memo = self.memo.repeat.get(f.event_id)
         if memo is not None:
             return memo
         result = False
@@ -240,7 +347,7 @@ class Ctx:
                 if not self.is_repeat(g):
                     result = True
                     break
-        self._repeat_memo[f.event_id] = result
+        self.memo.repeat[f.event_id] = result
         return result
 
     def first_of_repeat(self, f: Fact) -> Fact:
@@ -259,6 +366,12 @@ class Ctx:
             return []
         return [f for f in tl.between(t0, t1) if (roles is None or f.role in roles) and not self.is_repeat(f)]
 
+    def arrival_taps_between(self, emp: str, t0: int, t1: int) -> list[Fact]:
+        """The agent's arrival taps (repeats left out) with t0 <= t < t1."""
+        idx = self.seat_tap_index(emp)
+        times = idx.arrival_times
+        return idx.arrivals[bisect.bisect_left(times, t0):bisect.bisect_left(times, t1)]
+
     def arrival_places(self, f: Fact) -> bool:
         """Kiosk taps and entry-door taps are roll-call arrivals."""
         return f.role == "kiosk" or (f.role == "door" and self.door_kind.get(f.place or "", "both") in ("entry", "both"))
@@ -275,31 +388,38 @@ class Ctx:
             return duty.end + self.lim.absent_after
         return start + self.lim.max_shift
 
-    def seat_tap_index(self, emp: str) -> tuple[list[Fact], list[tuple], list[int], dict[str, list[int]]]:
-        """The agent's seat taps (repeats left out), built once per evaluation: the taps, their
-        keys, for each the index of the next tap at another place, and each place's tap times.
-        What used to rescan the agent's day for every tap (the next tap at another seat, the
-        seats used lately) is a bisection here: the cost of a tap stays flat in taps per day."""
-        memo = self._seat_tap_memo.get(emp)
-        if memo is not None:
-            return memo
+    def seat_tap_index(self, emp: str) -> AgentTaps:
+        """The agent's seat and arrival taps (repeats left out), kept in the memo and extended by
+        the taps filed since. What used to rescan the agent's day for every tap (the next tap at
+        another seat, the seats used lately, the arrivals) is a bisection here: the cost of a tap
+        stays flat in taps per day."""
         tl = self.f.agent_taps.get(emp)
-        taps = [g for g in tl if g.role == "seat" and not self.is_repeat(g)] if tl is not None else []
-        n = len(taps)
-        nxt = [n] * n
-        for i in range(n - 2, -1, -1):
-            nxt[i] = i + 1 if taps[i + 1].place != taps[i].place else nxt[i + 1]
-        by_place: dict[str, list[int]] = {}
-        for g in taps:
+        items = tl.items if tl is not None else []
+        idx = self.memo.agent_taps.get(emp)
+        if idx is None or idx.seen > len(items) or (idx.seen and items[idx.seen - 1] is not idx.last):
+            idx = self.memo.agent_taps[emp] = AgentTaps()
+        for g in items[idx.seen:]:
+            if self.is_repeat(g):
+                continue
+            if self.arrival_places(g):
+                idx.arrivals.append(g)
+                idx.arrival_times.append(g.t)
+            if g.role != "seat":
+                continue
+            if not idx.taps or idx.taps[-1].place != g.place:
+                idx.runs.append(len(idx.taps))
+            idx.taps.append(g)
+            idx.keys.append(g.key)
             if g.place:
-                by_place.setdefault(g.place, []).append(g.t)
-        memo = self._seat_tap_memo[emp] = (taps, [g.key for g in taps], nxt, by_place)
-        return memo
+                idx.by_place.setdefault(g.place, []).append(g.t)
+        idx.seen = len(items)
+        idx.last = items[-1] if items else None
+        return idx
 
     def seats_tapped(self, emp: str, t0: int, t1: int) -> set[str]:
         """The places of the agent's seat taps with t0 <= t < t1 (repeats left out)."""
         out = set()
-        for place, times in self.seat_tap_index(emp)[3].items():
+        for place, times in self.seat_tap_index(emp).by_place.items():
             i = bisect.bisect_left(times, t0)
             if i < len(times) and times[i] < t1:
                 out.add(place)
@@ -307,26 +427,48 @@ class Ctx:
 
     def _move_time(self, emp: str, seat: str, after_key: tuple) -> tuple[int, str] | None:
         """The agent's first seat tap after after_key at another place than seat."""
-        taps, keys, nxt, _ = self.seat_tap_index(emp)
-        p = bisect.bisect_right(keys, after_key)
-        if p < len(taps) and taps[p].place == seat:
-            p = nxt[p]
+        idx = self.seat_tap_index(emp)
+        taps = idx.taps
+        p = bisect.bisect_right(idx.keys, after_key)
+        if p < len(taps) and taps[p].place == seat:  # the next run is at another place
+            r = bisect.bisect_right(idx.runs, p)
+            p = idx.runs[r] if r < len(idx.runs) else len(taps)
         if p >= len(taps):
             return None
         return taps[p].t, taps[p].event_id
 
+    def _session_limit(self, emp: str, seat: str, f: Fact) -> tuple[int, str, str | None]:
+        """When a session begun by tap f ends unless a tap at the seat ends it first: a move to
+        another seat, else its expiry."""
+        expiry = self._session_expiry(emp, f.t)
+        move = self._move_time(emp, seat, f.key)
+        return (move[0], "move", move[1]) if move and move[0] < expiry else (expiry, "expired", None)
+
     def _all_sessions(self, seat: str) -> list[Session]:
         """Every sign-in session at a seat over the facts kept (computed once per evaluation, so a
-        session ends the same way whatever window a rule looks through)."""
+        session ends the same way whatever window a rule looks through). Resumed from the memo's
+        prefix of the seat's taps: a session closed by its taps so far stays closed as it is, and
+        the open one's end is looked up again."""
         memo = self._session_memo.get(seat)
         if memo is not None:
             return memo
         tl = self.f.seat_taps.get(seat)
         out: list[Session] = []
-        if tl is not None:
+        if tl is not None and len(tl):
+            items = tl.items
             cur: Session | None = None
+            opened: Fact | None = None
             limit: tuple[int, str, str | None] = (INF, "", None)
-            for f in tl:
+            start = 0
+            pre = self.memo.sessions.get(seat)
+            if pre is not None and pre.n <= len(items) and items[pre.n - 1] is pre.last:
+                start = pre.n
+                out = list(pre.closed)
+                if pre.open is not None and pre.open_emp is not None:
+                    opened = pre.open
+                    cur = Session(seat, pre.open_emp, opened.t, opened.event_id, None, None, None)
+                    limit = self._session_limit(cur.emp, seat, opened)
+            for f in items[start:]:
                 if self.is_repeat(f):
                     continue
                 emp = self.owner_emp(f)
@@ -345,9 +487,10 @@ class Ctx:
                     cur.end, cur.end_reason, cur.end_event = f.t, "takeover", f.event_id
                     out.append(cur)
                 cur = Session(seat, emp, f.t, f.event_id, None, None, None)
-                expiry = self._session_expiry(emp, f.t)
-                move = self._move_time(emp, seat, f.key)
-                limit = (move[0], "move", move[1]) if move and move[0] < expiry else (expiry, "expired", None)
+                opened = f
+                limit = self._session_limit(emp, seat, f)
+            self.memo.sessions[seat] = SessionPrefix(len(items), items[-1], tuple(out), opened if cur else None,
+                                                     cur.emp if cur else None)
             if cur is not None:
                 if self.reached(limit[0]):
                     cur.end, cur.end_reason, cur.end_event = limit
@@ -361,7 +504,13 @@ class Ctx:
         if sessions and sessions[-1].end is None and sessions[-1].start < t1:
             # an open session: the unit asking depends on when it expires
             self.reached(self._session_expiry(sessions[-1].emp, sessions[-1].start))
-        return [s for s in sessions if s.start < t1 and (s.end is None or s.end > t0)]
+        # sessions follow each other (one ends at or before the next starts, only the last may be
+        # open): their starts and their ends both ascend, so the overlap is a slice
+        bounds = self._session_bounds.get(seat)
+        if bounds is None:
+            bounds = self._session_bounds[seat] = ([s.start for s in sessions],
+                                                   [INF if s.end is None else s.end for s in sessions])
+        return sessions[bisect.bisect_right(bounds[1], t0):bisect.bisect_left(bounds[0], t1)]
 
     def session_at(self, seat: str, t: int) -> Session | None:
         for s in self.sessions_at(seat, t, t + 1):
@@ -372,18 +521,31 @@ class Ctx:
     def agent_sessions(self, emp: str, t0: int, t1: int) -> list[Session]:
         """The agent's sessions at any seat overlapping [t0, t1)."""
         span = self.lim.max_shift + self.lim.absent_after
-        seats: list[str] = []
-        for f in self.agent_taps(emp, t0 - span, t1, ("seat",)):
-            if f.place and f.place not in seats:
-                seats.append(f.place)
+        seats = sorted(self.seats_tapped(emp, t0 - span, t1))  # the order the sort below keeps
         out = [s for seat in seats for s in self.sessions_at(seat, t0, t1) if s.emp == emp]
-        out.sort(key=lambda s: (s.start, s.seat))
+        if len(seats) > 1:  # one seat's sessions are in order already
+            out.sort(key=lambda s: (s.start, s.seat))
         return out
 
     def duty_sessions(self, duty: Duty) -> list[Session]:
         """The agent's sessions that belong to this duty (started while it was the agent's duty)."""
         t0, t1 = duty.start - ARRIVAL_LOOKBACK_MS, duty.end
-        return [s for s in self.agent_sessions(duty.emp, t0, t1) if self.plans.agent_duty_at(duty.emp, s.start) == duty]
+        return starting_in(self.agent_sessions(duty.emp, t0, t1), self.owned_by(duty.emp, duty))
+
+    def owned_by(self, emp: str, duty: Duty | None) -> list[tuple[int, int]]:
+        """The stretches [a, b) of time, in order, whose moments Plans.agent_duty_at gives to `duty`
+        (None: to no duty). Its answer changes only at an edge of one of the agent's duty windows,
+        so a day of sessions is sliced by a few bisections instead of asked one by one."""
+        edges = sorted({e for d in self.plans.of_agent(emp) for e in (d.start - ARRIVAL_LOOKBACK_MS, d.end)})
+        out: list[tuple[int, int]] = []
+        for a, b in zip([-INF, *edges], [*edges, INF], strict=True):
+            d = self.plans.agent_duty_at(emp, a)
+            if d is duty or (d is not None and duty is not None and d == duty):
+                if out and out[-1][1] == a:
+                    out[-1] = (out[-1][0], b)
+                else:
+                    out.append((a, b))
+        return out
 
     # ------------------------------------------------------------ occupancy
 

@@ -25,6 +25,7 @@ How it stays deterministic (live processing == a rebuild from the log):
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import heapq
 import logging
@@ -38,8 +39,8 @@ from typing import Any
 from edge import wire
 from edge.clock import Clock
 from hub.engine import badge, devices, equipment, facilities, rollcall
-from hub.engine.context import Ctx, Facts, Limits, Statics
-from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack
+from hub.engine.context import Ctx, Facts, Limits, Memo, Statics, Tappers
+from hub.engine.facts import DeviceTrack, Fact, ReportRuns, TagTrack, Timeline
 from hub.engine.plans import Plans
 from hub.engine.site_time import ARRIVAL_LOOKBACK_MS, HOUR_MS, local_date
 from hub.roster.effective import install as install_roster
@@ -130,6 +131,7 @@ class Engine:
         self.lim = Limits.from_site(site)
         self.statics = Statics.from_site(site)
         self.facts = Facts()
+        self.memo = Memo()  # what evaluations reuse across flushes (hub.engine.context.Memo)
         self.plans = Plans(site, self.derived)
         self.excuses = self.derived.excuses()
         self.lock = threading.RLock()
@@ -235,7 +237,7 @@ class Engine:
                 f = self._provisional_fact(e)
                 if f is None:
                     continue
-                ctx = ctx or self._ctx(max(self.now(), f.t))
+                ctx = ctx or self._ctx(max(self.now(), f.t), private=True)  # f is not filed: nothing memoized
                 tap = self._feedback(ctx, f, out, provisional=True)
                 if tap is not None:
                     self._provisional[e.event_id] = (inp.seq, tap["result"], tap["verdict"])
@@ -437,6 +439,8 @@ class Engine:
             log.exception("engine: checkpoint unreadable; replaying the log instead")
             return False
         self.facts = state["facts"]
+        self.memo = Memo()
+        self.memo.newest_tap = max((tl.items[-1].t for tl in self.facts.uid_taps.values() if len(tl)), default=-1)
         self.units = {}
         for unit, deadline in state["deadlines"].items():
             st = self.units[unit] = _UnitState()  # rows unknown: the first result replaces the unit's rows
@@ -590,6 +594,7 @@ class Engine:
         facts = self.facts
         uid = f.uid or ""
         facts.line(facts.uid_taps, uid).add(f)
+        self.memo.filed(f)
         date = self._date(f.t)
         self.dirty.add(("badge", uid, date))
         owner = self.plans.owner(uid, f.t)
@@ -699,8 +704,6 @@ class Engine:
         return True
 
     def _apply_acd(self, ts: int, idle: int, received: int) -> None:
-        import bisect  # noqa: PLC0415
-
         t = ts if abs(received - ts) <= self.lim.clock_skew_max else received
         bisect.insort(self.facts.acd, (t, idle))
         for unit, starts in self._away_starts.items():
@@ -749,19 +752,35 @@ class Engine:
         tl = self.facts.seat_taps.get(seat)
         if tl is not None:
             emps: set[str] = set()  # each agent's duties once, however often they tapped here
-            for g in tl.between(lo - self.lim.max_shift - self.lim.absent_after, hi + 1):
-                gd = self._date(g.t)
-                d.add(("badge", g.uid or "", gd))
-                owner = self.plans.owner(g.uid or "", g.t)
-                if owner.status == "ok" and owner.agent is not None:
-                    emps.add(owner.agent.employee_no)
-                    d.add(("free", owner.agent.employee_no, gd))
+            a, b = lo - self.lim.max_shift - self.lim.absent_after, hi + 1
+            for (uid, gd, emp), times in self._tappers(seat, tl).items():
+                i = bisect.bisect_left(times, a)
+                if i < len(times) and times[i] < b:
+                    d.add(("badge", uid, gd))
+                    if emp is not None:
+                        emps.add(emp)
+                        d.add(("free", emp, gd))
             for emp in emps:
                 for duty in self.plans.of_agent(emp):
                     if duty.start - margin - self.lim.max_shift <= hi and lo < duty.end + margin:
                         d.add(duty.unit)
         for tag in self.tags_at_seat.get(seat, ()):
             d.add(("tag", tag))
+
+    def _tappers(self, seat: str, tl: Timeline) -> dict[tuple[str, str, str | None], list[int]]:
+        """The seat's taps by (badge, local date, the agent who held it then), kept in the memo
+        and extended by the taps filed since."""
+        self.memo.check(self.plans.version, self.excuses)
+        items = tl.items
+        w = self.memo.tappers.get(seat)
+        if w is None or w.seen > len(items) or (w.seen and items[w.seen - 1] is not w.last):
+            w = self.memo.tappers[seat] = Tappers()
+        for g in items[w.seen:]:
+            owner = self.plans.owner(g.uid or "", g.t)
+            emp = owner.agent.employee_no if owner.status == "ok" and owner.agent is not None else None
+            w.times.setdefault((g.uid or "", self._date(g.t), emp), []).append(g.t)
+        w.seen, w.last = len(items), items[-1] if items else None
+        return w.times
 
     def _position(self, seat: str) -> str:
         return self._positions.get(seat, seat)
@@ -893,6 +912,7 @@ class Engine:
         late, dated back with --at) are filed under the card now, then every tap goes to whoever
         held its card at that moment."""
         facts = self.facts
+        self.memo.reset()
         for uid in [u for u in facts.uid_taps if u.startswith(("unknown:", "ambiguous:"))]:
             key = self.plans.rekey(uid)
             if key == uid:
@@ -910,8 +930,9 @@ class Engine:
 
     # ------------------------------------------------------------ evaluation
 
-    def _ctx(self, now: int) -> Ctx:
-        return Ctx(self.site, self.plans, self.facts, self.lim, now, self.excuses, self.statics)
+    def _ctx(self, now: int, *, private: bool = False) -> Ctx:
+        return Ctx(self.site, self.plans, self.facts, self.lim, now, self.excuses, self.statics,
+                   None if private else self.memo)
 
     def _seatnow_all(self) -> None:
         for seat in self.site.info.seats:
@@ -1155,10 +1176,14 @@ class Engine:
         self._last_prune = now
         cutoff = now - self._memory_ms()
         facts = self.facts
+        taps = [*facts.uid_taps.values(), *facts.agent_taps.values(), *facts.seat_taps.values()]
+        kept = sum(map(len, taps))
         for index in (facts.seat_occ, facts.seat_taps, facts.seat_buttons, facts.agent_taps, facts.uid_taps,
                       facts.door_pass, facts.door_taps):
             for tl in index.values():
                 tl.prune_before(cutoff)
+        if sum(map(len, taps)) != kept:
+            self.memo.reset()  # a tap whose predecessors are cut is judged differently
         for track in facts.devices.values():
             track.prune_before(cutoff)
         for runs in facts.inv_runs.values():

@@ -81,6 +81,9 @@ class Plans:
         self.equipment_home: dict[str, str] = {}
         self.positions: dict[str, list[str]] = {}
         self._position_of: dict[str, str] = {}
+        self.version = 0  # bumped whenever duties or badges change: what callers may cache by
+        self._owner_memo: dict[tuple[str, int], Owner] = {}
+        self._duty_memo: dict[tuple[str, int, int, int], Duty | None] = {}
         for seat in site.info.seats:
             self.positions.setdefault(seat.position or seat.id, []).append(seat.id)
             self._position_of[seat.id] = seat.position or seat.id
@@ -92,6 +95,7 @@ class Plans:
         """Cards by canonical text (hub.cards): agents.csv, then the leads' replacements, revocations
         and upgrades. An upgraded card is matched by its full id only (its weaker form would make
         every read of it ambiguous) and owned, before the upgrade, as its weaker form was."""
+        self._changed()
         self._badges_static = {c.text: a for a in self.site.agents if a.active for c in a.cards}
         self._badges_inactive = {c.text: a for a in self.site.agents if not a.active for c in a.cards}
         changes: dict[str, list[tuple[int, str, str | None]]] = {}
@@ -110,6 +114,12 @@ class Plans:
         homes.update({t.upper(): s for t, s in self.derived.equipment_assignments().items()})
         self.equipment_home = homes
 
+    def _changed(self) -> None:
+        """Duties or badges changed: what was memoized from them goes."""
+        self.version += 1
+        self._owner_memo.clear()
+        self._duty_memo.clear()
+
     def tap_key(self, device: str, body: dict) -> str:
         """The card a badge event is, as the engine files it (hub.cards.tap_key): the card's
         canonical text when the bits this reader sees match exactly one card; otherwise the
@@ -119,12 +129,19 @@ class Plans:
 
     def owner(self, uid: str, t: int) -> Owner:
         """Whose badge `uid` (a card key, see tap_key) was at time t (a revoked badge was valid
-        before its revocation)."""
+        before its revocation). Memoized: every evaluation asks it again of each tap of the day."""
+        key = (uid, t)
+        memo = self._owner_memo.get(key)
+        if memo is None:
+            memo = self._owner_memo[key] = self._owner(uid, t)
+        return memo
+
+    def _owner(self, uid: str, t: int) -> Owner:
         if uid.startswith("ambiguous:"):
             return Owner("ambiguous", None)
         for at, old in self._upgraded_from.get(uid, ()):
             if t < at:  # before the upgrade the registry knew this card by its weaker form
-                return self.owner(old, t)
+                return self._owner(old, t)
         agent = self._badges_static.get(uid)
         status = "ok" if agent is not None else "unknown"
         if agent is None and uid in self._badges_inactive:
@@ -232,6 +249,7 @@ class Plans:
             self.duties[(duty.date, duty.shift, duty.emp)] = duty
             self._index(duty)
         self.loaded |= dates
+        self._changed()
 
     def _index(self, duty: Duty) -> None:
         for index, k in ((self.by_agent, duty.emp), (self.by_seat, duty.seat)):
@@ -249,11 +267,14 @@ class Plans:
         return self.by_seat.get(seat, [])
 
     def agent_duty_at(self, emp: str, t: int, before: int = ARRIVAL_LOOKBACK_MS, after: int = 0) -> Duty | None:
-        """The agent's duty a moment belongs to: the earliest one not yet over (lookback before start)."""
-        for d in self.of_agent(emp):
-            if d.covers(t, before, after):
-                return d
-        return None
+        """The agent's duty a moment belongs to: the earliest one not yet over (lookback before start).
+        Memoized (sessions and taps ask it of every tap, every evaluation)."""
+        key = (emp, t, before, after)
+        if key in self._duty_memo:
+            return self._duty_memo[key]
+        found = next((d for d in self.of_agent(emp) if d.covers(t, before, after)), None)
+        self._duty_memo[key] = found
+        return found
 
     def seat_duty_at(self, seat: str, t: int) -> Duty | None:
         """The duty running at a seat at t (the later one when two overlap, e.g. at handover)."""
@@ -299,6 +320,7 @@ class Plans:
             for duty in self.by_date.pop(d, []):
                 self.duties.pop((duty.date, duty.shift, duty.emp), None)
         self.loaded -= old
+        self._changed()
         self.by_agent.clear()
         self.by_seat.clear()
         for duty in self.duties.values():

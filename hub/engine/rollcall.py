@@ -17,7 +17,7 @@ from typing import Any
 
 from hub.engine import away, badge
 from hub.engine.arrival import arrival_taps, minutes_before
-from hub.engine.context import Ctx, Session
+from hub.engine.context import Ctx, Session, starting_in
 from hub.engine.facts import Fact
 from hub.engine.plans import Duty
 from hub.engine.site_time import ARRIVAL_LOOKBACK_MS, local_date, shift_window
@@ -229,9 +229,9 @@ def free_unit(ctx: Ctx, emp: str, date: str) -> UnitResult:
     from hub.engine.site_time import day_bounds  # noqa: PLC0415 - small helper, local use
 
     d0, d1 = day_bounds(day, ctx.tz)
-    sessions = [s for s in ctx.agent_sessions(emp, d0, d1) if d0 <= s.start < d1
-                and ctx.plans.agent_duty_at(emp, s.start) is None]
-    taps = [f for f in ctx.agent_taps(emp, d0, d1) if ctx.arrival_places(f) and ctx.plans.agent_duty_at(emp, f.t) is None]
+    free = [(max(a, d0), min(b, d1)) for a, b in ctx.owned_by(emp, None) if max(a, d0) < min(b, d1)]
+    sessions = starting_in(ctx.agent_sessions(emp, d0, d1), free)
+    taps = [f for a, b in free for f in ctx.arrival_taps_between(emp, a, b)]
     groups: dict[str, dict[str, Any]] = {}
     for t, seat, sess, tap in [(s.start, s.seat, s, None) for s in sessions] + [(f.t, None, None, f) for f in taps]:
         shift = _shift_for(ctx, t, seat)
