@@ -64,14 +64,14 @@ def _worker(site: str, db_path: str, host: str, port: int, protocol: str, index:
         with send_lock, contextlib.suppress(OSError, ValueError):
             conn.send(msg)
 
-    ingest: Ingest | None = None
+    def stored(events: list[StoredEvent]) -> None:  # what the hub's live views hear of (writer thread)
+        send(("stored", [e for e in events if e.type != "heartbeat"]))
 
-    def stored(events: list[StoredEvent]) -> None:  # after each commit (writer thread)
-        notable = [e for e in events if e.type != "heartbeat"]
-        send(("stored", notable, len(events), ingest.last_logged if ingest else 0, dict(ingest.stats) if ingest else {}))
+    def batch(stats: dict[str, int]) -> None:  # after every committed batch, even one that stored nothing
+        send(("batch", stats, ingest.last_logged))
 
     ingest = Ingest(store, site, host, port, protocol=protocol, client_id=client_id(site, index),
-                    on_events=stored, on_batch=lambda stats: send(("stats", stats)), username=username, password=password, share=group,
+                    on_events=stored, on_batch=batch, username=username, password=password, share=group,
                     session={"session": f"w{index}", "workers": workers})
     ingest.start(wait=0)
 
@@ -170,14 +170,14 @@ class IngestWorkers:
             except (EOFError, OSError):
                 break
             if msg[0] == "stored":
-                _, events, _n, last_logged, stats = msg
-                self.last_logged = max(self.last_logged, last_logged)
-                self._stats[index] = stats
                 if self.on_events is not None:
                     try:
-                        self.on_events(events)
+                        self.on_events(msg[1])
                     except Exception:
                         log.exception("hub: on_events for ingest worker %d failed", index)
+            elif msg[0] == "batch":
+                _, self._stats[index], last_logged = msg
+                self.last_logged = max(self.last_logged, last_logged)
             elif msg[0] == "ready" and index < self.workers:
                 self._ready.add(index)
                 if len(self._ready) == self.workers:
@@ -188,7 +188,7 @@ class IngestWorkers:
                 log.info("hub: ingest worker session %d drained and ended", index)
                 if len(self._retired) == len(self.retire) and self.on_retired is not None:
                     self.on_retired()
-            elif msg[0] in ("stats", "stopped"):
+            elif msg[0] == "stopped":
                 self._stats[index] = msg[1]
         with self._lock:  # this process is over: keep its counters
             for k, v in self._stats.pop(index, {}).items():
