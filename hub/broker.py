@@ -82,9 +82,14 @@ set_tcp_nodelay true
 """
 
 
-def bridge_conf(site: str, address: str, *, name: str | None = None, cafile: str | None = None,
-                certfile: str | None = None, keyfile: str | None = None, username: str | None = None,
-                password: str | None = None, commands: bool = False) -> str:
+def bridge_address(address: str) -> str:
+    """`address` if it is host:port (a bridge's central broker), else BrokerError."""
+    if not re.fullmatch(r"[A-Za-z0-9_.:\[\]-]+:\d{1,5}", address) or not 1 <= int(address.rpartition(":")[2]) <= 65535:
+        raise BrokerError(f"bridge address {address!r}: expected host:port")
+    return address
+
+
+def bridge_conf(site: str, address: str, *, tls: tuple[str, str, str] | None = None, commands: bool = False) -> str:
     """The site broker's bridge to a central broker (`address` "host:port"): the site's events,
     statuses and contact-center feed go out at QoS 1. With `commands` the devices' commands come
     in from the central broker too: for a site whose only hub is the central one. A site with a
@@ -96,14 +101,12 @@ def bridge_conf(site: str, address: str, *, name: str | None = None, cafile: str
     (within max_queued_messages, set in broker_settings) and sends it when the link is back, so a
     WAN outage delays the central hub but loses nothing; the central hub stores each event once by
     (device, seq) as it does for a direct connection. The probe topic (fw/v1/{site}/_hub/probe)
-    is not bridged: each hub probes its own broker. With cafile the link is TLS (certfile and
-    keyfile: the site's client certificate from the central broker's CA)."""
-    name = name or f"floorwatch-{site}"
-    if not re.fullmatch(r"[A-Za-z0-9_.:\[\]-]+:\d{1,5}", address):
-        raise BrokerError(f"bridge address {address!r}: expected host:port")
+    is not bridged: each hub probes its own broker. `tls`: (the central broker's CA, the site's
+    certificate, its key), the certificate issued by the central broker's CA."""
+    name = f"floorwatch-{site}"
     lines = [
         f"connection {name}",
-        f"address {address}",
+        f"address {bridge_address(address)}",
         "bridge_protocol_version mqttv311",
         "cleansession false",
         "local_cleansession false",
@@ -120,14 +123,9 @@ def bridge_conf(site: str, address: str, *, name: str | None = None, cafile: str
     ]
     if commands:
         lines.append(f"topic fw/v1/{site}/+/cmd in 1")
-    if username:
-        lines.append(f"remote_username {username}")
-    if password:
-        lines.append(f"remote_password {password}")
-    if cafile:
-        lines += [f"bridge_cafile {cafile}", "bridge_tls_version tlsv1.2"]
-        if certfile and keyfile:
-            lines += [f"bridge_certfile {certfile}", f"bridge_keyfile {keyfile}"]
+    if tls is not None:
+        ca, cert, key = tls
+        lines += [f"bridge_cafile {ca}", f"bridge_certfile {cert}", f"bridge_keyfile {key}", "bridge_tls_version tlsv1.2"]
     return "\n".join(lines) + "\n"
 
 

@@ -43,8 +43,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from edge.config import DeviceConfig, parse_device_config
 from edge.wire import TOPIC_ROOT, probe_topic
-from hub.broker import bridge_conf, broker_settings
-from hub.errors import ProvisionError
+from hub.broker import bridge_address, bridge_conf, broker_settings
+from hub.errors import BrokerError, ProvisionError
 from hub.pki import (
     CertificateAuthority,
     Issued,
@@ -145,9 +145,10 @@ def _check_options(opts: ProvisionOptions) -> None:
         if value is not None and not _PATH_RE.match(value):
             raise ProvisionError(f"{name}: {value!r} must be an absolute path without spaces or quotes")
     if opts.bridge is not None:
-        host, _, port = opts.bridge.rpartition(":")
-        if not (_HOST_RE.match(host) and port.isdigit() and 1 <= int(port) <= 65535):
-            raise ProvisionError(f"bridge: {opts.bridge!r} is not host:port")
+        try:
+            bridge_address(opts.bridge)
+        except BrokerError as exc:
+            raise ProvisionError(f"bridge: {exc}") from None
         missing = [n for n in ("bridge_ca", "bridge_cert", "bridge_key") if getattr(opts, n) is None]
         if missing:  # the link crosses the WAN: TLS both ways, as the devices' own
             raise ProvisionError(f"{missing[0]}: a bridge to {opts.bridge} needs its TLS files "
@@ -245,9 +246,8 @@ def broker_files(site: Site, out: Path, opts: ProvisionOptions, ca: CertificateA
         write_secret(broker / "bridge.key", Path(opts.bridge_key).read_bytes())
         bridge = "\n# The bridge to the central broker (docs/scale-out.md); keep it last: mosquitto reads\n" \
                  "# everything after `connection` as the bridge's own settings.\n" + bridge_conf(
-                     site.id, opts.bridge, cafile=f"{broker_dir}/bridge-ca.crt",
-                     certfile=f"{broker_dir}/bridge.crt", keyfile=f"{broker_dir}/bridge.key",
-                     commands=opts.bridge_commands)
+                     site.id, opts.bridge, commands=opts.bridge_commands,
+                     tls=(f"{broker_dir}/bridge-ca.crt", f"{broker_dir}/bridge.crt", f"{broker_dir}/bridge.key"))
     conf = render(
         "mosquitto.conf.tmpl",
         site=site.id,

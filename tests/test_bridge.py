@@ -99,8 +99,8 @@ def test_a_hub_on_the_central_broker_gets_every_event_once_across_an_outage(site
 def test_a_bridge_address_must_be_host_and_port(site):
     with pytest.raises(BrokerError, match="host:port"):
         bridge_conf(site.id, "central.example.com")
-    conf = bridge_conf(site.id, "hq.example.com:8883", cafile="/etc/floorwatch/hq-ca.crt",
-                       certfile="/etc/floorwatch/bridge.crt", keyfile="/etc/floorwatch/bridge.key")
+    conf = bridge_conf(site.id, "hq.example.com:8883",
+                       tls=("/etc/floorwatch/hq-ca.crt", "/etc/floorwatch/bridge.crt", "/etc/floorwatch/bridge.key"))
     assert f"topic fw/v1/{site.id}/+/event out 1" in conf
     assert "cmd" not in conf  # a site with its own hub: one answer per tap, from it
     assert f"topic fw/v1/{site.id}/+/cmd in 1" in bridge_conf(site.id, "hq.example.com:8883", commands=True)

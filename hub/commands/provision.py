@@ -28,9 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the agent's command on the Pis (pip install floorwatch, no extras)")
     p.add_argument("--renew", action="store_true", help="reissue every device certificate")
     p.add_argument("--bridge", metavar="HOST:PORT", help="bridge this site's broker to a central broker (docs/scale-out.md)")
-    p.add_argument("--bridge-ca", type=types.existing_file, help="the central broker's CA certificate (from headquarters)")
-    p.add_argument("--bridge-cert", type=types.existing_file, help="this site's bridge certificate (from headquarters)")
-    p.add_argument("--bridge-key", type=types.existing_file, help="this site's bridge key (from headquarters)")
+    p.add_argument("--bridge-ca", help="the central broker's CA certificate (from headquarters)")
+    p.add_argument("--bridge-cert", help="this site's bridge certificate (from headquarters)")
+    p.add_argument("--bridge-key", help="this site's bridge key (from headquarters)")
     p.add_argument("--bridge-commands", action="store_true",
                    help="the site has no hub of its own: its devices take commands from the central hub")
     add_db(p, help="hub database to register kiosk display tokens in")
@@ -47,8 +47,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
         broker_host=args.broker_host, tls_port=args.tls_port, tls_bind=args.tls_bind, plain_port=args.plain_port,
         broker_dir=args.broker_dir, data_dir=args.data_dir, run_user=args.broker_user, hub_url=args.hub_url,
         agent_bin=args.agent_bin, extra_names=args.name, renew=args.renew,
-        bridge=args.bridge, bridge_commands=args.bridge_commands, **{k: str(getattr(args, k)) if getattr(args, k) else None
-                               for k in ("bridge_ca", "bridge_cert", "bridge_key")},
+        bridge=args.bridge, bridge_ca=args.bridge_ca, bridge_cert=args.bridge_cert, bridge_key=args.bridge_key,
+        bridge_commands=args.bridge_commands,
     )
     kiosks = None if args.no_kiosk_tokens else open_accounts(args.db)
     try:
