@@ -86,7 +86,8 @@ class LoggedInput:
 
 
 _EVENT_COLUMNS = "id, event_id, device, seq, ts, received, type, clock_ok, body"
-_COUNT_STORED = "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'events_stored'"  # count_events
+# Store.count_events' counter, moved in the transaction that appends or purges events.
+COUNT_EVENTS_ADDED = "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'events_stored'"
 
 # A device's receipt of events (Store.append_inputs' `seen`): last seen, its last heartbeat's time,
 # spool and drop counts, clock skew.
@@ -336,7 +337,7 @@ class Store:
                 if seen:
                     cur.executemany(_TOUCH_DEVICE, [(d, *v) for d, v in seen.items()])
                 if stored:
-                    cur.execute(_COUNT_STORED, (len(stored),))
+                    cur.execute(COUNT_EVENTS_ADDED, (len(stored),))
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")

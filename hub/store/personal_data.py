@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hub.store import _COUNT_STORED, Store
+from hub.store import COUNT_EVENTS_ADDED, Store
 
 CHUNK = 5000
 
@@ -75,7 +75,7 @@ def purge_before(store: Store, cut: Any, *, dry_run: bool = False) -> dict[str, 
                             (value,),
                         ).rowcount
                         if table == "events" and n:  # Store.count_events' counter, in the same transaction
-                            store.conn.execute(_COUNT_STORED, (-n,))
+                            store.conn.execute(COUNT_EVENTS_ADDED, (-n,))
                         store.conn.execute("COMMIT")
                     except BaseException:
                         store.conn.execute("ROLLBACK")

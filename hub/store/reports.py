@@ -36,7 +36,8 @@ def _db_path(store: Store) -> str | None:
     return path or None
 
 
-def _loads(text: str | None, default: Any) -> Any:
+def json_cell(text: str | None, default: Any) -> Any:
+    """A stored JSON cell decoded as the exports read it (`default` for empty or damaged)."""
     if text is None or text == "":
         return default
     if text == "[]":  # most list cells (no violations, nothing excused): skip the parser
@@ -50,11 +51,6 @@ def _loads(text: str | None, default: Any) -> Any:
             return default
     except TypeError:
         return default  # a damaged JSON cell must not stop an export; the raw ids stay in the DB
-
-
-def json_cell(text: str | None, default: Any) -> Any:
-    """A stored JSON cell decoded as the exports read it (`default` for empty or damaged)."""
-    return _loads(text, default)
 
 
 class ReportReader:
@@ -132,9 +128,9 @@ class ReportReader:
             return
         where, args = _filters("date BETWEEN ? AND ?", [date_from, date_to], team, employees)
         for row in self._rows(f"SELECT * FROM attendance WHERE {where} ORDER BY date, shift, employee_no", args):
-            row["seats_used"] = _loads(row.get("seats_used"), [])
-            row["violation_ids"] = _loads(row.get("violation_ids"), [])
-            row["excused"] = _loads(row.get("excused"), [])
+            row["seats_used"] = json_cell(row.get("seats_used"), [])
+            row["violation_ids"] = json_cell(row.get("violation_ids"), [])
+            row["excused"] = json_cell(row.get("excused"), [])
             yield row
 
     def attendance_cells(
@@ -179,8 +175,8 @@ class ReportReader:
             where += " AND employee_no IS NOT NULL AND employee_no != ''"
         sql = f"SELECT * FROM violations WHERE {where} ORDER BY date, start, id"
         for row in self._rows(sql, args):
-            row["evidence"] = _loads(row.get("evidence"), [])
-            row["details"] = _loads(row.get("details"), {})
+            row["evidence"] = json_cell(row.get("evidence"), [])
+            row["details"] = json_cell(row.get("details"), {})
             yield row
 
     def evidence_events(self, event_ids: Sequence[str], near: tuple[int, int] | None = None) -> dict[str, dict[str, Any]]:
@@ -208,7 +204,7 @@ class ReportReader:
 
     def _collect(self, found: dict[str, dict[str, Any]], sql: str, args: list[Any]) -> None:
         for eid, ts, device, etype, body in self._fetchall(sql, args):
-            found[eid] = {"event_id": eid, "ts": ts, "device": device, "type": etype, "body": _loads(body, {})}
+            found[eid] = {"event_id": eid, "ts": ts, "device": device, "type": etype, "body": json_cell(body, {})}
 
     def violation(self, violation_id: str) -> dict[str, Any] | None:
         if not self.has_table("violations"):
@@ -217,8 +213,8 @@ class ReportReader:
         if not rows:
             return None
         row = rows[0]
-        row["evidence"] = _loads(row.get("evidence"), [])
-        row["details"] = _loads(row.get("details"), {})
+        row["evidence"] = json_cell(row.get("evidence"), [])
+        row["details"] = json_cell(row.get("details"), {})
         return row
 
     # ------------------------------------------------------------ raw tables
@@ -230,7 +226,7 @@ class ReportReader:
             " WHERE type = 'badge' AND ts >= ? AND ts < ? ORDER BY ts, id"
         )
         for row in self._rows(sql, [from_ms, to_ms]):
-            body = _loads(row.pop("body"), {})
+            body = json_cell(row.pop("body"), {})
             row["uid"] = str(body.get("uid", ""))
             row["reader"] = str(body.get("reader", ""))
             row["card_bits"] = body.get("card_bits")  # optional: what a third-party reader sees
@@ -256,8 +252,8 @@ class ReportReader:
             return
         sql = "SELECT * FROM equipment_incidents WHERE opened >= ? AND opened < ? ORDER BY opened, id"
         for row in self._rows(sql, [from_ms, to_ms]):
-            row["liable"] = _loads(row.get("liable"), [])
-            row["evidence"] = _loads(row.get("evidence"), [])
+            row["liable"] = json_cell(row.get("liable"), [])
+            row["evidence"] = json_cell(row.get("evidence"), [])
             yield row
 
     def audit(self, from_ms: int, to_ms: int) -> Iterator[dict[str, Any]]:
@@ -265,7 +261,7 @@ class ReportReader:
             return
         sql = "SELECT * FROM audit WHERE ts >= ? AND ts < ? ORDER BY ts, id"
         for row in self._rows(sql, [from_ms, to_ms]):
-            row["details"] = _loads(row.get("details"), {})
+            row["details"] = json_cell(row.get("details"), {})
             yield row
 
     def employees_with_rows(self, date_from: str, date_to: str) -> set[str]:
