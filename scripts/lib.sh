@@ -1,7 +1,8 @@
 # Shared by scripts/demo and scripts/test.
 
-# need_apt PKG:PROBE ... — install the Debian packages whose probe (a command on PATH or a path)
-# is missing; an empty probe means "install if python3 cannot make a venv" (python3-venv).
+# need_apt PKG:PROBE ... — install the Debian packages whose probe (a command on PATH, or a path
+# that may be a glob such as /usr/lib/postgresql/*/bin/initdb: Debian keeps initdb off PATH) is
+# missing; an empty probe means "install if python3 cannot make a venv" (python3-venv).
 need_apt() {
   local missing=() spec pkg probe
   for spec in "$@"; do
@@ -9,7 +10,7 @@ need_apt() {
     if [ -z "$probe" ]; then
       python3 -c 'import ensurepip' 2>/dev/null || missing+=("$pkg")
     elif [ "${probe#/}" != "$probe" ]; then
-      [ -e "$probe" ] || missing+=("$pkg")
+      compgen -G "$probe" >/dev/null || missing+=("$pkg")
     else
       command -v "$probe" >/dev/null 2>&1 || missing+=("$pkg")
     fi

@@ -41,6 +41,23 @@ def fresh_broker(tmp_path):
     b.close()
 
 
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory):
+    """One private PostgreSQL server for the session (never the machine's own service); tests keep
+    apart by each taking a database of its own (pg_url)."""
+    from tests.pg_cluster import PostgresCluster  # here, so a suite without psycopg still imports
+
+    c = PostgresCluster(tmp_path_factory.mktemp("pg")).start()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """The URL of a fresh, empty database of this test's own."""
+    return pg_cluster.create_database("t_" + os.urandom(6).hex())
+
+
 @pytest.fixture
 def mock_pins():
     """gpiozero's mock pin factory for every device a test builds (GPIO without a Pi)."""

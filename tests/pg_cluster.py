@@ -1,0 +1,109 @@
+"""A private PostgreSQL cluster for tests: initdb'd into a temporary directory and started on a
+free port, so nothing depends on (or disturbs) a PostgreSQL service the machine may run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+USER = "floorwatch"
+
+
+def find_bindir() -> Path:
+    """The server binaries: pg_config's bindir if initdb is there, else Debian's newest
+    /usr/lib/postgresql/<ver>/bin (Debian keeps initdb off PATH)."""
+    try:
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
+        bindir = Path(out.stdout.strip())
+        if out.stdout.strip() and (bindir / "initdb").is_file():
+            return bindir
+    except (OSError, subprocess.CalledProcessError):
+        pass
+
+    def version(bindir: Path) -> tuple[int, ...]:
+        return tuple(int(p) for p in bindir.parent.name.split(".") if p.isdigit())
+
+    found = [d for d in Path("/usr/lib/postgresql").glob("*/bin") if (d / "initdb").is_file()]
+    if not found:
+        raise RuntimeError("no PostgreSQL server binaries (initdb) found: install Debian's "
+                           "`postgresql` package (scripts/test does) or put pg_config on PATH")
+    return max(found, key=version)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PostgresCluster:
+    """initdb + pg_ctl in `directory`, trust auth for user `floorwatch` on 127.0.0.1 only.
+
+    As root, initdb and postgres refuse to run, so they run as the `postgres` system user in a
+    directory of ours under /tmp (pytest's tmp dirs sit in a mode-700 /tmp/pytest-of-root that
+    user cannot traverse); close() removes that directory.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.port = 0
+        self._bindir = find_bindir()
+        self._as_root = os.geteuid() == 0
+        self._started = False
+
+    def _run(self, tool: str, *args: str) -> None:
+        cmd = [str(self._bindir / tool), *args]
+        if self._as_root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        done = subprocess.run(cmd, cwd=self.directory, capture_output=True, text=True)
+        if done.returncode != 0:
+            log = self.directory / "log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr or done.stdout}{tail}")
+
+    def start(self) -> PostgresCluster:
+        if self._as_root:
+            self.directory = Path(tempfile.mkdtemp(prefix="floorwatch-pg-", dir="/tmp"))
+            self.directory.chmod(0o755)
+            shutil.chown(self.directory, "postgres", "postgres")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        data = self.directory / "data"
+        self._run("initdb", "-D", str(data), "--auth=trust", "-U", USER, "-E", "UTF8", "--no-locale")
+        for attempt in range(3):  # the free port may be taken between our probe and postgres' bind
+            self.port = free_port()
+            opts = (f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -F"
+                    " -c max_connections=300 -c full_page_writes=off")
+            try:
+                self._run("pg_ctl", "-D", str(data), "-l", str(self.directory / "log"), "-w",
+                          "start", "-o", opts)
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    self.close()
+                    raise
+        self._started = True
+        return self
+
+    def url(self, dbname: str) -> str:
+        return f"postgresql://{USER}@127.0.0.1:{self.port}/{dbname}"
+
+    def create_database(self, name: str) -> str:
+        """A fresh, empty database (a copy of template1); returns its URL."""
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.url(name)
+
+    def close(self) -> None:
+        """Stop at once (-m immediate: test data needs no clean shutdown)."""
+        if self._started:
+            self._started = False
+            self._run("pg_ctl", "-D", str(self.directory / "data"), "-m", "immediate", "-w", "stop")
+        if self._as_root:
+            shutil.rmtree(self.directory, ignore_errors=True)
