@@ -50,9 +50,9 @@ class HubService:
         self.tick_s = tick_s
         self.checkpoint_every_s = checkpoint_every_s  # None: the engine's default (CHECKPOINT_EVERY_S)
         # The engine in its own process (hub.engine.process) unless told otherwise when it can: the
-        # hub on the wall clock (a child cannot share an injected clock) and a database on a file.
+        # hub on the wall clock (a child cannot share an injected clock) and a database on a file or server.
         if engine_process is None:
-            engine_process = clock is None and store.path is not None
+            engine_process = clock is None and store.location is not None
         self.engine_process = engine_process and engine is None
         self.engine = engine if engine is not None else self._default_engine()
         # Ingest workers (hub.ingest_workers): N > 1 processes share the site's events; this
@@ -63,10 +63,10 @@ class HubService:
         left = store.ingest_sessions()
         self.workers: IngestWorkers | None = None
         if workers or left > workers:
-            if clock is not None or store.path is None:
-                raise HubError("ingest workers need the wall clock and the hub database on a file")
+            if clock is not None or store.location is None:
+                raise HubError("ingest workers need the wall clock and the hub database on a file or server")
             store.set_ingest_sessions(max(left, workers))  # until the retired ones are drained
-            self.workers = IngestWorkers(site.id, store.path, broker_host, broker_port, workers=workers,
+            self.workers = IngestWorkers(site.id, store.location, broker_host, broker_port, workers=workers,
                                          protocol=protocol, username=username, password=password,
                                          on_events=self._on_events, retire=range(workers, left),
                                          on_retired=lambda: store.set_ingest_sessions(workers))

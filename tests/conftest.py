@@ -84,7 +84,14 @@ def site(site_dir):
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(new_store):
+    """A fresh hub database, on each backend in turn."""
+    return new_store()
+
+
+@pytest.fixture
+def app_store(tmp_path):
+    """The `app` fixture's own database (SQLite), for tests that write what the app then reads."""
     s = Store(tmp_path / "hub.db")
     yield s
     s.close()
@@ -160,24 +167,42 @@ def runner(app):
     return app.test_cli_runner()
 
 
+BACKENDS = ("sqlite", "postgresql")  # the store backends (hub.store.backend)
 SCENARIO_DAY = dt.date(2026, 3, 10)  # a Tuesday: the rule scenarios' day (their expectations are exact)
 
 
-@pytest.fixture
-def make_floor(tmp_path):
-    """make(day=, tz=, start=, **ScriptedFloor options): a scripted shift on a fresh scenario site
-    and store (several per test when a scenario compares two floors)."""
+@pytest.fixture(params=BACKENDS)
+def new_store(request, tmp_path):
+    """new_store(): a fresh, empty hub database on each backend in turn (a SQLite file, a database
+    of the private PostgreSQL server): the store and engine suites run on both."""
     stores: list[Store] = []
 
-    def make(day: dt.date = SCENARIO_DAY, tz: str = "Asia/Shanghai", start: str = "07:30", **options) -> ScriptedFloor:
-        site = scenario_site(tmp_path / f"site-{len(stores)}", day=day, tz=tz)
-        store = Store(tmp_path / f"hub-{len(stores)}.db")
-        stores.append(store)
-        return ScriptedFloor(site, store, day=day, start=start, **options)
+    def make() -> Store:
+        if request.param == "postgresql":
+            target = request.getfixturevalue("pg_cluster").create_database("t_" + os.urandom(6).hex())
+        else:
+            target = tmp_path / f"hub-{len(stores)}.db"
+        stores.append(Store(target))
+        return stores[-1]
 
     yield make
     for s in stores:
         s.close()
+
+
+@pytest.fixture
+def make_floor(tmp_path, new_store):
+    """make(day=, tz=, start=, **ScriptedFloor options): a scripted shift on a fresh scenario site
+    and store (several per test when a scenario compares two floors), on each backend."""
+    stores: list[Store] = []
+
+    def make(day: dt.date = SCENARIO_DAY, tz: str = "Asia/Shanghai", start: str = "07:30", **options) -> ScriptedFloor:
+        site = scenario_site(tmp_path / f"site-{len(stores)}", day=day, tz=tz)
+        store = new_store()
+        stores.append(store)
+        return ScriptedFloor(site, store, day=day, start=start, **options)
+
+    return make
 
 
 @pytest.fixture

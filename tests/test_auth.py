@@ -486,13 +486,13 @@ def test_admin_api_tokens_and_users(secure_app, tokens, accounts):
     assert all("password_hash" not in u for u in client.get("/api/admin/users", headers=h).get_json())
 
 
-def test_real_lead_actions_are_team_scoped_and_audited_once(app, lead_client, site, store):
+def test_real_lead_actions_are_team_scoped_and_audited_once(app, lead_client, site, app_store):
     """The engine's /api/lead/reassign behind the guard: a lead of T1 acts on T1 agents only."""
     if "engine.lead_reassign" not in app.view_functions:
         pytest.skip("the engine's lead API is not registered")
     from hub.store.derived import DerivedStore
 
-    derived = DerivedStore(store)
+    derived = DerivedStore(app_store)
     derived.seed_roster([r.model_dump(mode="json") | {"source": "site"} for r in site.roster])
     team = sorted({a.team for a in site.agents})[0]
     agents = {a.employee_no: a.team for a in site.agents}
@@ -513,12 +513,12 @@ def test_real_lead_actions_are_team_scoped_and_audited_once(app, lead_client, si
     assert app.test_client().post("/api/lead/reassign", json=body).status_code == 401
 
 
-def test_lead_reads_only_their_teams(app, client, lead_client, site, store):
+def test_lead_reads_only_their_teams(app, client, lead_client, site, app_store):
     if "engine.rollcall" not in app.view_functions:
         pytest.skip("the engine's read API is not registered")
     from hub.store.derived import DerivedStore
 
-    DerivedStore(store).seed_roster([r.model_dump(mode="json") | {"source": "site"} for r in site.roster])
+    DerivedStore(app_store).seed_roster([r.model_dump(mode="json") | {"source": "site"} for r in site.roster])
     day = site.roster[0].date.isoformat()
     team = sorted({a.team for a in site.agents})[0]
     everyone = client.get(f"/api/rollcall?date={day}").get_json()

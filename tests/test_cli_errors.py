@@ -104,7 +104,7 @@ def test_the_agents_own_command_refuses_a_bad_broker_as_a_usage_error(tmp_path):
 
 
 def test_an_export_is_audited_only_once_written_and_not_at_all_if_it_cannot_be(site_dir, store, tmp_path, capsys):
-    db = str(tmp_path / "hub.db")
+    db = store.location  # a file or a PostgreSQL URL: the CLI takes either
     argv = ["export", "taps", "--site", str(site_dir), "--db", db, "--from", "2026-11-01", "--to", "2026-11-30",
             "--format", "csv"]
 
@@ -116,7 +116,12 @@ def test_an_export_is_audited_only_once_written_and_not_at_all_if_it_cannot_be(s
     assert main([*argv, "--out", str(tmp_path / "t.csv")]) == 0
     assert audited() == ["taps"] and (tmp_path / "t.csv").is_file()
     # an audit trail that refuses the row: no file, no row, exit 1
-    store.conn.execute("CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit full'); END")
+    if store.dialect.name == "sqlite":
+        store.conn.execute("CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit full'); END")
+    else:
+        store.conn.execute("CREATE FUNCTION no_audit() RETURNS trigger LANGUAGE plpgsql AS"
+                           " $$ BEGIN RAISE EXCEPTION 'audit full'; END $$")
+        store.conn.execute("CREATE TRIGGER no_audit BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION no_audit()")
     assert main([*argv, "--out", str(tmp_path / "u.csv")]) == 1
     assert "audit full" in capsys.readouterr().err
     assert audited() == ["taps"] and not (tmp_path / "u.csv").exists()

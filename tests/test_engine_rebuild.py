@@ -12,6 +12,7 @@ Plus `floorwatch hub rebuild` on a scripted day, keeping a lead's excuse.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from hub.lead import Lead
 from hub.rebuild import rebuild
 from hub.store import IncomingEvent, Store
 from hub.store.derived import DerivedStore
+from tests.conftest import BACKENDS
 from tests.fuzz_settings import fuzz
 
 DAY = dt.date(2026, 3, 10)
@@ -146,17 +148,16 @@ def _snapshot(store: Store) -> dict[str, list]:
     return {t: derived.snapshot(t) for t in TABLES}
 
 
-def run_stream(site_dir: Path, stream, tmp: Path, *, restarts: bool = False) -> tuple[dict, dict, int, int]:
-    """Process a stream live (random batches, random ticks, with restarts if asked), then
-    rebuild; both snapshots."""
+def run_stream(site_dir: Path, stream, db: Path | str, *, restarts: bool = False) -> tuple[dict, dict, int, int]:
+    """Process a stream live (random batches, random ticks, with restarts if asked) on a new
+    database (a SQLite file or a PostgreSQL URL), then rebuild; both snapshots."""
     from hub.site import load_site
 
     events, inputs, batches, ticks, restart_at, checkpoint_at = stream
     if not restarts:
         restart_at, checkpoint_at = set(), set()
     site = load_site(site_dir)
-    tmp.mkdir(parents=True, exist_ok=True)
-    store = Store(tmp / "hub.db")
+    store = Store(db)
     try:
         DerivedStore(store).insert_roster([
             {"date": DAY.isoformat(), "employee_no": e, "shift": "day", "seat": s, "meal_start": m}
@@ -205,13 +206,20 @@ def run_stream(site_dir: Path, stream, tmp: Path, *, restarts: bool = False) -> 
         store.close()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @fuzz(30)  # derandomized in CI; FLOORWATCH_FUZZ_SCALE draws at random (it found the EQUIP-EXIT last_seen case)
 @given(streams())
-def test_live_processing_with_restarts_equals_uninterrupted_and_rebuild(site_dir, stream):
+def test_live_processing_with_restarts_equals_uninterrupted_and_rebuild(site_dir, pg_cluster, backend, stream):
     tmp = Path(tempfile.mkdtemp(prefix="fw-rebuild-"))
+
+    def new_db(name: str) -> Path | str:
+        if backend == "postgresql":
+            return pg_cluster.create_database(f"r_{name}_{os.urandom(6).hex()}")
+        return tmp / name / "hub.db"
+
     try:
-        live, rebuilt, replayed, logged = run_stream(site_dir, stream, tmp / "a")
-        restarted, rebuilt2, _, _ = run_stream(site_dir, stream, tmp / "b", restarts=True)
+        live, rebuilt, replayed, logged = run_stream(site_dir, stream, new_db("a"))
+        restarted, rebuilt2, _, _ = run_stream(site_dir, stream, new_db("b"), restarts=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     assert replayed == logged
@@ -221,9 +229,10 @@ def test_live_processing_with_restarts_equals_uninterrupted_and_rebuild(site_dir
         assert rebuilt2[table] == live[table], table
 
 
-def test_rebuild_command_reproduces_a_day_and_keeps_excuses(tmp_path):
+def test_rebuild_command_reproduces_a_day_and_keeps_excuses(tmp_path, new_store):
     site = scenario_site(tmp_path / "site", day=DAY)
-    store = Store(tmp_path / "hub.db")
+    store = new_store()
+    db = store.location
     f = ScriptedFloor(site, store, day=DAY, start="07:30")
     f.roster([("10001", "day", "A01"), ("10002", "day", "A02", "11:30")])
     f.tap("kiosk-k1", badge_of("10001"), "08:22")
@@ -239,10 +248,10 @@ def test_rebuild_command_reproduces_a_day_and_keeps_excuses(tmp_path):
     store.close()
     until = dt.datetime.fromtimestamp(f.at("17:00") / 1000, site.tz).isoformat()
     run = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "rebuild", "--site", str(tmp_path / "site"),
-                          "--db", str(tmp_path / "hub.db"), "--until", until], capture_output=True, text=True, timeout=120)
+                          "--db", db, "--until", until], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "rebuilt from" in run.stdout
-    store = Store(tmp_path / "hub.db")
+    store = Store(db)
     after = _snapshot(store)
     for table in TABLES:
         assert after[table] == before[table], table

@@ -113,10 +113,10 @@ def test_a_checkpoint_of_another_format_or_damaged_is_ignored_and_the_log_replay
     f.play("12:00")
     f.engine.checkpoint()
     before = f.violations()
-    sql = ("UPDATE engine_checkpoint SET format = format + 1" if damage == "format"
-           else "UPDATE engine_checkpoint SET state = x'00ff'")
+    sql, args = (("UPDATE engine_checkpoint SET format = format + 1", ()) if damage == "format"
+                 else ("UPDATE engine_checkpoint SET state = ?", (b"\x00\xff",)))
     with f.store.lock:
-        f.store.conn.execute(sql)
+        f.store.conn.execute(sql, args)
     f.engine = Engine(f.site, f.store, f.clock)  # replays the log instead
     assert f.engine.seq == f.store.input_position()[0]
     assert f.violations() == before

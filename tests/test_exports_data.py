@@ -103,6 +103,6 @@ def test_exports_read_only_contract_columns(store):
     """Every column the exports read exists in the schema the derived tables really have."""
     ensure_tables(store)
     for table, columns in CONTRACT_COLUMNS.items():
-        present = {r[1] for r in store.conn.execute(f"PRAGMA table_info({table})")}
+        present = store.dialect.columns(store.conn, table)
         missing = [c for c in columns if c not in present]
         assert not missing, f"{table} lacks {missing}"

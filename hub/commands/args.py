@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from hub.store.backend import is_url
+
 DEFAULT_DB = "var/floorwatch.db"
 
 
@@ -146,9 +148,13 @@ def out_folder(value: str) -> str:
     return value
 
 
-def db_file(value: str) -> Path:
-    """The hub database: created if missing (with its folders), so only a folder or a file in
-    the way of its folders is wrong."""
+def db_file(value: str) -> Path | str:
+    """The hub database: a SQLite file, created if missing (with its folders), so only a folder
+    or a file in the way of its folders is wrong; or a PostgreSQL URL (postgresql://...)."""
+    if is_url(value):
+        if "/" not in value.split("://", 1)[1]:
+            raise argparse.ArgumentTypeError(f"{value!r} names no database (postgresql://host/dbname)")
+        return value
     path = Path(value)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{value!r} is a folder, expected a database file")
@@ -164,7 +170,7 @@ def add_site(p: argparse.ArgumentParser) -> None:
     p.add_argument("--site", type=folder, help="site folder (default: the example site)")
 
 
-def add_db(p: argparse.ArgumentParser, help: str = "hub database (SQLite)") -> None:
+def add_db(p: argparse.ArgumentParser, help: str = "hub database: a SQLite file or a postgresql:// URL") -> None:
     p.add_argument("--db", type=db_file, default=DEFAULT_DB, help=help)
 
 
@@ -187,7 +193,7 @@ def open_site_store(args: argparse.Namespace, *, existing_db: bool = False):
     from hub.store import Store
 
     site = load_site_arg(args.site)
-    if existing_db and not Path(args.db).is_file():
+    if existing_db and not is_url(args.db) and not Path(args.db).is_file():
         raise NoDatabaseError(args.db)
-    return site, Store(Path(args.db))
+    return site, Store(args.db)
 

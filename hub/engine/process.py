@@ -111,8 +111,8 @@ class EngineProcess:
 
     def __init__(self, site: Site, store: Store, *, checkpoint_every_s: float | None = None,
                  tick_s: float = 1.0) -> None:
-        if store.path is None:
-            raise HubError("the engine process needs the hub database on a file")
+        if store.location is None:
+            raise HubError("the engine process needs the hub database on a file or server")
         self.site, self.store = site, store
         self.checkpoint_every_s, self.tick_s = checkpoint_every_s, tick_s
         self.seq = 0
@@ -133,7 +133,7 @@ class EngineProcess:
         ctx = mp.get_context("spawn")
         mine, theirs = ctx.Pipe()
         self._proc = ctx.Process(target=_child, name="hub-engine", daemon=True,
-                                 args=(str(self.site.root), str(self.store.path), self.checkpoint_every_s,
+                                 args=(str(self.site.root), self.store.location, self.checkpoint_every_s,
                                        self.tick_s, logging.getLogger().getEffectiveLevel(), theirs))
         self._proc.start()
         theirs.close()

@@ -35,7 +35,7 @@ def render_export(kind: str, site: Site, store: Store, query: ExportQuery, fmt: 
     the rows rendered so far."""
     if kind not in KINDS:
         raise ExportParamError("kind", f"one of {', '.join(KINDS)}")
-    if kind == "attendance" and fmt in FORMATS:  # the month of rows HR pulls: rendered by SQLite
+    if kind == "attendance" and fmt in FORMATS and store.dialect.name == "sqlite":  # HR's month: rendered by SQLite
         from hub.exports import in_sqlite
 
         if fmt == "csv":

@@ -1,6 +1,7 @@
-"""The hub's SQLite database: all SQL lives in this package.
+"""The hub's database: all SQL lives in this package.
 
-`Store` wraps one sqlite3 connection (injected or opened from a path) in sqlite-utils. The
+`Store` wraps one connection (injected, or opened from a SQLite path or a PostgreSQL URL: the
+differences live in hub.store.backend, the schema's migrations in hub.store.schema). The
 `events` table is the append-only source of truth, unique on (device, seq) so replays and QoS 1
 duplicates are stored once; `quarantine` keeps whatever failed validation, with the reason;
 `devices` is the latest status of each device. Derived tables (attendance, violations, seat
@@ -12,19 +13,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
-import sqlite_utils
 
-from hub.errors import StoreError
-from hub.store.audit import create_audit_table
+from hub.store import backend, schema
 
-SCHEMA_VERSION = 2  # 2: the ordered input log (input_log)
+SCHEMA_VERSION = schema.SCHEMA_VERSION
 REUSED_SEQ = "reused seq"  # the quarantine reason's prefix for a device reusing a stored seq
 
 # What the input log holds besides events: a device's status, the contact center's idle count,
@@ -91,15 +89,16 @@ COUNT_EVENTS_ADDED = "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE k
 
 # A device's receipt of events (Store.append_inputs' `seen`): last seen, its last heartbeat's time,
 # spool and drop counts, clock skew.
-_TOUCH_DEVICE = (
-    "INSERT INTO devices(device, state, last_seen, last_heartbeat, spooled, dropped, clock_skew_ms)"
-    " VALUES (?, 'online', ?, ?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET"
-    " last_seen=max(coalesce(last_seen,0), excluded.last_seen),"
-    " last_heartbeat=coalesce(excluded.last_heartbeat, last_heartbeat),"
-    " spooled=coalesce(excluded.spooled, spooled),"
-    " dropped=coalesce(excluded.dropped, dropped),"
-    " clock_skew_ms=excluded.clock_skew_ms"
-)
+def _touch_device_sql(dialect: backend.Dialect) -> str:
+    return (
+        "INSERT INTO devices(device, state, last_seen, last_heartbeat, spooled, dropped, clock_skew_ms)"
+        " VALUES (?, 'online', ?, ?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET"
+        f" last_seen={dialect.greatest('coalesce(devices.last_seen, 0)', 'excluded.last_seen')},"
+        " last_heartbeat=coalesce(excluded.last_heartbeat, devices.last_heartbeat),"
+        " spooled=coalesce(excluded.spooled, devices.spooled),"
+        " dropped=coalesce(excluded.dropped, devices.dropped),"
+        " clock_skew_ms=excluded.clock_skew_ms"
+    )
 
 
 def _dumps(value: Any) -> str:
@@ -114,153 +113,51 @@ def _row_to_event(row: Sequence[Any]) -> StoredEvent:
     return StoredEvent(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]), json.loads(row[8]))
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open the hub database the way every part of the hub expects it."""
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
-    for attempt in range(100):  # switching a new file to WAL can meet another opener's lock
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            break
-        except sqlite3.OperationalError:
-            if attempt == 99:
-                raise
-            time.sleep(0.05)
-    conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
+def connect(target: str | Path) -> Any:
+    """Open the hub database the way every part of the hub expects it (a SQLite file or a
+    PostgreSQL URL: hub.store.backend)."""
+    return backend.connect(target)
 
 
 class Store:
-    """The hub database. Thread-safe: one lock serialises use of the single connection."""
+    """The hub database. Thread-safe: one lock serialises use of the single connection.
 
-    def __init__(self, conn_or_path: sqlite3.Connection | str | Path) -> None:
-        if isinstance(conn_or_path, sqlite3.Connection):
-            self.conn = conn_or_path
+    `target` is a connection (sqlite3's, or hub.store.backend's PostgreSQL one), a SQLite file
+    path, ":memory:", or a `postgresql://` URL."""
+
+    def __init__(self, target: Any) -> None:
+        if isinstance(target, (sqlite3.Connection, backend.PgConnection)):
+            self.conn = target
         else:
-            self.conn = connect(conn_or_path)
-        self.db = sqlite_utils.Database(self.conn)
+            self.conn = connect(target)
+        self.dialect = backend.dialect_of(self.conn)
         self.lock = threading.RLock()
-        self._migrate()
-        # The engine reads the input log on a connection of its own (a file database in WAL mode:
-        # readers see committed rows and never wait for ingest's writes or the lock around them).
-        path = None if isinstance(conn_or_path, sqlite3.Connection) else str(conn_or_path)
-        self.path = Path(path) if path not in (None, ":memory:") else None  # None: not a file others can open
-        self._log_conn = connect(path) if self.path is not None else self.conn
+        with self.lock:
+            schema.migrate(self.conn)
+        # The engine reads the input log on a connection of its own (a file database in WAL mode,
+        # or PostgreSQL: readers see committed rows and never wait for ingest's writes or the lock
+        # around them).
+        if backend.is_url(target):
+            self.url: str | None = str(target)
+            self.path: Path | None = None
+        else:
+            self.url = None
+            path = None if isinstance(target, sqlite3.Connection) else str(target)
+            self.path = Path(path) if path not in (None, ":memory:") else None  # None: not a file others can open
+        self._log_conn = connect(self.location) if self.location is not None else self.conn
         self._log_lock = threading.RLock() if self._log_conn is not self.conn else self.lock
 
-    # ------------------------------------------------------------ schema
+    @property
+    def location(self) -> str | None:
+        """What another process opens to reach this database (None: in memory, this one only)."""
+        return self.url if self.url is not None else (str(self.path) if self.path is not None else None)
 
-    def _migrate(self) -> None:
-        # One IMMEDIATE transaction: two processes opening a new database at once (the hub and an
-        # export, a test and the hub) queue for the write lock instead of deadlocking on upgrades.
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts (column name -> value)."""
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._create_tables()
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-
-    def _create_tables(self) -> None:
-        db = self.db
-        create_audit_table(self.conn)
-        db["events"].create(
-            {
-                "id": int,
-                "event_id": str,
-                "device": str,
-                "seq": int,
-                "ts": int,
-                "received": int,
-                "type": str,
-                "clock_ok": int,
-                "body": str,
-            },
-            pk="id",
-            not_null={"event_id", "device", "seq", "ts", "received", "type", "body"},
-            if_not_exists=True,
-        )
-        db.execute("CREATE UNIQUE INDEX IF NOT EXISTS events_device_seq ON events(device, seq)")
-        db.execute("CREATE INDEX IF NOT EXISTS events_type_id ON events(type, id)")
-        db.execute("CREATE INDEX IF NOT EXISTS events_ts ON events(ts)")
-        # Evidence by event id (the console): partial, so the heartbeats (99 % of the log) do not
-        # pay a random-UUID index write each; evidence is taps, sensors, buttons, inventories.
-        db.execute("CREATE INDEX IF NOT EXISTS events_event_id ON events(event_id) WHERE type <> 'heartbeat'")
-        db["quarantine"].create(
-            {"id": int, "received": int, "topic": str, "payload": str, "reason": str},
-            pk="id",
-            if_not_exists=True,
-        )
-        db["devices"].create(
-            {
-                "device": str,
-                "state": str,
-                "fw": str,
-                "config": str,
-                "status_ts": int,
-                "last_seen": int,
-                "last_heartbeat": int,
-                "spooled": int,
-                "dropped": int,
-                "clock_skew_ms": int,
-            },
-            pk="device",
-            if_not_exists=True,
-        )
-        # The ordered input log: one global sequence over every input the engine consumes, written
-        # in the transaction that acknowledges it (events point at their row in `events`).
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS input_log (seq INTEGER PRIMARY KEY, received INTEGER NOT NULL,"
-            " kind TEXT NOT NULL, event INTEGER, device TEXT, body TEXT)"
-        )
-        db.execute("CREATE INDEX IF NOT EXISTS input_log_received ON input_log(received)")
-        db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
-        row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        if row is None:
-            fresh = db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
-            row = (str(SCHEMA_VERSION if fresh else 1),)
-            db.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", row)
-        if db.execute("SELECT 1 FROM meta WHERE key = 'events_stored'").fetchone() is None:  # once, on upgrade
-            db.execute("INSERT INTO meta(key, value) SELECT 'events_stored', count(*) FROM events")
-        if int(row[0]) > SCHEMA_VERSION:
-            raise StoreError(f"database schema {row[0]} is newer than this hub ({SCHEMA_VERSION})")
-        if int(row[0]) < 2:
-            self._backfill_input_log()
-            db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", [str(SCHEMA_VERSION)])
-
-    def _backfill_input_log(self) -> None:
-        """Schema 1 -> 2: put the events, statuses and ACD counts already stored into the input log,
-        merged by receipt time (events in their log order), as the engine used to replay them."""
-        conn = self.conn
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        rows: list[tuple] = [(r[1], 1, r[0], "event", r[0], r[2], None)
-                             for r in conn.execute("SELECT id, received, device FROM events ORDER BY id")]
-        if "status_log" in tables:
-            for rid, received, device, state, ts, fw, config in conn.execute(
-                    "SELECT id, received, device, state, ts, fw, config FROM status_log ORDER BY received, id"):
-                body = {"v": 1, "device": device, "state": state, "ts": ts or 0, "fw": fw or "", "config": config or ""}
-                rows.append((received, 0, rid, "status", None, device, json.dumps(body)))
-        if "acd_log" in tables:
-            for rid, received, ts, idle in conn.execute("SELECT id, received, ts, idle FROM acd_log ORDER BY received, id"):
-                rows.append((received, 0, rid, "acd", None, None, json.dumps({"v": 1, "ts": ts, "idle": idle})))
-        # events keep their relative order; statuses and counts go in by receipt time, ahead of
-        # events received at the same millisecond (as the old replay merged them)
-        events = [r for r in rows if r[3] == "event"]
-        others = sorted((r for r in rows if r[3] != "event"), key=lambda r: (r[0], r[2]))
-        merged: list[tuple] = []
-        j = 0
-        for e in events:
-            while j < len(others) and others[j][0] <= e[0]:
-                merged.append(others[j])
-                j += 1
-            merged.append(e)
-        merged.extend(others[j:])
-        conn.executemany("INSERT INTO input_log(received, kind, event, device, body) VALUES (?,?,?,?,?)",
-                         [(r[0], r[3], r[4], r[5], r[6]) for r in merged])
+            cur = self.conn.execute(sql, list(args))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
     def close(self) -> None:
         with self._log_lock:
@@ -335,7 +232,7 @@ class Store:
                 if logged:
                     cur.executemany("INSERT INTO input_log(received, kind, event, device, body) VALUES (?,?,?,?,?)", logged)
                 if seen:
-                    cur.executemany(_TOUCH_DEVICE, [(d, *v) for d, v in seen.items()])
+                    cur.executemany(_touch_device_sql(self.dialect), [(d, *v) for d, v in seen.items()])
                 if stored:
                     cur.execute(COUNT_EVENTS_ADDED, (len(stored),))
                 cur.execute("COMMIT")
@@ -508,13 +405,14 @@ class Store:
             self.conn.execute(
                 "INSERT INTO devices(device, state, fw, config, status_ts, last_seen) VALUES (?,?,?,?,?,?)"
                 " ON CONFLICT(device) DO UPDATE SET state=excluded.state, fw=excluded.fw,"
-                " config=excluded.config, status_ts=excluded.status_ts, last_seen=max(coalesce(last_seen,0), excluded.last_seen)",
+                " config=excluded.config, status_ts=excluded.status_ts,"
+                f" last_seen={self.dialect.greatest('coalesce(devices.last_seen, 0)', 'excluded.last_seen')}",
                 (device, state, fw, config, status_ts, seen),
             )
 
     def devices(self) -> list[dict[str, Any]]:
         with self.lock:
-            return list(self.db.query("SELECT * FROM devices ORDER BY device"))
+            return self.query("SELECT * FROM devices ORDER BY device")
 
     def device_counts(self) -> dict[str, int]:
         with self.lock:

@@ -13,11 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hub.roles import ROLES
 from hub.store import Store
 from hub.store.audit import write_audit
-
-_ROLE_CHECK = ",".join(f"'{r}'" for r in ROLES)  # constants of hub.roles, not input
 
 _USER_COLS = "id, username, role, password_hash, teams, device, place, employee_no, active, created"
 
@@ -38,47 +35,6 @@ class AuthStore:
         self.store = store
         self.conn = store.conn
         self.lock = store.lock
-        self._migrate()
-
-    def _migrate(self) -> None:
-        with self.lock:
-            self.conn.executescript(
-                f"""
-                CREATE TABLE IF NOT EXISTS users (
-                    id INTEGER PRIMARY KEY,
-                    username TEXT NOT NULL UNIQUE,
-                    role TEXT NOT NULL CHECK (role IN ({_ROLE_CHECK})),
-                    password_hash TEXT,
-                    teams TEXT NOT NULL DEFAULT '[]',
-                    device TEXT,
-                    place TEXT,
-                    employee_no TEXT,
-                    active INTEGER NOT NULL DEFAULT 1,
-                    created INTEGER NOT NULL
-                );
-                CREATE TABLE IF NOT EXISTS sessions (
-                    id_hash TEXT PRIMARY KEY,
-                    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                    csrf TEXT NOT NULL,
-                    created INTEGER NOT NULL,
-                    last_seen INTEGER NOT NULL,
-                    expires INTEGER NOT NULL,
-                    ip TEXT
-                );
-                CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
-                CREATE TABLE IF NOT EXISTS api_tokens (
-                    id INTEGER PRIMARY KEY,
-                    hash TEXT NOT NULL UNIQUE,
-                    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                    name TEXT NOT NULL,
-                    scope TEXT,
-                    created INTEGER NOT NULL,
-                    last_used INTEGER,
-                    expires INTEGER,
-                    revoked INTEGER NOT NULL DEFAULT 0
-                );
-                """
-            )
 
     # ------------------------------------------------------------ users
 
@@ -88,11 +44,11 @@ class AuthStore:
         with self.lock:
             cur = self.conn.execute(
                 "INSERT INTO users(username, role, password_hash, teams, device, place, employee_no, created)"
-                " VALUES (?,?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?,?) RETURNING id",
                 (username, role, password_hash, json.dumps(teams or [], ensure_ascii=False), device, place,
                  employee_no, now_ms),
             )
-            return int(cur.lastrowid)
+            return int(cur.fetchone()[0])
 
     def user_by_name(self, username: str) -> dict[str, Any] | None:
         with self.lock:
@@ -167,10 +123,10 @@ class AuthStore:
                      scope: str | None = None, expires_ms: int | None = None) -> int:
         with self.lock:
             cur = self.conn.execute(
-                "INSERT INTO api_tokens(hash, user_id, name, scope, created, expires) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO api_tokens(hash, user_id, name, scope, created, expires) VALUES (?,?,?,?,?,?) RETURNING id",
                 (token_hash, user_id, name, scope, now_ms, expires_ms),
             )
-            return int(cur.lastrowid)
+            return int(cur.fetchone()[0])
 
     def token(self, token_hash: str, now_ms: int) -> dict[str, Any] | None:
         """A usable token and its user (not revoked, not expired, user active), else None."""
@@ -198,8 +154,8 @@ class AuthStore:
     def revoke_user_tokens(self, user_id: int, *, keep_hash: str | None = None) -> int:
         with self.lock:
             return self.conn.execute(
-                "UPDATE api_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0 AND hash IS NOT ?",
-                (user_id, keep_hash),
+                "UPDATE api_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0 AND (CAST(? AS TEXT) IS NULL OR hash <> ?)",
+                (user_id, keep_hash, keep_hash),
             ).rowcount
 
     def tokens(self, user_id: int | None = None) -> list[dict[str, Any]]:
@@ -224,13 +180,13 @@ class AuthStore:
     def set_secret_if_absent(self, key: str, value: str) -> str:
         """Store `value` unless another process got there first; returns the one stored."""
         with self.lock:
-            self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, value))
+            self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, value))
             return self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
     def violation_owner(self, violation_id: str) -> dict[str, Any] | None:
         """employee_no and team of a violation (engine's table), for a lead's team check."""
         with self.lock:
-            have = {r[1] for r in self.conn.execute("PRAGMA table_info(violations)").fetchall()}
+            have = self.store.dialect.columns(self.conn, "violations")
             if not {"id", "employee_no", "team"} <= have:
                 return None
             row = self.conn.execute("SELECT employee_no, team FROM violations WHERE id = ?", (violation_id,)).fetchone()

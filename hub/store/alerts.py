@@ -23,18 +23,6 @@ from typing import Any
 
 from hub.store import Store
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS alert_outbox (
-    id INTEGER PRIMARY KEY, violation TEXT NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending', created INTEGER NOT NULL, due INTEGER NOT NULL,
-    held INTEGER NOT NULL DEFAULT 0, open INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_attempt INTEGER, sent_at INTEGER,
-    request INTEGER, payload TEXT NOT NULL,
-    UNIQUE (violation, channel, kind));
-CREATE INDEX IF NOT EXISTS alert_outbox_queue ON alert_outbox(channel, state, id);
-CREATE INDEX IF NOT EXISTS alert_outbox_sent ON alert_outbox(channel, sent_at);
-"""
-
 _COLUMNS = ("id", "violation", "channel", "kind", "state", "created", "due", "held", "open", "attempts",
             "last_error", "last_attempt", "sent_at", "request", "payload")
 _SELECT = "SELECT " + ", ".join(f'"{c}"' for c in _COLUMNS) + " FROM alert_outbox"
@@ -84,8 +72,6 @@ class AlertStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        with store.lock:
-            store.conn.executescript(_SCHEMA)
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[OutboxRow]:
         with self.store.lock:

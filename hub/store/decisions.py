@@ -48,14 +48,16 @@ def excuse_violation(derived: DerivedStore, violation_id: str, reason: str, by: 
     """The excuse, the violation marked excused (it stays), and its id added to the attendance
     rows that list it."""
     vid = violation_id
+    d = derived.store.dialect
     return derived.lead_write(
         [('INSERT INTO excuses(violation_id, reason, "by", at) VALUES (?,?,?,?) ON CONFLICT(violation_id)'
           ' DO UPDATE SET reason=excluded.reason, "by"=excluded."by", at=excluded.at', (vid, reason, by, at)),
          ("UPDATE violations SET excused = 1, excuse_reason = ?, excused_by = ?, excused_at = ? WHERE id = ?",
           (reason, by, at, vid)),
-         ("UPDATE attendance SET excused = (SELECT json_group_array(value) FROM (SELECT DISTINCT value FROM"
-          " (SELECT value FROM json_each(attendance.excused) UNION SELECT ?) ORDER BY value))"
-          " WHERE EXISTS (SELECT 1 FROM json_each(attendance.violation_ids) WHERE value = ?)", (vid, vid))],
+         (f"UPDATE attendance SET excused = (SELECT {d.json_array_agg('value')} FROM (SELECT DISTINCT value FROM"
+          f" (SELECT value FROM {d.json_values('attendance.excused')} UNION SELECT CAST(? AS TEXT)) AS u"
+          f" ORDER BY value) AS s) WHERE EXISTS (SELECT 1 FROM {d.json_values('attendance.violation_ids')}"
+          " WHERE value = ?)", (vid, vid))],
         audit)
 
 

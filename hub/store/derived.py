@@ -29,80 +29,6 @@ DERIVED_TABLES = (
     "seat_state", "equipment_state",
 )  # fmt: skip
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS violations (
-    id TEXT PRIMARY KEY, rule TEXT NOT NULL, kind TEXT NOT NULL, employee_no TEXT, team TEXT,
-    seat TEXT, zone TEXT, device TEXT, shift TEXT, date TEXT NOT NULL, start INTEGER NOT NULL,
-    "end" INTEGER, evidence TEXT NOT NULL DEFAULT '[]', details TEXT NOT NULL DEFAULT '{}',
-    amount REAL, excused INTEGER NOT NULL DEFAULT 0, excuse_reason TEXT, excused_by TEXT,
-    excused_at INTEGER, unit TEXT);
-CREATE INDEX IF NOT EXISTS violations_date ON violations(date, start);
-CREATE INDEX IF NOT EXISTS violations_employee ON violations(employee_no, date);
-CREATE INDEX IF NOT EXISTS violations_unit ON violations(unit);
-CREATE TABLE IF NOT EXISTS attendance (
-    date TEXT NOT NULL, shift TEXT NOT NULL, employee_no TEXT NOT NULL, name TEXT, team TEXT,
-    rostered_seat TEXT, seats_used TEXT NOT NULL DEFAULT '[]', first_arrival INTEGER,
-    arrival_minutes_before REAL, rollcall TEXT NOT NULL, seat_signin INTEGER, signout INTEGER,
-    minutes_worked REAL NOT NULL DEFAULT 0, breaks_count INTEGER NOT NULL DEFAULT 0,
-    breaks_minutes REAL NOT NULL DEFAULT 0, meal_minutes REAL NOT NULL DEFAULT 0,
-    violation_ids TEXT NOT NULL DEFAULT '[]', leave TEXT, excused TEXT NOT NULL DEFAULT '[]',
-    unrostered INTEGER NOT NULL DEFAULT 0, unit TEXT,
-    PRIMARY KEY (date, shift, employee_no));
-CREATE INDEX IF NOT EXISTS attendance_unit ON attendance(unit);
-CREATE TABLE IF NOT EXISTS away_periods (
-    id TEXT PRIMARY KEY, employee_no TEXT, seat TEXT, shift TEXT, kind TEXT NOT NULL,
-    start INTEGER NOT NULL, "end" INTEGER, evidence TEXT NOT NULL DEFAULT '[]', unit TEXT);
-CREATE INDEX IF NOT EXISTS away_unit ON away_periods(unit);
-CREATE INDEX IF NOT EXISTS away_start ON away_periods(start);
-CREATE TABLE IF NOT EXISTS occupancy_intervals (
-    id TEXT PRIMARY KEY, seat TEXT NOT NULL, device TEXT, start INTEGER NOT NULL, "end" INTEGER,
-    occupied_by TEXT, unit TEXT);
-CREATE INDEX IF NOT EXISTS occupancy_unit ON occupancy_intervals(unit);
-CREATE INDEX IF NOT EXISTS occupancy_start ON occupancy_intervals(start, seat);
-CREATE TABLE IF NOT EXISTS equipment_incidents (
-    id TEXT PRIMARY KEY, tag TEXT NOT NULL, kind TEXT, home_seat TEXT, rule TEXT NOT NULL,
-    opened INTEGER NOT NULL, closed INTEGER, last_seen INTEGER, last_seen_device TEXT, price REAL,
-    liable TEXT NOT NULL DEFAULT '[]', evidence TEXT NOT NULL DEFAULT '[]', unit TEXT);
-CREATE INDEX IF NOT EXISTS incidents_unit ON equipment_incidents(unit);
-CREATE INDEX IF NOT EXISTS incidents_opened ON equipment_incidents(opened);
-CREATE TABLE IF NOT EXISTS seat_state (
-    seat TEXT PRIMARY KEY, zone TEXT, state TEXT NOT NULL, agent TEXT, since INTEGER,
-    used_before_s REAL NOT NULL DEFAULT 0, unit TEXT);
-CREATE TABLE IF NOT EXISTS equipment_state (
-    tag TEXT PRIMARY KEY, kind TEXT, home_seat TEXT, seen_at TEXT, seen_device TEXT,
-    last_seen INTEGER, state TEXT NOT NULL, since INTEGER, unit TEXT);
-
-CREATE TABLE IF NOT EXISTS roster (
-    date TEXT NOT NULL, employee_no TEXT NOT NULL, shift TEXT NOT NULL, seat TEXT NOT NULL,
-    meal_start TEXT, source TEXT, PRIMARY KEY (date, employee_no, shift));
-CREATE INDEX IF NOT EXISTS roster_seat ON roster(date, seat);
-CREATE TABLE IF NOT EXISTS leave (
-    date TEXT NOT NULL, employee_no TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT,
-    granted_by TEXT, at INTEGER, PRIMARY KEY (date, employee_no));
-CREATE TABLE IF NOT EXISTS swaps (
-    date TEXT NOT NULL, shift TEXT NOT NULL, seat TEXT, from_employee_no TEXT NOT NULL,
-    to_employee_no TEXT NOT NULL, approved_by TEXT, at INTEGER,
-    PRIMARY KEY (date, shift, from_employee_no));
-CREATE TABLE IF NOT EXISTS seat_assignments (
-    date TEXT NOT NULL, shift TEXT NOT NULL, employee_no TEXT NOT NULL, seat TEXT NOT NULL,
-    "by" TEXT, at INTEGER, PRIMARY KEY (date, shift, employee_no));
-CREATE TABLE IF NOT EXISTS equipment_assignments (
-    tag TEXT PRIMARY KEY, home_seat TEXT NOT NULL, "by" TEXT, at INTEGER);
-CREATE TABLE IF NOT EXISTS badge_changes (
-    id INTEGER PRIMARY KEY, at INTEGER NOT NULL, uid TEXT NOT NULL, employee_no TEXT,
-    action TEXT NOT NULL, "by" TEXT, reason TEXT);
-CREATE TABLE IF NOT EXISTS enrolments (
-    id INTEGER PRIMARY KEY, device TEXT NOT NULL, employee_no TEXT NOT NULL, "by" TEXT,
-    opened_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'open',
-    event_id TEXT, card TEXT, reason TEXT, closed_at INTEGER);
-CREATE INDEX IF NOT EXISTS enrolments_device ON enrolments(device, state);
-CREATE TABLE IF NOT EXISTS excuses (
-    violation_id TEXT PRIMARY KEY, reason TEXT NOT NULL, "by" TEXT, at INTEGER);
-CREATE TABLE IF NOT EXISTS engine_checkpoint (
-    id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER NOT NULL, seq INTEGER NOT NULL,
-    watermark INTEGER NOT NULL, saved_at INTEGER NOT NULL, state BLOB NOT NULL);
-"""
-
 # Column lists per derived table (the order rows are written in).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "violations": ("id", "rule", "kind", "employee_no", "team", "seat", "zone", "device", "shift", "date",
@@ -171,8 +97,6 @@ class DerivedStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        with store.lock:
-            store.conn.executescript(_SCHEMA)
 
     # ------------------------------------------------------------ plumbing
 
@@ -281,7 +205,7 @@ class DerivedStore:
     def bump_plans_version(self, conn=None) -> None:
         sql = (
             "INSERT INTO meta(key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET"
-            " value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+            " value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)"
         )
         if conn is not None:
             conn.execute(sql, [PLANS_VERSION_KEY])
@@ -372,12 +296,13 @@ class DerivedStore:
         """A reader in enrolment mode for one agent until expires_at, audited; returns its id.
         Bumps the plans version, so the engine learns that the device is enrolling."""
         def write(conn) -> int:
-            cur = conn.execute('INSERT INTO enrolments(device, employee_no, "by", opened_at, expires_at)'
-                               " VALUES (?,?,?,?,?)", (device, employee_no, by, opened_at, expires_at))
+            enrolment_id = conn.execute('INSERT INTO enrolments(device, employee_no, "by", opened_at, expires_at)'
+                                        " VALUES (?,?,?,?,?) RETURNING id",
+                                        (device, employee_no, by, opened_at, expires_at)).fetchone()[0]
             write_audit(conn, opened_at, by, "badge.enrol_open", employee_no,
-                        {"device": device, "enrolment": cur.lastrowid, "expires_at": expires_at})
+                        {"device": device, "enrolment": enrolment_id, "expires_at": expires_at})
             self.bump_plans_version(conn)
-            return cur.lastrowid
+            return enrolment_id
 
         return self._transaction(write)
 
@@ -447,7 +372,7 @@ class DerivedStore:
         team: str | None = None, rule: str | None = None, start_from: int | None = None,
         start_to: int | None = None, limit: int = 5000,
     ) -> list[dict[str, Any]]:
-        where, args = ["1"], []
+        where, args = ["1 = 1"], []
         for cond, val in (("date >= ?", date_from), ("date <= ?", date_to), ("employee_no = ?", agent),
                           ("team = ?", team), ("rule = ?", rule), ("start >= ?", start_from),
                           ("start <= ?", start_to)):

@@ -48,12 +48,13 @@ PLAN: dict[str, list[tuple[str, str, str, str]]] = {
 
 def _columns(store: Store, table: str) -> set[str]:
     with store.lock:
-        return {r[1] for r in store.conn.execute(f'PRAGMA table_info("{table}")').fetchall()}
+        return store.dialect.columns(store.conn, table)
 
 
 def purge_before(store: Store, cut: Any, *, dry_run: bool = False) -> dict[str, int]:
     """Delete (or with dry_run count) rows older than `cut` (a hub.privacy.Cutoffs)."""
     counts: dict[str, int] = {}
+    rid = store.dialect.row_id
     for plan in PLAN.values():
         for table, column, attr, extra in plan:
             if column not in _columns(store, table):
@@ -71,7 +72,7 @@ def purge_before(store: Store, cut: Any, *, dry_run: bool = False) -> dict[str, 
                     store.conn.execute("BEGIN IMMEDIATE")
                     try:
                         n = store.conn.execute(
-                            f'DELETE FROM "{table}" WHERE rowid IN (SELECT rowid FROM "{table}" WHERE {where} LIMIT {CHUNK})',
+                            f'DELETE FROM "{table}" WHERE {rid} IN (SELECT {rid} FROM "{table}" WHERE {where} LIMIT {CHUNK})',
                             (value,),
                         ).rowcount
                         if table == "events" and n:  # Store.count_events' counter, in the same transaction
@@ -113,22 +114,23 @@ def _rows(store: Store, sql: str, args: list[Any]) -> list[dict[str, Any]]:
 def agent_rows(store: Store, employee_no: str, badges: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Every row the hub holds about one agent, table by table (tables not created are absent)."""
     out: dict[str, list[dict[str, Any]]] = {}
+    rid = store.dialect.row_id
     for table, cols in AGENT_TABLES.items():
         have = _columns(store, table)
         use = [c for c in cols if c in have]
         if not use:
             continue
         where = " OR ".join(f'"{c}" = ?' for c in use)
-        out[table] = _rows(store, f'SELECT * FROM "{table}" WHERE {where} ORDER BY rowid', [employee_no] * len(use))
+        out[table] = _rows(store, f'SELECT * FROM "{table}" WHERE {where} ORDER BY {rid}', [employee_no] * len(use))
     if "liable" in _columns(store, "equipment_incidents"):  # few rows; liable is a JSON list
-        rows = _rows(store, "SELECT * FROM equipment_incidents ORDER BY rowid", [])
+        rows = _rows(store, f"SELECT * FROM equipment_incidents ORDER BY {rid}", [])
         out["equipment_incidents"] = [r for r in rows if _liable(r.get("liable"), employee_no)]
     if badges:
         marks = ",".join("?" * len(badges))
         out["badge_events"] = _rows(
             store,
             "SELECT id, event_id, device, seq, ts, received, type, body FROM events"
-            f" WHERE type = 'badge' AND upper(json_extract(body, '$.uid')) IN ({marks}) ORDER BY id",
+            f" WHERE type = 'badge' AND upper({store.dialect.json_field('body', 'uid')}) IN ({marks}) ORDER BY id",
             [b.upper() for b in badges],
         )
     if "sha256" in _columns(store, "swap_forms"):  # forms of their swaps, either side; the scan by its sha256

@@ -1,8 +1,9 @@
 """Read-only queries behind exports and the monthly assessment.
 
 Exports can run for minutes over years of data while the hub keeps ingesting, so they never hold
-the Store's lock: `ReportReader` opens its own read-only connection to the database file and
-reads inside one transaction (a consistent snapshot under WAL, and ingest is never blocked). Rows
+the Store's lock: `ReportReader` opens its own read-only connection to the database (file or
+server) and reads inside one transaction (a consistent snapshot: SQLite's WAL, PostgreSQL's
+REPEATABLE READ; ingest is never blocked). Rows
 come from cursors in batches (`fetchmany`), so memory does not grow with the range. An in-memory
 database (tests only) cannot be opened twice; there the reader borrows the Store's connection
 and takes the lock for each batch.
@@ -22,18 +23,12 @@ from urllib.parse import quote
 
 import orjson
 
-from hub.store import Store
+from hub.store import Store, backend
 from hub.store.cells import Fallbacks
 
 BATCH = 1000
 # Evidence is looked up first among events near the violation (the ts index), then anywhere.
 EVIDENCE_SLACK_MS = 24 * 3600 * 1000
-
-
-def _db_path(store: Store) -> str | None:
-    row = store.conn.execute("PRAGMA database_list").fetchone()
-    path = row[2] if row else ""
-    return path or None
 
 
 def json_cell(text: str | None, default: Any) -> Any:
@@ -58,12 +53,14 @@ class ReportReader:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        path = _db_path(store)
-        self._own = path is not None
-        if self._own:
-            self.conn = sqlite3.connect(
-                f"file:{quote(path)}?mode=ro", uri=True, check_same_thread=False, isolation_level=None, timeout=30
-            )
+        self.dialect = store.dialect
+        self._own = store.location is not None
+        if self._own and store.url is not None:
+            self.conn = backend.connect(store.url)
+            self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # one snapshot for every query
+        elif self._own:
+            self.conn = sqlite3.connect(f"file:{quote(str(store.path))}?mode=ro", uri=True, check_same_thread=False,
+                                        isolation_level=None, timeout=30)
             self.conn.execute("PRAGMA busy_timeout=30000")
             self.conn.execute("BEGIN")  # one snapshot for every query of this export
         else:
@@ -72,7 +69,7 @@ class ReportReader:
 
     def close(self) -> None:
         if self._own:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(Exception):  # a snapshot that ended already (a dropped connection)
                 self.conn.execute("COMMIT")
             self.conn.close()
             self._own = False
@@ -87,8 +84,11 @@ class ReportReader:
 
     def has_table(self, name: str) -> bool:
         if self._tables is None:
-            rows = self._fetchall("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')", ())
-            self._tables = {r[0] for r in rows}
+            if self._own:
+                self._tables = self.dialect.tables(self.conn)
+            else:
+                with self.store.lock:
+                    self._tables = self.dialect.tables(self.conn)
         return name in self._tables
 
     def _fetchall(self, sql: str, args: Sequence[Any]) -> list[tuple]:
@@ -126,7 +126,7 @@ class ReportReader:
         """Attendance rows by date, shift, employee number; JSON cells decoded."""
         if not self.has_table("attendance"):
             return
-        where, args = _filters("date BETWEEN ? AND ?", [date_from, date_to], team, employees)
+        where, args = self._filters("date BETWEEN ? AND ?", [date_from, date_to], team, employees)
         for row in self._rows(f"SELECT * FROM attendance WHERE {where} ORDER BY date, shift, employee_no", args):
             row["seats_used"] = json_cell(row.get("seats_used"), [])
             row["violation_ids"] = json_cell(row.get("violation_ids"), [])
@@ -142,7 +142,7 @@ class ReportReader:
         query; `fallbacks` are the Python converters those expressions call for uncommon cells."""
         if not self.has_table("attendance"):
             return
-        where, args = _filters("date BETWEEN ? AND ?", [date_from, date_to], team, employees)
+        where, args = self._filters("date BETWEEN ? AND ?", [date_from, date_to], team, employees)
         sql = f"SELECT {', '.join(cells)} FROM attendance WHERE {where} ORDER BY date, shift, employee_no"
         if self._own:
             fallbacks.register(self.conn)
@@ -170,7 +170,7 @@ class ReportReader:
         """Violations by date and start time; evidence and details decoded."""
         if not self.has_table("violations"):
             return
-        where, args = _filters("date BETWEEN ? AND ?", [date_from, date_to], team, employees)
+        where, args = self._filters("date BETWEEN ? AND ?", [date_from, date_to], team, employees)
         if agents_only:
             where += " AND employee_no IS NOT NULL AND employee_no != ''"
         sql = f"SELECT * FROM violations WHERE {where} ORDER BY date, start, id"
@@ -241,9 +241,9 @@ class ReportReader:
         where = 'start < ? AND ("end" IS NULL OR "end" >= ?)'
         args: list[Any] = [to_ms, from_ms]
         if seats is not None:
-            where, args = _in(where, args, "seat", seats)
+            where, args = self._in(where, args, "seat", seats)
         if occupied_by is not None:
-            where, args = _in(where, args, "occupied_by", occupied_by)
+            where, args = self._in(where, args, "occupied_by", occupied_by)
         yield from self._rows(f"SELECT * FROM occupancy_intervals WHERE {where} ORDER BY start, seat", args)
 
     def equipment_incidents(self, from_ms: int, to_ms: int) -> Iterator[dict[str, Any]]:
@@ -287,20 +287,19 @@ class ReportReader:
         )
         return [dict(zip(("employee_no", "team", "rostered_seat", "first_arrival", "rollcall"), r, strict=True)) for r in rows]
 
+    def _in(self, where: str, args: list[Any], column: str, values: Iterable[str]) -> tuple[str, list[Any]]:
+        vals = list(values)
+        if not vals:
+            return where + " AND 1 = 0", args
+        if len(vals) > 900:  # SQLite's variable limit; use a JSON array instead of many markers
+            return where + f" AND {column} IN (SELECT value FROM {self.dialect.json_values('?')})", [*args, json.dumps(vals)]
+        return where + f" AND {column} IN ({','.join('?' * len(vals))})", [*args, *vals]
 
-def _in(where: str, args: list[Any], column: str, values: Iterable[str]) -> tuple[str, list[Any]]:
-    vals = list(values)
-    if not vals:
-        return where + " AND 0", args
-    if len(vals) > 900:  # SQLite's variable limit; use a JSON array instead of many markers
-        return where + f" AND {column} IN (SELECT value FROM json_each(?))", [*args, json.dumps(vals)]
-    return where + f" AND {column} IN ({','.join('?' * len(vals))})", [*args, *vals]
-
-
-def _filters(where: str, args: list[Any], team: str | None, employees: Iterable[str] | None) -> tuple[str, list[Any]]:
-    if team is not None:
-        where += " AND team = ?"
-        args = [*args, team]
-    if employees is not None:
-        where, args = _in(where, args, "employee_no", employees)
-    return where, args
+    def _filters(self, where: str, args: list[Any], team: str | None,
+                 employees: Iterable[str] | None) -> tuple[str, list[Any]]:
+        if team is not None:
+            where += " AND team = ?"
+            args = [*args, team]
+        if employees is not None:
+            where, args = self._in(where, args, "employee_no", employees)
+        return where, args

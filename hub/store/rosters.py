@@ -25,28 +25,6 @@ from hub.store.derived import DerivedStore
 
 MANAGED = ("pattern", "plan", "extra")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS roster_cells (
-    date TEXT NOT NULL, employee_no TEXT NOT NULL, shift TEXT NOT NULL, seat TEXT NOT NULL,
-    meal_start TEXT, month TEXT NOT NULL, PRIMARY KEY (date, employee_no));
-CREATE INDEX IF NOT EXISTS roster_cells_month ON roster_cells(month);
-CREATE TABLE IF NOT EXISTS roster_published (
-    date TEXT PRIMARY KEY, month TEXT NOT NULL, at INTEGER NOT NULL, "by" TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS roster_overrides (
-    id INTEGER PRIMARY KEY, date TEXT NOT NULL, employee_no TEXT NOT NULL, kind TEXT NOT NULL,
-    shift TEXT, seat TEXT, reason TEXT, "by" TEXT, at INTEGER);
-CREATE INDEX IF NOT EXISTS roster_overrides_date ON roster_overrides(date);
-CREATE TABLE IF NOT EXISTS swap_forms (
-    id INTEGER PRIMARY KEY, date TEXT NOT NULL, shift TEXT NOT NULL, from_employee_no TEXT NOT NULL,
-    sha256 TEXT NOT NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL,
-    "by" TEXT NOT NULL, at INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS swap_forms_swap ON swap_forms(date, shift, from_employee_no);
-CREATE INDEX IF NOT EXISTS swap_forms_sha ON swap_forms(sha256);
-CREATE TABLE IF NOT EXISTS roster_phases (
-    month TEXT NOT NULL, employee_no TEXT NOT NULL, pattern TEXT NOT NULL, phase INTEGER NOT NULL,
-    seat TEXT NOT NULL, PRIMARY KEY (month, employee_no));
-"""
-
 
 class RosterStore:
     """The month roster's tables on the hub's Store (same connection, same lock)."""
@@ -54,8 +32,6 @@ class RosterStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.derived = DerivedStore(store)
-        with store.lock:
-            store.conn.executescript(_SCHEMA)
 
     def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
         return self.derived._rows(sql, list(args))
@@ -147,8 +123,8 @@ class RosterStore:
         def write(conn) -> int:
             conn.execute(f"DELETE FROM roster WHERE date IN ({marks}) AND source IN ({self._marks(list(MANAGED))})",
                          [*dates, *MANAGED])
-            conn.executemany("INSERT OR IGNORE INTO roster(date, employee_no, shift, seat, meal_start, source)"
-                             " VALUES (?,?,?,?,?,?)", sorted(want, key=lambda k: (k[0], k[1], k[2])))
+            conn.executemany("INSERT INTO roster(date, employee_no, shift, seat, meal_start, source)"
+                             " VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING", sorted(want, key=lambda k: (k[0], k[1], k[2])))
             return len(want)
 
         return self.derived.transaction(write)

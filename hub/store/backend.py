@@ -1,0 +1,262 @@
+"""The two databases the store runs on, and where their SQL differs.
+
+SQLite (a file path, the default) is the embedded database of a single hub. PostgreSQL (a
+`postgresql://` URL, psycopg 3) lets several hubs share one site's log and take over its engine.
+The store's SQL is written once in the subset both understand (`?` parameters, `ON CONFLICT`,
+`RETURNING`, SQLite's column types); what differs lives here, one class per backend:
+
+- `Sqlite`: the connection as it always was (WAL, NORMAL sync, busy timeout).
+- `Postgres`: `PgConnection`, a thin sqlite3-shaped wrapper around a psycopg connection, so the
+  store's code does not branch: it turns `?` into `%s`, the DDL's types into PostgreSQL's, and a
+  write transaction (`BEGIN IMMEDIATE`) into `BEGIN` plus a transaction-level advisory lock. That
+  lock gives PostgreSQL SQLite's rule of one writer at a time, which the input log's order rests
+  on: a seq is handed out and committed before the next writer can take one, so the engine never
+  reads past a seq that a slower transaction commits later.
+- Fragments (`greatest`, `json_values`, ...) for the few functions the two spell differently.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+URL_SCHEMES = ("postgresql://", "postgres://")
+# The key of the advisory lock every write transaction takes on PostgreSQL ("floorwatch" in hex-ish).
+WRITE_LOCK_KEY = 0x466C6F6F72
+
+
+def is_url(target: object) -> bool:
+    """A PostgreSQL URL (anything else is a SQLite file path)."""
+    return isinstance(target, str) and target.startswith(URL_SCHEMES)
+
+
+class Sqlite:
+    name = "sqlite"
+    row_id = "rowid"  # a row's physical id, for chunked deletes and insertion order
+
+    @staticmethod
+    def connect(path: str | Path) -> sqlite3.Connection:
+        """Open the hub database the way every part of the hub expects it."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
+        for attempt in range(100):  # switching a new file to WAL can meet another opener's lock
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError:
+                if attempt == 99:
+                    raise
+                time.sleep(0.05)
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    @staticmethod
+    def greatest(a: str, b: str) -> str:
+        return f"max({a}, {b})"
+
+    @staticmethod
+    def json_values(x: str) -> str:
+        """A table expression with one `value` column: the elements of a JSON array (text)."""
+        return f"json_each({x})"
+
+    @staticmethod
+    def json_array_agg(x: str) -> str:
+        """An aggregate: the values as JSON array text (in the order of the rows)."""
+        return f"json_group_array({x})"
+
+    @staticmethod
+    def json_field(doc: str, key: str) -> str:
+        """A top-level field of a JSON object held as text, as text."""
+        return f"json_extract({doc}, '$.{key}')"
+
+    @staticmethod
+    def tables(conn: sqlite3.Connection) -> set[str]:
+        db = sqlite_utils.Database(conn)
+        return {*db.table_names(), *db.view_names()}
+
+    @staticmethod
+    def columns(conn: sqlite3.Connection, table: str) -> set[str]:
+        return set(sqlite_utils.Database(conn)[table].columns_dict)
+
+
+class Postgres:
+    name = "postgresql"
+    row_id = "ctid"
+
+    @staticmethod
+    def connect(url: str) -> PgConnection:
+        import psycopg  # the postgres extra; a SQLite hub never imports it
+        import psycopg.adapt
+
+        class NumericLoader(psycopg.adapt.Loader):
+            """sum() of integers is NUMERIC in PostgreSQL: whole numbers load as int, others as
+            float (SQLite's answers), never Decimal."""
+
+            def load(self, data: Any) -> int | float:
+                d = Decimal(bytes(data).decode())
+                return int(d) if d == d.to_integral_value() else float(d)
+
+        conn = psycopg.connect(url, autocommit=True)
+        conn.adapters.register_loader("numeric", NumericLoader)
+        return PgConnection(conn)
+
+    @staticmethod
+    def greatest(a: str, b: str) -> str:
+        return f"greatest({a}, {b})"
+
+    @staticmethod
+    def json_values(x: str) -> str:
+        return f"json_array_elements_text(CAST({x} AS json)) AS j(value)"
+
+    @staticmethod
+    def json_array_agg(x: str) -> str:
+        return f"CAST(coalesce(json_agg({x}), '[]') AS text)"
+
+    @staticmethod
+    def json_field(doc: str, key: str) -> str:
+        return f"(CAST({doc} AS json) ->> '{key}')"
+
+    @staticmethod
+    def tables(conn: Any) -> set[str]:
+        return {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+
+    @staticmethod
+    def columns(conn: Any, table: str) -> set[str]:
+        return {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = ?", (table,))}
+
+
+Dialect = type[Sqlite] | type[Postgres]
+
+
+def dialect_of(conn: Any) -> Dialect:
+    return Postgres if isinstance(conn, PgConnection) else Sqlite
+
+
+# ---------------------------------------------------------------- PostgreSQL: sqlite3's shape
+
+_DDL_TYPES = (
+    (re.compile(r"\bINTEGER PRIMARY KEY\b(?! *CHECK)"), "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"),
+    (re.compile(r"\bINTEGER\b"), "BIGINT"),  # times are ms since 1970: past 32 bits
+    (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),  # PostgreSQL's REAL is 4 bytes
+    (re.compile(r"\bBLOB\b"), "BYTEA"),
+)
+_STRING_OR_MARK = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
+
+
+@functools.lru_cache(maxsize=2048)
+def pg_sql(sql: str) -> str:
+    """The store's SQL as psycopg takes it: `?` -> `%s`, a literal `%` doubled, DDL types mapped."""
+    if sql.lstrip()[:6].upper() in ("CREATE", "ALTER "):
+        for pattern, repl in _DDL_TYPES:
+            sql = pattern.sub(repl, sql)
+
+    def mark(m: re.Match) -> str:
+        s = m.group(0)
+        if s == "?":
+            return "%s"
+        if s == "%":
+            return "%%"
+        return s.replace("%", "%%")  # inside a literal: still a psycopg placeholder character
+
+    return _STRING_OR_MARK.sub(mark, sql)
+
+
+def _statements(script: str) -> list[str]:
+    """A script's statements (the store's scripts have no `;` inside literals)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+class PgCursor:
+    """A psycopg cursor that takes the store's SQL (see `pg_sql`)."""
+
+    def __init__(self, conn: PgConnection) -> None:
+        self._conn = conn
+        self._cur = conn.raw.cursor()
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
+        self._conn._run(self._cur, sql, params)
+        return self
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
+        rows = [tuple(r) for r in rows]
+        if rows:
+            self._cur.executemany(pg_sql(sql), rows)
+            self._conn.total_changes += max(self._cur.rowcount, 0)
+        return self
+
+    def fetchone(self) -> tuple | None:
+        return self._cur.fetchone() if self._cur.description else None
+
+    def fetchall(self) -> list[tuple]:
+        return self._cur.fetchall() if self._cur.description else []
+
+    def fetchmany(self, size: int) -> list[tuple]:
+        return self._cur.fetchmany(size) if self._cur.description else []
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+    @property
+    def description(self):
+        return self._cur.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+    def close(self) -> None:
+        self._cur.close()
+
+
+class PgConnection:
+    """A psycopg connection (autocommit; transactions are explicit, as the store writes them)."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.total_changes = 0  # sqlite3's counter, kept for the few callers that count writes
+
+    def _run(self, cur: Any, sql: str, params: Sequence[Any] | None) -> None:
+        head = sql.strip().upper()
+        if head == "BEGIN IMMEDIATE":  # one writer at a time, as in SQLite (the module's docstring)
+            cur.execute("BEGIN")
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+            return
+        cur.execute(pg_sql(sql), tuple(params) if params is not None else None)
+        if cur.rowcount > 0 and not head.startswith("SELECT"):
+            self.total_changes += cur.rowcount
+
+    def cursor(self) -> PgCursor:
+        return PgCursor(self)
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
+        return PgCursor(self).execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
+        return PgCursor(self).executemany(sql, rows)
+
+    def executescript(self, script: str) -> None:
+        with self.raw.cursor() as cur:
+            for statement in _statements(script):
+                cur.execute(pg_sql(statement))
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def connect(target: str | Path) -> Any:
+    """A connection to the hub database: a SQLite file (or ":memory:") or a PostgreSQL URL."""
+    return Postgres.connect(target) if is_url(target) else Sqlite.connect(target)
