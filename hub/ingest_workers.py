@@ -45,14 +45,15 @@ RESTART_DELAY_S = 0.5  # a worker that died is started again after this (its ses
 PROBE_EVERY_S = 10.0  # each worker's probe to itself: its own session's caught_up
 
 
-def client_id(site: str, index: int) -> str:
-    """The worker's MQTT client id: stable per index, so its persistent session is found again."""
-    return f"floorwatch-hub-{site}-ingest-{index}"
+def client_id(site: str, index: int, hub_id: str | None = None) -> str:
+    """The worker's MQTT client id: stable per index (and hub, when several share the site), so
+    its persistent session is found again."""
+    return f"floorwatch-hub-{site}{'-' + hub_id if hub_id else ''}-ingest-{index}"
 
 
 def _worker(site: str, db_path: str, host: str, port: int, protocol: str, index: int, workers: int,
             group: str, username: str | None, password: str | None, log_level: int, conn: Any,
-            retire: bool = False) -> None:
+            retire: bool = False, hub_id: str | None = None) -> None:
     from hub.ingest import Ingest  # noqa: PLC0415
     from hub.store import Store  # noqa: PLC0415
 
@@ -70,9 +71,9 @@ def _worker(site: str, db_path: str, host: str, port: int, protocol: str, index:
     def batch(stats: dict[str, int]) -> None:  # after every committed batch, even one that stored nothing
         send(("batch", stats, ingest.last_logged))
 
-    ingest = Ingest(store, site, host, port, protocol=protocol, client_id=client_id(site, index),
+    ingest = Ingest(store, site, host, port, protocol=protocol, client_id=client_id(site, index, hub_id),
                     on_events=stored, on_batch=batch, username=username, password=password, share=group,
-                    session={"session": f"w{index}", "workers": workers})
+                    session={"session": f"w{index}", "workers": workers} | ({"hub": hub_id} if hub_id else {}))
     ingest.start(wait=0)
 
     def ready() -> None:  # subscribed (not caught up: its probe queues behind its share of a backlog)
@@ -111,7 +112,7 @@ class IngestWorkers:
     def __init__(self, site: str, db_path: Path, host: str, port: int, *, workers: int, protocol: str = "3.1.1",
                  group: str | None = None, username: str | None = None, password: str | None = None,
                  on_events: Callable[[list[StoredEvent]], None] | None = None, retire: Iterable[int] = (),
-                 on_retired: Callable[[], None] | None = None) -> None:
+                 on_retired: Callable[[], None] | None = None, hub_id: str | None = None) -> None:
         """`retire`: indices of worker sessions a hub with more workers left on the broker; each is
         drained of its share by a worker that then ends the session (`on_retired` once all are)."""
         self.retire = sorted(set(retire) - set(range(workers)))
@@ -121,7 +122,8 @@ class IngestWorkers:
         self._retired: set[int] = set()
         self.site, self.db_path, self.host, self.port = site, db_path, host, port
         self.workers, self.protocol = workers, protocol
-        self.group = group or f"floorwatch-{site}"
+        self.hub_id = hub_id
+        self.group = group or f"floorwatch-{site}{'-' + hub_id if hub_id else ''}"
         self.username, self.password = username, password
         self.on_events = on_events
         self.last_logged = 0  # newest receipt time any worker logged
@@ -152,7 +154,7 @@ class IngestWorkers:
         proc = ctx.Process(target=_worker, name=f"hub-ingest-{index}", daemon=True,
                            args=(self.site, str(self.db_path), self.host, self.port, self.protocol, index,
                                  self.workers, self.group, self.username, self.password,
-                                 logging.getLogger().getEffectiveLevel(), theirs, index in self.retire))
+                                 logging.getLogger().getEffectiveLevel(), theirs, index in self.retire, self.hub_id))
         proc.start()
         theirs.close()
         with self._lock:

@@ -36,7 +36,7 @@ def wait_for_signal() -> None:
 def run_hub(site_dir: Path, db_path: Path, host: str, port: int, *, protocol: str = "3.1.1",
             web: tuple[str, int] | None = ("127.0.0.1", 8080), username: str | None = None,
             password: str | None = None, checkpoint_every_s: float | None = None,
-            clock: Clock | None = None, ingest_workers: int = 1) -> int:
+            clock: Clock | None = None, ingest_workers: int = 1, hub_id: str | None = None) -> int:
     """`clock`: None for the wall clock, else a simulated one (--clock): the engine then ticks at
     least every simulated minute (at most 5 times a second), as the demo's floor needs."""
     from hub.privacy import install_log_masking
@@ -47,10 +47,12 @@ def run_hub(site_dir: Path, db_path: Path, host: str, port: int, *, protocol: st
     speed = getattr(clock, "speed", 1.0)
     hub = HubService(site, store, broker_host=host, broker_port=port, protocol=protocol, clock=clock,
                      tick_s=min(1.0, max(0.2, 60.0 / speed)), username=username, password=password,
-                     checkpoint_every_s=checkpoint_every_s, ingest_workers=ingest_workers).start(wait=0)
+                     checkpoint_every_s=checkpoint_every_s, ingest_workers=ingest_workers,
+                     hub_id=hub_id).start(wait=0)
     server = serve_web(hub, *web) if web else None
     simulated = f", simulated clock x{speed:g}" if clock is not None else ""
-    print(f"hub: site {site.id}, broker {host}:{port}, database {db_path}{simulated}", flush=True)
+    named = f", hub {hub_id}" if hub_id else ""
+    print(f"hub: site {site.id}{named}, broker {host}:{port}, database {db_path}{simulated}", flush=True)
     if server:
         print(f"web: {server.url}/", flush=True)
     try:

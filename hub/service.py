@@ -42,8 +42,12 @@ class HubService:
                  engine: object | None = None, username: str | None = None,
                  password: str | None = None, purge_every_s: float | None = 6 * 3600,
                  checkpoint_every_s: float | None = None, engine_process: bool | None = None,
-                 ingest_workers: int = 1) -> None:
+                 ingest_workers: int = 1, hub_id: str | None = None) -> None:
         self.site = site
+        # Several hubs on one database (PostgreSQL; `hub --hub-id`): each reads every event through
+        # a broker session of its own, so the others already hold what a dead one would have
+        # stored, and one of them runs the engine (the lease, hub.store.lease).
+        self.hub_id = hub_id
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.live = LiveBus()
@@ -66,7 +70,7 @@ class HubService:
             if clock is not None or store.location is None:
                 raise HubError("ingest workers need the wall clock and the hub database on a file or server")
             store.set_ingest_sessions(max(left, workers))  # until the retired ones are drained
-            self.workers = IngestWorkers(site.id, store.location, broker_host, broker_port, workers=workers,
+            self.workers = IngestWorkers(site.id, store.location, broker_host, broker_port, workers=workers, hub_id=hub_id,
                                          protocol=protocol, username=username, password=password,
                                          on_events=self._on_events, retire=range(workers, left),
                                          on_retired=lambda: store.set_ingest_sessions(workers))
@@ -74,7 +78,8 @@ class HubService:
             store, site.id, broker_host, broker_port, protocol=protocol, clock=self.clock.now_ms,
             on_events=self._on_events, on_status=self._on_status, on_acd=self._on_acd,
             username=username, password=password, events=not workers,
-            session={"session": "hub", "workers": workers} if workers else None,
+            client_id=f"floorwatch-hub-{site.id}-{hub_id}" if hub_id else None,
+            session=({"session": "hub", "workers": workers} if workers else {}) | ({"hub": hub_id} if hub_id else {}),
         )
         # Retention (hub.privacy): purge what rules.toml [retention] says is too old, on a schedule.
         self.purge_every_s = purge_every_s
@@ -106,7 +111,14 @@ class HubService:
         if self.engine_process:  # its own core: it does not hold the GIL against ingest
             from hub.engine.process import EngineProcess  # noqa: PLC0415
 
-            return EngineProcess(self.site, self.store, checkpoint_every_s=self.checkpoint_every_s, tick_s=self.tick_s)
+            return EngineProcess(self.site, self.store, checkpoint_every_s=self.checkpoint_every_s, tick_s=self.tick_s,
+                                 holder=self.hub_id or "hub")
+        from hub.store.lease import EngineLease  # noqa: PLC0415
+
+        self.lease = EngineLease(self.store, self.site.id, self.hub_id or "hub") if self.store.url else None
+        if self.lease is not None and not self.lease.try_acquire():  # built now, from what the database holds now
+            raise HubError(f"another hub runs site {self.site.id}'s engine: a standby hub runs its engine"
+                           " in a process (the wall clock, a database on a file or server)")
         every = {} if self.checkpoint_every_s is None else {"checkpoint_every_s": self.checkpoint_every_s}
         return Engine(self.site, self.store, clock=self.clock, warm=False, **every)
 
@@ -156,6 +168,8 @@ class HubService:
                 self.engine.checkpoint()
             except Exception:
                 log.exception("hub: final checkpoint failed")
+        if getattr(self, "lease", None) is not None:
+            self.lease.release()
 
     # ------------------------------------------------------------ hooks from ingest (after commit)
 

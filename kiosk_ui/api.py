@@ -59,6 +59,8 @@ def health():
     if engine is not None and hasattr(engine, "progress"):
         # seq: inputs judged; pending: stored, not judged yet; lag_s: engine time behind the log
         body["engine"] = engine.progress()
+        # several hubs on one database: one runs the engine, the others stand by for its lease
+        body["engine"]["role"] = "standby" if getattr(engine, "standby", False) else "engine"
     return jsonify(body)
 
 

@@ -94,10 +94,14 @@ class PostgresCluster:
     def url(self, dbname: str) -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{dbname}"
 
-    def create_database(self, name: str) -> str:
-        """A fresh, empty database (a copy of template1); returns its URL."""
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A fresh, empty database (a copy of template1), or a copy of database `template` (which
+        nobody may be connected to); returns its URL."""
+        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(query)
         return self.url(name)
 
     def close(self) -> None:

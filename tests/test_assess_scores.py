@@ -192,7 +192,7 @@ def test_cli_assess_writes_the_file_and_refuses_a_bad_month(month, site_dir, tmp
     from hub.cli import main
 
     site, store = month
-    db = store.conn.execute("PRAGMA database_list").fetchone()[2]
+    db = store.location  # a file or a PostgreSQL URL
     out = tmp_path / "a.jsonl"
     base = ["assess", "--site", str(site_dir), "--db", db, "--format", "json", "--out", str(out)]
     assert main([*base, "--month", "2026-11", "--team", "T2"]) == 0

@@ -11,7 +11,6 @@ import json
 import shutil
 import subprocess
 import tracemalloc
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -204,7 +203,7 @@ def test_progress_hears_every_row_and_changes_nothing(site, month_store):
 
 
 def test_cli_writes_the_file_and_names_bad_parameters(site, site_dir, month_store, tmp_path, capsys):
-    db = month_store.conn.execute("PRAGMA database_list").fetchone()[2]
+    db = month_store.location  # a file or a PostgreSQL URL
     out = tmp_path / "a.csv"
     argv = ["export", "attendance", "--site", str(site_dir), "--db", db, "--from", "2026-11-01", "--to", "2026-11-30"]
     assert main([*argv, "--format", "csv", "--lang", "en", "--team", "T1", "--out", str(out)]) == 0
@@ -274,4 +273,4 @@ def test_an_export_does_not_hold_the_store_lock(site, month_store):
                    rostered_seat="A02")  # a write while the export's read is open
     rest = b"".join(chunks)
     assert b"10002" not in first + rest  # the snapshot is the one the export started with
-    assert Path(month_store.conn.execute("PRAGMA database_list").fetchone()[2]).exists()
+    assert month_store.location is not None  # a database others can open: the export read its own snapshot

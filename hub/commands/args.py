@@ -87,6 +87,13 @@ def worker_count(value: str) -> int:
     return int(value)
 
 
+def hub_name(value: str) -> str:
+    """A hub's name among the hubs sharing a site (MQTT client ids and the engine lease carry it)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", value):
+        raise argparse.ArgumentTypeError(f"expected 1-32 letters, digits, '.', '_' or '-', got {value!r}")
+    return value
+
+
 def month(value: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
         raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {value!r}")

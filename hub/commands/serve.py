@@ -31,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ingest processes sharing the site's events through an MQTT shared subscription "
                    "(default 1: ingest in the hub's process); each keeps its own broker session, and a hub "
                    "started with fewer drains and ends the sessions a run with more left behind")
+    p.add_argument("--hub-id", type=types.hub_name, metavar="NAME",
+                   help="this hub's name when several hubs share the site's database (PostgreSQL): each reads "
+                   "every event through a broker session of its own, one runs the engine, another takes over "
+                   "when it dies (docs/scale-out.md); default: the site's only hub")
     p.add_argument("--clock", type=_sim_clock, metavar="WHEN[@WALL]",
                    help="simulated time, for demos, benches and soaks (default: the wall clock): the hub's clock "
                    "reads WHEN (an ISO date-time with an offset, e.g. 2027-02-07T08:00+08:00) when it starts, or at "
@@ -135,7 +139,7 @@ def cmd_hub(args: argparse.Namespace) -> int:
     try:
         return run_hub(site_dir(args.site), args.db, host, port, protocol=args.protocol, web=args.web,
                        username=username, password=password, checkpoint_every_s=args.checkpoint_every,
-                       clock=_hub_clock(args), ingest_workers=args.ingest_workers)
+                       clock=_hub_clock(args), ingest_workers=args.ingest_workers, hub_id=args.hub_id)
     except SiteConfigError as exc:
         for err in exc.errors:
             print(f"error: {err}", file=sys.stderr)

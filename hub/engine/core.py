@@ -316,14 +316,28 @@ class Engine:
             if mark in ("caught_up", "connected", "disconnected"):
                 # a probe came back; late enough, it says the hub itself lags
                 ok = mark == "caught_up" and int(body.get("delay_ms") or 0) <= self.lim.clock_skew_max // 2
-                self._session_mark(body.get("session"), int(body.get("workers") or 0), ok)
+                self._session_mark(body.get("session"), int(body.get("workers") or 0), ok, body.get("hub"))
         return None  # ticks only move the watermark
 
-    def _session_mark(self, session: str | None, workers: int, ok: bool) -> None:
+    def _session_mark(self, session: str | None, workers: int, ok: bool, hub: str | None = None) -> None:
         """The hub is caught up when every broker session it reads through is: one session when one
         ingest reads everything; with ingest workers (hub.ingest_workers), the hub's own ("hub":
         statuses, counts) and each worker's ("w0".."w{n-1}": the events the broker spread over
-        them), every mark naming its session and how many workers the hub runs."""
+        them), every mark naming its session and how many workers the hub runs.
+
+        Several hubs on one database (marks naming their `hub`) each read every event, so events
+        arrive in time when any one of them is caught up (all of its own sessions)."""
+        if hub is not None:
+            mine = [f"{hub}/{s}" for s in ("hub", *(f"w{i}" for i in range(workers)))]
+            self._sessions = {k: v for k, v in self._sessions.items() if not k.startswith(f"{hub}/")} | {
+                k: self._sessions.get(k, False) for k in mine}
+            self._sessions[f"{hub}/{session or 'hub'}"] = ok
+            hubs: dict[str, bool] = {}
+            for k, v in self._sessions.items():
+                name = k.rpartition("/")[0]
+                hubs[name] = hubs.get(name, True) and v
+            self.caught_up = any(hubs.values())
+            return
         if session is None:
             self._sessions = {}
             self.caught_up = ok

@@ -9,6 +9,11 @@ calls over the same pipe, answered by a thread in the child under the engine's l
 
 The child ends when the hub's end of the pipe closes: a SIGKILLed hub takes its engine with it
 (the next hub's engine resumes from the checkpoint, as before).
+
+Before it builds the engine the child takes the site's engine lease (hub.store.lease): when
+several hubs share the database, the others' children stand by, trying again every
+LEASE_RETRY_S, and the first to get it after the holder dies resumes from the shared checkpoint.
+The engine is built only then, from what the database holds at that moment.
 """
 
 from __future__ import annotations
@@ -29,29 +34,27 @@ from hub.store import Store
 
 log = logging.getLogger(__name__)
 
+LEASE_RETRY_S = 0.5  # a standby's tries for the engine lease (the time a failover waits at most for it)
+
 CALLS = ("seats", "equipment", "device_states", "refresh", "checkpoint")  # what the web app and hub ask for
 
 
 def _child(site_root: str, db_path: str, checkpoint_every_s: float | None, tick_s: float, log_level: int,
-           conn: Any) -> None:
+           conn: Any, holder: str = "hub") -> None:
     from edge.clock import SystemClock  # noqa: PLC0415
     from hub.engine.core import Engine  # noqa: PLC0415
     from hub.privacy import install_log_masking  # noqa: PLC0415
     from hub.site import load_site  # noqa: PLC0415
+    from hub.store.lease import EngineLease  # noqa: PLC0415
 
     # the hub's log level, and badge UIDs masked in this process's log as in the hub's (hub.privacy)
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     site = load_site(site_root)
     install_log_masking(site)
     store = Store(db_path)
-    every = {} if checkpoint_every_s is None else {"checkpoint_every_s": checkpoint_every_s}
-    engine = Engine(site, store, SystemClock(), warm=False, **every)
-    # This process is the engine alone: the site, plans and roster loaded so far are never garbage,
-    # and a catch-up allocates facts by the hundred thousand; collecting less often saves ~15 %.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
     send_lock = threading.Lock()
     wake, stop = threading.Event(), threading.Event()
+    engine: Any = None  # built once this hub holds the engine lease
 
     def send(msg: tuple) -> None:
         with send_lock:
@@ -78,6 +81,9 @@ def _child(site_root: str, db_path: str, checkpoint_every_s: float | None, tick_
                 wake.set()
             elif msg[0] == "call":
                 _, cid, name = msg
+                if engine is None:
+                    send(("reply", cid, None, "StandbyError: another hub runs this site's engine"))
+                    continue
                 try:
                     send(("reply", cid, getattr(engine, name)(), None))
                 except Exception as e:  # the caller gets it as an EngineError with the reason
@@ -85,6 +91,21 @@ def _child(site_root: str, db_path: str, checkpoint_every_s: float | None, tick_
                     send(("reply", cid, None, f"{type(e).__name__}: {e}"))
 
     threading.Thread(target=serve, name="engine-calls", daemon=True).start()
+    lease = EngineLease(store, site.id, holder)
+    if not lease.try_acquire():
+        log.info("engine: another hub runs site %s's engine; %s stands by", site.id, holder)
+        send(("standby",))
+        while not lease.try_acquire():
+            if stop.wait(LEASE_RETRY_S):
+                send(("stopped",))
+                return
+        log.info("engine: %s took over site %s's engine", holder, site.id)
+    every = {} if checkpoint_every_s is None else {"checkpoint_every_s": checkpoint_every_s}
+    engine = Engine(site, store, SystemClock(), warm=False, **every)
+    # This process is the engine alone: the site, plans and roster loaded so far are never garbage,
+    # and a catch-up allocates facts by the hundred thousand; collecting less often saves ~15 %.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     send(("loaded",))
     try:
         engine.resume(emit=emit)
@@ -102,6 +123,7 @@ def _child(site_root: str, db_path: str, checkpoint_every_s: float | None, tick_
             stop.wait(1.0)
     engine.consume(emit=emit)  # what ingest committed while stopping
     engine.checkpoint()
+    lease.release()
     send(("stopped",))
 
 
@@ -110,11 +132,13 @@ class EngineProcess:
     app use (progress, seats, equipment, device_states, refresh, checkpoint)."""
 
     def __init__(self, site: Site, store: Store, *, checkpoint_every_s: float | None = None,
-                 tick_s: float = 1.0) -> None:
+                 tick_s: float = 1.0, holder: str = "hub") -> None:
         if store.location is None:
             raise HubError("the engine process needs the hub database on a file or server")
         self.site, self.store = site, store
         self.checkpoint_every_s, self.tick_s = checkpoint_every_s, tick_s
+        self.holder = holder  # this hub's name in the engine lease (hub.store.lease)
+        self.standby = False  # another hub holds the engine lease; this one takes over when it dies
         self.seq = 0
         self.watermark = 0
         self.stats: dict[str, int] = {}
@@ -134,7 +158,7 @@ class EngineProcess:
         mine, theirs = ctx.Pipe()
         self._proc = ctx.Process(target=_child, name="hub-engine", daemon=True,
                                  args=(str(self.site.root), self.store.location, self.checkpoint_every_s,
-                                       self.tick_s, logging.getLogger().getEffectiveLevel(), theirs))
+                                       self.tick_s, logging.getLogger().getEffectiveLevel(), theirs, self.holder))
         self._proc.start()
         theirs.close()
         self._conn = mine
@@ -160,7 +184,11 @@ class EngineProcess:
                     log.exception("hub: dispatching the engine's outcome failed")
             elif kind == "progress":
                 self.seq, self.watermark, self.stats = msg[1], msg[2], msg[3]
+            elif kind == "standby":
+                self.standby = True
+                self._loaded.set()  # the hub starts; its engine waits for the lease
             elif kind == "loaded":
+                self.standby = False
                 self._loaded.set()
             elif kind == "ready":
                 ready.set()

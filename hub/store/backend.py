@@ -95,7 +95,7 @@ class Postgres:
     row_id = "ctid"
 
     @staticmethod
-    def connect(url: str) -> PgConnection:
+    def connect(url: str, application_name: str = "floorwatch") -> PgConnection:
         import psycopg  # the postgres extra; a SQLite hub never imports it
         import psycopg.adapt
 
@@ -107,7 +107,7 @@ class Postgres:
                 d = Decimal(bytes(data).decode())
                 return int(d) if d == d.to_integral_value() else float(d)
 
-        conn = psycopg.connect(url, autocommit=True)
+        conn = psycopg.connect(url, autocommit=True, application_name=application_name)
         conn.adapters.register_loader("numeric", NumericLoader)
         return PgConnection(conn)
 
