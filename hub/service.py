@@ -11,11 +11,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import NoReturn
 
 from edge import wire
 from edge.clock import Clock, SystemClock
 from hub.alerts.pipeline import Alerts
-from hub.errors import HubError
+from hub.errors import EngineError, HubError
 from hub.ingest import Ingest
 from hub.ingest_workers import IngestWorkers
 from hub.live import LiveBus
@@ -105,7 +106,7 @@ class HubService:
         """The rule engine, when the installed hub has one (hub.engine.Engine); it resumes in its
         own thread once ingest runs."""
         try:
-            from hub.engine import Engine  # noqa: PLC0415
+            import hub.engine  # noqa: F401, PLC0415
         except ImportError:
             return None
         if self.engine_process:  # its own core: it does not hold the GIL against ingest
@@ -116,9 +117,13 @@ class HubService:
         from hub.store.lease import EngineLease  # noqa: PLC0415
 
         self.lease = EngineLease(self.store, self.site.id, self.hub_id or "hub") if self.store.url else None
-        if self.lease is not None and not self.lease.try_acquire():  # built now, from what the database holds now
-            raise HubError(f"another hub runs site {self.site.id}'s engine: a standby hub runs its engine"
-                           " in a process (the wall clock, a database on a file or server)")
+        if self.lease is not None and not self.lease.try_acquire():
+            return StandbyEngine(self.store)  # the engine is built when this hub takes the lease
+        return self._build_engine()
+
+    def _build_engine(self) -> object:
+        from hub.engine import Engine  # noqa: PLC0415
+
         every = {} if self.checkpoint_every_s is None else {"checkpoint_every_s": self.checkpoint_every_s}
         return Engine(self.site, self.store, clock=self.clock, warm=False, **every)
 
@@ -132,7 +137,10 @@ class HubService:
         self.ingest.start(wait=wait)
         if self.workers is not None and wait and not self.workers.wait_ready(wait):
             log.warning("hub: ingest workers not subscribed yet; they keep trying in the background")
-        if self.engine is not None and hasattr(self.engine, "consume"):
+        if isinstance(self.engine, StandbyEngine):
+            self._judge = threading.Thread(target=self._standby_loop, name="hub-engine", daemon=True)
+            self._judge.start()
+        elif self.engine is not None and hasattr(self.engine, "consume"):
             self._judge = threading.Thread(target=self._judge_loop, name="hub-engine", daemon=True)
             self._judge.start()
         elif not self.engine_process:
@@ -161,7 +169,7 @@ class HubService:
             self._ticker.join(5)
         if self.engine_process:
             self.engine.stop()  # it judges what ingest committed, checkpoints and ends
-        if self._judge is not None:
+        if self._judge is not None and not isinstance(self.engine, StandbyEngine):
             self._judge.join(30)
             try:
                 self.engine.consume()  # what ingest committed while stopping
@@ -201,6 +209,19 @@ class HubService:
             self.engine.wake()
 
     # ------------------------------------------------------------ threads
+
+    def _standby_loop(self) -> None:
+        """Another hub runs the engine: take the lease when it dies, build the engine from what the
+        database holds then, and judge from the shared checkpoint on."""
+        from hub.engine.process import LEASE_RETRY_S  # noqa: PLC0415
+
+        log.info("hub: another hub runs site %s's engine; %s stands by", self.site.id, self.hub_id or "hub")
+        while not self.lease.try_acquire():
+            if self._stop.wait(LEASE_RETRY_S):
+                return
+        log.info("engine: %s took over site %s's engine", self.hub_id or "hub", self.site.id)
+        self.engine = self._build_engine()
+        self._judge_loop()
 
     def _judge_loop(self) -> None:
         """The engine, consuming the input log as it grows."""
@@ -244,3 +265,23 @@ class HubService:
             self.live.publish(channel, data)
         if self.alerts is not None:  # violations -> the alert outbox (hub.alerts.outbox)
             self.alerts.on_updates(getattr(outcome, "updates", []))
+
+
+class StandbyEngine:
+    """In place of the engine while another hub holds the site's engine lease (hub.store.lease):
+    progress says so, and what only the engine knows is refused (the web app answers 503)."""
+
+    standby = True
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def progress(self) -> dict:
+        from hub.engine.core import progress_of  # noqa: PLC0415
+
+        return progress_of(0, 0, *self.store.input_position())
+
+    def _refuse(self) -> NoReturn:
+        raise EngineError("another hub runs this site's engine")
+
+    seats = equipment = device_states = refresh = checkpoint = _refuse

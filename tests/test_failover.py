@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.generated_floor import build_floor
@@ -209,3 +210,32 @@ def test_the_standby_hub_takes_over_the_engine_when_the_engines_hub_is_killed(fr
             kiosk.close()
         for h in hubs:
             h.kill()
+
+
+def test_a_hub_on_an_injected_clock_stands_by_and_takes_the_engine_when_the_holder_stops(broker, pg_url, site_dir):
+    """The engine in the hub's thread (a simulated clock, as the demo and the soak run it): the
+    second hub's engine is a stand-in until the first hub lets the lease go."""
+    from edge.clock import ManualClock
+    from hub.errors import EngineError
+    from hub.service import HubService, StandbyEngine
+
+    site = load_site(site_dir)
+    clock = ManualClock(int(time.time() * 1000))
+    first = HubService(site, Store(pg_url), broker_host=broker.host, broker_port=broker.port, clock=clock,
+                       hub_id="a", purge_every_s=None).start()
+    second = HubService(site, Store(pg_url), broker_host=broker.host, broker_port=broker.port, clock=clock,
+                        hub_id="b", purge_every_s=None).start()
+    try:
+        assert not isinstance(first.engine, StandbyEngine) and isinstance(second.engine, StandbyEngine)
+        assert lease_holder(first.store, site.id) == "a"
+        with pytest.raises(EngineError):
+            second.engine.seats()
+        first.stop()
+        assert wait_until(lambda: not isinstance(second.engine, StandbyEngine), timeout=10)
+        assert lease_holder(second.store, site.id) == "b"
+        assert wait_until(lambda: second.engine_ready.is_set(), timeout=10)
+        assert len(second.engine.seats()) == len(site.info.seats)
+    finally:
+        second.stop()
+        first.store.close()
+        second.store.close()
