@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from edge import wire
 from edge.clock import Clock, SystemClock
@@ -22,6 +22,9 @@ from hub.ingest_workers import IngestWorkers
 from hub.live import LiveBus
 from hub.site import Site
 from hub.store import Store, StoredEvent
+
+if TYPE_CHECKING:
+    from hub.store.notify import PeerUpdates
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,12 @@ class HubService:
         # Alerts (hub.alerts): violations to the site's robots and webhooks; None without alerts.toml.
         self.alerts = Alerts.for_site(site, store, self.clock, ready=self._judged)
         self._stored_watchers: list[Callable[[list[StoredEvent]], None]] = []
+        # Several hubs on PostgreSQL: what the engine decides reaches every hub's live views.
+        self.peers: PeerUpdates | None = None
+        if hub_id and store.url is not None:
+            from hub.store.notify import PeerUpdates  # noqa: PLC0415
+
+            self.peers = PeerUpdates(store.url, site.id, hub_id)
 
     def _judged(self) -> bool:
         """The engine has resumed and is judging the present, not catching up (a busy floor's
@@ -147,6 +156,8 @@ class HubService:
             self.engine_ready.set()
         self._ticker = threading.Thread(target=self._tick_loop, name="hub-ticker", daemon=True)
         self._ticker.start()
+        if self.peers is not None:
+            self.peers.listen(self.live.publish)
         if self.alerts is not None:
             self.alerts.start()
         if self.purge_every_s:
@@ -160,6 +171,8 @@ class HubService:
         self._wake.set()
         if self.retention is not None:
             self.retention.stop()
+        if self.peers is not None:
+            self.peers.close()
         if self.alerts is not None:
             self.alerts.stop()
         if self.workers is not None:
@@ -261,8 +274,11 @@ class HubService:
             return
         for cmd in getattr(outcome, "commands", ()):
             self.ingest.publish_command(cmd)
-        for channel, data in getattr(outcome, "updates", ()):
+        updates = getattr(outcome, "updates", ())
+        for channel, data in updates:
             self.live.publish(channel, data)
+        if self.peers is not None and updates:
+            self.peers.publish(list(updates))
         if self.alerts is not None:  # violations -> the alert outbox (hub.alerts.outbox)
             self.alerts.on_updates(getattr(outcome, "updates", []))
 

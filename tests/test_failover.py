@@ -230,6 +230,15 @@ def test_a_hub_on_an_injected_clock_stands_by_and_takes_the_engine_when_the_hold
         assert lease_holder(first.store, site.id) == "a"
         with pytest.raises(EngineError):
             second.engine.seats()
+        # the engine's verdict on a tap reaches the standby hub's live views too (LISTEN/NOTIFY)
+        taps = second.live.subscribe({"tap"})
+        kiosk = next(d for d, c in sorted(site.devices.items()) if c.role == "kiosk")
+        payload = badge_event(kiosk, 1, uid=read_by(site, kiosk, site.agents[0].badges[0]), ts=clock.now_ms())
+        pub = Publisher(broker.host, broker.port)
+        pub.publish_all([(wire.event_topic(site.id, kiosk), payload)])
+        pub.close()
+        heard = next(u for u in second.live.listen(taps, timeout=15))
+        assert heard is not None and heard.data["event_id"] == wire.decode_event(payload).id
         first.stop()
         assert wait_until(lambda: not isinstance(second.engine, StandbyEngine), timeout=10)
         assert lease_holder(second.store, site.id) == "b"
