@@ -4,6 +4,7 @@ free port with a generated config; nothing here depends on a broker the machine 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 from pathlib import Path
 
@@ -172,17 +173,27 @@ SCENARIO_DAY = dt.date(2026, 3, 10)  # a Tuesday: the rule scenarios' day (their
 
 
 @pytest.fixture(params=BACKENDS)
-def new_store(request, tmp_path):
-    """new_store(): a fresh, empty hub database on each backend in turn (a SQLite file, a database
-    of the private PostgreSQL server): the store and engine suites run on both."""
+def new_db(request, tmp_path):
+    """new_db(): where a fresh hub database goes, on each backend in turn (a SQLite file path, a new
+    database's URL on the private PostgreSQL server)."""
+    made = itertools.count()
+
+    def make() -> Path | str:
+        if request.param == "postgresql":
+            return request.getfixturevalue("pg_cluster").create_database("t_" + os.urandom(6).hex())
+        return tmp_path / f"hub-{next(made)}.db"
+
+    return make
+
+
+@pytest.fixture
+def new_store(new_db):
+    """new_store(): a fresh, empty hub database on each backend in turn: the store and engine
+    suites run on both."""
     stores: list[Store] = []
 
     def make() -> Store:
-        if request.param == "postgresql":
-            target = request.getfixturevalue("pg_cluster").create_database("t_" + os.urandom(6).hex())
-        else:
-            target = tmp_path / f"hub-{len(stores)}.db"
-        stores.append(Store(target))
+        stores.append(Store(new_db()))
         return stores[-1]
 
     yield make

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from hub.store.backend import is_url
-
 DEFAULT_DB = "var/floorwatch.db"
 
 
@@ -153,6 +151,12 @@ def out_folder(value: str) -> str:
     if not path.exists():
         out_file(value)
     return value
+
+
+def is_url(value: object) -> bool:
+    """A PostgreSQL URL (hub.store.backend.is_url, without loading the store: the edge-only
+    install runs this module to say what to install)."""
+    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
 
 
 def db_file(value: str) -> Path | str:

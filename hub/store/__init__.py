@@ -1,7 +1,7 @@
 """The hub's database: all SQL lives in this package.
 
 `Store` wraps one connection (injected, or opened from a SQLite path or a PostgreSQL URL: the
-differences live in hub.store.backend, the schema's migrations in hub.store.schema). The
+differences live in hub.store.backend, the schema's migrations in hub.store.migrations). The
 `events` table is the append-only source of truth, unique on (device, seq) so replays and QoS 1
 duplicates are stored once; `quarantine` keeps whatever failed validation, with the reason;
 `devices` is the latest status of each device. Derived tables (attendance, violations, seat
@@ -20,9 +20,9 @@ from typing import Any
 
 import orjson
 
-from hub.store import backend, schema
+from hub.store import backend, migrations
 
-SCHEMA_VERSION = schema.SCHEMA_VERSION
+SCHEMA_VERSION = migrations.SCHEMA_VERSION
 REUSED_SEQ = "reused seq"  # the quarantine reason's prefix for a device reusing a stored seq
 
 # What the input log holds besides events: a device's status, the contact center's idle count,
@@ -133,7 +133,7 @@ class Store:
         self.dialect = backend.dialect_of(self.conn)
         self.lock = threading.RLock()
         with self.lock:
-            schema.migrate(self.conn)
+            migrations.migrate(self.conn)
         # The engine reads the input log on a connection of its own (a file database in WAL mode,
         # or PostgreSQL: readers see committed rows and never wait for ingest's writes or the lock
         # around them).

@@ -21,6 +21,7 @@ import functools
 import re
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -81,6 +82,10 @@ class Sqlite:
         return f"json_extract({doc}, '$.{key}')"
 
     @staticmethod
+    def ensure_schema(conn: sqlite3.Connection) -> None:
+        """One file is one site's database: nothing to choose."""
+
+    @staticmethod
     def tables(conn: sqlite3.Connection) -> set[str]:
         db = sqlite_utils.Database(conn)
         return {*db.table_names(), *db.view_names()}
@@ -109,7 +114,11 @@ class Postgres:
 
         conn = psycopg.connect(url, autocommit=True, application_name=application_name)
         conn.adapters.register_loader("numeric", NumericLoader)
-        return PgConnection(conn)
+        # One database may hold several sites, each in a schema of its own, chosen by the URL's
+        # search_path (postgresql://host/db?options=-csearch_path%3Dsite_a): every process a hub
+        # starts is handed the same URL. Its writers queue on a lock of that schema's own.
+        search_path = conn.execute("SHOW search_path").fetchone()[0]
+        return PgConnection(conn, write_key=WRITE_LOCK_KEY ^ zlib.crc32(search_path.encode()))
 
     @staticmethod
     def greatest(a: str, b: str) -> str:
@@ -131,6 +140,15 @@ class Postgres:
     def tables(conn: Any) -> set[str]:
         return {r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+
+    @staticmethod
+    def ensure_schema(conn: Any) -> None:
+        """Create the schema the URL's search_path names first, if it is not there yet (a site's
+        first start in a database shared with other sites)."""
+        if conn.execute("SELECT current_schema()").fetchone()[0] is not None:
+            return
+        first = conn.execute("SHOW search_path").fetchone()[0].split(",")[0].strip().strip('"')
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{first.replace(chr(34), "")}"')
 
     @staticmethod
     def columns(conn: Any, table: str) -> set[str]:
@@ -188,7 +206,7 @@ class PgCursor:
         self._cur = conn.raw.cursor()
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
-        self._conn._run(self._cur, sql, params)
+        self._conn.run(self._cur, sql, params)
         return self
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
@@ -225,15 +243,17 @@ class PgCursor:
 class PgConnection:
     """A psycopg connection (autocommit; transactions are explicit, as the store writes them)."""
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, write_key: int = WRITE_LOCK_KEY) -> None:
         self.raw = raw
+        self.write_key = write_key  # the advisory lock of this database's (schema's) writers
         self.total_changes = 0  # sqlite3's counter, kept for the few callers that count writes
 
-    def _run(self, cur: Any, sql: str, params: Sequence[Any] | None) -> None:
+    def run(self, cur: Any, sql: str, params: Sequence[Any] | None) -> None:
+        """One statement on one of this connection's cursors (see `pg_sql`)."""
         head = sql.strip().upper()
         if head == "BEGIN IMMEDIATE":  # one writer at a time, as in SQLite (the module's docstring)
             cur.execute("BEGIN")
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (self.write_key,))
             return
         cur.execute(pg_sql(sql), tuple(params) if params is not None else None)
         if cur.rowcount > 0 and not head.startswith("SELECT"):

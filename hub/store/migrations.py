@@ -21,7 +21,7 @@ from hub.errors import StoreError
 from hub.roles import ROLES
 from hub.store.backend import dialect_of
 
-_ROLE_CHECK = ",".join(f"'{r}'" for r in ROLES)  # constants of hub.roles, not input
+ROLES_V3 = "'kiosk','facilities','lead','admin'"  # the roles of migration 3 (a released migration never changes)
 
 EVENT_LOG = """
 CREATE TABLE IF NOT EXISTS events (
@@ -130,7 +130,7 @@ ACCESS = f"""
 CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY,
     username TEXT NOT NULL UNIQUE,
-    role TEXT NOT NULL CHECK (role IN ({_ROLE_CHECK})),
+    role TEXT NOT NULL CHECK (role IN ({ROLES_V3})),
     password_hash TEXT,
     teams TEXT NOT NULL DEFAULT '[]',
     device TEXT,
@@ -246,6 +246,24 @@ def _backfill_input_log(conn: Any) -> None:
                      [(r[0], r[3], r[4], r[5], r[6]) for r in merged])
 
 
+def _roles(conn: Any) -> None:
+    """The users table's role CHECK, to hub.roles' list (5: headquarters' `manager`). SQLite
+    cannot alter a CHECK: the table is rebuilt, the way SQLite documents (foreign keys are off
+    while `migrate` runs on SQLite, so sessions and tokens keep pointing at their users)."""
+    check = ",".join(f"'{r}'" for r in ROLES)  # constants of hub.roles, not input
+    if dialect_of(conn).name == "postgresql":
+        conn.execute("ALTER TABLE users DROP CONSTRAINT IF EXISTS users_role_check")
+        conn.execute(f"ALTER TABLE users ADD CONSTRAINT users_role_check CHECK (role IN ({check}))")
+        return
+    users = _statements(ACCESS)[0]
+    assert users.startswith("CREATE TABLE IF NOT EXISTS users (")
+    conn.execute(users.replace("users (", "users_new (", 1).replace(ROLES_V3, check))
+    cols = "id, username, role, password_hash, teams, device, place, employee_no, active, created"
+    conn.execute(f"INSERT INTO users_new ({cols}) SELECT {cols} FROM users")
+    conn.execute("DROP TABLE users")
+    conn.execute("ALTER TABLE users_new RENAME TO users")
+
+
 def _count_events(conn: Any) -> None:
     """Store.count_events' counter, counted once (it is kept with every append and purge after)."""
     conn.execute("INSERT INTO meta(key, value) SELECT 'events_stored', CAST(count(*) AS TEXT) FROM events WHERE 1 = 1"
@@ -264,6 +282,7 @@ MIGRATIONS = (
     Migration(2, "the ordered input log, filled from what schema 1 stored", _backfill_input_log),
     Migration(3, "the engine's tables, plans, accounts, alerts and month rosters", _run(ENGINE, ACCESS, ALERTS, ROSTERS)),
     Migration(4, "evidence by event id; the log's event counter", lambda c: (_run(EVIDENCE_INDEX)(c), _count_events(c))),
+    Migration(5, "the manager role (headquarters' view of every site)", _roles),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -280,8 +299,20 @@ def version(conn: Any) -> int:
 
 def migrate(conn: Any) -> int:
     """Apply what a database lacks, in one write transaction; returns the version it had."""
+    sqlite = dialect_of(conn).name == "sqlite"
+    if sqlite:  # a table rebuilt must not cascade to the rows that refer to it (checked below)
+        conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        return _migrate(conn, sqlite)
+    finally:
+        if sqlite:
+            conn.execute("PRAGMA foreign_keys=ON")
+
+
+def _migrate(conn: Any, sqlite: bool) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
+        dialect_of(conn).ensure_schema(conn)
         had = version(conn)
         if had > SCHEMA_VERSION:
             raise StoreError(f"database schema {had} is newer than this hub ({SCHEMA_VERSION})")
@@ -291,6 +322,8 @@ def migrate(conn: Any) -> int:
         if had < SCHEMA_VERSION:
             conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?) ON CONFLICT(key) DO UPDATE"
                          " SET value = excluded.value", (str(SCHEMA_VERSION),))
+        if sqlite and (bad := conn.execute("PRAGMA foreign_key_check").fetchall()):
+            raise StoreError(f"the upgrade left rows pointing at nothing: {bad[:5]}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
