@@ -21,6 +21,7 @@ from kiosk_ui import (
     feed,
     floor,
     guard,
+    hq,
     i18n,
     kiosk,
     login,
@@ -32,7 +33,7 @@ from kiosk_ui import (
 )
 
 BLUEPRINTS = (login, api, rules_api, exports_api, pages, kiosk, floor, console, roster_grid, feed, admin,
-              violation, analytics)
+              violation, analytics, hq)
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, hub: Any = None) -> Flask:

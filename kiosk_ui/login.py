@@ -36,6 +36,8 @@ def _landing(role: str, device: str | None) -> str:
         return url_for("kiosk.kiosk", device=device) if "kiosk.kiosk" in current_app.view_functions else "/"
     if role == "facilities" and "floor.floor" in current_app.view_functions:
         return url_for("floor.floor")
+    if role == "manager":
+        return url_for("hq.page")
     return "/"
 
 

@@ -4,7 +4,8 @@ from POLICY is denied to everyone, admins included, with a message naming it: ad
 means adding its line here (tests/test_auth.py walks the URL map and checks every route has one).
 
 Roles (hub.accounts): kiosk (one kiosk device, its own tap results only), facilities (floor
-map), lead (console, lead actions for their own teams), admin (everything).
+map), lead (console, lead actions for their own teams), admin (everything), manager
+(headquarters' /hq: every site of a shared database).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ POLICY: dict[str, Access] = {
     "roster_grid.swap_form": LEAD,  # the signed 换班记录表 of a swap (multipart: the view checks the team)
     "roster_grid.swap_form_file": LEAD,  # view / download a kept form (the view checks the team)
     "exports.assessment_page": ADMIN,
+    "hq.*": allow("manager", "admin"),  # headquarters: every site of the database, read only (kiosk_ui.hq)
     # live updates (kiosk_ui.feed): a kiosk gets its own device's tap results only
     "live.stream": allow("kiosk", "facilities", "lead", "admin", device_bound=True),
     "live.status": FLOOR,

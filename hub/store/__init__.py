@@ -346,6 +346,27 @@ class Store:
             self.conn.execute("INSERT INTO meta(key, value) VALUES ('ingest_sessions', ?)"
                               " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(n),))
 
+    def describe_site(self, site: str, name: str, tz: str) -> None:
+        """Which site this database (or schema) holds: headquarters lists sites by it (hub.hq)."""
+        text = json.dumps({"id": site, "name": name, "tz": tz}, ensure_ascii=False, sort_keys=True)
+        with self.lock:
+            self.conn.execute("INSERT INTO meta(key, value) VALUES ('site', ?)"
+                              " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (text,))
+
+    def site_description(self) -> dict[str, str] | None:
+        with self.lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'site'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def site_locations(self) -> list[str]:
+        """Where each site of this database is opened: its schema's URL on PostgreSQL (a database
+        may hold several), this database itself on SQLite (a file holds one)."""
+        if self.url is None:
+            return [self.location] if self.location is not None else []
+        with self.lock:
+            schemas = backend.Postgres.site_schemas(self.conn)
+        return [backend.schema_url(self.url, s) for s in schemas]
+
     def count_quarantined(self) -> int:
         with self.lock:
             return self.conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlite_utils
 
@@ -140,6 +141,12 @@ class Postgres:
     def tables(conn: Any) -> set[str]:
         return {r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+
+    @staticmethod
+    def site_schemas(conn: Any) -> list[str]:
+        """The schemas of this database that hold a hub's tables (one per site)."""
+        return [r[0] for r in conn.execute(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'input_log' ORDER BY table_schema")]
 
     @staticmethod
     def ensure_schema(conn: Any) -> None:
@@ -275,6 +282,14 @@ class PgConnection:
 
     def close(self) -> None:
         self.raw.close()
+
+
+def schema_url(url: str, schema: str) -> str:
+    """A database URL whose connections use `schema` (one site of a database holding several)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    query.append(("options", f"-csearch_path={schema}"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def connect(target: str | Path) -> Any:
