@@ -102,24 +102,7 @@ class Postgres:
 
     @staticmethod
     def connect(url: str, application_name: str = "floorwatch") -> PgConnection:
-        import psycopg  # the postgres extra; a SQLite hub never imports it
-        import psycopg.adapt
-
-        class NumericLoader(psycopg.adapt.Loader):
-            """sum() of integers is NUMERIC in PostgreSQL: whole numbers load as int, others as
-            float (SQLite's answers), never Decimal."""
-
-            def load(self, data: Any) -> int | float:
-                d = Decimal(bytes(data).decode())
-                return int(d) if d == d.to_integral_value() else float(d)
-
-        conn = psycopg.connect(url, autocommit=True, application_name=application_name)
-        conn.adapters.register_loader("numeric", NumericLoader)
-        # One database may hold several sites, each in a schema of its own, chosen by the URL's
-        # search_path (postgresql://host/db?options=-csearch_path%3Dsite_a): every process a hub
-        # starts is handed the same URL. Its writers queue on a lock of that schema's own.
-        search_path = conn.execute("SHOW search_path").fetchone()[0]
-        return PgConnection(conn, write_key=WRITE_LOCK_KEY ^ zlib.crc32(search_path.encode()))
+        return PgConnection(url, application_name)
 
     @staticmethod
     def greatest(a: str, b: str) -> str:
@@ -210,57 +193,121 @@ class PgCursor:
 
     def __init__(self, conn: PgConnection) -> None:
         self._conn = conn
-        self._cur = conn.raw.cursor()
+        self._cur: Any = None
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
-        self._conn.run(self._cur, sql, params)
-        return self
+        return self._again_if_dropped(lambda cur: self._conn.run(cur, sql, params))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
         rows = [tuple(r) for r in rows]
         if rows:
-            self._cur.executemany(pg_sql(sql), rows)
+            self._again_if_dropped(lambda cur: cur.executemany(pg_sql(sql), rows))
             self._conn.total_changes += max(self._cur.rowcount, 0)
         return self
 
+    def _again_if_dropped(self, statement: Any) -> PgCursor:
+        """Run it; a statement outside a transaction that met a dropped connection (the first
+        one after a server restart does) runs once more on a new one."""
+        for again in (False, True):
+            self._cur = self._conn.cursor_for(self._cur)
+            in_transaction = self._conn.in_transaction
+            try:
+                statement(self._cur)
+                return self
+            except Exception:
+                if again or in_transaction or not self._conn.raw.closed:
+                    raise
+        return self
+
     def fetchone(self) -> tuple | None:
-        return self._cur.fetchone() if self._cur.description else None
+        return self._cur.fetchone() if self.description else None
 
     def fetchall(self) -> list[tuple]:
-        return self._cur.fetchall() if self._cur.description else []
+        return self._cur.fetchall() if self.description else []
 
     def fetchmany(self, size: int) -> list[tuple]:
-        return self._cur.fetchmany(size) if self._cur.description else []
+        return self._cur.fetchmany(size) if self.description else []
 
     def __iter__(self):
         return iter(self.fetchall())
 
     @property
     def description(self):
-        return self._cur.description
+        return self._cur.description if self._cur is not None else None
 
     @property
     def rowcount(self) -> int:
-        return self._cur.rowcount
+        return self._cur.rowcount if self._cur is not None else -1
 
     def close(self) -> None:
-        self._cur.close()
+        if self._cur is not None:
+            self._cur.close()
 
 
 class PgConnection:
-    """A psycopg connection (autocommit; transactions are explicit, as the store writes them)."""
+    """A psycopg connection (autocommit; transactions are explicit, as the store writes them).
 
-    def __init__(self, raw: Any, write_key: int = WRITE_LOCK_KEY) -> None:
-        self.raw = raw
-        self.write_key = write_key  # the advisory lock of this database's (schema's) writers
+    A connection the server or the network dropped (a PostgreSQL restart, a failover to the
+    standby) is opened again at the next statement outside a transaction; a transaction it cut
+    short fails to its caller, whose ROLLBACK then finds nothing to undo (the server did)."""
+
+    def __init__(self, url: str, application_name: str = "floorwatch") -> None:
+        self.url, self.application_name = url, application_name
+        self.in_transaction = False
         self.total_changes = 0  # sqlite3's counter, kept for the few callers that count writes
+        self.reconnects = 0
+        self.raw = self._open()
+
+    def _open(self) -> Any:
+        import psycopg  # the postgres extra; a SQLite hub never imports it
+        import psycopg.adapt
+
+        class NumericLoader(psycopg.adapt.Loader):
+            """sum() of integers is NUMERIC in PostgreSQL: whole numbers load as int, others as
+            float (SQLite's answers), never Decimal."""
+
+            def load(self, data: Any) -> int | float:
+                d = Decimal(bytes(data).decode())
+                return int(d) if d == d.to_integral_value() else float(d)
+
+        raw = psycopg.connect(self.url, autocommit=True, application_name=self.application_name)
+        raw.adapters.register_loader("numeric", NumericLoader)
+        # One database may hold several sites, each in a schema of its own, chosen by the URL's
+        # search_path (postgresql://host/db?options=-csearch_path%3Dsite_a): every process a hub
+        # starts is handed the same URL. Its writers queue on a lock of that schema's own.
+        search_path = raw.execute("SHOW search_path").fetchone()[0]
+        self.write_key = WRITE_LOCK_KEY ^ zlib.crc32(search_path.encode())
+        return raw
+
+    def cursor_for(self, cur: Any) -> Any:
+        """`cur`, or a new cursor when the connection was opened again since it was made."""
+        if self.raw.closed:
+            if self.in_transaction:
+                return cur  # the transaction is lost: its statements fail, its ROLLBACK passes (run)
+            self.raw = self._open()
+            self.reconnects += 1
+        return cur if cur is not None and cur.connection is self.raw else self.raw.cursor()
 
     def run(self, cur: Any, sql: str, params: Sequence[Any] | None) -> None:
         """One statement on one of this connection's cursors (see `pg_sql`)."""
         head = sql.strip().upper()
+        if head in ("COMMIT", "ROLLBACK"):
+            was, self.in_transaction = self.in_transaction, False
+            if head == "ROLLBACK" and was and self.raw.closed:
+                return  # the connection ended the transaction when it broke
+        if cur is None:
+            cur = self.raw.cursor()  # a closed connection says so here
+        if head in ("COMMIT", "ROLLBACK"):
+            cur.execute(head)
+            return
         if head == "BEGIN IMMEDIATE":  # one writer at a time, as in SQLite (the module's docstring)
             cur.execute("BEGIN")
+            self.in_transaction = True
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (self.write_key,))
+            return
+        if head.startswith("BEGIN"):
+            cur.execute(pg_sql(sql))
+            self.in_transaction = True
             return
         cur.execute(pg_sql(sql), tuple(params) if params is not None else None)
         if cur.rowcount > 0 and not head.startswith("SELECT"):
@@ -276,7 +323,7 @@ class PgConnection:
         return PgCursor(self).executemany(sql, rows)
 
     def executescript(self, script: str) -> None:
-        with self.raw.cursor() as cur:
+        with self.cursor_for(None) as cur:
             for statement in _statements(script):
                 cur.execute(pg_sql(statement))
 
