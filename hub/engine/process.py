@@ -92,37 +92,46 @@ def _child(site_root: str, db_path: str, checkpoint_every_s: float | None, tick_
 
     threading.Thread(target=serve, name="engine-calls", daemon=True).start()
     lease = EngineLease(store, site.id, holder)
-    if not lease.try_acquire():
-        log.info("engine: another hub runs site %s's engine; %s stands by", site.id, holder)
-        send(("standby",))
-        while not lease.try_acquire():
-            if stop.wait(LEASE_RETRY_S):
-                send(("stopped",))
-                return
-        log.info("engine: %s took over site %s's engine", holder, site.id)
     every = {} if checkpoint_every_s is None else {"checkpoint_every_s": checkpoint_every_s}
-    engine = Engine(site, store, SystemClock(), warm=False, **every)
-    # This process is the engine alone: the site, plans and roster loaded so far are never garbage,
-    # and a catch-up allocates facts by the hundred thousand; collecting less often saves ~15 %.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-    send(("loaded",))
-    try:
-        engine.resume(emit=emit)
-    except Exception:
-        log.exception("engine: resume failed; judging from here on")
-    send(("ready",))
-    report()
+    frozen = False
     while not stop.is_set():
-        wake.wait(tick_s)
-        wake.clear()
+        if not lease.try_acquire():
+            log.info("engine: another hub runs site %s's engine; %s stands by", site.id, holder)
+            send(("standby",))
+            while not lease.try_acquire():
+                if stop.wait(LEASE_RETRY_S):
+                    send(("stopped",))
+                    return
+            log.info("engine: %s took over site %s's engine", holder, site.id)
+        # built from what the database holds now: another hub's engine may have written since
+        engine = Engine(site, store, SystemClock(), warm=False, **every)
+        if not frozen:  # this process is the engine alone: the site, plans and roster are never
+            gc.freeze()  # garbage, and a catch-up allocates facts by the hundred thousand;
+            gc.set_threshold(50_000, 20, 20)  # collecting less often saves ~15 %
+            frozen = True
+        send(("loaded",))
         try:
-            engine.consume(emit=emit)
+            engine.resume(emit=emit)
         except Exception:
-            log.exception("engine: failed on the input log; retrying")
-            stop.wait(1.0)
-    engine.consume(emit=emit)  # what ingest committed while stopping
-    engine.checkpoint()
+            log.exception("engine: resume failed; judging from here on")
+        send(("ready",))
+        report()
+        while not stop.is_set():
+            wake.wait(tick_s)
+            wake.clear()
+            if not lease.still_held():  # its connection dropped: another hub's engine may run now
+                log.error("engine: %s lost site %s's engine lease (its database connection dropped);"
+                          " standing by", holder, site.id)
+                engine = None
+                break
+            try:
+                engine.consume(emit=emit)
+            except Exception:
+                log.exception("engine: failed on the input log; retrying")
+                stop.wait(1.0)
+    if engine is not None:
+        engine.consume(emit=emit)  # what ingest committed while stopping
+        engine.checkpoint()
     lease.release()
     send(("stopped",))
 

@@ -60,6 +60,22 @@ class EngineLease:
                 self.held = False
         return self.held
 
+    def still_held(self) -> bool:
+        """Whether the lease is still this holder's. On PostgreSQL it lives as long as the
+        connection that took it: one the server or the network dropped (a reconnect since, or
+        none possible) took the lease with it, and another hub's engine may run now."""
+        if not self.held or self._conn is None:
+            return self.held
+        before = self._conn.reconnects
+        try:
+            self._conn.execute("SELECT 1")
+        except Exception:
+            self.held = False
+            return False
+        if self._conn.reconnects != before:
+            self.held = False
+        return self.held
+
     def release(self) -> None:
         """Give the lease up (a clean stop): a standby hub takes it at its next try."""
         if self._conn is not None:
