@@ -53,6 +53,7 @@ class HubService:
         # a broker session of its own, so the others already hold what a dead one would have
         # stored, and one of them runs the engine (the lease, hub.store.lease).
         self.hub_id = hub_id
+        self.lease = None  # the engine lease, when the engine runs in this process's thread
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.live = LiveBus()
@@ -190,7 +191,7 @@ class HubService:
                 self.engine.checkpoint()
             except Exception:
                 log.exception("hub: final checkpoint failed")
-        if getattr(self, "lease", None) is not None:
+        if self.lease is not None:
             self.lease.release()
 
     # ------------------------------------------------------------ hooks from ingest (after commit)
@@ -249,6 +250,13 @@ class HubService:
             self._wake.wait(self.tick_s)
             self._wake.clear()
             if self._stop.is_set():
+                return
+            if self.lease is not None and not self.lease.still_held():  # hub.engine.process does the same
+                log.error("hub: lost site %s's engine lease (its database connection dropped); standing by",
+                          self.site.id)
+                self.engine_ready.clear()
+                self.engine = StandbyEngine(self.store)
+                self._standby_loop()
                 return
             try:
                 engine.consume(emit=self.dispatch)  # what each batch decided, as soon as it is decided
