@@ -10,15 +10,12 @@ database, and the kiosk was answered again after the kill (the time it waited is
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -29,40 +26,11 @@ from edge import wire
 from hub.engine.scenario import read_by
 from hub.site import load_site
 from hub.store import Store
-from hub.store.derived import DERIVED_TABLES, DerivedStore
+from hub.store.derived import DERIVED_TABLES
 from hub.store.lease import lease_holder
+from tests.hub_process import ROOT, HubProcess, derived_tables
 from tests.mqtt_util import Publisher, badge_event
 from tests.waiting import wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-class HubProcess:
-    """`python -m hub.cli hub --hub-id NAME` on a free web port."""
-
-    def __init__(self, site_dir: Path, db: str, broker, hub_id: str, log: Path) -> None:
-        with log.open("a") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "hub", "--site", str(site_dir), "--db", db, "--hub-id", hub_id,
-                 "--broker", broker.address, "--web", "127.0.0.1:0", "--checkpoint-every", "1"],
-                stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-            )
-        self.url = ""
-        for line in self.proc.stdout:
-            if line.startswith("web: "):
-                self.url = line.split()[1].rstrip("/")
-                break
-        assert self.url, f"hub {hub_id} exited with {self.proc.wait()} before serving"
-
-    def health(self) -> dict:
-        with urllib.request.urlopen(f"{self.url}/api/health", timeout=5) as r:
-            return json.loads(r.read())
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-        self.proc.stdout.close()
 
 
 class Kiosk:
@@ -111,15 +79,6 @@ class Kiosk:
         self.sub.disconnect()
 
 
-def _tables(db: str) -> dict[str, list[dict]]:
-    store = Store(db)
-    try:
-        derived = DerivedStore(store)
-        return {t: derived.snapshot(t) for t in DERIVED_TABLES}
-    finally:
-        store.close()
-
-
 def _one(db: str, sql: str) -> int:
     store = Store(db)
     try:
@@ -137,10 +96,12 @@ def test_the_standby_hub_takes_over_the_engine_when_the_engines_hub_is_killed(fr
     hubs: list[HubProcess] = []
     kiosk = None
     try:
-        hubs.append(HubProcess(floor.site_dir, db, fresh_broker, "a", log))
+        hubs.append(HubProcess(floor.site_dir, db, fresh_broker, log, "--hub-id", "a", checkpoint_every=1))
+        hubs[-1].read_url()
         store = Store(db)
         assert wait_until(lambda: lease_holder(store, site.id) == "a", timeout=30), "hub a never ran the engine"
-        hubs.append(HubProcess(floor.site_dir, db, fresh_broker, "b", log))
+        hubs.append(HubProcess(floor.site_dir, db, fresh_broker, log, "--hub-id", "b", checkpoint_every=1))
+        hubs[-1].read_url()
         assert wait_until(lambda: hubs[1].health()["engine"]["role"] == "standby", timeout=30)
 
         pub = Publisher(fresh_broker.host, fresh_broker.port)
@@ -186,14 +147,14 @@ def test_the_standby_hub_takes_over_the_engine_when_the_engines_hub_is_killed(fr
         text = log.read_text()
         assert "took over site" in text and "engine: checkpoint loaded" in text
 
-        live = _tables(db)
+        live = derived_tables(db)
         assert live["attendance"] and live["violations"], "a floor was judged"
         copy = pg_cluster.create_database("failover_copy_" + os.urandom(4).hex(), template=db.rsplit("/", 1)[1])
         run = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "rebuild", "--site", str(floor.site_dir),
                               "--db", copy], capture_output=True, text=True, timeout=180, cwd=ROOT,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert run.returncode == 0, run.stderr
-        rebuilt = _tables(copy)
+        rebuilt = derived_tables(copy)
         for table in DERIVED_TABLES:
             assert rebuilt[table] == live[table], f"{table}: live across the failover != rebuild"
 

@@ -12,7 +12,6 @@ the result depends on neither restarts nor batching.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -22,7 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -33,42 +31,9 @@ from hub.engine import Engine
 from hub.site import load_site
 from hub.store import Store
 from hub.store.derived import DERIVED_TABLES, DerivedStore
+from tests.hub_process import ROOT, HubProcess, derived_tables
 from tests.mqtt_util import Publisher
 from tests.waiting import wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-class HubProcess:
-    """`python -m hub.cli hub` on a free web port, its stderr appended to one log file."""
-
-    def __init__(self, site_dir: Path, db: Path, broker, log: Path) -> None:
-        with log.open("a") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "hub", "--site", str(site_dir), "--db", str(db),
-                 "--broker", broker.address, "--web", "127.0.0.1:0", "--checkpoint-every", "0.2"],
-                stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-            )
-        self.url: str | None = None
-
-    def read_url(self) -> str:
-        """The web address the hub prints once ingest and the web app run."""
-        for line in self.proc.stdout:
-            if line.startswith("web: "):
-                self.url = line.split()[1].rstrip("/")
-                return self.url
-        raise AssertionError(f"hub exited with {self.proc.wait()} before serving")
-
-    def health(self) -> dict:
-        with urllib.request.urlopen(f"{self.url}/api/health", timeout=5) as r:
-            return json.loads(r.read())
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-        self.proc.stdout.close()
 
 
 @pytest.fixture
@@ -92,15 +57,6 @@ def _count(db: Path, sql: str) -> int:
         return 0
     finally:
         conn.close()
-
-
-def _tables(db: Path) -> dict[str, list[dict]]:
-    store = Store(db)
-    try:
-        derived = DerivedStore(store)
-        return {t: derived.snapshot(t) for t in DERIVED_TABLES}
-    finally:
-        store.close()
 
 
 def test_hub_sigkilled_at_random_moments_judges_as_rebuild_and_uninterrupted(fresh_broker, tmp_path, hubs):
@@ -155,7 +111,7 @@ def test_hub_sigkilled_at_random_moments_judges_as_rebuild_and_uninterrupted(fre
     hub.proc.send_signal(signal.SIGTERM)  # a clean stop: the last inputs judged, a last checkpoint
     assert hub.proc.wait(30) == 0
     assert _count(db, "SELECT count(*) FROM events") == total
-    live = _tables(db)
+    live = derived_tables(db)
 
     text = log.read_text()
     assert max(kills) > 0, f"no checkpoint before any kill (seed {seed})"
@@ -169,7 +125,7 @@ def test_hub_sigkilled_at_random_moments_judges_as_rebuild_and_uninterrupted(fre
                           "--db", str(rebuilt_db)], capture_output=True, text=True, timeout=120, cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 0, run.stderr
-    rebuilt = _tables(rebuilt_db)
+    rebuilt = derived_tables(rebuilt_db)
 
     # an engine that never stopped, fed the same log in random batches of its own
     plain_db = tmp_path / "plain.db"
@@ -183,7 +139,7 @@ def test_hub_sigkilled_at_random_moments_judges_as_rebuild_and_uninterrupted(fre
             engine.consume(limit=rng.randint(1, 300))
     finally:
         store.close()
-    uninterrupted = _tables(plain_db)
+    uninterrupted = derived_tables(plain_db)
 
     for table in DERIVED_TABLES:
         assert rebuilt[table] == live[table], f"{table}: live with kills != rebuild (seed {seed})"
