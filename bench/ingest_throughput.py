@@ -5,7 +5,7 @@ private mosquitto (the situation after an outage: a hub restarting into 10k+ wai
   1. register the consumer's persistent session, disconnect it;
   2. publish N valid v1 events (QoS 1) while it is away;
   3. reconnect it and time until all N are consumed (mosquitto_sub: printed; hub: committed to
-     SQLite, validated, de-duplicated and acknowledged).
+     the store, validated, de-duplicated and acknowledged).
 Live: the consumer is connected and 4 publishers (mosquitto_pub -l, QoS 1, one device each)
 send N events between them as fast as they can; time from their start until all N are consumed.
 
@@ -14,12 +14,18 @@ With `--ingest-workers 1,2` the hub's figures are taken for each count of ingest
 a fresh broker; a worker run's time includes starting its processes (their start-up until
 subscribed, measured beforehand, is printed beside it).
 
+With `--backend sqlite,postgresql` each hub configuration runs on each store: a SQLite file, or a
+database of its own on one private PostgreSQL server started for the run (tests.pg_cluster); the
+`mosquitto_sub` baselines are taken once per mode and shared by both.
+
     python bench/ingest_throughput.py [--events 50000] [--protocol 3.1.1|5] [--mode backlog,live] [--ingest-workers 1,2]
+        [--backend sqlite,postgresql]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -36,6 +42,7 @@ from hub.ingest import Ingest  # noqa: E402
 from hub.ingest_workers import IngestWorkers  # noqa: E402
 from hub.store import Store  # noqa: E402
 from tests.mqtt_util import Publisher, badge_event  # noqa: E402
+from tests.pg_cluster import PostgresCluster  # noqa: E402
 
 SITE = "bench"
 
@@ -167,14 +174,14 @@ def _timed(store: Store, n: int, stop, broker: MosquittoBroker | None = None, fi
     return elapsed
 
 
-def hub_live(broker: MosquittoBroker, files: list[Path], n: int, db: Path, protocol: str) -> float:
+def hub_live(broker: MosquittoBroker, files: list[Path], n: int, db: Path | str, protocol: str) -> float:
     store = Store(db)
     ingest = Ingest(store, SITE, broker.host, broker.port, protocol=protocol, client_id="bench-hub-live").start()
     time.sleep(1.0)  # subscribed
     return _timed(store, n, ingest.stop, broker, files)
 
 
-def hub_drain(broker: MosquittoBroker, n: int, db: Path, protocol: str) -> float:
+def hub_drain(broker: MosquittoBroker, n: int, db: Path | str, protocol: str) -> float:
     store = Store(db)
     ingest = Ingest(store, SITE, broker.host, broker.port, protocol=protocol, client_id="bench-hub").start()
     ingest.stop()  # the session stays on the broker
@@ -185,18 +192,18 @@ def hub_drain(broker: MosquittoBroker, n: int, db: Path, protocol: str) -> float
     return time.perf_counter() - t0 + _timed(store, n, ingest.stop)
 
 
-def _workers(broker: MosquittoBroker, db: Path, protocol: str, workers: int) -> IngestWorkers:
+def _workers(broker: MosquittoBroker, db: Path | str, protocol: str, workers: int) -> IngestWorkers:
     return IngestWorkers(SITE, db, broker.host, broker.port, workers=workers, protocol=protocol, group="bench")
 
 
-def workers_live(broker: MosquittoBroker, files: list[Path], n: int, db: Path, protocol: str, workers: int) -> float:
+def workers_live(broker: MosquittoBroker, files: list[Path], n: int, db: Path | str, protocol: str, workers: int) -> float:
     store = Store(db)
     pool = _workers(broker, db, protocol, workers).start()
     assert pool.wait_ready(60), "workers not subscribed"
     return _timed(store, n, pool.stop, broker, files)
 
 
-def workers_drain(broker: MosquittoBroker, n: int, db: Path, protocol: str, workers: int) -> tuple[float, float]:
+def workers_drain(broker: MosquittoBroker, n: int, db: Path | str, protocol: str, workers: int) -> tuple[float, float]:
     """(drain time including the workers' start, their start-up alone until subscribed)."""
     store = Store(db)
     t0 = time.perf_counter()
@@ -210,56 +217,70 @@ def workers_drain(broker: MosquittoBroker, n: int, db: Path, protocol: str, work
     return time.perf_counter() - t0 + _timed(store, n, pool.stop), startup
 
 
+def measure(mode: str, k: int, broker: MosquittoBroker, n: int, db: Path | str, protocol: str,
+            files: list[Path]) -> tuple[float, float | None]:
+    """One hub configuration on a fresh broker and database: (seconds, workers' start-up or None)."""
+    if mode == "live":
+        if k == 1:
+            return hub_live(broker, files, n, db, protocol), None
+        return workers_live(broker, files, n, db, protocol, k), None
+    if k == 1:
+        return hub_drain(broker, n, db, protocol), None
+    return workers_drain(broker, n, db, protocol, k)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=50_000)
     ap.add_argument("--protocol", choices=["3.1.1", "5"], default="3.1.1")
     ap.add_argument("--mode", default="backlog,live")
     ap.add_argument("--ingest-workers", default="1", help="comma-separated counts of ingest processes to measure (1: in-process)")
+    ap.add_argument("--backend", default="sqlite", help="comma-separated stores: sqlite, postgresql (a private server)")
     args = ap.parse_args()
     counts = [int(x) for x in args.ingest_workers.split(",")]
+    backends = args.backend.split(",")
+    if set(backends) - {"sqlite", "postgresql"}:
+        ap.error("--backend: sqlite and/or postgresql")
     print(f"load average before: {[round(x, 1) for x in os.getloadavg()]}")
     n = args.events - args.events % PUBLISHERS
     modes = args.mode.split(",")
-    if "live" in modes:
-        with tempfile.TemporaryDirectory() as tmp:
-            files = _live_payloads(Path(tmp), n)
-            with MosquittoBroker(Path(tmp) / "l1") as broker:
-                base = mosquitto_sub_live(broker, files, n)
-            hubs = {}
+    base: dict[str, float] = {}  # mode -> mosquitto_sub's seconds
+    hubs: dict[tuple[str, str, int], tuple[float, float | None]] = {}  # (backend, mode, workers) -> measure()
+    with tempfile.TemporaryDirectory() as tmp_name, contextlib.ExitStack() as stack:
+        tmp = Path(tmp_name)
+        if "postgresql" in backends:
+            cluster = PostgresCluster(tmp / "pg").start()
+            stack.callback(cluster.close)
+        files = _live_payloads(tmp, n) if "live" in modes else []
+        for mode in modes:
+            with MosquittoBroker(tmp / f"{mode}-sub") as broker:
+                base[mode] = mosquitto_sub_live(broker, files, n) if mode == "live" else mosquitto_sub_drain(broker, n)
+            if mode == "backlog":
+                with MosquittoBroker(tmp / "paho") as broker:
+                    paho = paho_count_drain(broker, n)
+            for backend in backends:
+                for k in counts:
+                    name = f"{mode}_{k}"
+                    db = cluster.create_database(name) if backend == "postgresql" else tmp / f"{name}.db"
+                    with MosquittoBroker(tmp / f"{backend}-{name}") as broker:
+                        hubs[backend, mode, k] = measure(mode, k, broker, n, db, args.protocol, files)
+    print(f"{n} QoS 1 badge events (MQTT {args.protocol}); live: {PUBLISHERS} publishers (mosquitto_pub -l), consumer"
+          " connected; backlog: drained from a persistent session. Hub: validated, de-duplicated, committed, acked.")
+    for mode, seconds in base.items():
+        print(f"mosquitto_sub {mode}: {n / seconds:8.0f} events/s ({seconds:.2f} s)")
+    if "backlog" in base:
+        print(f"paho count-only backlog: {n / paho:8.0f} events/s ({paho:.2f} s), one client's ceiling;"
+              f" ratio to mosquitto_sub {base['backlog'] / paho:.2f}")
+    for backend in backends:
+        print(f"\n{backend}\n| mode | workers | events/s | seconds | hub / mosquitto_sub |\n|---|---|---|---|---|")
+        for mode in modes:
             for k in counts:
-                with MosquittoBroker(Path(tmp) / f"l2-{k}") as broker:
-                    if k == 1:
-                        hubs[k] = hub_live(broker, files, n, Path(tmp) / "hub.db", args.protocol)
-                    else:
-                        hubs[k] = workers_live(broker, files, n, Path(tmp) / f"hub-{k}.db", args.protocol, k)
-        print(f"live: {n} QoS 1 badge events from {PUBLISHERS} publishers (mosquitto_pub -l), consumer connected")
-        print(f"mosquitto_sub live:  {n / base:10.0f} events/s  ({base:.2f} s)")
-        for k, hub in hubs.items():
-            print(f"hub ingest live, {k} worker(s): {n / hub:10.0f} events/s  ({hub:.2f} s)  validated, de-duplicated,"
-                  f" committed, acked; ratio hub / mosquitto_sub (live): {base / hub:.2f}")
-    if "backlog" not in modes:
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        with MosquittoBroker(Path(tmp) / "b1") as broker:
-            base = mosquitto_sub_drain(broker, n)
-        with MosquittoBroker(Path(tmp) / "b3") as broker:
-            paho = paho_count_drain(broker, n)
-        hubs, startups = {}, {}
-        for k in counts:
-            with MosquittoBroker(Path(tmp) / f"b2-{k}") as broker:
-                if k == 1:
-                    hubs[k] = hub_drain(broker, n, Path(tmp) / "hub.db", args.protocol)
-                else:
-                    hubs[k], startups[k] = workers_drain(broker, n, Path(tmp) / f"hub-{k}.db", args.protocol, k)
-    print(f"events: {n} QoS 1 badge events, backlog drained from a persistent session (MQTT {args.protocol})")
-    print(f"mosquitto_sub drain: {n / base:10.0f} events/s  ({base:.2f} s)")
-    print(f"paho count-only:     {n / paho:10.0f} events/s  ({paho:.2f} s)  the client library's ceiling")
-    for k, hub in hubs.items():
-        extra = f"; includes their start-up ({startups[k]:.2f} s until subscribed)" if k in startups else ""
-        print(f"hub ingest drain, {k} worker(s): {n / hub:10.0f} events/s  ({hub:.2f} s{extra})  validated,"
-              f" de-duplicated, committed, acked; ratio hub / mosquitto_sub: {base / hub:.2f}; hub / paho count-only:"
-              f" {paho / hub:.2f}")
+                seconds, startup = hubs[backend, mode, k]
+                extra = f" (incl. {startup:.2f} s start-up)" if startup is not None else ""
+                print(f"| {mode} | {k} | {n / seconds:.0f} | {seconds:.2f}{extra} | {base[mode] / seconds:.2f} |")
+        if 1 in counts and 2 in counts:
+            ratios = ", ".join(f"{mode} {hubs[backend, mode, 1][0] / hubs[backend, mode, 2][0]:.2f}x" for mode in modes)
+            print(f"2 workers vs 1 ({backend}): {ratios}")
     print(f"load average after: {[round(x, 1) for x in os.getloadavg()]}")
 
 
