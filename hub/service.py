@@ -48,7 +48,7 @@ class HubService:
                  checkpoint_every_s: float | None = None, engine_process: bool | None = None,
                  ingest_workers: int = 1, hub_id: str | None = None) -> None:
         self.site = site
-        store.describe_site(site.id, site.info.name, site.info.timezone)  # for headquarters (hub.hq)
+        store.describe_site(site.id, site.info.name, site.info.timezone)  # for headquarters (hub.headquarters)
         # Several hubs on one database (PostgreSQL; `hub --hub-id`): each reads every event through
         # a broker session of its own, so the others already hold what a dead one would have
         # stored, and one of them runs the engine (the lease, hub.store.lease).

@@ -1,5 +1,5 @@
 """Headquarters: `/hq?month=YYYY-MM` (role manager, and admins), every site of the hub's database
-side by side (hub.hq): today's roll call in each site's own time zone, the month's violations by
+side by side (hub.headquarters): today's roll call in each site's own time zone, the month's violations by
 rule, the month's punctuality per day as one chart with a panel per site; `/hq.json` with the same
 numbers and `/hq/attendance.csv` the month's attendance of every site in one file."""
 
@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from hub.errors import ExportParamError
 from hub.exports.labels import rule_name
-from hub.hq import attendance_csv, site_months
+from hub.headquarters import attendance_csv, site_months
 from hub.month_at_glance import PUNCTUALITY
 from hub.months import parse_month
 from kiosk_ui import i18n, state
