@@ -347,7 +347,7 @@ class Store:
                               " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(n),))
 
     def describe_site(self, site: str, name: str, tz: str) -> None:
-        """Which site this database (or schema) holds: headquarters lists sites by it (hub.hq)."""
+        """Which site this database (or schema) holds: headquarters lists sites by it (hub.headquarters)."""
         text = json.dumps({"id": site, "name": name, "tz": tz}, ensure_ascii=False, sort_keys=True)
         with self.lock:
             self.conn.execute("INSERT INTO meta(key, value) VALUES ('site', ?)"
