@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -97,7 +98,7 @@ class Stream:
         t = t0
         while t < t1:
             for d in devices:
-                self._ev(out, d, t + hash(d) % 1000, "heartbeat", {"uptime_s": (t - t0) // 1000, "spooled": 0, "dropped": 0})
+                self._ev(out, d, t + zlib.crc32(d.encode()) % 1000, "heartbeat", {"uptime_s": (t - t0) // 1000, "spooled": 0, "dropped": 0})
             t += hb_ms
         t = t0 + 15_000
         while t < t1:
