@@ -28,8 +28,17 @@ in-process ingest), one after the other on the same backlog; the worker sessions
 forgotten before the next (a session left behind would keep a share of every message). Peak RSS
 with workers counts this process and the engine's, not the workers'.
 
+With `--backend sqlite,postgresql` the engine-off and full hubs run on each store, one after the
+other on the same backlog: a SQLite file, or a fresh database per measured hub on one private
+PostgreSQL server started for the run (tests.pg_cluster); the `mosquitto_sub` baseline is taken
+once. A PostgreSQL hub's figures carry the suffix `_pg` in the JSON.
+
 Peak RSS is this process's (the hub runs here; publishers and mosquitto_sub are other processes);
 the RSS before the hub starts is reported beside it (it includes the bench's copy of the floor).
+On PostgreSQL the server's processes (the postmaster and its children) are sampled too, every
+0.5 s, as PSS (shared buffers counted once, not once per backend): `server_pss_peak_mb`, and
+`total_peak_mb` the peak of hub + server. `cpu_s` is the CPU time of this process and the
+engine's during the run; `server_cpu_s` the server's (its processes' user + system time).
 """
 
 from __future__ import annotations
@@ -58,6 +67,7 @@ from hub.broker import MosquittoBroker  # noqa: E402
 from hub.service import HubService  # noqa: E402
 from hub.site import load_site  # noqa: E402
 from hub.store import Store  # noqa: E402
+from tests.pg_cluster import PostgresCluster  # noqa: E402
 
 
 def mosquitto_sub_drain(broker: MosquittoBroker, site_id: str, messages: list[tuple[str, bytes]]) -> float:
@@ -149,8 +159,16 @@ class Taps(threading.Thread):
         self.client.disconnect()
 
 
-def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, bytes]], n_events: int, *,
-            engine: bool, tap_every: float, profile: Path | None, engine_thread: bool = False, workers: int = 1) -> dict:
+def server_processes(cluster: PostgresCluster) -> list[psutil.Process]:
+    """The PostgreSQL server's processes: the postmaster (first line of postmaster.pid) and its children."""
+    pid = int((cluster.directory / "data" / "postmaster.pid").read_text().split()[0])
+    postmaster = psutil.Process(pid)
+    return [postmaster, *postmaster.children(recursive=True)]
+
+
+def run_hub(site, db: Path | str, broker: MosquittoBroker, messages: list[tuple[str, bytes]], n_events: int, *,
+            engine: bool, tap_every: float, profile: Path | None, engine_thread: bool = False, workers: int = 1,
+            cluster: PostgresCluster | None = None) -> dict:
     store = Store(db)
     hub = HubService(site, store, broker_host=broker.host, broker_port=broker.port, tick_s=0.5,
                      engine=None if engine else NoEngine(), purge_every_s=None, engine_process=False,
@@ -170,19 +188,51 @@ def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, b
     rss0 = me.memory_info().rss
     peak = [rss0]
     done = threading.Event()
+    cpu: dict[int, float] = {}  # pid -> user + system s, last seen (the hub's and engine's)
+    server_cpu: dict[int, float] = {}  # the same for the server's processes
+    server_cpu0 = {p.pid: sum(p.cpu_times()[:2]) for p in server_processes(cluster)} if cluster else {}
+    server_pss = [0, 0]  # the last sample, the peak
+    total_peak = [0]
 
-    def sample() -> None:  # the hub's RSS: this process, and the engine's when it has its own
-        engine_proc = None
-        while not done.wait(0.1):
-            rss = me.memory_info().rss
-            pid = getattr(hub.engine, "pid", None)
+    engine_proc: list[psutil.Process | None] = [None]
+
+    def sample_hub() -> int:  # the hub's RSS: this process, and the engine's when it has its own
+        rss = me.memory_info().rss
+        cpu[me.pid] = sum(me.cpu_times()[:2])
+        pid = getattr(hub.engine, "pid", None)
+        try:
+            if pid is not None and (engine_proc[0] is None or engine_proc[0].pid != pid):
+                engine_proc[0] = psutil.Process(pid)
+            if engine_proc[0] is not None:
+                rss += engine_proc[0].memory_info().rss
+                cpu[engine_proc[0].pid] = sum(engine_proc[0].cpu_times()[:2])
+        except psutil.Error:
+            pass
+        peak[0] = max(peak[0], rss)
+        return rss
+
+    def sample_server() -> None:  # its PSS and CPU
+        try:
+            procs = server_processes(cluster)
+        except (OSError, psutil.Error):
+            return
+        pss = 0
+        for p in procs:
             try:
-                if pid is not None and (engine_proc is None or engine_proc.pid != pid):
-                    engine_proc = psutil.Process(pid)
-                rss += engine_proc.memory_info().rss if engine_proc is not None else 0
+                pss += p.memory_full_info().pss
+                server_cpu[p.pid] = sum(p.cpu_times()[:2])
             except psutil.Error:
                 pass
-            peak[0] = max(peak[0], rss)
+        server_pss[0], server_pss[1] = pss, max(server_pss[1], pss)
+
+    def sample() -> None:
+        tick = 0
+        while not done.wait(0.1):
+            rss = sample_hub()
+            if cluster is not None and tick % 5 == 0:  # smaps is slower to read: every 0.5 s
+                sample_server()
+            total_peak[0] = max(total_peak[0], rss + server_pss[0])
+            tick += 1
 
     threading.Thread(target=sample, daemon=True).start()
     taps = None
@@ -204,6 +254,7 @@ def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, b
                 prof.disable()
 
         hub.engine.consume = profiled
+    cpu0 = sum(me.cpu_times()[:2])
     t0 = time.monotonic()
     hub.start()
     if taps is not None:
@@ -229,8 +280,15 @@ def run_hub(site, db: Path, broker: MosquittoBroker, messages: list[tuple[str, b
             taps.lags(store)
         if prof is not None:
             prof.dump_stats(str(profile))
+        sample_hub()  # the CPU times up to here
+        if cluster is not None:
+            sample_server()
         out = {"events": n_events, "stored_s": round(stored_s, 2),
-               "rss_start_mb": round(rss0 / 2**20), "rss_peak_mb": round(peak[0] / 2**20)}
+               "rss_start_mb": round(rss0 / 2**20), "rss_peak_mb": round(peak[0] / 2**20),
+               "cpu_s": round(sum(cpu.values()) - cpu0, 1)}
+        if cluster is not None:
+            out |= {"server_pss_peak_mb": round(server_pss[1] / 2**20), "total_peak_mb": round(total_peak[0] / 2**20),
+                    "server_cpu_s": round(sum(t - server_cpu0.get(pid, 0) for pid, t in server_cpu.items()), 1)}
         if engine:
             out["judged_s"] = round(judged_s, 2)
             out["units_computed"] = hub.engine.stats["units_computed"]
@@ -292,11 +350,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine-thread", action="store_true", help="the full hub's engine in a thread, not its own process")
     ap.add_argument("--ingest-workers", default="1",
                     help="comma-separated counts of ingest processes for the hub runs, e.g. 1,2 (default 1)")
+    ap.add_argument("--backend", default="sqlite",
+                    help="comma-separated stores for the hub runs: sqlite, postgresql (a private server) (default sqlite)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args(argv)
     only = set(args.only or ["sub", "off", "full"])
+    backends = args.backend.split(",")
+    if set(backends) - {"sqlite", "postgresql"}:
+        ap.error("--backend: sqlite and/or postgresql")
     root = Path(tempfile.mkdtemp(prefix="fw-replay-"))
     broker = MosquittoBroker(root / "broker").start()
+    cluster = PostgresCluster(root / "pg").start() if "postgresql" in backends else None
     results: dict = {"seats": args.seats, "load_before": [round(x, 1) for x in os.getloadavg()]}
     try:
         t = time.monotonic()
@@ -320,32 +384,40 @@ def main(argv: list[str] | None = None) -> int:
         for mode in ("off", "full"):
             if mode not in only:
                 continue
-            for k in counts:
-                key = ("engine_off" if mode == "off" else "full") + ("" if k == 1 else f"_{k}w")
+            for backend, k in [(b, k) for b in backends for k in counts]:
+                key = (("engine_off" if mode == "off" else "full") + ("" if k == 1 else f"_{k}w")
+                       + ("_pg" if backend == "postgresql" else ""))
+                pg = cluster if backend == "postgresql" else None
+                db = pg.create_database(f"{mode}_{k}") if pg else root / f"{mode}-{k}.db"
                 if mode == "off":
-                    r = run_hub(site, root / f"off-{k}.db", broker, messages, len(events), engine=False, tap_every=0,
-                                profile=None, workers=k)
+                    r = run_hub(site, db, broker, messages, len(events), engine=False, tap_every=0,
+                                profile=None, workers=k, cluster=pg)
                     r["rate"] = round(len(events) / r["stored_s"])
                 else:
-                    r = run_hub(site, root / f"full-{k}.db", broker, messages, len(events), engine=True,
+                    r = run_hub(site, db, broker, messages, len(events), engine=True,
                                 tap_every=args.tap_every, profile=args.profile, engine_thread=args.engine_thread,
-                                workers=k)
+                                workers=k, cluster=pg)
                     r["rate"] = round(len(events) / r["judged_s"])
                 if k > 1:
                     forget_worker_sessions(broker, site.id, k)
                 r["ingest_workers"] = k
+                r["backend"] = backend
                 results[key] = r
-                print(f"hub, {'engine off' if mode == 'off' else 'full'}, {k} ingest worker(s): {json.dumps(r)}", flush=True)
+                print(f"hub, {backend}, {'engine off' if mode == 'off' else 'full'}, {k} ingest worker(s): {json.dumps(r)}",
+                      flush=True)
     finally:
         broker.close()
+        if cluster is not None:
+            cluster.close()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     results["load_after"] = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps(results))
     sub = results.get("mosquitto_sub")
-    for suffix in ("", *(f"_{k}w" for k in range(2, 65))):
+    for suffix in (w + b for b in ("", "_pg") for w in ("", *(f"_{k}w" for k in range(2, 65)))):
         off, full = results.get("engine_off" + suffix), results.get("full" + suffix)
-        label = f"[{suffix[1:] or '1 worker'}] "
+        workers = suffix.removesuffix("_pg")
+        label = f"[{'postgresql' if suffix.endswith('_pg') else 'sqlite'}, {workers[1:] or '1 worker'}] "
         if off and full:
             print(f"{label}full hub / engine-off hub throughput: {full['rate'] / off['rate']:.2f}x (target >= 0.5x);"
                   f" full hub {full['judged_s']:.1f} s for {full['events']:,} events (target <= 10 s)")
