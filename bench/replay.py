@@ -294,6 +294,7 @@ def run_hub(site, db: Path | str, broker: MosquittoBroker, messages: list[tuple[
             out["units_computed"] = hub.engine.stats["units_computed"]
         if taps is not None:
             out |= {"taps": len(taps.sent), "verdicts": len(taps.from_publish), "provisional": taps.provisional,
+                    "live_lane": hub.ingest.stats.get("live", 0), "stored_ahead": hub.ingest.stats.get("ahead", 0),
                     "publish_p50_ms": pct(taps.from_publish, 0.5), "publish_p99_ms": pct(taps.from_publish, 0.99),
                     "publish_max_ms": round(max(taps.from_publish), 1) if taps.from_publish else None,
                     "receipt_p50_ms": pct(taps.from_receipt, 0.5), "receipt_p99_ms": pct(taps.from_receipt, 0.99),

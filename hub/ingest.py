@@ -92,6 +92,7 @@ class Ingest:
         events: bool = True,
         share: str | None = None,
         session: dict | None = None,
+        live_lane: bool = True,
     ) -> None:
         self.store = store
         self.site = site
@@ -131,6 +132,21 @@ class Ingest:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
+        # The live lane: after a (re)connect the persistent session first drains what the broker
+        # kept, and a person tapping now would wait behind it at the broker. A second, clean session
+        # subscribed to the site's events at QoS 0 until this connection's first probe comes back
+        # sees new taps at once; fresh ones are stored ahead (_store_ahead), and their persistent
+        # copy, arriving in its turn, is acknowledged as stored. Only for an ingest reading events.
+        self._live = _new_client(f"{client_id}-live", protocol, *self._auth, persistent=False) \
+            if live_lane and events and share is None else None
+        self._live_wanted = False
+        self._live_lock = threading.Lock()
+        self.live_open = threading.Event()  # the broker acknowledged the live lane's subscription
+        if self._live is not None:
+            self._live.reconnect_delay_set(min_delay=1, max_delay=10)
+            self._live.on_connect = lambda *_: self._live_subscription(self._live_wanted, force=True)
+            self._live.on_subscribe = lambda *_: self._live_wanted and self.live_open.set()
+            self._live.on_message = self._on_live_message
 
     # ------------------------------------------------------------ lifecycle
 
@@ -144,6 +160,9 @@ class Ingest:
         else:
             self.client.connect_async(self.host, self.port, keepalive=30)
         self.client.loop_start()
+        if self._live is not None:
+            self._live.connect_async(self.host, self.port, keepalive=30)
+            self._live.loop_start()
         if wait and not self.connected.wait(wait):
             log.warning("hub ingest: broker %s:%s not reachable yet; retrying in the background", self.host, self.port)
         return self
@@ -151,6 +170,9 @@ class Ingest:
     def stop(self) -> None:
         """Disconnect, then drain and commit everything already received."""
         self._stop.set()
+        if self._live is not None:
+            self._live.disconnect()
+            self._live.loop_stop()
         self.client.disconnect()
         self.client.loop_stop()
         self._queue.put(None)
@@ -207,7 +229,9 @@ class Ingest:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.caught_up.clear()
         self._connects += 1
-        self._probe = f"{self.client_id}/{os.getpid()}/{self._connects}"
+        # unique to this connection: a probe a previous ingest left queued (a restart in the same
+        # process, a reused pid) must not say this one is caught up
+        self._probe = f"{self.client_id}/{os.getpid()}/{self._connects}/{os.urandom(4).hex()}"
         self._queue.put(_Received(0, 0, "", b"", self.clock(), mark="connected"))
         if not self.events:  # a session kept from a run without workers still holds the events
             client.unsubscribe(wire.event_filter(self.site))
@@ -215,8 +239,30 @@ class Ingest:
         client.subscribe([(t, wire.EVENT_QOS) for t in subs])
         # published after subscribing: it queues behind whatever the broker holds for this session
         self.probe()
+        self._live_subscription(True)  # until that probe comes back
         self.connected.set()
         log.info("hub ingest: connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present)
+
+    def _live_subscription(self, on: bool, force: bool = False) -> None:
+        """Subscribe the live lane (on) or not; `force` after the lane's own reconnect."""
+        if self._live is None:
+            return
+        with self._live_lock:
+            if on == self._live_wanted and not force:
+                return
+            self._live_wanted = on
+            self.live_open.clear()
+            if on:
+                self._live.subscribe(wire.event_filter(self.site), qos=0)
+            else:
+                self._live.unsubscribe(wire.event_filter(self.site))
+
+    def _on_live_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        m = _Received(0, 0, msg.topic, msg.payload, self.clock())
+        if self._live_wanted and _fresh_tap(m):
+            self.stats["live"] = self.stats.get("live", 0) + 1
+            self._ahead.append(m)
+            self._queue.put(_Received(0, 0, "", b"", m.received, mark="ahead"))  # wakes the writer
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         self.subscribed.set()
@@ -355,6 +401,7 @@ class Ingest:
                         delay = max(0, m.received - int(sent))
                         inputs.append(("mark", m.received, {"mark": "caught_up", "delay_ms": delay, **self.session}))
                         self.caught_up.set()
+                        self._live_subscription(False)  # what arrives now is not behind a backlog
                 else:
                     raise WireError("topic", "the hub does not accept cmd topics", m.topic)
             except WireError as exc:

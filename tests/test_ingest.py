@@ -160,3 +160,33 @@ def test_evidence_is_found_by_id_near_its_violation_or_anywhere_without_the_writ
     assert r.status_code == 200 and [e["event_id"] for e in r.get_json()] == [ids[1], ids[3], ids[0], ids[2]]
     r = client.get("/console/evidence", query_string={"ids": ids[0], "near": "yesterday"})
     assert r.status_code == 400 and r.get_json()["parameter"] == "near"
+
+
+def test_a_tap_made_while_the_hub_drains_a_backlog_comes_through_the_live_lane(fresh_broker, store, site):
+    """After an outage the broker hands the hub its backlog first; a person tapping now would wait
+    behind it. The live lane (a clean session, open from the connect until the first probe comes
+    back) brings the tap at once; it is stored once, its persistent copy acknowledged in its turn,
+    and once caught up the lane is closed (a later tap comes the ordinary way only)."""
+    cid = f"hub-{site.id}-lane"
+    first = Ingest(store, site.id, fresh_broker.host, fresh_broker.port, client_id=cid).start()
+    assert wait_until(lambda: first.caught_up.is_set())
+    first.stop()  # its persistent session keeps what comes next
+    pub = Publisher(fresh_broker.host, fresh_broker.port)
+    backlog = [(wire.event_topic(site.id, f"seat-{i % 50:03d}"), heartbeat_event(f"seat-{i % 50:03d}", i // 50 + 1))
+               for i in range(30_000)]
+    pub.publish_all(backlog)
+    kiosk = wire.event_topic(site.id, "kiosk-k1")
+    ingest = Ingest(store, site.id, fresh_broker.host, fresh_broker.port, client_id=cid).start()
+    try:
+        assert wait_until(lambda: ingest.live_open.is_set(), timeout=10)
+        pub.publish_all([(kiosk, badge_event("kiosk-k1", 1))])  # made during the catch-up
+        assert wait_until(lambda: store.count_events() == 30_001, timeout=120)
+        assert wait_until(lambda: ingest.caught_up.is_set() and ingest.idle(), timeout=30)
+        assert ingest.stats["live"] == 1 and ingest.stats["ahead"] == 1 and ingest.stats["duplicates"] == 0
+        pub.publish_all([(kiosk, badge_event("kiosk-k1", 2))])  # after the catch-up: the lane is closed
+        assert wait_until(lambda: store.count_events() == 30_002)
+        assert ingest.stats["live"] == 1 and store.count_quarantined() == 0
+        assert [e.seq for e in store.recent_events(device="kiosk-k1")] == [2, 1]
+    finally:
+        pub.close()
+        ingest.stop()
