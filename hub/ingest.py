@@ -8,7 +8,7 @@ on connecting and then periodically, comes back: everything the broker had queue
 arrived, and the probe's round trip says how far behind the hub's receipt runs).
 
 Nothing is lost: the hub acknowledges a QoS 1 message (manual ack) only after the batch that
-holds it is committed to SQLite, and it keeps a persistent broker session (3.1.1
+holds it is committed, and it keeps a persistent broker session (3.1.1
 `clean_session=False`, or v5 `clean_start=False` with a session expiry), so a hub killed with
 SIGKILL gets every unacknowledged message again when it comes back. Nothing is counted twice:
 the log is unique on (device, seq). No payload kills it: whatever fails validation is
@@ -21,7 +21,11 @@ A tap made just now does not wait behind a backlog (issue 13): while the writer 
 batch queued, a badge event whose device time is within FRESH_TAP_MS of its receipt is also put
 in a lane the writer commits first (nothing acknowledged there). When its turn in the queue
 comes, it is a duplicate of what is stored and is acknowledged then, so acks keep the order the
-broker sent the messages in, and a hub killed in between gets it again (stored once).
+broker sent the messages in, and a hub killed in between gets it again (stored once). A tap
+still at the broker behind a backlog reaches that lane through the live lane: a second, clean
+session subscribed at QoS 0 from each (re)connect until its first probe comes back.
+
+Committed to the store: SQLite by default, or PostgreSQL (hub.store.backend).
 """
 
 from __future__ import annotations
