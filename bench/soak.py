@@ -153,8 +153,9 @@ class TapLatency:
 
     def __init__(self, host: str, port: int, clock: EpochClock, path: Path) -> None:
         self.clock = clock
+        self.out_path = path
         self.out = path.open("a", encoding="utf-8", buffering=1)
-        self.seen: OrderedDict[str, tuple[float, int, float]] = OrderedDict()  # id -> (monotonic, ts, wall)
+        self.seen: OrderedDict[str, tuple[float, int, float, str]] = OrderedDict()  # id -> (monotonic, ts, wall, device)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"soak-latency-{uuid.uuid4().hex[:6]}")
         self.client.reconnect_delay_set(0.2, 2)
         self.client.on_connect = lambda c, *a: c.subscribe([(f"fw/v1/{SITE}/+/event", 0), (f"fw/v1/{SITE}/+/cmd", 0)])
@@ -166,23 +167,29 @@ class TapLatency:
         now = time.monotonic()
         with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
             if msg.topic.endswith("/event"):
-                if b'"badge"' in msg.payload:
+                if b'"badge"' in msg.payload and b"soakbad-" not in msg.payload:  # not the injected malformed ones
                     e = json.loads(msg.payload)
-                    self.seen[e["id"]] = (now, e["ts"], time.time())
+                    self.seen[e["id"]] = (now, e["ts"], time.time(), e["device"])
                     if len(self.seen) > 50_000:
                         self.seen.popitem(last=False)
             elif b'"feedback"' in msg.payload:
-                got = self.seen.pop(json.loads(msg.payload).get("re"), None)
+                re = json.loads(msg.payload).get("re")
+                got = self.seen.pop(re, None)
                 if got is not None:
-                    self.out.write(json.dumps({"w": round(time.time(), 3), "tap_w": round(got[2], 3),
+                    self.out.write(json.dumps({"id": re, "device": got[3], "w": round(time.time(), 3), "tap_w": round(got[2], 3),
                                                "hub_ms": round((now - got[0]) * 1000, 2),
                                                "device_ms": round((self.clock.now_ms() - got[1]) / self.clock.speed, 2)})
                                    + "\n")
 
     def unanswered(self) -> list[float]:
         """The wall times of fresh taps (device time within 2 s real of the broker passing them on,
-        not spool replays or the injected copies of old events) that no feedback answered."""
-        return [w for _, ts, w in list(self.seen.values()) if abs(w - self.clock.wall_at(ts)) < 2.0]
+        not spool replays or the injected copies of old events) that no feedback answered; they
+        are listed in RUN_DIR/unanswered-taps.jsonl."""
+        fresh = [(i, v) for i, v in list(self.seen.items()) if abs(v[2] - self.clock.wall_at(v[1])) < 2.0]
+        with (self.out_path.parent / "unanswered-taps.jsonl").open("w", encoding="utf-8") as f:
+            for i, (_, ts, w, dev) in fresh:
+                f.write(json.dumps({"id": i, "device": dev, "ts": ts, "tap_w": round(w, 3)}) + "\n")
+        return [v[2] for _, v in fresh]
 
     def close(self) -> None:
         self.client.disconnect()
@@ -282,7 +289,7 @@ class Soak:
         self.say = say
         self.rng = random.Random(cfg.seed + 7)
         self.faults: Counter = Counter()
-        self.samples: list[tuple[float, int, int]] = []  # (wall, largest hub rss, hub max event id)
+        self.samples: list[tuple[float, int, int]] = []  # (wall, largest hub rss, events stored)
         self.kill_log = (run / "chaos-log.jsonl")
         self.restarts: list[float] = []  # wall times the hub came back
         self.broker_backlog_kills = 0
@@ -362,7 +369,7 @@ class Soak:
 
     def hub_count(self, *, exact: bool = False) -> int:
         try:
-            return self.hubdb.count_events(PROBE) if exact else self.hubdb.last_event_id()
+            return self.hubdb.count_events(PROBE) if exact else self.hubdb.events_stored()
         except Exception:  # a busy database: this sample is skipped
             return -1
 
