@@ -707,13 +707,13 @@ def compare(expects: list[Expect], violations: list[dict[str, Any]], skewed: set
 
 
 def check(run: Path, *, db: str | Path | None = None) -> dict[str, Any]:
-    """`db`: the hub database (a path or a postgresql:// URL); default the run's (run.json `db`,
-    else RUN/hub.db)."""
+    """`db`: the hub database (a path or a postgresql:// URL); default RUN/hub.db when the run has
+    one (a run folder moved since), else the run's own (run.json `db`)."""
     meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
     site = read_site(Path(meta["site_dir"]))
     truth = read_truth(run)
     probe_devices = {"soak-probe"}
-    hub = read_hub(db or meta.get("db") or run / "hub.db", probe_devices)
+    hub = read_hub(db or (run / "hub.db" if (run / "hub.db").exists() else meta["db"]), probe_devices)
     skew_max = site.ms("clock_skew_max_s", 1000)
     heartbeat = site.ms("heartbeat_s", 1000)
     # delivery
