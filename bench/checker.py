@@ -2,9 +2,11 @@
 
     python -m bench.checker RUN_DIR [--json FILE]
 
-It imports nothing from floorwatch: it reads the site folder with tomllib and csv, the
+It shares no judging code with floorwatch: it reads the site folder with tomllib and csv, the
 simulator's ground truth (truth/*.jsonl, written by bench/soak_worker.py as each device spooled
-each event), the orchestrator's chaos log, and the hub database with plain sqlite3. It prints:
+each event), the orchestrator's chaos log, and the hub database with plain SELECTs
+(bench/hub_db.py: only the connection is the hub's, so a SQLite file and a PostgreSQL URL read
+alike; the run's database is in run.json, `db`). It prints:
 
 - delivery: events the devices recorded that the hub's event log lacks (lost), events stored
   twice (duplicated), events the log holds that no device recorded (unexpected), and whether
@@ -33,7 +35,6 @@ import bisect
 import csv
 import datetime as dt
 import json
-import sqlite3
 import sys
 import tomllib
 from collections import Counter, defaultdict
@@ -42,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from bench.hub_db import HubDb  # the hub's connection, nothing of its judging
 
 INF = 1 << 62
 MIN = 60_000
@@ -238,21 +241,21 @@ class HubLog:
     violations: list[dict[str, Any]]
 
 
-def read_hub(db: Path, ignore_devices: set[str]) -> HubLog:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+def read_hub(db: str | Path, ignore_devices: set[str]) -> HubLog:
+    """The hub's log, quarantine and violations, from a SQLite file or a PostgreSQL URL."""
+    hub = HubDb(db)
     try:
         events = {}
         ids: Counter = Counter()
-        for device, seq, eid, received, ts in conn.execute("SELECT device, seq, event_id, received, ts FROM events"):
+        for device, seq, eid, received, ts in hub.events():
             if device in ignore_devices:
                 continue
             events[(device, seq)] = (eid, received, ts)
             ids[eid] += 1
-        quarantine = conn.execute("SELECT topic, payload, reason FROM quarantine").fetchall()
-        cols = [c[1] for c in conn.execute("PRAGMA table_info(violations)")]
-        violations = [dict(zip(cols, r, strict=True)) for r in conn.execute("SELECT * FROM violations")] if cols else []
+        quarantine = hub.quarantine()
+        violations = hub.violations()
     finally:
-        conn.close()
+        hub.close()
     return HubLog(events, ids, quarantine, violations)
 
 
@@ -703,12 +706,14 @@ def compare(expects: list[Expect], violations: list[dict[str, Any]], skewed: set
 # ---------------------------------------------------------------- the whole check
 
 
-def check(run: Path, *, db: Path | None = None) -> dict[str, Any]:
+def check(run: Path, *, db: str | Path | None = None) -> dict[str, Any]:
+    """`db`: the hub database (a path or a postgresql:// URL); default RUN/hub.db when the run has
+    one (a run folder moved since), else the run's own (run.json `db`)."""
     meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
     site = read_site(Path(meta["site_dir"]))
     truth = read_truth(run)
     probe_devices = {"soak-probe"}
-    hub = read_hub(db or run / "hub.db", probe_devices)
+    hub = read_hub(db or (run / "hub.db" if (run / "hub.db").exists() else meta["db"]), probe_devices)
     skew_max = site.ms("clock_skew_max_s", 1000)
     heartbeat = site.ms("heartbeat_s", 1000)
     # delivery
@@ -816,7 +821,7 @@ def summary(r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", type=Path)
-    ap.add_argument("--db", type=Path)
+    ap.add_argument("--db", help="the hub database, a path or a postgresql:// URL (default: the run's)")
     ap.add_argument("--json", type=Path, help="write the full result here")
     args = ap.parse_args(argv)
     result = check(args.run, db=args.db)

@@ -4,11 +4,16 @@ every violation accounted for by bench/checker.py.
 
     python bench/soak.py                       # 2,000 seats, 4 doors, 2 kiosks (see --help)
     python bench/soak.py --days 1 --speed 600  # a shorter span
+    python bench/soak.py --backend postgresql --hubs 2   # two hubs on one PostgreSQL database
 
 Processes (all real, all separate):
   mosquitto          hub.broker.MosquittoBroker, persistence on; SIGKILLed and restarted
   the hub            `floorwatch hub --web off --clock WHEN@WALL --speed X`: the real command, on
-                     the world's simulated clock; SIGKILLed and restarted
+                     the world's simulated clock; SIGKILLed and restarted. With --backend postgresql
+                     its database is on a private PostgreSQL server in the run (tests/pg_cluster.py);
+                     with --hubs 2 two hubs `a` and `b` share it (`--hub-id`), each reading every
+                     event through its own broker session, one running the engine while it holds
+                     the engine lease: a hub kill SIGKILLs that one, and the other must take over
   N workers          bench/soak_worker.py: a shard of the devices each, as edge agents with
                      durable spools; SIGKILLed and restarted
   this orchestrator  plans the world (bench/soak_plan.py), runs the chaos schedule, injects
@@ -35,7 +40,6 @@ import platform
 import random
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -55,13 +59,16 @@ import psutil  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from bench import checker  # noqa: E402
+from bench.hub_db import HubDb  # noqa: E402
 from bench.soak_plan import EpochClock, SoakConfig, make_site, plan, write_epoch, write_run  # noqa: E402
 from hub.broker import MosquittoBroker  # noqa: E402
 from hub.processes import stop_process  # noqa: E402
+from tests.pg_cluster import PostgresCluster, find_bindir  # noqa: E402
 
 SITE = "soak"
 PROBE = "soak-probe"
 HUB_START_S = 10.0  # allowed for `floorwatch hub` to start before the agents get theirs (startup_s)
+TAKEOVER_WAIT_S = 60.0  # a hub kill waits this long at most for a hub to hold the engine lease
 
 
 class Proc:
@@ -146,8 +153,9 @@ class TapLatency:
 
     def __init__(self, host: str, port: int, clock: EpochClock, path: Path) -> None:
         self.clock = clock
+        self.out_path = path
         self.out = path.open("a", encoding="utf-8", buffering=1)
-        self.seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self.seen: OrderedDict[str, tuple[float, int, float, str]] = OrderedDict()  # id -> (monotonic, ts, wall, device)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"soak-latency-{uuid.uuid4().hex[:6]}")
         self.client.reconnect_delay_set(0.2, 2)
         self.client.on_connect = lambda c, *a: c.subscribe([(f"fw/v1/{SITE}/+/event", 0), (f"fw/v1/{SITE}/+/cmd", 0)])
@@ -159,17 +167,29 @@ class TapLatency:
         now = time.monotonic()
         with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
             if msg.topic.endswith("/event"):
-                if b'"badge"' in msg.payload:
+                if b'"badge"' in msg.payload and b"soakbad-" not in msg.payload:  # not the injected malformed ones
                     e = json.loads(msg.payload)
-                    self.seen[e["id"]] = (now, e["ts"])
+                    self.seen[e["id"]] = (now, e["ts"], time.time(), e["device"])
                     if len(self.seen) > 50_000:
                         self.seen.popitem(last=False)
             elif b'"feedback"' in msg.payload:
-                got = self.seen.pop(json.loads(msg.payload).get("re"), None)
+                re = json.loads(msg.payload).get("re")
+                got = self.seen.pop(re, None)
                 if got is not None:
-                    self.out.write(json.dumps({"w": round(time.time(), 3), "hub_ms": round((now - got[0]) * 1000, 2),
+                    self.out.write(json.dumps({"id": re, "device": got[3], "w": round(time.time(), 3), "tap_w": round(got[2], 3),
+                                               "hub_ms": round((now - got[0]) * 1000, 2),
                                                "device_ms": round((self.clock.now_ms() - got[1]) / self.clock.speed, 2)})
                                    + "\n")
+
+    def unanswered(self) -> list[float]:
+        """The wall times of fresh taps (device time within 2 s real of the broker passing them on,
+        not spool replays or the injected copies of old events) that no feedback answered; they
+        are listed in RUN_DIR/unanswered-taps.jsonl."""
+        fresh = [(i, v) for i, v in list(self.seen.items()) if abs(v[2] - self.clock.wall_at(v[1])) < 2.0]
+        with (self.out_path.parent / "unanswered-taps.jsonl").open("w", encoding="utf-8") as f:
+            for i, (_, ts, w, dev) in fresh:
+                f.write(json.dumps({"id": i, "device": dev, "ts": ts, "tap_w": round(w, 3)}) + "\n")
+        return [v[2] for _, v in fresh]
 
     def close(self) -> None:
         self.client.disconnect()
@@ -253,14 +273,23 @@ def event_payload(o: dict[str, Any]) -> bytes:
 
 
 class Soak:
-    def __init__(self, cfg: SoakConfig, run: Path, *, startup_s: float = 15.0, say=print) -> None:
+    def __init__(self, cfg: SoakConfig, run: Path, *, startup_s: float = 15.0, say=print, backend: str = "sqlite",
+                 hubs: int = 1) -> None:
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"backend {backend!r}: sqlite or postgresql")
+        if hubs > 1 and backend != "postgresql":
+            raise ValueError("several hubs share a database on PostgreSQL only")
         self.cfg = cfg
         self.run = run
+        self.backend = backend
+        self.hub_names: list[str | None] = [chr(ord("a") + k) for k in range(hubs)] if hubs > 1 else [None]
+        self.pg: PostgresCluster | None = None
+        self.takeovers: list[dict[str, Any]] = []  # per hub kill: which hub died, which took the engine, how soon
         self.startup_s = startup_s
         self.say = say
         self.rng = random.Random(cfg.seed + 7)
         self.faults: Counter = Counter()
-        self.samples: list[tuple[float, int, int]] = []  # (wall, hub rss, hub max event id)
+        self.samples: list[tuple[float, int, int]] = []  # (wall, largest hub rss, events stored)
         self.kill_log = (run / "chaos-log.jsonl")
         self.restarts: list[float] = []  # wall times the hub came back
         self.broker_backlog_kills = 0
@@ -274,10 +303,15 @@ class Soak:
             shutil.rmtree(self.run)
         self.run.mkdir(parents=True)
         self.broker = MosquittoBroker(self.run / "broker").start()
+        if self.backend == "postgresql":  # a private server (never the machine's own), stopped by finish()
+            self.pg = PostgresCluster(self.run / "pg").start()
+            self.db = self.pg.create_database("soak")
+        else:
+            self.db = str(self.run / "hub.db")
         t = time.monotonic()
         site_dir = make_site(self.run / "site", self.cfg, self.broker.port, self.run / "spool")
         self.plan, roster = plan(self.cfg)
-        write_run(self.run, self.plan, roster, site_dir, {"broker": [self.broker.host, self.broker.port]})
+        write_run(self.run, self.plan, roster, site_dir, {"broker": [self.broker.host, self.broker.port], "db": self.db})
         self.meta = json.loads((self.run / "run.json").read_text(encoding="utf-8"))
         self.devices = sorted(self.plan.shards)
         self.say(f"soak: {len(self.devices)} devices, {len(self.plan.acts)} scripted actions, {len(roster)} duties,"
@@ -298,24 +332,35 @@ class Soak:
         self.wall_epoch = time.time() + HUB_START_S + self.startup_s
         self.clock = EpochClock(self.wall_epoch, self.plan.start_ms, self.cfg.speed)
         when = datetime.fromtimestamp(self.plan.start_ms / 1000, tz=UTC).isoformat()
-        self.hub = Proc("hub", [py, "-m", "hub.cli", "hub", "--site", str(site_dir), "--db", str(self.run / "hub.db"),
-                                "--broker", f"{self.broker.host}:{self.broker.port}", "--web", "off",
-                                "--clock", f"{when}@{self.wall_epoch!r}", "--speed", repr(self.cfg.speed)],
-                        self.run / "logs" / "hub.log")
-        self.hub.start()
-        self.db = self.run / "hub.db"
+        self.hubs = [Proc(f"hub-{name}" if name else "hub",
+                          [py, "-m", "hub.cli", "hub", "--site", str(site_dir), "--db", self.db,
+                           "--broker", f"{self.broker.host}:{self.broker.port}", "--web", "off",
+                           "--clock", f"{when}@{self.wall_epoch!r}", "--speed", repr(self.cfg.speed),
+                           *(["--hub-id", name] if name else [])],
+                          self.run / "logs" / (f"hub-{name}.log" if name else "hub.log"))
+                     for name in self.hub_names]
+        for i, hub in enumerate(self.hubs):
+            hub.start()
+            # the first takes the engine lease (before it prints its site line); the others stand by
+            if i == 0 and len(self.hubs) > 1 and not hub.wait_for("hub: site", 300):
+                raise RuntimeError(f"{hub.name} did not start: see {hub.log}")
         self.injector = Injector(self.broker.host, self.broker.port)
-        if not self.hub.wait_for("hub: site", 300):
-            raise RuntimeError(f"hub did not start: see {self.hub.log}")
+        for hub in self.hubs:
+            if not hub.wait_for("hub: site", 300):
+                raise RuntimeError(f"{hub.name} did not start: see {hub.log}")
+        self.hubdb = HubDb(self.db)  # the hubs have made the schema
+        # Every hub must be subscribed before the agents start, so the broker queues for each of
+        # them all the agents send: a hub's own caught_up mark says its session is subscribed (with
+        # one hub, the soak's probe coming back says the same).
         deadline = time.monotonic() + 300
-        while not self.caught_up():
-            if time.monotonic() > deadline or not self.hub.running:
-                raise RuntimeError(f"hub never subscribed: see {self.hub.log}")
+        while not (self.caught_up() and all(self.hubdb.hub_caught_up(n) for n in self.hub_names if n)):
+            if time.monotonic() > deadline or not all(h.running for h in self.hubs):
+                raise RuntimeError(f"a hub never subscribed: see {self.run / 'logs'}")
         write_epoch(self.run, self.wall_epoch, self.plan.start_ms)
         for proc in self.workers:
             if not proc.wait_for("ready", 300):
                 raise RuntimeError(f"{proc.name} did not start: see {proc.log}")
-        self.say(f"soak: hub and {len(self.workers)} agent processes ready; world starts in"
+        self.say(f"soak: {len(self.hubs)} hub(s) on {self.backend}, {len(self.workers)} agent processes ready; world starts in"
                  f" {self.wall_epoch - time.time():.1f} s")
         self.latency = TapLatency(self.broker.host, self.broker.port, self.clock, self.run / "hub-latency.jsonl")
         self.tail = TruthTail(self.run)
@@ -324,29 +369,22 @@ class Soak:
 
     def hub_count(self, *, exact: bool = False) -> int:
         try:
-            conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
-            try:
-                sql = ("SELECT count(*) FROM events WHERE device != ?" if exact else "SELECT coalesce(max(id), 0) FROM events WHERE ? != ''")
-                return conn.execute(sql, (PROBE,)).fetchone()[0]
-            finally:
-                conn.close()
-        except sqlite3.Error:
+            return self.hubdb.count_events(PROBE) if exact else self.hubdb.events_stored()
+        except Exception:  # a busy database: this sample is skipped
             return -1
 
     def has_probe(self, seq: int) -> bool:
         try:
-            conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
-            try:
-                return conn.execute("SELECT 1 FROM events WHERE device = ? AND seq = ?", (PROBE, seq)).fetchone() is not None
-            finally:
-                conn.close()
-        except sqlite3.Error:
+            return self.hubdb.has_event(PROBE, seq)
+        except Exception:
             return False
 
     def caught_up(self, round_trip_s: float = 1.0) -> bool:
         """A probe event reaches the hub's log within `round_trip_s`: the broker holds no backlog
         for the hub (what it queues for a lagging hub since its last persistence snapshot dies
-        with a SIGKILL)."""
+        with a SIGKILL). With several hubs, any one of them: it stores what the broker held before
+        the probe, so a backlog the broker still holds for another hub's session (a restarted one
+        catching up) is already in the shared log and losing it loses nothing."""
         sent = time.monotonic()
         seq = self.injector.probe(self.clock.now_ms())
         while time.monotonic() - sent <= round_trip_s:
@@ -357,9 +395,62 @@ class Soak:
 
     def sample(self) -> None:
         rss = 0
-        with contextlib.suppress(psutil.Error, TypeError):
-            rss = psutil.Process(self.hub.pid).memory_info().rss
+        for hub in self.hubs:  # the largest hub process (the engine's, mostly)
+            with contextlib.suppress(psutil.Error, TypeError, ValueError):
+                rss = max(rss, psutil.Process(hub.pid).memory_info().rss)
         self.samples.append((time.time(), rss, self.hub_count()))
+
+    def engine_hub(self) -> Proc | None:
+        """The hub running the engine: the one holding the engine lease (on PostgreSQL the server
+        names it; on SQLite there is one hub). None while nobody holds it (a takeover under way)."""
+        if len(self.hubs) == 1:
+            return self.hubs[0]
+        try:
+            holder = self.hubdb.engine_holder(SITE)
+        except Exception:
+            return None
+        return next((h for h, n in zip(self.hubs, self.hub_names, strict=True) if n == holder and h.running), None)
+
+    def kill_engine_hub(self, down_s: float) -> None:
+        """SIGKILL the hub holding the engine lease, so another must take the engine over (with
+        one hub: the hub), and start it again after `down_s`. With several hubs, time how soon
+        another hub holds the lease."""
+        deadline = time.monotonic() + TAKEOVER_WAIT_S
+        victim = self.engine_hub()
+        while victim is None and time.monotonic() < deadline:  # the last takeover still under way
+            time.sleep(0.05)
+            victim = self.engine_hub()
+        if victim is None:
+            victim = self.hubs[0]
+            self.say("soak: nobody held the engine lease; killing hub a")
+        victim.kill()
+        killed, killed_w = time.monotonic(), time.time()
+        took: tuple[str, float] | None = None
+        if len(self.hubs) > 1:
+            restart_at = killed + down_s
+            restarted = False
+            while time.monotonic() < killed + TAKEOVER_WAIT_S:
+                holder = self.engine_hub()
+                if holder is not None and holder is not victim:
+                    took = (holder.name, time.monotonic() - killed)
+                    break
+                if holder is victim:  # back, and it took the engine again: nobody else did
+                    break
+                if not restarted and time.monotonic() >= restart_at:
+                    victim.start()  # the usual delay is over: back as a standby (or the engine, if nobody took it)
+                    restarted = True
+                time.sleep(0.02)
+            if not restarted:
+                time.sleep(max(0.0, restart_at - time.monotonic()))
+                victim.start()
+        else:
+            time.sleep(down_s)
+            victim.start()
+        self.takeovers.append({"killed": victim.name, "took_over": took[0] if took else None,
+                               "takeover_s": round(took[1], 3) if took else None, "wall": round(killed_w, 3)})
+        if len(self.hubs) > 1:
+            self.say(f"soak: killed {victim.name}; "
+                     + (f"{took[0]} holds the engine lease {took[1]:.2f} s later" if took else "no other hub took the engine"))
 
     # ------------------------------------------------------------ chaos
 
@@ -370,9 +461,7 @@ class Soak:
     def do(self, c: Any) -> None:
         now = self.clock.now_ms()
         if c.kind == "hub_kill":
-            self.hub.kill()
-            time.sleep(c.down_s)
-            self.hub.start()
+            self.kill_engine_hub(c.down_s)
             self.restarts.append(time.time())
         elif c.kind == "broker_kill":
             first = self._postponed.setdefault(id(c), time.monotonic())
@@ -406,7 +495,8 @@ class Soak:
             return
         self.faults[{"hub_kill": "hub SIGKILLs", "broker_kill": "broker SIGKILLs", "worker_kill": "agent-process SIGKILLs"}[c.kind]] += 1
         self.log_chaos({"kind": c.kind, "arg": c.arg, "sim_start": now, "sim_end": self.clock.now_ms(),
-                        "wall_start": self.clock.wall_at(now), "wall_end": time.time()})
+                        "wall_start": self.clock.wall_at(now), "wall_end": time.time(),
+                        **({"hub": self.takeovers[-1]} if c.kind == "hub_kill" else {})})
 
     # ------------------------------------------------------------ the run
 
@@ -466,13 +556,34 @@ class Soak:
         self.drain_s = time.monotonic() - t0
         time.sleep(3.0)  # the engine judges the last batch and ticks past the last deadlines
         self.sample()
-        self.hub.terminate(60)
+        # The standbys stop first: were the engine's hub first, a standby would take the engine
+        # over while stopping. The engine's hub then judges what was committed and checkpoints.
+        engine = self.engine_hub()
+        for hub in sorted(self.hubs, key=lambda h: h is engine):
+            if not hub.terminate(60):
+                self.say(f"soak: {hub.name} did not stop in time")
+        self.unanswered = self.latency.unanswered()
         self.latency.close()
         self.injector.close()
         self.broker.close()
+        self.hubdb.close()
         self.say("soak: checking")
-        result = checker.check(self.run)
+        try:
+            result = checker.check(self.run)
+        finally:
+            self.close_pg()
         return self.report(result)
+
+    def close_pg(self) -> None:
+        """Keep the PostgreSQL database as a dump in the run folder (RUN/hub.pgdump, for
+        `pg_restore`), then stop the private server."""
+        if self.pg is None:
+            return
+        with contextlib.suppress(Exception):
+            subprocess.run([str(find_bindir() / "pg_dump"), "-Fc", "-f", str(self.run / "hub.pgdump"), self.db],
+                           capture_output=True, timeout=600, check=True)
+        self.pg.close()
+        self.pg = None
 
     # ------------------------------------------------------------ figures
 
@@ -490,7 +601,8 @@ class Soak:
         world_s = self.world_wall1 - self.wall_epoch
         lat = self._latency()
         return {
-            "config": self.cfg.dump(), "world_real_s": round(world_s, 1), "drain_s": round(self.drain_s, 1),
+            "config": self.cfg.dump(), "backend": self.backend, "hubs": len(self.hubs),
+            "takeovers": self.takeovers, "world_real_s": round(world_s, 1), "drain_s": round(self.drain_s, 1),
             "simulated_hours": round((self.plan.end_ms - self.plan.start_ms) / 3_600_000, 1),
             "faults": dict(self.faults), "broker_kills_with_hub_backlog": self.broker_backlog_kills,
             "broker_kill_wait_s": [round(x, 2) for x in self.broker_wait_s],
@@ -502,13 +614,23 @@ class Soak:
 
     def _latency(self) -> dict[str, Any]:
         path = self.run / "hub-latency.jsonl"
-        hub, dev = [], []
+        hub, dev, taps = [], [], []
         if path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
                 with contextlib.suppress(ValueError, KeyError):
                     o = json.loads(line)
                     hub.append(o["hub_ms"])
                     dev.append(o["device_ms"])
+                    taps.append((o["tap_w"], o["hub_ms"]))
+        # Around each hub kill: the taps made from the kill until 60 s after it, how long the
+        # slowest waited for its verdict, and how many fresh taps were never answered.
+        kills = []
+        for k in self.takeovers:
+            a, b = k["wall"], k["wall"] + 60.0
+            near = [ms for w, ms in taps if a <= w <= b]
+            kills.append({"killed": k["killed"], "took_over": k["took_over"], "takeover_s": k["takeover_s"],
+                          "taps_next_60s": len(near), "max_ms": round(max(near), 1) if near else None,
+                          "unanswered": sum(1 for w in getattr(self, "unanswered", []) if a <= w <= b)})
 
         def pct(xs: list[float], q: float) -> float | None:
             if not xs:
@@ -517,22 +639,27 @@ class Soak:
             return round(xs[min(len(xs) - 1, int(q * len(xs)))], 1)
 
         return {"taps": len(hub), "hub_p50_ms": pct(hub, 0.5), "hub_p99_ms": pct(hub, 0.99),
+                "hub_max_ms": round(max(hub), 1) if hub else None,
                 "device_p50_ms": pct(dev, 0.5), "device_p99_ms": pct(dev, 0.99),
-                "hub_mean_ms": round(statistics.fmean(hub), 1) if hub else None}
+                "hub_mean_ms": round(statistics.fmean(hub), 1) if hub else None,
+                "unanswered_fresh_taps": len(getattr(self, "unanswered", [])), "after_hub_kills": kills}
 
     def abort(self) -> None:
-        for p in [*getattr(self, "workers", []), getattr(self, "hub", None)]:
-            if p is not None:
-                with contextlib.suppress(Exception):
-                    p.kill()
-        for obj in (getattr(self, "latency", None), getattr(self, "injector", None), getattr(self, "broker", None)):
+        for p in [*getattr(self, "workers", []), *getattr(self, "hubs", [])]:
+            with contextlib.suppress(Exception):
+                p.kill()
+        for obj in (getattr(self, "latency", None), getattr(self, "injector", None), getattr(self, "broker", None),
+                    getattr(self, "hubdb", None)):
             if obj is not None:
                 with contextlib.suppress(Exception):
                     obj.close()
+        with contextlib.suppress(Exception):
+            self.close_pg()
 
 
-def run_soak(cfg: SoakConfig, run: Path, *, startup_s: float = 15.0, say=print) -> dict[str, Any]:
-    soak = Soak(cfg, run, startup_s=startup_s, say=say)
+def run_soak(cfg: SoakConfig, run: Path, *, startup_s: float = 15.0, say=print, backend: str = "sqlite",
+             hubs: int = 1) -> dict[str, Any]:
+    soak = Soak(cfg, run, startup_s=startup_s, say=say, backend=backend, hubs=hubs)
     try:
         soak.setup()
         soak.play()
@@ -578,6 +705,7 @@ def results_markdown(r: dict[str, Any], note: str = "") -> str:
     rows = [
         ("site", f"{c['seats']} seats in {c['zones']} zones, {c['doors']} doors, {c['kiosks']} kiosks;"
                  f" {c['workers']} agent processes"),
+        ("hub database / hubs", f"{r.get('backend', 'sqlite')} / {r.get('hubs', 1)}"),
         ("simulated span", f"{c['days']} day(s) of shifts, {r['simulated_hours']} h at {c['speed']:g}x"
                            f" ({r['world_real_s']} s real, +{r['drain_s']} s draining)"),
         ("events (devices / hub log)", f"{chk['truth_events']} / {chk['hub_events']}"),
@@ -594,10 +722,16 @@ def results_markdown(r: dict[str, Any], note: str = "") -> str:
         ("peak hub memory (RSS)", f"{r['peak_hub_rss_mb']} MB"),
         ("ingest throughput", f"{r['throughput_avg']} events/s average, {r['throughput_peak_10s']} events/s busiest 10 s"),
         ("tap-to-kiosk latency (badge event -> its feedback command, both seen at the broker)",
-         f"p50 {lat['hub_p50_ms']} ms, p99 {lat['hub_p99_ms']} ms ({lat['taps']} taps)"),
+         f"p50 {lat['hub_p50_ms']} ms, p99 {lat['hub_p99_ms']} ms, max {lat.get('hub_max_ms')} ms ({lat['taps']} taps;"
+         f" fresh taps never answered: {lat.get('unanswered_fresh_taps')})"),
         ("device tap -> feedback at the broker (incl. spooling, backlogs)", f"p50 {lat['device_p50_ms']} ms, p99 {lat['device_p99_ms']} ms"),
         ("broker kills waiting for the hub to catch up", f"{r['broker_kill_wait_s']} s; killed with a backlog: {r['broker_kills_with_hub_backlog']}"),
     ]
+    for k in lat.get("after_hub_kills", []):
+        took = (f"{k['took_over']} held the engine lease {k['takeover_s']} s after the kill" if k["took_over"]
+                else "no other hub took the engine")
+        rows.append((f"hub kill of {k['killed']}", f"{took}; taps in the next 60 s: {k['taps_next_60s']},"
+                     f" slowest verdict {k['max_ms']} ms, unanswered {k['unanswered']}"))
     out = ["| measure | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
     by_rule = ", ".join(f"{k} {v}" for k, v in chk["violations_by_rule"].items())
     return "\n".join(out) + f"\n\nViolations by rule: {by_rule}.\n" + (f"\n{note}\n" if note else "")
@@ -616,10 +750,17 @@ def main(argv: list[str] | None = None) -> int:
                     " 1 broker, 1 hub and 1 agent-process SIGKILL, 10 cut-offs, 6 clock skews, 100 malformed and"
                     " 150 duplicated messages)")
     ap.add_argument("--hub-kills", type=float, default=1.0, help="hub SIGKILLs per simulated day")
+    ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite",
+                    help="the hub database: a SQLite file in the run folder, or a private PostgreSQL server"
+                    " started in the run (its database kept as RUN/hub.pgdump)")
+    ap.add_argument("--hubs", type=int, default=1, help="hubs sharing the database (more than 1: postgresql only);"
+                    " each hub kill SIGKILLs the one holding the engine lease")
     ap.add_argument("--run-dir", type=Path, help="where to keep everything (default: a temporary folder, kept)")
     ap.add_argument("--results", type=Path, help="write the results table here (e.g. bench/RESULTS.md)")
     ap.add_argument("--note", default="", help="a paragraph for RESULTS.md")
     args = ap.parse_args(argv)
+    if args.hubs < 1 or (args.hubs > 1 and args.backend != "postgresql"):
+        ap.error("--hubs: 1, or more with --backend postgresql (hubs share a database on PostgreSQL only)")
     cfg = SoakConfig(seats=args.seats, zones=args.zones, days=args.days, speed=args.speed, workers=args.workers,
                      seed=args.seed)
     cfg.clock_skew_max_s = max(cfg.clock_skew_max_s, int(1.5 * cfg.speed))
@@ -629,7 +770,7 @@ def main(argv: list[str] | None = None) -> int:
         setattr(cfg, f, int(round(n * args.days * args.chaos_scale)))
     run = args.run_dir or Path(tempfile.mkdtemp(prefix="fw-soak-"))
     print(f"soak: run folder {run}")
-    result = run_soak(cfg, run)
+    result = run_soak(cfg, run, backend=args.backend, hubs=args.hubs)
     print(checker.summary(result["check"]))
     print(json.dumps({k: v for k, v in result.items() if k != "check"}, indent=1, default=str))
     if args.results:

@@ -86,6 +86,10 @@ class HubService:
             username=username, password=password, events=not workers,
             client_id=f"floorwatch-hub-{site.id}-{hub_id}" if hub_id else None,
             session=({"session": "hub", "workers": workers} if workers else {}) | ({"hub": hub_id} if hub_id else {}),
+            # Several hubs: an event another hub stored first comes to this one as a duplicate, so
+            # nothing new is stored here and on_events is not called; but the log grew, and this
+            # hub's engine must judge it now (a tap's feedback), not at its next tick.
+            on_batch=(lambda _stats: self._nudge()) if hub_id else None,
         )
         # Retention (hub.privacy): purge what rules.toml [retention] says is too old, on a schedule.
         self.purge_every_s = purge_every_s

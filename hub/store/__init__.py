@@ -109,6 +109,14 @@ def _dumps(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _text(value: bytes | str) -> str:
+    """Whatever a message carried, as text either backend stores: bytes that are not UTF-8 and NUL
+    characters (which PostgreSQL's text refuses: the batch holding such a message failed to
+    commit its quarantine row and was never acknowledged) as backslash escapes."""
+    text = value if isinstance(value, str) else value.decode("utf-8", errors="backslashreplace")
+    return text.replace("\x00", "\\x00") if "\x00" in text else text
+
+
 def _row_to_event(row: Sequence[Any]) -> StoredEvent:
     return StoredEvent(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]), json.loads(row[8]))
 
@@ -287,11 +295,10 @@ class Store:
         return row[0]
 
     def quarantine(self, received: int, topic: str, payload: bytes | str, reason: str) -> None:
-        text = payload if isinstance(payload, str) else payload.decode("utf-8", errors="backslashreplace")
         with self.lock:
             self.conn.execute(
                 "INSERT INTO quarantine(received, topic, payload, reason) VALUES (?,?,?,?)",
-                (received, topic, text, reason),
+                (received, _text(topic), _text(payload), _text(reason)),
             )
 
     def quarantine_many(self, rows: Iterable[tuple[int, str, bytes | str, str]]) -> None:
@@ -299,10 +306,9 @@ class Store:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 for received, topic, payload, reason in rows:
-                    text = payload if isinstance(payload, str) else payload.decode("utf-8", errors="backslashreplace")
                     self.conn.execute(
                         "INSERT INTO quarantine(received, topic, payload, reason) VALUES (?,?,?,?)",
-                        (received, topic, text, reason),
+                        (received, _text(topic), _text(payload), _text(reason)),
                     )
                 self.conn.execute("COMMIT")
             except BaseException:
