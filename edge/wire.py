@@ -138,6 +138,8 @@ class _Message(Record, kw_only=True, forbid_unknown_fields=False):
 DeviceId = Annotated[str, whole(ID_PATTERN)]
 EpochMs = Annotated[int, Meta(ge=0)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=64)]
+# A device's own label (firmware version, config hash): printable, as it is shown and stored as given
+Label = Annotated[str, Meta(max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 class _EventBase(_Message, kw_only=True):
@@ -235,8 +237,8 @@ class Status(_Message, kw_only=True):
     device: DeviceId
     state: Literal["online", "offline"]
     ts: EpochMs
-    fw: str = ""
-    config: str = ""
+    fw: Label = ""
+    config: Label = ""
 
 
 class Command(_Message, kw_only=True):

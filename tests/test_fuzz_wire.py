@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -171,13 +172,18 @@ def test_an_event_on_another_devices_topic_is_rejected(event: dict, other: str) 
 
 
 @FUZZ
-@given(device=device_ids, state=st.sampled_from(["online", "offline"]), ts=ms, fw=st.text(max_size=20),
+@given(device=device_ids, state=st.sampled_from(["online", "offline"]), ts=ms,
+       fw=st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=20),
        key=st.sampled_from(["v", "device", "state", "ts", "fw", "config"]), value=json_values)
 def test_status_valid_or_rejected_for_the_broken_field(device: str, state: str, ts: int, fw: str, key: str,
                                                        value) -> None:
     status = {"v": 1, "device": device, "state": state, "ts": ts, "fw": fw, "config": ""}
     topic = wire.status_topic("site", device)
     assert wire.decode_status(json.dumps(status), topic).model_dump() == status
+    for control in ("\x00", "\x1f", "\x7f"):  # a label is shown and stored as given: printable only
+        with pytest.raises(WireError) as exc:
+            wire.decode_status(json.dumps({**status, "fw": fw + control}), topic)
+        assert exc.value.field == "fw"
     try:
         wire.decode_status(json.dumps({**status, key: value}), topic)
     except WireError as exc:

@@ -73,6 +73,14 @@ def test_status_updates_devices_and_last_will_marks_offline(broker, store, site)
             st = wire.Status(v=1, device=dev, state=state, ts=wire.now_ms(), fw="0.1.0", config="abc")
             pub.publish_all([(wire.status_topic(site.id, dev), wire.encode(st))])
         assert wait_until(lambda: store.device_counts() == {"online": 1, "offline": 1})
+        # a status whose firmware label holds a NUL (PostgreSQL's text cannot): quarantined, and
+        # the statuses after it still arrive
+        bad = json.dumps({"v": 1, "device": "seat-a03", "state": "online", "ts": wire.now_ms(), "fw": "0.1\u0000"})
+        after = wire.Status(v=1, device="seat-a04", state="online", ts=wire.now_ms(), fw="0.1.0")
+        pub.publish_all([(wire.status_topic(site.id, "seat-a03"), bad),
+                         (wire.status_topic(site.id, "seat-a04"), wire.encode(after))])
+        assert wait_until(lambda: store.device_counts() == {"online": 2, "offline": 1})
+        assert [q["reason"][:3] for q in store.quarantined()] == ["fw:"]
     finally:
         pub.close()
         ingest.stop()
