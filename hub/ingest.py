@@ -126,6 +126,7 @@ class Ingest:
         self._ahead: collections.deque[_Received] = collections.deque()  # fresh taps, committed first
         self._stored_ahead: set[tuple[str, int]] = set()  # (device, seq) committed ahead, not acked yet
         self._stop = threading.Event()
+        self._recovering = threading.Event()  # waiting for the store to answer again (_one_by_one)
         self._writer: threading.Thread | None = None
         client_id = client_id or f"floorwatch-hub-{site}"
         self.client_id = client_id
@@ -325,11 +326,61 @@ class Ingest:
                 return
             try:
                 self._process(batch)
-            except Exception:  # the store failed: nothing acked, the broker will redeliver
-                log.exception("hub ingest: batch of %d failed; not acknowledged", len(batch))
+            except Exception:
+                log.exception("hub ingest: batch of %d failed; message by message now", len(batch))
+                self._one_by_one(batch)
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    def _one_by_one(self, batch: list[_Received]) -> None:
+        """A batch the store refused, each message on its own: one the store cannot take (a value
+        it refuses) is quarantined with the store's reason instead of holding the others back
+        (and, unacknowledged, coming back for ever); while the store itself is down nothing is
+        acknowledged and the broker delivers it all again."""
+        for m in batch:
+            try:
+                self._process([m])
+            except Exception as exc:
+                if not self.store.ping():
+                    log.error("hub ingest: the store is unavailable; %d messages left unacknowledged", len(batch))
+                    self._reconnect_when_the_store_answers()
+                    return
+                if m.mark is not None:  # the hub's own mark: nothing to keep
+                    log.error("hub ingest: a %s mark was not logged: %s", m.mark, exc)
+                    continue
+                reason = f"store: {type(exc).__name__}: {exc}"[:500]
+                try:
+                    self.store.quarantine(m.received, m.topic, m.payload, reason)
+                except Exception:
+                    log.exception("hub ingest: could not quarantine a message on %s", m.topic)
+                    continue
+                log.warning("quarantined message on %s: %s", m.topic, reason)
+                self.stats["quarantined"] += 1
+                if m.mark is None and m.qos > 0:
+                    self.client.ack(m.mid, m.qos)
+
+    def _reconnect_when_the_store_answers(self) -> None:
+        """The broker sends unacknowledged messages again only on a new connection of the session
+        (PostgreSQL restarting, say, while the broker and the hub ran on): once the store answers
+        again, reconnect, and what it refused comes back."""
+        if self._recovering.is_set():
+            return
+        self._recovering.set()
+
+        def wait() -> None:
+            try:
+                while not self._stop.is_set() and not self.store.ping():
+                    self._stop.wait(1.0)
+                if not self._stop.is_set():
+                    log.warning("hub ingest: the store answers again; reconnecting for what it refused")
+                    self.client.reconnect()
+            except Exception:
+                log.exception("hub ingest: reconnecting after the store's outage failed; paho retries")
+            finally:
+                self._recovering.clear()
+
+        threading.Thread(target=wait, name="hub-ingest-recover", daemon=True).start()
 
     def _store_ahead(self) -> None:
         """Commit the fresh taps of the lane (valid events only: the queue's copy quarantines or

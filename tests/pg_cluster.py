@@ -78,18 +78,27 @@ class PostgresCluster:
         self._run("initdb", "-D", str(data), "--auth=trust", "-U", USER, "-E", "UTF8", "--no-locale")
         for attempt in range(3):  # the free port may be taken between our probe and postgres' bind
             self.port = free_port()
-            opts = (f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -F"
-                    " -c max_connections=300 -c full_page_writes=off")
             try:
-                self._run("pg_ctl", "-D", str(data), "-l", str(self.directory / "log"), "-w",
-                          "start", "-o", opts)
+                self.start_server()
                 break
             except RuntimeError:
                 if attempt == 2:
                     self.close()
                     raise
-        self._started = True
         return self
+
+    def start_server(self) -> None:
+        """Start the server (again, after stop_server: same data, same port)."""
+        opts = (f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -F"
+                " -c max_connections=300 -c full_page_writes=off")
+        self._run("pg_ctl", "-D", str(self.directory / "data"), "-l", str(self.directory / "log"), "-w",
+                  "start", "-o", opts)
+        self._started = True
+
+    def stop_server(self) -> None:
+        """Stop the server as a crash would (-m immediate), keeping its data: a database outage."""
+        self._run("pg_ctl", "-D", str(self.directory / "data"), "-m", "immediate", "-w", "stop")
+        self._started = False
 
     def url(self, dbname: str) -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{dbname}"

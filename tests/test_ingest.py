@@ -215,3 +215,31 @@ def test_a_tap_made_while_the_hub_drains_a_backlog_comes_through_the_live_lane(f
     finally:
         pub.close()
         ingest.stop()
+
+
+def test_a_message_the_store_refuses_is_quarantined_and_its_batch_stored(broker, store, site):
+    """A value the database itself refuses (here a trigger stands for any such constraint) must
+    not hold back the messages batched with it, nor come back unacknowledged for ever."""
+    if store.dialect.name == "sqlite":
+        store.conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.device = 'seat-a02'"
+                           " BEGIN SELECT RAISE(ABORT, 'refused by the database'); END")
+    else:
+        store.conn.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.device ="
+                           " 'seat-a02' THEN RAISE EXCEPTION 'refused by the database'; END IF; RETURN NEW; END $$")
+        store.conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse()")
+    ingest = Ingest(store, site.id, broker.host, broker.port, client_id=f"hub-{site.id}-refuse").start()
+    pub = Publisher(broker.host, broker.port)
+    try:
+        pub.publish_all([(wire.event_topic(site.id, d), badge_event(d, s))
+                         for d, s in (("seat-a01", 1), ("seat-a02", 1), ("seat-a01", 2))])
+        assert wait_until(lambda: store.count_events() == 2 and store.count_quarantined() == 1)
+        (q,) = store.quarantined()
+        assert q["topic"] == wire.event_topic(site.id, "seat-a02") and "refused by the database" in q["reason"]
+        assert q["reason"].startswith("store: ")
+        assert wait_until(lambda: ingest.idle())
+        pub.publish_all([(wire.event_topic(site.id, "seat-a01"), badge_event("seat-a01", 3))])  # and it goes on
+        assert wait_until(lambda: store.count_events() == 3)
+        assert ingest.stats["quarantined"] == 1
+    finally:
+        pub.close()
+        ingest.stop()

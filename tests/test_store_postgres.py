@@ -70,3 +70,35 @@ def test_an_engine_lease_whose_connection_dropped_is_lost_and_another_hub_takes_
         b.release()
         for s in stores:
             s.close()
+
+
+def test_ingest_rides_out_a_database_outage(broker, tmp_path):
+    """PostgreSQL down while the broker and the hub run on: what arrives meanwhile stays
+    unacknowledged at the broker, and once the database answers again the hub reconnects and
+    stores it all, once."""
+    from edge import wire
+    from hub.ingest import Ingest
+    from tests.mqtt_util import Publisher, badge_event
+    from tests.pg_cluster import PostgresCluster
+    from tests.waiting import wait_until
+
+    cluster = PostgresCluster(tmp_path / "pg").start()
+    store = Store(cluster.create_database("outage"))
+    ingest = Ingest(store, "outage", broker.host, broker.port, client_id="hub-outage").start()
+    pub = Publisher(broker.host, broker.port)
+    topic = wire.event_topic("outage", "seat-a01")
+    try:
+        pub.publish_all([(topic, badge_event("seat-a01", s)) for s in range(1, 6)])
+        assert wait_until(lambda: store.count_events() == 5)
+        cluster.stop_server()
+        pub.publish_all([(topic, badge_event("seat-a01", s)) for s in range(6, 11)])
+        assert wait_until(lambda: ingest.idle(), timeout=30)  # tried, refused, nothing acknowledged
+        cluster.start_server()
+        assert wait_until(lambda: store.ping() and store.count_events() == 10, timeout=60)
+        assert [e.seq for e in store.recent_events(device="seat-a01")] == list(range(10, 0, -1))
+        assert store.count_quarantined() == 0
+    finally:
+        pub.close()
+        ingest.stop()
+        store.close()
+        cluster.close()

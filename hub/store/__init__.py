@@ -373,6 +373,15 @@ class Store:
             schemas = backend.Postgres.site_schemas(self.conn)
         return [backend.schema_url(self.url, s) for s in schemas]
 
+    def ping(self) -> bool:
+        """Whether the database answers (a refused write: the data or the database?)."""
+        try:
+            with self.lock:
+                self.conn.execute("SELECT 1").fetchone()
+            return True
+        except Exception:
+            return False
+
     def count_quarantined(self) -> int:
         with self.lock:
             return self.conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]
