@@ -24,7 +24,7 @@ from hub.site import Site
 from hub.store import Store, StoredEvent
 
 if TYPE_CHECKING:
-    from hub.store.notify import PeerUpdates
+    from hub.store.notify import LogWatcher, PeerUpdates
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class HubService:
         # stored, and one of them runs the engine (the lease, hub.store.lease).
         self.hub_id = hub_id
         self.lease = None  # the engine lease, when the engine runs in this process's thread
+        self._log_watcher: LogWatcher | None = None
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.live = LiveBus()
@@ -86,10 +87,6 @@ class HubService:
             username=username, password=password, events=not workers,
             client_id=f"floorwatch-hub-{site.id}-{hub_id}" if hub_id else None,
             session=({"session": "hub", "workers": workers} if workers else {}) | ({"hub": hub_id} if hub_id else {}),
-            # Several hubs: an event another hub stored first comes to this one as a duplicate, so
-            # nothing new is stored here and on_events is not called; but the log grew, and this
-            # hub's engine must judge it now (a tap's feedback), not at its next tick.
-            on_batch=(lambda _stats: self._nudge()) if hub_id else None,
         )
         # Retention (hub.privacy): purge what rules.toml [retention] says is too old, on a schedule.
         self.purge_every_s = purge_every_s
@@ -152,6 +149,12 @@ class HubService:
         self.ingest.start(wait=wait)
         if self.workers is not None and wait and not self.workers.wait_ready(wait):
             log.warning("hub: ingest workers not subscribed yet; they keep trying in the background")
+        if self.store.url is not None and not self.engine_process and self.engine is not None:
+            # the engine in this thread hears of inputs other hubs log at once (hub.store.notify);
+            # an engine process listens itself
+            from hub.store.notify import LogWatcher  # noqa: PLC0415
+
+            self._log_watcher = LogWatcher(self.store.url, self._wake.set, self.hub_id or "hub").start()
         if isinstance(self.engine, StandbyEngine):
             self._judge = threading.Thread(target=self._standby_loop, name="hub-engine", daemon=True)
             self._judge.start()
@@ -179,6 +182,8 @@ class HubService:
             self.retention.stop()
         if self.peers is not None:
             self.peers.close()
+        if self._log_watcher is not None:
+            self._log_watcher.close()
         if self.alerts is not None:
             self.alerts.stop()
         if self.workers is not None:

@@ -25,7 +25,7 @@ from bench.generated_floor import build_floor
 from edge import wire
 from hub.engine.scenario import read_by
 from hub.site import load_site
-from hub.store import Store
+from hub.store import IncomingEvent, Store
 from hub.store.derived import DERIVED_TABLES
 from hub.store.lease import lease_holder
 from tests.hub_process import ROOT, HubProcess, derived_tables
@@ -182,10 +182,11 @@ def test_a_hub_on_an_injected_clock_stands_by_and_takes_the_engine_when_the_hold
 
     site = load_site(site_dir)
     clock = ManualClock(int(time.time() * 1000))
+    # ticks 30 s apart: nothing but the hubs' notifications wakes an engine within this test
     first = HubService(site, Store(pg_url), broker_host=broker.host, broker_port=broker.port, clock=clock,
-                       hub_id="a", purge_every_s=None).start()
+                       hub_id="a", purge_every_s=None, tick_s=30).start()
     second = HubService(site, Store(pg_url), broker_host=broker.host, broker_port=broker.port, clock=clock,
-                        hub_id="b", purge_every_s=None).start()
+                        hub_id="b", purge_every_s=None, tick_s=30).start()
     try:
         assert not isinstance(first.engine, StandbyEngine) and isinstance(second.engine, StandbyEngine)
         assert lease_holder(first.store, site.id) == "a"
@@ -200,6 +201,13 @@ def test_a_hub_on_an_injected_clock_stands_by_and_takes_the_engine_when_the_hold
         pub.close()
         heard = next(u for u in second.live.listen(taps, timeout=15))
         assert heard is not None and heard.data["event_id"] == wire.decode_event(payload).id
+        # an input another writer logged (another hub's ingest) wakes the engine's hub at once
+        other = Store(pg_url)
+        other.append_events([IncomingEvent("00000000-0000-4000-8000-00000000aaaa", kiosk, 2, clock.now_ms(),
+                                           clock.now_ms(), "heartbeat", True, {"uptime_s": 1, "spooled": 0})])
+        logged = other.input_position()[0]
+        other.close()
+        assert wait_until(lambda: first.engine.seq >= logged, timeout=10)
         first.stop()
         assert wait_until(lambda: not isinstance(second.engine, StandbyEngine), timeout=10)
         assert lease_holder(second.store, site.id) == "b"

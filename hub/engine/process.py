@@ -91,6 +91,10 @@ def _child(site_root: str, db_path: str, checkpoint_every_s: float | None, tick_
                     send(("reply", cid, None, f"{type(e).__name__}: {e}"))
 
     threading.Thread(target=serve, name="engine-calls", daemon=True).start()
+    if store.url is not None:  # inputs another hub logs wake this engine too (hub.store.notify)
+        from hub.store.notify import LogWatcher  # noqa: PLC0415
+
+        LogWatcher(store.url, wake.set, holder).start()
     lease = EngineLease(store, site.id, holder)
     every = {} if checkpoint_every_s is None else {"checkpoint_every_s": checkpoint_every_s}
     frozen = False

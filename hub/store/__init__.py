@@ -243,6 +243,8 @@ class Store:
                     cur.executemany(_touch_device_sql(self.dialect), [(d, *v) for d, v in seen.items()])
                 if stored:
                     cur.execute(COUNT_EVENTS_ADDED, (len(stored),))
+                if items:
+                    self.dialect.announce_inputs(cur)  # at commit: another hub's engine wakes (hub.store.notify)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")

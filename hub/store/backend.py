@@ -83,6 +83,10 @@ class Sqlite:
         return f"json_extract({doc}, '$.{key}')"
 
     @staticmethod
+    def announce_inputs(cur: Any) -> None:
+        """One hub per file: its own engine hears of its inputs in-process."""
+
+    @staticmethod
     def ensure_schema(conn: sqlite3.Connection) -> None:
         """One file is one site's database: nothing to choose."""
 
@@ -124,6 +128,12 @@ class Postgres:
     def tables(conn: Any) -> set[str]:
         return {r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+
+    @staticmethod
+    def announce_inputs(cur: Any) -> None:
+        """Tell whoever consumes this database's input log, in whatever process or host, that it
+        grew (delivered at commit; hub.store.notify.LogWatcher listens)."""
+        cur.execute("SELECT pg_notify(?, '')", (log_channel(cur.connection_key),))
 
     @staticmethod
     def site_schemas(conn: Any) -> list[str]:
@@ -194,6 +204,11 @@ class PgCursor:
     def __init__(self, conn: PgConnection) -> None:
         self._conn = conn
         self._cur: Any = None
+
+    @property
+    def connection_key(self) -> int:
+        """The write lock's key of this cursor's database (schema): it names its channels too."""
+        return self._conn.write_key
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
         return self._again_if_dropped(lambda cur: self._conn.run(cur, sql, params))
@@ -329,6 +344,11 @@ class PgConnection:
 
     def close(self) -> None:
         self.raw.close()
+
+
+def log_channel(write_key: int) -> str:
+    """The notification channel of one database's (schema's) input log."""
+    return f"floorwatch_log_{write_key:x}"
 
 
 def schema_url(url: str, schema: str) -> str:

@@ -1,5 +1,10 @@
-"""Live updates between hubs sharing one PostgreSQL database (LISTEN/NOTIFY).
+"""Hubs sharing one PostgreSQL database tell each other what happened (LISTEN/NOTIFY).
 
+The input log grew (`LogWatcher`): every transaction that appends to it notifies at commit
+(Store.append_inputs), and the engine, wherever it runs, wakes at once, whichever hub stored the
+inputs (the others' events reach the engine's hub as duplicates, stored by nobody there).
+
+Live updates (`PeerUpdates`):
 Only the hub holding the engine lease hears what the engine decides (tap verdicts, seat states,
 violations); the web app on every other hub would show a stale floor. The engine's hub sends each
 update as a notification on the site's channel, and every hub listens and hands the others'
@@ -87,3 +92,34 @@ class PeerUpdates:
             if self._send is not None:
                 self._send.close()
                 self._send = None
+
+
+class LogWatcher:
+    """Call `wake()` whenever a transaction appends to the database's input log, any process's."""
+
+    def __init__(self, url: str, wake: Callable[[], None], name: str = "engine") -> None:
+        self.url, self.wake, self.name = url, wake, name
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="hub-log-watcher", daemon=True)
+
+    def start(self) -> LogWatcher:
+        self._thread.start()
+        return self
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                pg = backend.Postgres.connect(self.url, application_name=f"floorwatch-log {self.name}")
+                with pg.raw as conn:
+                    conn.execute(f'LISTEN "{backend.log_channel(pg.write_key)}"')
+                    self.wake()  # what was appended before LISTEN took effect
+                    while not self._stop.is_set():
+                        if any(True for _ in conn.notifies(timeout=0.5)):
+                            self.wake()
+            except Exception:
+                log.exception("log watcher: listening for the input log failed; again in 1 s")
+                self._stop.wait(1.0)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
