@@ -199,6 +199,7 @@ class EngineProcess:
                 self.seq, self.watermark, self.stats = msg[1], msg[2], msg[3]
             elif kind == "standby":
                 self.standby = True
+                ready.clear()  # not judging: alerts wait (a lease lost when its connection dropped)
                 self._loaded.set()  # the hub starts; its engine waits for the lease
             elif kind == "loaded":
                 self.standby = False
