@@ -139,6 +139,7 @@ class Store:
         else:
             self.conn = connect(target)
         self.dialect = backend.dialect_of(self.conn)
+        self._touch_device = _touch_device_sql(self.dialect)
         self.lock = threading.RLock()
         with self.lock:
             migrations.migrate(self.conn)
@@ -240,11 +241,11 @@ class Store:
                 if logged:
                     cur.executemany("INSERT INTO input_log(received, kind, event, device, body) VALUES (?,?,?,?,?)", logged)
                 if seen:
-                    cur.executemany(_touch_device_sql(self.dialect), [(d, *v) for d, v in seen.items()])
+                    cur.executemany(self._touch_device, [(d, *v) for d, v in seen.items()])
                 if stored:
                     cur.execute(COUNT_EVENTS_ADDED, (len(stored),))
                 if items:
-                    self.dialect.announce_inputs(cur)  # at commit: another hub's engine wakes (hub.store.notify)
+                    self.dialect.announce_inputs(self.conn)  # at commit: another hub's engine wakes (hub.store.notify)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")

@@ -92,12 +92,10 @@ class AlertStore:
                  json.dumps(a.payload, ensure_ascii=False)) for a in alerts]
         if not rows:
             return 0
-        with self.store.lock:
-            before = self.store.conn.total_changes
-            self.store.conn.executemany(
+        with self.store.lock:  # a row kept as it was is no change: rowcount counts the new ones
+            return self.store.conn.executemany(
                 "INSERT INTO alert_outbox(violation, channel, kind, created, due, held, open, payload)"
-                " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(violation, channel, kind) DO NOTHING", rows)
-            return self.store.conn.total_changes - before
+                " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(violation, channel, kind) DO NOTHING", rows).rowcount
 
     def refresh_pending(self, violation: str, payload: dict[str, Any]) -> None:
         """A pending alert goes out with what the engine knows last (e.g. the minutes so far)."""

@@ -83,7 +83,7 @@ class Sqlite:
         return f"json_extract({doc}, '$.{key}')"
 
     @staticmethod
-    def announce_inputs(cur: Any) -> None:
+    def announce_inputs(conn: sqlite3.Connection) -> None:
         """One hub per file: its own engine hears of its inputs in-process."""
 
     @staticmethod
@@ -130,10 +130,11 @@ class Postgres:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
 
     @staticmethod
-    def announce_inputs(cur: Any) -> None:
+    def announce_inputs(conn: PgConnection) -> None:
         """Tell whoever consumes this database's input log, in whatever process or host, that it
-        grew (delivered at commit; hub.store.notify.LogWatcher listens)."""
-        cur.execute("SELECT pg_notify(?, '')", (log_channel(cur.connection_key),))
+        grew (delivered at commit of the transaction open on `conn`; hub.store.notify.LogWatcher
+        listens)."""
+        conn.execute("SELECT pg_notify(?, '')", (conn.log_channel,))
 
     @staticmethod
     def site_schemas(conn: Any) -> list[str]:
@@ -193,22 +194,12 @@ def pg_sql(sql: str) -> str:
     return _STRING_OR_MARK.sub(mark, sql)
 
 
-def _statements(script: str) -> list[str]:
-    """A script's statements (the store's scripts have no `;` inside literals)."""
-    return [s.strip() for s in script.split(";") if s.strip()]
-
-
 class PgCursor:
     """A psycopg cursor that takes the store's SQL (see `pg_sql`)."""
 
     def __init__(self, conn: PgConnection) -> None:
         self._conn = conn
         self._cur: Any = None
-
-    @property
-    def connection_key(self) -> int:
-        """The write lock's key of this cursor's database (schema): it names its channels too."""
-        return self._conn.write_key
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
         return self._again_if_dropped(lambda cur: self._conn.run(cur, sql, params))
@@ -217,7 +208,6 @@ class PgCursor:
         rows = [tuple(r) for r in rows]
         if rows:
             self._again_if_dropped(lambda cur: cur.executemany(pg_sql(sql), rows))
-            self._conn.total_changes += max(self._cur.rowcount, 0)
         return self
 
     def _again_if_dropped(self, statement: Any) -> PgCursor:
@@ -269,7 +259,6 @@ class PgConnection:
     def __init__(self, url: str, application_name: str = "floorwatch") -> None:
         self.url, self.application_name = url, application_name
         self.in_transaction = False
-        self.total_changes = 0  # sqlite3's counter, kept for the few callers that count writes
         self.reconnects = 0
         self.raw = self._open()
 
@@ -293,6 +282,11 @@ class PgConnection:
         search_path = raw.execute("SHOW search_path").fetchone()[0]
         self.write_key = WRITE_LOCK_KEY ^ zlib.crc32(search_path.encode())
         return raw
+
+    @property
+    def log_channel(self) -> str:
+        """The notification channel of this database's (schema's) input log."""
+        return f"floorwatch_log_{self.write_key:x}"
 
     def cursor_for(self, cur: Any) -> Any:
         """`cur`, or a new cursor when the connection was opened again since it was made."""
@@ -325,8 +319,6 @@ class PgConnection:
             self.in_transaction = True
             return
         cur.execute(pg_sql(sql), tuple(params) if params is not None else None)
-        if cur.rowcount > 0 and not head.startswith("SELECT"):
-            self.total_changes += cur.rowcount
 
     def cursor(self) -> PgCursor:
         return PgCursor(self)
@@ -337,18 +329,8 @@ class PgConnection:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
         return PgCursor(self).executemany(sql, rows)
 
-    def executescript(self, script: str) -> None:
-        with self.cursor_for(None) as cur:
-            for statement in _statements(script):
-                cur.execute(pg_sql(statement))
-
     def close(self) -> None:
         self.raw.close()
-
-
-def log_channel(write_key: int) -> str:
-    """The notification channel of one database's (schema's) input log."""
-    return f"floorwatch_log_{write_key:x}"
 
 
 def schema_url(url: str, schema: str) -> str:

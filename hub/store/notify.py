@@ -111,7 +111,7 @@ class LogWatcher:
             try:
                 pg = backend.Postgres.connect(self.url, application_name=f"floorwatch-log {self.name}")
                 with pg.raw as conn:
-                    conn.execute(f'LISTEN "{backend.log_channel(pg.write_key)}"')
+                    conn.execute(f'LISTEN "{pg.log_channel}"')
                     self.wake()  # what was appended before LISTEN took effect
                     while not self._stop.is_set():
                         if any(True for _ in conn.notifies(timeout=0.5)):
