@@ -101,10 +101,7 @@ class DerivedStore:
     # ------------------------------------------------------------ plumbing
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self.store.lock:
-            cur = self.store.conn.execute(sql, list(args))
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        return self.store.query(sql, args)
 
     def _exec(self, sql: str, args: Sequence[Any] = ()) -> int:
         with self.store.lock:

@@ -104,13 +104,6 @@ AGENT_TABLES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _rows(store: Store, sql: str, args: list[Any]) -> list[dict[str, Any]]:
-    with store.lock:
-        cur = store.conn.execute(sql, args)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
 def agent_rows(store: Store, employee_no: str, badges: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Every row the hub holds about one agent, table by table (tables not created are absent)."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -121,35 +114,33 @@ def agent_rows(store: Store, employee_no: str, badges: list[str]) -> dict[str, l
         if not use:
             continue
         where = " OR ".join(f'"{c}" = ?' for c in use)
-        out[table] = _rows(store, f'SELECT * FROM "{table}" WHERE {where} ORDER BY {rid}', [employee_no] * len(use))
+        out[table] = store.query(f'SELECT * FROM "{table}" WHERE {where} ORDER BY {rid}', [employee_no] * len(use))
     if "liable" in _columns(store, "equipment_incidents"):  # few rows; liable is a JSON list
-        rows = _rows(store, f"SELECT * FROM equipment_incidents ORDER BY {rid}", [])
+        rows = store.query(f"SELECT * FROM equipment_incidents ORDER BY {rid}", [])
         out["equipment_incidents"] = [r for r in rows if _liable(r.get("liable"), employee_no)]
     if badges:
         marks = ",".join("?" * len(badges))
-        out["badge_events"] = _rows(
-            store,
+        out["badge_events"] = store.query(
             "SELECT id, event_id, device, seq, ts, received, type, body FROM events"
             f" WHERE type = 'badge' AND upper({store.dialect.json_field('body', 'uid')}) IN ({marks}) ORDER BY id",
             [b.upper() for b in badges],
         )
     if "sha256" in _columns(store, "swap_forms"):  # forms of their swaps, either side; the scan by its sha256
-        out["swap_forms"] = _rows(
-            store,
+        out["swap_forms"] = store.query(
             'SELECT f.id, f.date, f.shift, f.from_employee_no, s.to_employee_no, f.sha256, f.media_type, f.size, f."by", f.at'
             " FROM swap_forms f LEFT JOIN swaps s USING (date, shift, from_employee_no)"
             " WHERE f.from_employee_no = ? OR s.to_employee_no = ? ORDER BY f.id",
             [employee_no, employee_no],
         )
     if "target" in _columns(store, "audit"):
-        out["audit"] = _rows(store, "SELECT * FROM audit WHERE target = ? ORDER BY id", [employee_no])
+        out["audit"] = store.query("SELECT * FROM audit WHERE target = ? ORDER BY id", [employee_no])
     return out
 
 
 def badge_event_rows(store: Store) -> list[dict[str, Any]]:
     """Every badge tap in the log, for matching taps to cards in Python (a reader reports its own
     form of a card, so a card's taps are not one uid string)."""
-    return _rows(store, "SELECT id, event_id, device, seq, ts, received, type, body FROM events"
+    return store.query("SELECT id, event_id, device, seq, ts, received, type, body FROM events"
                         " WHERE type = 'badge' ORDER BY id", [])
 
 
