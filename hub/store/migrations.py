@@ -298,7 +298,10 @@ def version(conn: Any) -> int:
 
 
 def migrate(conn: Any) -> int:
-    """Apply what a database lacks, in one write transaction; returns the version it had."""
+    """Apply what a database lacks, in one write transaction; returns the version it had. A
+    database already up to date is only read (every process that opens it, each /hq page's site)."""
+    if version(conn) == SCHEMA_VERSION:  # (a PostgreSQL schema not created yet reads as 0)
+        return SCHEMA_VERSION
     sqlite = dialect_of(conn).name == "sqlite"
     if sqlite:  # a table rebuilt must not cascade to the rows that refer to it (checked below)
         conn.execute("PRAGMA foreign_keys=OFF")
@@ -322,7 +325,7 @@ def _migrate(conn: Any, sqlite: bool) -> int:
         if had < SCHEMA_VERSION:
             conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?) ON CONFLICT(key) DO UPDATE"
                          " SET value = excluded.value", (str(SCHEMA_VERSION),))
-        if sqlite and (bad := conn.execute("PRAGMA foreign_key_check").fetchall()):
+        if sqlite and had < SCHEMA_VERSION and (bad := conn.execute("PRAGMA foreign_key_check").fetchall()):
             raise StoreError(f"the upgrade left rows pointing at nothing: {bad[:5]}")
         conn.execute("COMMIT")
     except BaseException:
