@@ -18,6 +18,7 @@ from hub.months import parse_month
 from kiosk_ui import i18n, state
 from kiosk_ui.analytics import COLORS
 from kiosk_ui.analytics import WORDS as MONTH_WORDS
+from kiosk_ui.api import BadParameter
 from kiosk_ui.charts import Panel, Series, bar_panels, num
 from kiosk_ui.pages import page_config, render_page
 
@@ -35,22 +36,19 @@ WORDS = {
 
 
 def _month() -> dt.date:
+    """?month=YYYY-MM, or this hub's site's month now; a bad one is the app's 400 (BadParameter)."""
     raw = request.args.get("month")
     if not raw:
         return dt.datetime.fromtimestamp(state.now_ms() / 1000, state.site().tz).date().replace(day=1)
-    return parse_month(raw)
-
-
-def _bad_month(exc: ExportParamError):
-    return jsonify({"error": exc.reason, "parameter": "month"}), 400
+    try:
+        return parse_month(raw)
+    except ExportParamError as exc:
+        raise BadParameter("month", exc.reason) from exc
 
 
 @bp.get("/hq")
 def page():
-    try:
-        month = _month()
-    except ExportParamError as exc:
-        return _bad_month(exc)
+    month = _month()
     lang = i18n.current_lang()
     w = WORDS[lang] | {k: MONTH_WORDS[lang][k] for k in (*PUNCTUALITY, "month", "show", "rule", "date")}
     sites = site_months(state.store(), month, state.now_ms())
@@ -66,20 +64,14 @@ def page():
 
 @bp.get("/hq.json")
 def numbers():
-    try:
-        month = _month()
-    except ExportParamError as exc:
-        return _bad_month(exc)
+    month = _month()
     return jsonify({"month": month.strftime("%Y-%m"),
                     "sites": [dataclasses.asdict(s) for s in site_months(state.store(), month, state.now_ms())]})
 
 
 @bp.get("/hq/attendance.csv")
 def attendance():
-    try:
-        month = _month()
-    except ExportParamError as exc:
-        return _bad_month(exc)
+    month = _month()
     name = f"attendance_all_sites_{month:%Y-%m}.csv"
     return Response(attendance_csv(state.store(), month), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
