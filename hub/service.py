@@ -155,10 +155,7 @@ class HubService:
             from hub.store.notify import LogWatcher  # noqa: PLC0415
 
             self._log_watcher = LogWatcher(self.store.url, self._wake.set, self.hub_id or "hub").start()
-        if isinstance(self.engine, StandbyEngine):
-            self._judge = threading.Thread(target=self._standby_loop, name="hub-engine", daemon=True)
-            self._judge.start()
-        elif self.engine is not None and hasattr(self.engine, "consume"):
+        if isinstance(self.engine, StandbyEngine) or (self.engine is not None and hasattr(self.engine, "consume")):
             self._judge = threading.Thread(target=self._judge_loop, name="hub-engine", daemon=True)
             self._judge.start()
         elif not self.engine_process:
@@ -234,44 +231,23 @@ class HubService:
 
     # ------------------------------------------------------------ threads
 
-    def _standby_loop(self) -> None:
-        """Another hub runs the engine: take the lease when it dies, build the engine from what the
-        database holds then, and judge from the shared checkpoint on."""
-        from hub.engine.process import LEASE_RETRY_S  # noqa: PLC0415
-
-        log.info("hub: another hub runs site %s's engine; %s stands by", self.site.id, self.hub_id or "hub")
-        while not self.lease.try_acquire():
-            if self._stop.wait(LEASE_RETRY_S):
-                return
-        log.info("engine: %s took over site %s's engine", self.hub_id or "hub", self.site.id)
-        self.engine = self._build_engine()
-        self._judge_loop()
-
     def _judge_loop(self) -> None:
-        """The engine, consuming the input log as it grows."""
-        engine = self.engine
-        try:
-            engine.resume(emit=self.dispatch)  # taps made while it catches up are answered meanwhile
-        except Exception:
-            log.exception("hub: engine resume failed; judging from here on")
-        self.engine_ready.set()
-        while not self._stop.is_set():
-            self._wake.wait(self.tick_s)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            if self.lease is not None and not self.lease.still_held():  # hub.engine.process does the same
-                log.error("hub: lost site %s's engine lease (its database connection dropped); standing by",
-                          self.site.id)
-                self.engine_ready.clear()
-                self.engine = StandbyEngine(self.store)
-                self._standby_loop()
-                return
-            try:
-                engine.consume(emit=self.dispatch)  # what each batch decided, as soon as it is decided
-            except Exception:
-                log.exception("hub: engine failed on the input log; retrying")
-                self._stop.wait(1.0)
+        """The engine, consuming the input log as it grows while this hub holds the engine lease
+        (hub.engine.judging); a stand-in while another hub does."""
+        from hub.engine.judging import judge_while_leased  # noqa: PLC0415
+
+        def build() -> object:
+            self.engine = self._build_engine()
+            return self.engine
+
+        def standby() -> None:
+            self.engine_ready.clear()
+            self.engine = StandbyEngine(self.store)
+
+        judge_while_leased(self.lease, build, stop=self._stop, wake=self._wake, tick_s=self.tick_s,
+                           emit=self.dispatch, on_standby=standby, on_judging=lambda _e: self.engine_ready.set(),
+                           engine=None if isinstance(self.engine, StandbyEngine) else self.engine,
+                           site=self.site.id, name=self.hub_id or "hub")
 
     def _tick_loop(self) -> None:
         tick_ms = int(self.tick_s * 1000)

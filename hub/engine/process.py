@@ -10,10 +10,8 @@ calls over the same pipe, answered by a thread in the child under the engine's l
 The child ends when the hub's end of the pipe closes: a SIGKILLed hub takes its engine with it
 (the next hub's engine resumes from the checkpoint, as before).
 
-Before it builds the engine the child takes the site's engine lease (hub.store.lease): when
-several hubs share the database, the others' children stand by, trying again every
-LEASE_RETRY_S, and the first to get it after the holder dies resumes from the shared checkpoint.
-The engine is built only then, from what the database holds at that moment.
+The engine judges while this hub holds the site's engine lease, and stands by while another hub
+does (hub.engine.judging).
 """
 
 from __future__ import annotations
@@ -28,13 +26,12 @@ import threading
 from typing import Any
 
 from hub.engine.core import Outcome, progress_of
+from hub.engine.judging import judge_while_leased
 from hub.errors import EngineError, HubError
 from hub.site import Site
 from hub.store import Store
 
 log = logging.getLogger(__name__)
-
-LEASE_RETRY_S = 0.5  # a standby's tries for the engine lease (the time a failover waits at most for it)
 
 CALLS = ("seats", "equipment", "device_states", "refresh", "checkpoint")  # what the web app and hub ask for
 
@@ -95,44 +92,27 @@ def _child(site_root: str, db_path: str, checkpoint_every_s: float | None, tick_
         from hub.store.notify import LogWatcher  # noqa: PLC0415
 
         LogWatcher(store.url, wake.set, holder).start()
-    lease = EngineLease(store, site.id, holder)
     every = {} if checkpoint_every_s is None else {"checkpoint_every_s": checkpoint_every_s}
     frozen = False
-    while not stop.is_set():
-        if not lease.try_acquire():
-            log.info("engine: another hub runs site %s's engine; %s stands by", site.id, holder)
-            send(("standby",))
-            while not lease.try_acquire():
-                if stop.wait(LEASE_RETRY_S):
-                    send(("stopped",))
-                    return
-            log.info("engine: %s took over site %s's engine", holder, site.id)
-        # built from what the database holds now: another hub's engine may have written since
+
+    def build() -> Engine:
+        nonlocal engine, frozen
         engine = Engine(site, store, SystemClock(), warm=False, **every)
         if not frozen:  # this process is the engine alone: the site, plans and roster are never
             gc.freeze()  # garbage, and a catch-up allocates facts by the hundred thousand;
             gc.set_threshold(50_000, 20, 20)  # collecting less often saves ~15 %
             frozen = True
         send(("loaded",))
-        try:
-            engine.resume(emit=emit)
-        except Exception:
-            log.exception("engine: resume failed; judging from here on")
-        send(("ready",))
-        report()
-        while not stop.is_set():
-            wake.wait(tick_s)
-            wake.clear()
-            if not lease.still_held():  # its connection dropped: another hub's engine may run now
-                log.error("engine: %s lost site %s's engine lease (its database connection dropped);"
-                          " standing by", holder, site.id)
-                engine = None
-                break
-            try:
-                engine.consume(emit=emit)
-            except Exception:
-                log.exception("engine: failed on the input log; retrying")
-                stop.wait(1.0)
+        return engine
+
+    def standby() -> None:
+        nonlocal engine
+        engine = None
+        send(("standby",))
+
+    lease = EngineLease(store, site.id, holder)
+    engine = judge_while_leased(lease, build, stop=stop, wake=wake, tick_s=tick_s, emit=emit, on_standby=standby,
+                                on_judging=lambda _engine: (send(("ready",)), report()), site=site.id, name=holder)
     if engine is not None:
         engine.consume(emit=emit)  # what ingest committed while stopping
         engine.checkpoint()
