@@ -18,6 +18,7 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -173,9 +174,10 @@ def test_the_standby_hub_takes_over_the_engine_when_the_engines_hub_is_killed(fr
             h.kill()
 
 
-def test_a_hub_on_an_injected_clock_stands_by_and_takes_the_engine_when_the_holder_stops(broker, pg_url, site_dir):
+def test_a_hub_on_an_injected_clock_stands_by_and_takes_the_engine_when_the_holder_loses_it(broker, pg_url, site_dir):
     """The engine in the hub's thread (a simulated clock, as the demo and the soak run it): the
-    second hub's engine is a stand-in until the first hub lets the lease go."""
+    second hub's engine is a stand-in until the first hub's lease goes (its connection dropped),
+    the first then stands by, and takes the engine back when the second stops."""
     from edge.clock import ManualClock
     from hub.errors import EngineError
     from hub.service import HubService, StandbyEngine
@@ -208,12 +210,27 @@ def test_a_hub_on_an_injected_clock_stands_by_and_takes_the_engine_when_the_hold
         logged = other.input_position()[0]
         other.close()
         assert wait_until(lambda: first.engine.seq >= logged, timeout=10)
-        first.stop()
+        # the holder's lease connection drops (a server restart, a network cut): the lock goes with
+        # it, the standby takes it, and the old holder stops judging at its next wake
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                          (f"floorwatch-engine {site.id} a",))
         assert wait_until(lambda: not isinstance(second.engine, StandbyEngine), timeout=10)
         assert lease_holder(second.store, site.id) == "b"
         assert wait_until(lambda: second.engine_ready.is_set(), timeout=10)
         assert len(second.engine.seats()) == len(site.info.seats)
+        other = Store(pg_url)  # an input: it wakes both engines
+        other.append_events([IncomingEvent("00000000-0000-4000-8000-00000000aaab", kiosk, 3, clock.now_ms(),
+                                           clock.now_ms(), "heartbeat", True, {"uptime_s": 2, "spooled": 0})])
+        other.close()
+        assert wait_until(lambda: isinstance(first.engine, StandbyEngine) and not first.engine_ready.is_set(), timeout=10)
+        # and when the new holder stops, the first takes the engine back
+        second.stop()
+        assert wait_until(lambda: not isinstance(first.engine, StandbyEngine), timeout=10)
+        assert lease_holder(first.store, site.id) == "a"
+        assert wait_until(lambda: first.engine_ready.is_set(), timeout=10)
     finally:
+        first.stop()
         second.stop()
         first.store.close()
         second.store.close()
