@@ -9,13 +9,13 @@ for one export across sites. Nothing here writes.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from hub.exports import attendance
+from hub.exports.formats import Column, csv_chunks, csv_start
 from hub.month_at_glance import DayCounts
 from hub.months import month_end
 from hub.store import Store
@@ -38,37 +38,39 @@ class SiteMonth:
     engine: str | None = None  # the hub running the site's engine (PostgreSQL), if any
 
 
-def site_months(store: Store, month: dt.date, now_ms: int) -> list[SiteMonth]:
-    """Every site of the store's database (those a hub has described), by site id."""
-    out = []
+def _sites(store: Store) -> Iterator[tuple[Store, dict[str, str]]]:
+    """Each site of the store's database a hub has described: its store (open while in use) and
+    its description (id, name, tz)."""
     for location in store.site_locations():
         site_store = Store(location) if location != store.location else store
         try:
             described = site_store.site_description()
             if described is not None:
-                out.append(_site_month(site_store, described, month, now_ms))
+                yield site_store, described
         finally:
             if site_store is not store:
                 site_store.close()
-    return sorted(out, key=lambda s: s.site)
+
+
+def site_months(store: Store, month: dt.date, now_ms: int) -> list[SiteMonth]:
+    """Every site of the store's database (those a hub has described), by site id."""
+    return sorted((_site_month(s, described, month, now_ms) for s, described in _sites(store)), key=lambda m: m.site)
 
 
 def _site_month(store: Store, described: dict[str, str], month: dt.date, now_ms: int) -> SiteMonth:
-    tz = ZoneInfo(described["tz"])
-    today = dt.datetime.fromtimestamp(now_ms / 1000, tz).date().isoformat()
+    today = dt.datetime.fromtimestamp(now_ms / 1000, ZoneInfo(described["tz"])).date().isoformat()
     first, last = month.isoformat(), month_end(month).isoformat()
     with AnalyticsReader(store) as reader:
-        rollcalls = reader.rollcall_counts(min(first, today), max(last, today))
-        violations: dict[str, int] = {}
-        for v in reader.violations(first, last):
-            if not v.get("excused"):
-                violations[v["rule"]] = violations.get(v["rule"], 0) + 1
+        rollcalls = reader.rollcall_counts(first, last)
+        if not first <= today <= last:  # a past month: today's roll call on its own
+            rollcalls += reader.rollcall_counts(today, today)
+        violations = reader.violation_counts(first, last)
     by_day: dict[str, DayCounts] = {}
     for date, _team, rollcall, n in rollcalls:
         by_day.setdefault(date, DayCounts(date)).add(rollcall, n)
     days = [by_day.get(d, DayCounts(d)) for d in _dates(month)]
     return SiteMonth(described["id"], described["name"], described["tz"], today,
-                     by_day.get(today, DayCounts(today)), dict(sorted(violations.items())), days,
+                     by_day.get(today, DayCounts(today)), violations, days,
                      store.count_events(), lease_holder(store, described["id"]))
 
 
@@ -77,30 +79,25 @@ def _dates(month: dt.date) -> list[str]:
     return [(month + dt.timedelta(days=i)).isoformat() for i in range((end - month).days + 1)]
 
 
-ATTENDANCE_COLUMNS = ("site", "date", "shift", "employee_no", "name", "team", "rostered_seat", "rollcall",
-                      "first_arrival", "minutes_worked", "breaks_count", "breaks_minutes", "meal_minutes")
+# The attendance export's columns that a row of the table holds (hub.exports.attendance adds the
+# shift's name and the violations count from the site's files, which headquarters does not load),
+# after the site's id.
+SITE = Column("site", "站点", "Site", "text", 8)
+COLUMNS = [SITE, *(c for c in attendance.COLUMNS if c.key not in ("shift_name", "violations_count"))]
 
 
-def attendance_csv(store: Store, month: dt.date) -> Iterator[str]:
-    """The month's attendance of every site, one CSV (UTF-8 with BOM, as Excel opens it), site first."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    yield "\ufeff"
-    writer.writerow(ATTENDANCE_COLUMNS)
-    for location in store.site_locations():
-        site_store = Store(location) if location != store.location else store
-        try:
-            described = site_store.site_description()
-            if described is None:
-                continue
-            with AnalyticsReader(site_store) as reader:
-                for row in reader.attendance(month.isoformat(), month_end(month).isoformat()):
-                    writer.writerow([described["id"], *(row.get(c) for c in ATTENDANCE_COLUMNS[1:])])
-                    if buf.tell() > 64_000:
-                        yield buf.getvalue()
-                        buf.seek(0)
-                        buf.truncate()
-        finally:
-            if site_store is not store:
-                site_store.close()
-    yield buf.getvalue()
+def attendance_csv(store: Store, month: dt.date, lang: str = "zh") -> Iterator[bytes]:
+    """The month's attendance of every site in one CSV, rendered as the site's own attendance
+    export renders it (UTF-8 with BOM, headers in `lang`, local times in each site's zone)."""
+    header = True
+    for site_store, described in _sites(store):
+        with AnalyticsReader(site_store) as reader:
+            rows = ({"site": described["id"], **r} for r in reader.attendance(month.isoformat(), month_end(month).isoformat()))
+            chunks = csv_chunks(rows, COLUMNS, ZoneInfo(described["tz"]), lang)
+            first = next(chunks)  # the byte-order mark and the header
+            if header:
+                yield first
+                header = False
+            yield from chunks
+    if header:  # no site yet: the header alone
+        yield csv_start(COLUMNS, lang)[2]

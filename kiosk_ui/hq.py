@@ -73,5 +73,6 @@ def numbers():
 def attendance():
     month = _month()
     name = f"attendance_all_sites_{month:%Y-%m}.csv"
-    return Response(attendance_csv(state.store(), month), mimetype="text/csv; charset=utf-8",
+    lang = "zh" if i18n.current_lang() == "zh_CN" else "en"
+    return Response(attendance_csv(state.store(), month, lang), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

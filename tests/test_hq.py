@@ -47,6 +47,7 @@ def test_two_sites_share_a_database_in_schemas_of_their_own(pg_url):
 
 
 SITES = (("sh", "Asia/Shanghai", "08:25"), ("ny", "America/New_York", "08:10"))  # id, zone, 10001's tap
+SITES_TAPS = [(site_id, tap) for site_id, _, tap in SITES]
 
 
 @pytest.fixture
@@ -97,10 +98,13 @@ def test_headquarters_sees_each_site_as_its_own_tables_say(two_sites):
     assert manager.get("/hq.json?month=2026-13").status_code == 400
 
     data = manager.get(f"/hq/attendance.csv?month={month}").data.decode("utf-8-sig")
-    rows = list(csv.DictReader(io.StringIO(data)))
+    rows = list(csv.DictReader(io.StringIO(data)))  # the site's attendance export, a site column first
     for site_id, (day, _, _, n) in expected.items():
         if day.strftime("%Y-%m") == month:
-            assert sum(1 for r in rows if r["site"] == site_id) == n
+            assert sum(1 for r in rows if r["站点"] == site_id) == n
+            first = {r["工号"]: r["首次到达"] for r in rows if r["站点"] == site_id}
+            tap = dict(SITES_TAPS)[site_id]  # 10001's kiosk tap, in that site's own zone
+            assert first["10001"] == f"{day.isoformat()} {tap}:00"
 
     lead = app.test_client()
     lead.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {issue_test_token(app, 'lead')}"

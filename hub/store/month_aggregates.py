@@ -31,6 +31,13 @@ class AnalyticsReader(ReportReader):
             "SELECT date, team, rollcall, count(*) FROM attendance WHERE date BETWEEN ? AND ?"
             " GROUP BY date, team, rollcall ORDER BY date, team, rollcall", (date_from, date_to))]
 
+    def violation_counts(self, date_from: str, date_to: str) -> dict[str, int]:
+        """Violations not excused per rule (headquarters' month per site)."""
+        if not self.has_table("violations"):
+            return {}
+        return dict(self._fetchall("SELECT rule, count(*) FROM violations WHERE date BETWEEN ? AND ? AND excused = 0"
+                                   " GROUP BY rule ORDER BY rule", (date_from, date_to)))
+
     def days_with_attendance(self, date_from: str, date_to: str) -> list[str]:
         if not self.has_table("attendance"):
             return []
