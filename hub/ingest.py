@@ -150,7 +150,7 @@ class Ingest:
         if self._live is not None:
             self._live.reconnect_delay_set(min_delay=1, max_delay=10)
             self._live.on_connect = lambda *_: self._live_subscription(self._live_wanted, force=True)
-            self._live.on_subscribe = lambda *_: self._live_wanted and self.live_open.set()
+            self._live.on_subscribe = self._on_live_subscribe
             self._live.on_message = self._on_live_message
 
     # ------------------------------------------------------------ lifecycle
@@ -262,12 +262,20 @@ class Ingest:
             else:
                 self._live.unsubscribe(wire.event_filter(self.site))
 
+    def _on_live_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if self._live_wanted:
+            self.live_open.set()
+
     def _on_live_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         m = _Received(0, 0, msg.topic, msg.payload, self.clock())
         if self._live_wanted and _fresh_tap(m):
             self.stats["live"] = self.stats.get("live", 0) + 1
-            self._ahead.append(m)
-            self._queue.put(_Received(0, 0, "", b"", m.received, mark="ahead"))  # wakes the writer
+            self._put_ahead(m)
+
+    def _put_ahead(self, m: _Received) -> None:
+        """A fresh tap into the lane the writer commits first (see the module's docstring)."""
+        self._ahead.append(m)
+        self._queue.put(_Received(0, 0, "", b"", m.received, mark="ahead"))  # wakes the writer
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         self.subscribed.set()
@@ -291,8 +299,7 @@ class Ingest:
         m = _Received(msg.mid, msg.qos, msg.topic, msg.payload, self.clock())
         self._queue.put(m)
         if self._queue.qsize() > self.batch_size and _fresh_tap(m):
-            self._ahead.append(m)
-            self._queue.put(_Received(0, 0, "", b"", m.received, mark="ahead"))  # wakes the writer
+            self._put_ahead(m)
 
 
     # ------------------------------------------------------------ writer thread
@@ -357,7 +364,7 @@ class Ingest:
                     continue
                 log.warning("quarantined message on %s: %s", m.topic, reason)
                 self.stats["quarantined"] += 1
-                if m.mark is None and m.qos > 0:
+                if m.qos > 0:
                     self.client.ack(m.mid, m.qos)
 
     def _reconnect_when_the_store_answers(self) -> None:
