@@ -42,9 +42,12 @@ class Floor:
 
 
 def build_floor(root: Path, *, seats: int, zones: int, now_ms: int, hours: float = 30.0, seed: int = 1,
-                heartbeat_s: int = 1800, rostered_today: bool = False) -> Floor:
+                heartbeat_s: int = 1800, rostered_today: bool | None = False) -> Floor:
     """The soak's floor rostered for yesterday (site time; with `rostered_today`, for the day of
-    `now_ms`), its last `hours` until `now_ms` as events.
+    `now_ms`), its last `hours` until `now_ms` as events. `rostered_today=None`: the day whose
+    duties the window holds, whatever the hour of `now_ms` (a test on the wall clock): today from
+    the site's noon on (its day shift has begun), else yesterday (a 30-h window then still holds
+    all of it; from noon on it holds only yesterday's evening).
 
     Taps, occupancy and buttons come from the soak planner (realistic duties, with late arrivals,
     long breaks and the rest); heartbeats every `heartbeat_s` per device, and the site's
@@ -52,7 +55,10 @@ def build_floor(root: Path, *, seats: int, zones: int, now_ms: int, hours: float
     every seat reader reports its home equipment tags every 4 h, now and then without one
     (EQUIP-MISSING)."""
     tz = ZoneInfo("Asia/Shanghai")
-    day = (dt.datetime.fromtimestamp(now_ms / 1000, tz) - dt.timedelta(days=0 if rostered_today else 1)).date()
+    local = dt.datetime.fromtimestamp(now_ms / 1000, tz)
+    if rostered_today is None:
+        rostered_today = local.hour >= 12
+    day = (local - dt.timedelta(days=0 if rostered_today else 1)).date()
     cfg = SoakConfig(seats=seats, zones=zones, days=1, first_day=day.isoformat(), begin="06:30",
                      end_after_midnight_min=0, workers=1, seed=seed, broker_kills=0, hub_kills=0, worker_kills=0,
                      cuts=0, skews=0, malformed=0, duplicates=0, heartbeat_s=heartbeat_s)

@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         t = time.monotonic()
         floor = build_floor(root, seats=args.seats, zones=args.zones, now_ms=int(time.time() * 1000),
-                            hours=args.hours, heartbeat_s=args.heartbeat_min * 60)
+                            hours=args.hours, heartbeat_s=args.heartbeat_min * 60,
+                            rostered_today=None)  # a day's duties in the window at any hour it runs
         before, backlog = floor.events[:-args.backlog], floor.events[-args.backlog:]
         print(f"floor: {args.seats} seats, {len(floor.statuses)} devices, {len(before):,} events before the kill,"
               f" {len(backlog):,} while down (built in {time.monotonic() - t:.1f} s)", flush=True)

@@ -90,7 +90,7 @@ def _one(db: str, sql: str) -> int:
 
 def test_the_standby_hub_takes_over_the_engine_when_the_engines_hub_is_killed(fresh_broker, pg_cluster, tmp_path):
     db = pg_cluster.create_database("failover_" + os.urandom(4).hex())
-    floor = build_floor(tmp_path, seats=12, zones=2, now_ms=int(time.time() * 1000), heartbeat_s=7200, seed=5)
+    floor = build_floor(tmp_path, seats=12, zones=2, now_ms=int(time.time() * 1000), heartbeat_s=7200, rostered_today=None, seed=5)
     site = load_site(floor.site_dir)
     kiosk_device = next(d for d, c in sorted(site.devices.items()) if c.role == "kiosk")
     log = tmp_path / "hubs.log"

@@ -62,7 +62,7 @@ def _count(db: Path, sql: str) -> int:
 def test_hub_sigkilled_at_random_moments_judges_as_rebuild_and_uninterrupted(fresh_broker, tmp_path, hubs):
     seed = int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
-    floor = build_floor(tmp_path, seats=12, zones=2, now_ms=int(time.time() * 1000), heartbeat_s=7200, seed=seed % 97)
+    floor = build_floor(tmp_path, seats=12, zones=2, now_ms=int(time.time() * 1000), heartbeat_s=7200, rostered_today=None, seed=seed % 97)
     db, log = tmp_path / "hub.db", tmp_path / "hub.log"
 
     def start() -> HubProcess:
