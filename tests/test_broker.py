@@ -41,6 +41,9 @@ def test_persistent_session_survives_broker_restart(fresh_broker, store, site):
 def test_amqtt_fallback_carries_events_to_the_hub(store, site):
     with AmqttBroker() as broker:
         ingest = Ingest(store, site.id, broker.host, broker.port).start()
+        # Events published before the hub's session subscribed have no session to wait in: a
+        # first connect that the loaded CI machine answered late (once, > 10 s) lost them all.
+        assert ingest.subscribed.wait(60), "the hub never subscribed on the amqtt broker"
         pub = Publisher(broker.host, broker.port)
         pub.publish_all([(wire.event_topic(site.id, "door-d1"), badge_event("door-d1", i)) for i in (1, 2, 2)])
         deadline = time.monotonic() + 20
