@@ -51,9 +51,10 @@ class PostgresCluster:
     user cannot traverse); close() removes that directory.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, settings: dict[str, str] | None = None) -> None:
         self.directory = Path(directory)
         self.port = 0
+        self.settings = settings or {}  # written to postgresql.conf before the first start
         self._bindir = find_bindir()
         self._as_root = os.geteuid() == 0
         self._started = False
@@ -69,13 +70,34 @@ class PostgresCluster:
             raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr or done.stdout}{tail}")
 
     def start(self) -> PostgresCluster:
+        self._make_directory()
+        self._run("initdb", "-D", str(self.directory / "data"), "--auth=trust", "-U", USER, "-E", "UTF8",
+                  "--no-locale")
+        return self._configure_and_start()
+
+    def start_standby_of(self, primary: PostgresCluster) -> PostgresCluster:
+        """A streaming-replication standby of `primary` (pg_basebackup -R: a copy of its data that
+        goes on receiving its WAL), started read-only on a port of its own."""
+        self._make_directory()
+        self._run("pg_basebackup", "-D", str(self.directory / "data"), "-h", "127.0.0.1", "-p", str(primary.port),
+                  "-U", USER, "-X", "stream", "-R")
+        return self._configure_and_start()
+
+    def promote(self) -> None:
+        """Make this standby the primary (what an operator or Patroni does when the primary is lost)."""
+        self._run("pg_ctl", "-D", str(self.directory / "data"), "-w", "promote")
+
+    def _make_directory(self) -> None:
         if self._as_root:
             self.directory = Path(tempfile.mkdtemp(prefix="floorwatch-pg-", dir="/tmp"))
             self.directory.chmod(0o755)
             shutil.chown(self.directory, "postgres", "postgres")
         self.directory.mkdir(parents=True, exist_ok=True)
-        data = self.directory / "data"
-        self._run("initdb", "-D", str(data), "--auth=trust", "-U", USER, "-E", "UTF8", "--no-locale")
+
+    def _configure_and_start(self) -> PostgresCluster:
+        if self.settings:  # appended last, so they win over what initdb or the primary's copy set
+            with (self.directory / "data" / "postgresql.conf").open("a") as conf:
+                conf.writelines(f"{k} = '{v}'\n" for k, v in self.settings.items())
         for attempt in range(3):  # the free port may be taken between our probe and postgres' bind
             self.port = free_port()
             try:

@@ -17,10 +17,8 @@ import sys
 import threading
 import time
 
-import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.generated_floor import build_floor
 from edge import wire
@@ -30,54 +28,8 @@ from hub.store import IncomingEvent, Store
 from hub.store.derived import DERIVED_TABLES
 from hub.store.lease import lease_holder
 from tests.hub_process import ROOT, HubProcess, derived_tables
-from tests.mqtt_util import Publisher, badge_event
+from tests.mqtt_util import Kiosk, Publisher, badge_event
 from tests.waiting import wait_until
-
-
-class Kiosk:
-    """A kiosk tapped every `every_s` with fresh device time; records when each tap was answered."""
-
-    def __init__(self, broker, site: str, device: str, uid: str, seq0: int) -> None:
-        self.broker, self.site, self.device, self.uid = broker, site, device, uid
-        self.sent: dict[str, float] = {}  # event id -> when tapped
-        self.answered: dict[str, float] = {}  # event id -> first feedback
-        self.feedbacks = 0
-        self.seq = seq0
-        self.sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"kiosk-{os.urandom(3).hex()}")
-        self.sub.on_message = self._on_message
-        self.sub.connect(broker.host, broker.port)
-        self.sub.subscribe(wire.cmd_topic(site, device), qos=1)
-        self.sub.loop_start()
-        self.pub = Publisher(broker.host, broker.port)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._tap, daemon=True)
-
-    def _on_message(self, client, userdata, msg) -> None:
-        cmd = wire.decode_command(msg.payload)
-        if cmd.cmd == "feedback" and cmd.re:
-            self.feedbacks += 1
-            self.answered.setdefault(cmd.re, time.monotonic())
-
-    def _tap(self) -> None:
-        while not self._stop.wait(0.25):
-            self.seq += 1
-            payload = badge_event(self.device, self.seq, uid=self.uid)
-            self.sent[wire.decode_event(payload).id] = time.monotonic()
-            self.pub.publish(wire.event_topic(self.site, self.device), payload).wait_for_publish(10)
-
-    def start(self) -> Kiosk:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if not self._stop.is_set():
-            self._stop.set()
-            self._thread.join(10)
-            self.pub.close()
-
-    def close(self) -> None:
-        self.sub.loop_stop()
-        self.sub.disconnect()
 
 
 def _one(db: str, sql: str) -> int:
@@ -234,3 +186,91 @@ def test_a_hub_on_an_injected_clock_stands_by_and_takes_the_engine_when_the_hold
         second.stop()
         first.store.close()
         second.store.close()
+
+
+def test_the_hub_rides_out_its_database_failing_over_to_the_standby(fresh_broker, tmp_path):
+    """The reference deployment's database half: a primary with a synchronous streaming standby,
+    and a hub whose URL lists both (target_session_attrs=read-write). The primary crashes while a
+    floor's day arrives and a kiosk is tapped, the standby is promoted, and the hub goes on there:
+    nothing it acknowledged to the broker is lost (synchronous replication: a commit is on the
+    standby before the hub acknowledges), nothing is stored twice, and the engine resumes from the
+    checkpoint it had replicated, so its tables equal a rebuild."""
+    from tests.pg_cluster import USER, PostgresCluster
+
+    # a promoted standby has no standby of its own: it must not wait for one to commit
+    primary = PostgresCluster(tmp_path / "primary", settings={"synchronous_standby_names": "*"})
+    standby = PostgresCluster(tmp_path / "standby", settings={"synchronous_standby_names": ""})
+    hub = kiosk = None
+    try:
+        primary.start()
+        standby.start_standby_of(primary)
+        name = "site_" + os.urandom(4).hex()
+        primary.create_database(name)  # replicated, as everything after it
+        url = (f"postgresql://{USER}@127.0.0.1:{primary.port},127.0.0.1:{standby.port}/{name}"
+               "?target_session_attrs=read-write&connect_timeout=3")
+        floor = build_floor(tmp_path, seats=12, zones=2, now_ms=int(time.time() * 1000), heartbeat_s=7200,
+                            rostered_today=None, seed=7)
+        site = load_site(floor.site_dir)
+        kiosk_device = next(d for d, c in sorted(site.devices.items()) if c.role == "kiosk")
+        hub = HubProcess(floor.site_dir, url, fresh_broker, tmp_path / "hub.log", checkpoint_every=1)
+        hub.read_url()
+        assert wait_until(lambda: hub.health()["engine"]["role"] == "engine", timeout=30)
+
+        pub = Publisher(fresh_broker.host, fresh_broker.port)
+        pub.publish_all(floor.statuses)
+        half = len(floor.events) // 2
+        pub.publish_all(floor.events[:half])
+        kiosk_seq0 = max(wire.decode_event(p).seq for t, p in floor.events if wire.decode_event(p).device == kiosk_device)
+        uid = read_by(site, kiosk_device, site.agents[0].badges[0])
+        kiosk = Kiosk(fresh_broker, site.id, kiosk_device, uid, kiosk_seq0).start()
+        assert wait_until(lambda: _one(url, "SELECT count(*) FROM events") >= half and len(kiosk.answered) >= 4,
+                          timeout=60), "the floor's first half was never stored and judged"
+        assert wait_until(lambda: _one(url, "SELECT count(*) FROM engine_checkpoint") == 1, timeout=30)
+
+        crashed_at = time.monotonic()
+        primary.stop_server()  # a crash (-m immediate): the hub's connections drop mid-whatever
+        pub.publish_all(floor.events[half:])  # the broker keeps them: nothing is acknowledged now
+        time.sleep(2)
+        standby.promote()
+        promoted_at = time.monotonic()
+        assert wait_until(lambda: any(t > promoted_at for t in kiosk.answered.values()), timeout=60), \
+            "nobody answered the kiosk on the promoted standby"
+        kiosk.stop()
+        pub.close()
+
+        total = len(floor.events) + len(kiosk.sent)
+        standby_url = standby.url(name)
+        assert wait_until(lambda: _one(standby_url, "SELECT count(*) FROM events") >= total, timeout=60), \
+            f"{_one(standby_url, 'SELECT count(*) FROM events')} of {total} events on the promoted standby"
+        assert wait_until(lambda: hub.health()["engine"]["pending"] == 0, timeout=60)
+        assert hub.health()["engine"]["restarts"] == 0, "the engine process died in the outage"
+        hub.proc.send_signal(signal.SIGTERM)
+        assert hub.proc.wait(60) == 0, (tmp_path / "hub.log").read_text()[-3000:]
+
+        assert _one(standby_url, "SELECT count(*) FROM events") == total
+        assert _one(standby_url, "SELECT count(DISTINCT event_id) FROM events") == total
+        assert _one(standby_url, "SELECT count(*) FROM input_log WHERE kind = 'event'") == total
+        live = derived_tables(standby_url)
+        assert live["attendance"] and live["violations"], "a floor was judged"
+        copy = standby.create_database("copy_" + os.urandom(4).hex(), template=name)
+        run = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "rebuild", "--site", str(floor.site_dir),
+                              "--db", copy], capture_output=True, text=True, timeout=180, cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert run.returncode == 0, run.stderr
+        rebuilt = derived_tables(copy)
+        for table in DERIVED_TABLES:
+            assert rebuilt[table] == live[table], f"{table}: live across the database failover != rebuild"
+
+        waits = [kiosk.answered[e] - t for e, t in kiosk.sent.items() if e in kiosk.answered]
+        first = min(t for t in kiosk.answered.values() if t > promoted_at) - promoted_at
+        print(f"\ndatabase failover ({len(floor.events)} spooled events): promoted {promoted_at - crashed_at:.1f} s"
+              f" after the crash; first verdict {first:.2f} s after the promotion; taps {len(kiosk.sent)},"
+              f" answered {len(kiosk.answered)}, longest wait {max(waits):.2f} s")
+    finally:
+        if kiosk is not None:
+            kiosk.stop()
+            kiosk.close()
+        if hub is not None:
+            hub.kill()
+        standby.close()
+        primary.close()

@@ -29,14 +29,19 @@ def judge_while_leased(lease: Any, build: Callable[[], Any], *, stop: threading.
     `site`, `name`: the site and this hub, for the log."""
     while not stop.is_set():
         if engine is None:
-            if lease is not None and not lease.try_acquire():
-                log.info("engine: another hub runs site %s's engine; %s stands by", site, name)
+            if lease is not None and not lease.still_held() and not lease.try_acquire():
+                log.info("engine: another hub runs site %s's engine, or none can yet; %s stands by", site, name)
                 on_standby()
                 while not lease.try_acquire():
                     if stop.wait(LEASE_RETRY_S):
                         return None
                 log.info("engine: %s took over site %s's engine", name, site)
-            engine = build()
+            try:
+                engine = build()
+            except Exception:  # the database went while it was read (a failover): the lease is checked again
+                log.exception("engine: building the engine failed; again in 1 s")
+                stop.wait(1.0)
+                continue
         try:
             engine.resume(emit=emit)  # taps made while it catches up are answered meanwhile
         except Exception:

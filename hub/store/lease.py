@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import zlib
 from pathlib import Path
 from typing import Any
 
 from hub.store import Store, backend
+
+log = logging.getLogger(__name__)
 
 LOCK_CLASS = 0x6677  # the first half of the advisory lock's key: floorwatch's engines
 
@@ -39,16 +42,28 @@ class EngineLease:
         self._conn: Any = None
         self._file: Any = None
         self.held = store.location is None  # in memory: this process is the only hub
+        self._unreachable = False  # the last try found no database (logged once per outage)
 
     def try_acquire(self) -> bool:
         """Take the lease if nobody holds it; True while this lease holds it."""
         if self.held:
             return True
         if self._url is not None:
-            if self._conn is None:
-                self._conn = backend.Postgres.connect(
-                    self._url, application_name=f"floorwatch-engine {self.site} {self.holder}"[:63])
-            row = self._conn.execute("SELECT pg_try_advisory_lock(?, ?)", (LOCK_CLASS, lock_key(self.site))).fetchone()
+            # A database that does not answer (down, or failing over to its standby) holds no
+            # lease for anyone: not taken, tried again at the standby's next try.
+            try:
+                if self._conn is None:
+                    self._conn = backend.Postgres.connect(
+                        self._url, application_name=f"floorwatch-engine {self.site} {self.holder}"[:63])
+                row = self._conn.execute("SELECT pg_try_advisory_lock(?, ?)",
+                                         (LOCK_CLASS, lock_key(self.site))).fetchone()
+            except Exception as exc:
+                if not self._unreachable:
+                    log.warning("engine lease: the database does not answer (%s); trying again",
+                                str(exc).splitlines()[0])
+                self._unreachable = True
+                return False
+            self._unreachable = False
             self.held = bool(row[0])
         else:
             if self._file is None:
