@@ -61,6 +61,7 @@ def health():
         body["engine"] = engine.progress()
         # several hubs on one database: one runs the engine, the others stand by for its lease
         body["engine"]["role"] = "standby" if getattr(engine, "standby", False) else "engine"
+        body["engine"]["restarts"] = getattr(engine, "restarts", 0)  # engine processes that ended and were started again
     return jsonify(body)
 
 

@@ -28,11 +28,12 @@ import pytest
 from bench.generated_floor import build_floor
 from edge.clock import ManualClock
 from hub.engine import Engine
+from hub.engine.scenario import read_by
 from hub.site import load_site
 from hub.store import Store
 from hub.store.derived import DERIVED_TABLES, DerivedStore
 from tests.hub_process import ROOT, HubProcess, derived_tables
-from tests.mqtt_util import Publisher
+from tests.mqtt_util import Kiosk, Publisher
 from tests.waiting import wait_until
 
 
@@ -45,14 +46,14 @@ def hubs():
         h.kill()
 
 
-def _count(db: Path, sql: str) -> int:
+def _count(db: Path, sql: str, *params: object) -> int:
     """One number from the hub's database, read beside the hub (0 before the hub created it)."""
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     except sqlite3.OperationalError:
         return 0
     try:
-        return conn.execute(sql).fetchone()[0]
+        return conn.execute(sql, params).fetchone()[0]
     except sqlite3.OperationalError:
         return 0
     finally:
@@ -144,6 +145,45 @@ def test_hub_sigkilled_at_random_moments_judges_as_rebuild_and_uninterrupted(fre
     for table in DERIVED_TABLES:
         assert rebuilt[table] == live[table], f"{table}: live with kills != rebuild (seed {seed})"
         assert uninterrupted[table] == live[table], f"{table}: live with kills != uninterrupted (seed {seed})"
+
+
+def test_an_engine_process_that_dies_under_a_running_hub_is_started_again(fresh_broker, tmp_path, hubs):
+    """The engine runs in a child process; one that ends without being told to (a crash its own
+    guards did not catch, the OOM killer) must not leave the hub storing taps nobody answers."""
+    import psutil
+
+    floor = build_floor(tmp_path, seats=6, zones=1, now_ms=int(time.time() * 1000), heartbeat_s=7200,
+                        rostered_today=None, seed=3)
+    site = load_site(floor.site_dir)
+    kiosk_device = next(d for d, c in sorted(site.devices.items()) if c.role == "kiosk")
+    db, log = tmp_path / "hub.db", tmp_path / "hub.log"
+    hub = HubProcess(floor.site_dir, db, fresh_broker, log)
+    hubs.append(hub)
+    hub.read_url()
+    assert wait_until(lambda: hub.health()["engine"]["role"] == "engine", timeout=30)
+    pub = Publisher(fresh_broker.host, fresh_broker.port)
+    pub.publish_all(floor.statuses)
+    pub.close()
+    kiosk = Kiosk(fresh_broker, site.id, kiosk_device, read_by(site, kiosk_device, site.agents[0].badges[0]),
+                  seq0=10_000).start()
+    try:
+        assert wait_until(lambda: len(kiosk.answered) >= 3, timeout=30), "the kiosk was never answered"
+        engine = next(p for p in psutil.Process(hub.proc.pid).children()
+                      if "resource_tracker" not in " ".join(p.cmdline()))
+        killed_at = time.monotonic()
+        engine.kill()
+        assert wait_until(lambda: hub.health()["engine"]["restarts"] == 1, timeout=30), "no engine started again"
+        assert wait_until(lambda: any(t > killed_at for t in kiosk.answered.values()), timeout=30), \
+            "nobody answered the kiosk after the engine died"
+        kiosk.stop()
+        sent = len(kiosk.sent)
+        assert wait_until(lambda: hub.health()["engine"]["pending"] == 0 and len(kiosk.answered) == sent,
+                          timeout=30), f"{len(kiosk.answered)} of {sent} taps answered"
+        assert _count(db, "SELECT count(*) FROM events WHERE device = ? AND seq > 10000", kiosk_device) == sent
+    finally:
+        kiosk.stop()
+        kiosk.close()
+    assert "the engine process ended unexpectedly" in log.read_text()
 
 
 def test_a_late_report_inside_a_gap_rejudges_the_day_the_gap_started(tmp_path):

@@ -23,6 +23,7 @@ import logging
 import multiprocessing as mp
 import os
 import threading
+import time
 from typing import Any
 
 from hub.engine.core import Outcome, progress_of
@@ -33,6 +34,7 @@ from hub.store import Store
 
 log = logging.getLogger(__name__)
 
+RESTART_MIN_S, RESTART_MAX_S = 1.0, 30.0  # waits before starting an engine process that ended again
 CALLS = ("seats", "equipment", "device_states", "refresh", "checkpoint")  # what the web app and hub ask for
 
 
@@ -141,12 +143,21 @@ class EngineProcess:
         self._ids = itertools.count(1)
         self._replies: dict[int, tuple[threading.Event, list]] = {}
         self._stopped = threading.Event()
+        self._stopping = threading.Event()  # stop() was called: an ended process is not restarted
         self._loaded = threading.Event()
+        self.restarts = 0  # the times the process ended unexpectedly and was started again
+        self._restart_wait = 0.0
+        self._last_restart = float("-inf")
 
     def start(self, dispatch: Any, ready: threading.Event, wait: float = 300.0) -> None:
         """Start the process; return once its engine is built (site, plans, roster: seconds at
         2,000 seats), as a thread engine is before ingest starts, so the first taps stored are
         not kept waiting for it."""
+        self._spawn(dispatch, ready)
+        if not self._loaded.wait(wait):
+            log.warning("hub: the engine process is not loaded after %.0f s; starting ingest anyway", wait)
+
+    def _spawn(self, dispatch: Any, ready: threading.Event) -> None:
         ctx = mp.get_context("spawn")
         mine, theirs = ctx.Pipe()
         self._proc = ctx.Process(target=_child, name="hub-engine", daemon=True,
@@ -155,18 +166,17 @@ class EngineProcess:
         self._proc.start()
         theirs.close()
         self._conn = mine
-        threading.Thread(target=self._read, args=(dispatch, ready), name="hub-engine-pipe", daemon=True).start()
-        if not self._loaded.wait(wait):
-            log.warning("hub: the engine process is not loaded after %.0f s; starting ingest anyway", wait)
+        threading.Thread(target=self._read, args=(mine, dispatch, ready), name="hub-engine-pipe", daemon=True).start()
 
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    def _read(self, dispatch: Any, ready: threading.Event) -> None:
+    def _read(self, conn: Any, dispatch: Any, ready: threading.Event) -> None:
+        stopped = False
         while True:
             try:
-                msg = self._conn.recv()
+                msg = conn.recv()
             except (EOFError, OSError):
                 break
             kind = msg[0]
@@ -192,12 +202,36 @@ class EngineProcess:
                     waiter[1].extend(msg[2:])
                     waiter[0].set()
             elif kind == "stopped":
+                stopped = True
                 break
+        for event, _ in list(self._replies.values()):
+            event.set()
+        if not stopped and not self._stopping.is_set():
+            self._restart(dispatch, ready)
+            return
         self._stopped.set()
         self._loaded.set()
         ready.set()
-        for event, _ in list(self._replies.values()):
-            event.set()
+
+    def _restart(self, dispatch: Any, ready: threading.Event) -> None:
+        """The engine process ended without being told to (a crash the engine's own guards did not
+        catch): the hub goes on without verdicts until it runs again, so start it again, sooner
+        the first time and at most every RESTART_MAX_S after. It resumes from the checkpoint."""
+        proc = self._proc
+        proc.join(5)
+        ready.clear()  # not judging: alerts wait
+        self.standby = True
+        now = time.monotonic()
+        self._restart_wait = RESTART_MIN_S if now - self._last_restart > 10 * RESTART_MAX_S \
+            else min(self._restart_wait * 2, RESTART_MAX_S)
+        self._last_restart = now
+        log.error("hub: the engine process ended unexpectedly (exit code %s); starting it again in %.0f s",
+                  proc.exitcode, self._restart_wait)
+        if self._stopping.wait(self._restart_wait):
+            self._stopped.set()
+            return
+        self.restarts += 1
+        self._spawn(dispatch, ready)
 
     def _send(self, msg: tuple) -> None:
         if self._conn is None:
@@ -250,6 +284,7 @@ class EngineProcess:
         """Judge what is logged, checkpoint, end the process."""
         if self._proc is None:
             return
+        self._stopping.set()
         with contextlib.suppress(OSError, ValueError, EngineError):
             self._send(("stop",))
         self._stopped.wait(timeout)
