@@ -45,8 +45,11 @@ def id_arg(name: str) -> str | None:
 
 @bp.get("/health")
 def health():
-    """Open to monitoring: counts only, no personal data."""
+    """Open to monitoring: counts only, no personal data. 503 while the database does not answer
+    (a server down or failing over): the hub keeps what arrives unacknowledged at the broker."""
     st = state.store()
+    if not st.ping():
+        return jsonify({"status": "database unreachable", "site": state.site().id}), 503
     body = {
         "status": "ok",
         "site": state.site().id,

@@ -10,12 +10,14 @@ database, and the kiosk was answered again after the kill (the time it waited is
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 
 import psycopg
 import pytest
@@ -230,7 +232,10 @@ def test_the_hub_rides_out_its_database_failing_over_to_the_standby(fresh_broker
         crashed_at = time.monotonic()
         primary.stop_server()  # a crash (-m immediate): the hub's connections drop mid-whatever
         pub.publish_all(floor.events[half:])  # the broker keeps them: nothing is acknowledged now
-        time.sleep(2)
+        with pytest.raises(urllib.error.HTTPError) as down:  # what a monitor sees meanwhile
+            hub.health()
+        assert down.value.code == 503 and json.load(down.value)["status"] == "database unreachable"
+        time.sleep(1)
         standby.promote()
         promoted_at = time.monotonic()
         assert wait_until(lambda: any(t > promoted_at for t in kiosk.answered.values()), timeout=60), \
