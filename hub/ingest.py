@@ -53,6 +53,8 @@ from hub.store import REUSED_SEQ, IncomingEvent, Store, StoredEvent
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
+PROBE_EVERY_S = 10.0  # real seconds between a hub's (or ingest worker's) probes to itself
+CLAIM_PROBES = 3.5  # a caught_up mark holds this many probe intervals unless the next one renews it
 FRESH_TAP_MS = 30_000  # a tap whose device time is this close to its receipt: a person at the reader now
 
 
@@ -120,6 +122,8 @@ class Ingest:
         self.caught_up = threading.Event()
         self.last_logged = 0  # receipt time of the newest input logged (the hub logs ticks when idle)
         self._probe = ""  # this connection's probe payload
+        self._probed_at: int | None = None  # the hub clock at the last probe
+        self._probe_interval_ms = int(PROBE_EVERY_S * 1000)  # between the last two probes, at least PROBE_EVERY_S
         self._connects = 0
         self.stats = {"received": 0, "stored": 0, "duplicates": 0, "quarantined": 0}
         self._queue: queue.Queue[_Received | None] = queue.Queue()
@@ -284,7 +288,11 @@ class Ingest:
         """Publish a probe to ourselves, stamped with the hub clock: its round trip says how far
         behind the hub's receipt is (a backlog at the broker, or a hub too busy to read)."""
         if self._probe:
-            payload = f"{self._probe}/{self.clock()}".encode()
+            now = self.clock()
+            if self._probed_at is not None:  # in the hub's clock: a simulated one runs faster
+                self._probe_interval_ms = max(int(PROBE_EVERY_S * 1000), now - self._probed_at)
+            self._probed_at = now
+            payload = f"{self._probe}/{now}".encode()
             self.client.publish(wire.probe_topic(self.site), payload, qos=1)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -461,7 +469,9 @@ class Ingest:
                     token, _, sent = m.payload.decode(errors="replace").rpartition("/")
                     if token == self._probe and sent.isdigit():  # ours, this connection
                         delay = max(0, m.received - int(sent))
-                        inputs.append(("mark", m.received, {"mark": "caught_up", "delay_ms": delay, **self.session}))
+                        valid = int(CLAIM_PROBES * self._probe_interval_ms)  # unless the next probe renews it
+                        inputs.append(("mark", m.received, {"mark": "caught_up", "delay_ms": delay, "valid_ms": valid,
+                                                            **self.session}))
                         self.caught_up.set()
                         self._live_subscription(False)  # what arrives now is not behind a backlog
                 else:

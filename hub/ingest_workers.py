@@ -42,7 +42,6 @@ from hub.store import StoredEvent
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_S = 0.5  # a worker that died is started again after this (its session waits for it)
-PROBE_EVERY_S = 10.0  # each worker's probe to itself: its own session's caught_up
 
 
 def client_id(site: str, index: int, hub_id: str | None = None) -> str:
@@ -54,7 +53,7 @@ def client_id(site: str, index: int, hub_id: str | None = None) -> str:
 def _worker(site: str, db_path: str, host: str, port: int, protocol: str, index: int, workers: int,
             group: str, username: str | None, password: str | None, log_level: int, conn: Any,
             retire: bool = False, hub_id: str | None = None) -> None:
-    from hub.ingest import Ingest  # noqa: PLC0415
+    from hub.ingest import PROBE_EVERY_S, Ingest  # noqa: PLC0415
     from hub.store import Store  # noqa: PLC0415
 
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

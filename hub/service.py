@@ -17,7 +17,7 @@ from edge import wire
 from edge.clock import Clock, SystemClock
 from hub.alerts.pipeline import Alerts
 from hub.errors import EngineError, HubError
-from hub.ingest import Ingest
+from hub.ingest import PROBE_EVERY_S, Ingest
 from hub.ingest_workers import IngestWorkers
 from hub.live import LiveBus
 from hub.site import Site
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROBE_EVERY_S = 10.0  # real seconds between the hub's probes to itself
 
 
 class HubService:

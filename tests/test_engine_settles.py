@@ -13,6 +13,7 @@ import pytest
 
 from hub.engine import Engine
 from hub.engine.scenario import ScriptedFloor, badge_of, scenario_site
+from hub.ingest import CLAIM_PROBES, PROBE_EVERY_S
 from hub.store import Store
 from tests.conftest import SCENARIO_DAY
 
@@ -36,6 +37,26 @@ def test_heartbeats_queued_during_a_30_minute_hub_outage_mark_no_clock_behind(ma
     # the queued tap keeps its device time: 10002 arrived at 10:12, an absence that ended then
     (absent,) = f.violations("ROLL-ABSENT")
     assert (absent["employee_no"], f.local(absent["end"])) == ("10002", "10:12:00")
+    assert {v["rule"] for v in f.violations() if v["employee_no"] == "10001"} == set()
+
+
+def test_a_dead_hubs_last_caught_up_does_not_speak_for_the_hub_left_reading(make_floor):
+    """Two hubs share the site, each reading every event and probing itself every 10 s. Hub a is
+    SIGKILLed at 09:59:55, its last word 'caught up'; hub b is cut off from 10:00 to 10:30 and
+    gets the half hour's heartbeats late, from the broker's queue. That lateness is queueing, not
+    clocks behind: a's claim lapsed with the probes that stopped renewing it."""
+    f = make_floor()
+    f.roster([("10001", "day", "A01")])
+    f.tap("kiosk-k1", badge_of("10001"), "08:15")
+    f.sit("seat-a01", badge_of("10001"), "08:22", "16:00:30")
+    for t in range(f.at("08:00"), f.at("09:59:55"), 10_000):
+        for hub in ("a", "b"):
+            f.session("caught_up", t, hub=hub, delay_ms=5, valid_ms=int(CLAIM_PROBES * PROBE_EVERY_S * 1000))
+    f.hub_outage("10:00", "10:30", hub="b")
+    f.play("17:00")
+    assert f.violations("DEV-CLOCK") == []
+    (row,) = f.attendance("10001")
+    assert row["rollcall"] == "on_time"
     assert {v["rule"] for v in f.violations() if v["employee_no"] == "10001"} == set()
 
 

@@ -125,6 +125,7 @@ class Engine:
         self.frozen_before = ""  # dates before this are settled: never recomputed
         self.caught_up = False  # the hub's last probe came back in time: what arrives now is not late by queueing
         self._sessions: dict[str, bool] = {}  # with ingest workers: each broker session's caught_up
+        self._claims: dict[str, int] = {}  # several hubs: "hub/session" -> receipt time its caught_up lapses
         self._checkpoint_at = time.monotonic()
         self._inputs_since_checkpoint = 0
         self.derived = DerivedStore(store)
@@ -304,6 +305,8 @@ class Engine:
             self._provisional = {k: v for k, v in self._provisional.items() if v[0] > self.seq}
 
     def _apply(self, inp: LoggedInput) -> Fact | None:
+        if self._claims and inp.received > min(self._claims.values()):
+            self._lapse_claims(inp.received)
         if inp.kind == "event":
             return self._ingest(inp.event) if inp.event is not None else None  # None: purged since
         body = inp.body or {}
@@ -316,28 +319,35 @@ class Engine:
             if mark in ("caught_up", "connected", "disconnected"):
                 # a probe came back; late enough, it says the hub itself lags
                 ok = mark == "caught_up" and int(body.get("delay_ms") or 0) <= self.lim.clock_skew_max // 2
-                self._session_mark(body.get("session"), int(body.get("workers") or 0), ok, body.get("hub"))
+                self._session_mark(body.get("session"), int(body.get("workers") or 0), ok, body.get("hub"),
+                                   inp.received, body.get("valid_ms"))
         return None  # ticks only move the watermark
 
-    def _session_mark(self, session: str | None, workers: int, ok: bool, hub: str | None = None) -> None:
+    def _session_mark(self, session: str | None, workers: int, ok: bool, hub: str | None = None,
+                      received: int = 0, valid_ms: object = None) -> None:
         """The hub is caught up when every broker session it reads through is: one session when one
         ingest reads everything; with ingest workers (hub.ingest_workers), the hub's own ("hub":
         statuses, counts) and each worker's ("w0".."w{n-1}": the events the broker spread over
         them), every mark naming its session and how many workers the hub runs.
 
         Several hubs on one database (marks naming their `hub`) each read every event, so events
-        arrive in time when any one of them is caught up (all of its own sessions)."""
+        arrive in time when any one of them is caught up (all of its own sessions). A hub's word
+        holds for `valid_ms` (a few of its probe intervals): a hub that was killed says nothing
+        more, and its last "caught up" must not speak for the hubs left reading (_lapse_claims)."""
         if hub is not None:
             mine = [f"{hub}/{s}" for s in ("hub", *(f"w{i}" for i in range(workers)))]
             self._sessions = {k: v for k, v in self._sessions.items() if not k.startswith(f"{hub}/")} | {
                 k: self._sessions.get(k, False) for k in mine}
-            self._sessions[f"{hub}/{session or 'hub'}"] = ok
-            hubs: dict[str, bool] = {}
-            for k, v in self._sessions.items():
-                name = k.rpartition("/")[0]
-                hubs[name] = hubs.get(name, True) and v
-            self.caught_up = any(hubs.values())
+            self._claims = {k: v for k, v in self._claims.items() if k in self._sessions}
+            key = f"{hub}/{session or 'hub'}"
+            self._sessions[key] = ok
+            if ok and isinstance(valid_ms, int) and valid_ms > 0:
+                self._claims[key] = received + valid_ms
+            else:
+                self._claims.pop(key, None)
+            self.caught_up = self._any_hub_caught_up()
             return
+        self._claims = {}  # one hub: its word holds until its next mark
         if session is None:
             self._sessions = {}
             self.caught_up = ok
@@ -347,6 +357,22 @@ class Engine:
         if session in self._sessions:
             self._sessions[session] = ok
         self.caught_up = all(self._sessions.values())
+
+    def _any_hub_caught_up(self) -> bool:
+        hubs: dict[str, bool] = {}
+        for k, v in self._sessions.items():
+            name = k.rpartition("/")[0]
+            hubs[name] = hubs.get(name, True) and v
+        return any(hubs.values())
+
+    def _lapse_claims(self, now: int) -> None:
+        """Sessions whose last caught_up was not renewed in time (their hub died, or its probes
+        wait behind a backlog) are caught up no longer."""
+        for key, until in list(self._claims.items()):
+            if now > until:
+                del self._claims[key]
+                self._sessions[key] = False
+        self.caught_up = self._any_hub_caught_up()
 
     def process(self, events: list[StoredEvent] | None = None) -> Outcome:
         """New events are in the log (Store.append_events logs them): judge them."""
@@ -443,6 +469,7 @@ class Engine:
             "away_starts": self._away_starts, "rows_cache": self._rows_cache, "last_prune": self._last_prune,
             "stats": self.stats, "plans": self.plans.snapshot(), "plans_version": self._plans_version,
             "frozen_before": self.frozen_before, "caught_up": self.caught_up, "sessions": self._sessions,
+            "claims": self._claims,
         }
         return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
@@ -472,6 +499,7 @@ class Engine:
         self.frozen_before = state["frozen_before"]
         self.caught_up = state["caught_up"]
         self._sessions = state.get("sessions", {})  # checkpoints from before ingest workers have none
+        self._claims = state.get("claims", {})  # nor from before claims lapsed
         self.seq, self.watermark = cp["seq"], cp["watermark"]
         self._plans_version = state["plans_version"]
         if self.derived.plans_version() != self._plans_version:  # leads acted while the hub was down

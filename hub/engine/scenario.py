@@ -168,19 +168,22 @@ class ScriptedFloor:
             self._push(a + 45_000, "status", wire.Status(v=1, device=device, state="offline", ts=a, fw="t", config="t"))
         self._push(b, "status", wire.Status(v=1, device=device, state="online", ts=b, fw="t", config="t"))
 
-    def hub_outage(self, start: str | int, end: str | int, *, backlog_s: float = 1.0) -> None:
+    def hub_outage(self, start: str | int, end: str | int, *, backlog_s: float = 1.0, hub: str | None = None) -> None:
         """The hub is down from start to end: the broker queues everything sent meanwhile
         (heartbeats still say nothing is spooled on the device) and delivers it when the hub
-        reconnects at end; the hub is caught up backlog_s later. Play past `end` in one go."""
+        reconnects at end; the hub is caught up backlog_s later. Play past `end` in one go. `hub`:
+        the hub that was away, when several share the site (its marks name it)."""
         a, b = self.at(start), self.at(end)
         self._outages.append((a, b))
-        self.session("disconnected", a)
-        self._push(b, "mark", {"mark": "connected"}, order=-1)  # before the backlog
-        self.session("caught_up", b + int(backlog_s * 1000))
+        named = {"hub": hub} if hub else {}
+        self.session("disconnected", a, **named)
+        self._push(b, "mark", {"mark": "connected", **named}, order=-1)  # before the backlog
+        self.session("caught_up", b + int(backlog_s * 1000), **named)
 
-    def session(self, mark: str, when: str | int) -> None:
-        """The hub's own session mark in the input log: connected, disconnected, caught_up."""
-        self._push(self.at(when), "mark", {"mark": mark})
+    def session(self, mark: str, when: str | int, **body: Any) -> None:
+        """The hub's own session mark in the input log: connected, disconnected, caught_up; `body`:
+        what else a mark says (the hub that wrote it when several share the site, its validity)."""
+        self._push(self.at(when), "mark", {"mark": mark, **body})
 
     def acd(self, idle: int, when: str | int) -> None:
         t = self.at(when)
