@@ -699,6 +699,16 @@ def machine() -> str:
             f" {mosq}; load average at the end {load[0]:.1f} (other engineers' test runs share the machine)")
 
 
+def add_results_section(path: Path, section: str) -> None:
+    """Put `section` first under the results file's title, keeping every earlier section (the file
+    is the project's record of what was measured, not this run's alone)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Soak and load results\n\n"
+    head, sep, rest = text.partition("\n## ")
+    body = section.rstrip() + "\n"
+    text = f"{head.rstrip()}\n\n{body}\n## {rest}" if sep else f"{text.rstrip()}\n\n{body}"
+    path.write_text(text, encoding="utf-8")
+
+
 def results_markdown(r: dict[str, Any], note: str = "") -> str:
     c, chk, lat = r["config"], r["check"], r["latency"]
     faults = ", ".join(f"{k} {v}" for k, v in sorted(r["faults"].items())) or "none"
@@ -774,11 +784,13 @@ def main(argv: list[str] | None = None) -> int:
     print(checker.summary(result["check"]))
     print(json.dumps({k: v for k, v in result.items() if k != "check"}, indent=1, default=str))
     if args.results:
-        text = ("# Soak results\n\n" + f"Machine: {machine()}.\n\n"
-                f"Command: `python bench/soak.py {' '.join(argv if argv is not None else sys.argv[1:])}`"
-                f" (run folder kept: ground truth, scripts, logs, hub database).\n\n" + results_markdown(result, args.note))
-        args.results.write_text(text, encoding="utf-8")
-        print(f"soak: wrote {args.results}")
+        section = (f"## Soak, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+                   f"Machine: {machine()}.\n\n"
+                   f"Command: `python bench/soak.py {' '.join(argv if argv is not None else sys.argv[1:])}`"
+                   f" (run folder kept: ground truth, scripts, logs, hub database).\n\n"
+                   + results_markdown(result, args.note))
+        add_results_section(args.results, section)
+        print(f"soak: added its section to {args.results}")
     chk = result["check"]
     return 1 if chk["lost"] or chk["duplicated"] or chk["false_accusations"] else 0
 

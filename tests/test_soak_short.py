@@ -49,3 +49,19 @@ def test_a_day_under_chaos_loses_nothing_counts_nothing_twice_and_accuses_no_one
     # and nothing the truth shows missed, but for what happened inside a device's data gap
     assert chk["missed"] == 0, report
     assert chk["matched"] > 0.8 * chk["expected"], report
+
+
+def test_a_soaks_results_go_first_under_the_title_and_keep_what_was_measured_before(tmp_path):
+    from bench.soak import add_results_section
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Soak and load results\n\nMachine: x.\n\n## Earlier run\n\nlost 0\n", encoding="utf-8")
+    add_results_section(results, "## Soak, today\n\nlost 0, duplicated 0\n")
+    add_results_section(results, "## Soak, later\n\nlost 0\n")
+    text = results.read_text(encoding="utf-8")
+    assert text.startswith("# Soak and load results\n\nMachine: x.\n\n## Soak, later\n")
+    assert text.index("## Soak, later") < text.index("## Soak, today") < text.index("## Earlier run")
+    assert text.endswith("## Earlier run\n\nlost 0\n")
+    fresh = tmp_path / "new.md"
+    add_results_section(fresh, "## Soak, first\n\nlost 0\n")
+    assert fresh.read_text(encoding="utf-8") == "# Soak and load results\n\n## Soak, first\n\nlost 0\n"
