@@ -28,6 +28,7 @@ def test_the_store_carries_on_after_the_server_dropped_its_connections(pg_url):
     store = Store(pg_url)
     try:
         assert len(store.append_events([_event(1)])) == 1
+        assert [i.event.seq for i in store.read_inputs()] == [1]  # the log reader's connection opens
         assert _drop_connections(pg_url) >= 2  # the store's and its log reader's
         assert len(store.append_events([_event(2)])) == 1  # opened again, nothing lost
         assert [i.event.seq for i in store.read_inputs()] == [1, 2]

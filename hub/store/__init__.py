@@ -153,8 +153,17 @@ class Store:
             self.url = None
             path = None if isinstance(target, sqlite3.Connection) else str(target)
             self.path = Path(path) if path not in (None, ":memory:") else None  # None: not a file others can open
-        self._log_conn = connect(self.location) if self.location is not None else self.conn
-        self._log_lock = threading.RLock() if self._log_conn is not self.conn else self.lock
+        # Opened at the first read of the log: most stores never read it (a web page's, /hq's one
+        # per site, an export's), and on PostgreSQL each connection is a server process.
+        self._log_opened: Any = None if self.location is not None else self.conn
+        self._log_lock = threading.RLock() if self.location is not None else self.lock
+
+    @property
+    def _log_conn(self) -> Any:
+        """The input log's reading connection (callers hold _log_lock)."""
+        if self._log_opened is None:
+            self._log_opened = connect(self.location)
+        return self._log_opened
 
     @property
     def location(self) -> str | None:
@@ -170,8 +179,9 @@ class Store:
 
     def close(self) -> None:
         with self._log_lock:
-            if self._log_conn is not self.conn:
-                self._log_conn.close()
+            if self._log_opened is not None and self._log_opened is not self.conn:
+                self._log_opened.close()
+                self._log_opened = None
         with self.lock:
             self.conn.close()
 
