@@ -198,7 +198,7 @@ class Worker:
             clock.offset = offsets.get(dev, 0)
             self.clocks[dev] = clock
             first = clock.now_ms()
-            spool = Spool(cfg.spool.path, cfg.spool.max_events, sync=cfg.spool.sync,
+            spool = Spool(cfg.spool.path, cfg.spool.max_events, sync=cfg.spool.sync, keep_sent_s=cfg.spool.keep_sent_s,
                           seq_floor=first if wire.clock_is_valid(first) else 0)
             recovered = self._reconcile(dev, spool, max_seq.get(dev, 0), last_intent.get(dev))
             acted |= recovered
@@ -236,7 +236,8 @@ class Worker:
         last = spool.last_seq
         if truth_max == 0 or last <= truth_max:
             return acted
-        rows = dict(spool.pending(truth_max, last - truth_max + 10))
+        n = last - truth_max + 10
+        rows = dict(spool.kept(truth_max, n)) | dict(spool.pending(truth_max, n))
         for seq in range(truth_max + 1, last + 1):
             payload = rows.get(seq)
             if payload is None:

@@ -137,7 +137,7 @@ class Agent:
         self._occupied: bool | None = None
         if spool is None:
             now = self.clock.now_ms()
-            spool = Spool(cfg.spool.path, cfg.spool.max_events, sync=cfg.spool.sync,
+            spool = Spool(cfg.spool.path, cfg.spool.max_events, sync=cfg.spool.sync, keep_sent_s=cfg.spool.keep_sent_s,
                           seq_floor=now if wire.clock_is_valid(now) else 0)
         self.spool = spool
         base_dir = Path(cfg_path).parent if cfg_path else None

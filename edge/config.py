@@ -120,6 +120,9 @@ class SpoolConfig(_Section, kw_only=True):
     max_events: Annotated[int, Meta(ge=10)] = 100_000
     # full: fsync every event (survives power loss); normal: survives a crashed process only
     sync: Literal["full", "normal"] = "full"
+    # how long an event the broker acknowledged is kept and sent again after a reconnect: longer
+    # than the broker's autosave_interval (60 s), or a broker crash can lose what it had in memory
+    keep_sent_s: Annotated[float, Meta(ge=0)] = 180.0
 
 
 class DeviceConfig(_Section, kw_only=True):

@@ -255,7 +255,7 @@ class Link:
         self.status_topic = wire.status_topic(site, device)
         self.cmd_topic = wire.cmd_topic(site, device)
         self.connected = threading.Event()
-        self.stats = {"connects": 0, "published": 0, "acked": 0, "refused": 0, "commands": 0, "bad_commands": 0}
+        self.stats = {"connects": 0, "published": 0, "acked": 0, "resent": 0, "refused": 0, "commands": 0, "bad_commands": 0}
         self.rejected: deque[tuple[str, str]] = deque(maxlen=20)  # (payload, reason) of bad commands
         self.last_error = ""
         # loop-thread state
@@ -458,6 +458,8 @@ class Link:
         self.last_error = ""
         self._inflight.clear()
         self._last_sent = 0
+        # what the broker acknowledged lately, again: it may have restarted without it (edge.spool)
+        self.stats["resent"] += self.spool.requeue_sent()
         online = wire.Status(v=1, device=self.device, state="online", ts=self.clock(), fw=self.fw,
                              config=self.config_hash)
         client.publish(self.status_topic, wire.encode(online), qos=1, retain=True)

@@ -1,5 +1,12 @@
-"""The durable outbox: every event is in SQLite before it is published, and leaves only when
-the broker has acknowledged it.
+"""The durable outbox: every event is in SQLite before it is published, and leaves the outbox only
+when the broker has acknowledged it.
+
+An acknowledgement says the broker has the event in memory, not on disk: mosquitto writes its
+queues to disk every `autosave_interval` (60 s as floorwatch provisions it), so a broker that is
+SIGKILLed or loses power forgets what it acknowledged since, if it had not passed it on to the hub
+yet (all of it while the hub is away). So an acknowledged event is kept `keep_sent_s` longer (the
+`sent` table), and a link that connects again sends those again first (`requeue_sent`): the
+broker that came back gets them again, and the hub stores each once by (device, seq).
 
 paho keeps its outgoing queue in memory only, so a Pi that loses power or is killed loses
 whatever had not reached the broker. Here each event gets its `seq` and its row in one
@@ -37,9 +44,13 @@ class Spool:
         *,
         sync: str = "full",
         seq_floor: int = 0,
+        keep_sent_s: float = 180.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
         self.max_events = max_events
+        self.keep_sent_ms = int(keep_sent_s * 1000)  # 0: forget an event once the broker acknowledged it
+        self._clock = clock  # wall seconds: a kept event outlives a restart of this process
         self._lock = threading.Lock()
         self._overflow_logged = -1e9
         self._closed = False
@@ -70,6 +81,8 @@ class Spool:
             conn.execute("PRAGMA wal_autocheckpoint=256")
             conn.execute("CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            conn.execute("CREATE TABLE IF NOT EXISTS sent (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL,"
+                         " acked_at INTEGER NOT NULL)")
             conn.execute("BEGIN IMMEDIATE")
             floor = max(int(seq_floor), 0)
             conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('base_seq', ?)", (floor,))
@@ -152,7 +165,8 @@ class Spool:
             return seq
 
     def ack(self, seqs: Iterable[int]) -> int:
-        """Forget events the broker has acknowledged; returns how many rows went."""
+        """Take events the broker has acknowledged out of the outbox (kept `keep_sent_s` longer in
+        `sent`, for a broker that forgets them); returns how many left the outbox."""
         seqs = list(seqs)
         if not seqs:
             return 0
@@ -160,8 +174,15 @@ class Spool:
             if self._closed:  # acknowledged after shutdown: they are sent again next time
                 return 0
             conn = self._conn
+            now = int(self._clock() * 1000)
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                if self.keep_sent_ms > 0:
+                    conn.executemany("INSERT OR REPLACE INTO sent(seq, payload, acked_at)"
+                                     " SELECT seq, payload, ? FROM outbox WHERE seq = ?", [(now, s) for s in seqs])
+                    # kept long enough (or stamped by a clock that has since gone back)
+                    conn.execute("DELETE FROM sent WHERE acked_at < ? OR acked_at > ?",
+                                 (now - self.keep_sent_ms, now + self.keep_sent_ms))
                 cur = conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
                 gone = cur.rowcount
                 conn.execute("COMMIT")
@@ -172,6 +193,36 @@ class Spool:
                 return 0
             self._count -= gone
             return gone
+
+    def requeue_sent(self) -> int:
+        """Put the events kept after their acknowledgement back in the outbox, to be sent again
+        (a link connecting again: its broker may have restarted without them); returns how many."""
+        with self._lock:
+            if self._closed:
+                return 0
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                cur = conn.execute("INSERT OR IGNORE INTO outbox(seq, payload) SELECT seq, payload FROM sent")
+                back = cur.rowcount
+                conn.execute("DELETE FROM sent")
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                log.error("spool %s: cannot requeue the events kept after sending: %s", self.path, exc)
+                return 0
+            self._count += back
+            return back
+
+    def kept(self, after_seq: int = 0, limit: int = 100) -> list[tuple[int, bytes]]:
+        """Events the broker acknowledged, kept in case it forgets them, seq > after_seq, oldest first."""
+        with self._lock:
+            if self._closed:
+                return []
+            return self._conn.execute(
+                "SELECT seq, payload FROM sent WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+            ).fetchall()
 
     # ------------------------------------------------------------ reading
 

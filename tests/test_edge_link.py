@@ -268,3 +268,44 @@ def test_the_timer_heap_runs_due_timers_earliest_first_and_skips_cancelled_ones(
     assert heap.next_when() == first.when
     assert [heap.pop_due(late.when) for _ in range(4)] == [first, second, late, None]
     assert heap.next_when() is None
+
+
+def test_a_broker_that_crashes_while_the_hub_is_away_loses_no_acknowledged_tap(tmp_path):
+    """mosquitto acknowledges an event once it is in memory and writes its queues to disk every
+    autosave_interval: SIGKILLed (or its host losing power) before that, it comes back without
+    what it held for a hub that was away. The agent keeps what was acknowledged lately and sends
+    it again when it connects to the broker that came back; the hub stores each tap once."""
+    from hub.broker import MosquittoBroker
+
+    site = site_id()
+    broker = MosquittoBroker(tmp_path / "broker", autosave_s=3600).start()  # no save in this test's time
+    store = Store(tmp_path / "hub.db")
+    try:
+        ingest = Ingest(store, site, broker.host, broker.port, client_id=f"hub-{site}").start()
+        assert wait_until(lambda: ingest.caught_up.is_set())
+        ingest.stop()  # the hub goes away; its session stays at the broker
+        broker.stop()  # SIGTERM: the session is saved (as an autosave long ago would have)
+        broker.start()
+        cfg = device_cfg(site, "door-d1", broker, tmp_path, role="door", door="D1", seat=None)
+        agent = Agent(cfg, drivers=build_sim_drivers(cfg), heartbeat=False, reconnect_max_s=1.0).start()
+        try:
+            assert agent.link.connected.wait(20)
+            uids = [f"{0x0E000000 + i:010X}" for i in range(200)]
+            for u in uids:
+                agent.drivers.readers[0].tap(u)
+            assert wait_until(lambda: agent.stats["taps"] == 200 and len(agent.spool) == 0)  # all acknowledged
+            assert len(agent.spool.kept(0, 1000)) == 200
+            broker.stop(kill=True)  # the broker dies with the hub's 200 queued taps in memory only
+            broker.start()
+            assert wait_until(lambda: agent.link.stats["connects"] >= 2 and len(agent.spool) == 0, timeout=30)
+            assert agent.link.stats["resent"] == 200  # the kept ones, sent again to the broker that came back
+            ingest = Ingest(store, site, broker.host, broker.port, client_id=f"hub-{site}").start()
+            assert wait_until(lambda: len(badges(store, "door-d1")) >= 200, timeout=30), len(badges(store, "door-d1"))
+            assert wait_until(lambda: ingest.caught_up.is_set() and ingest.idle())
+            ingest.stop()
+            assert [e.body["uid"] for e in badges(store, "door-d1")] == uids  # each once, in order
+        finally:
+            agent.stop()
+    finally:
+        broker.close()
+        store.close()

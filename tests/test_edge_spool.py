@@ -121,3 +121,25 @@ def test_sigkill_mid_write_never_loses_or_reuses_a_seq(tmp_path):
     s = Spool(path)
     assert s.append(payload) == seen + 1
     s.close()
+
+
+def test_acknowledged_events_are_kept_for_a_while_and_can_be_sent_again(tmp_path):
+    """A broker's acknowledgement is not its disk (edge.spool): acknowledged events stay
+    keep_sent_s in `sent`, outside the outbox (not pending, not counted as spooled), and come back
+    to the outbox when the link connects again; older ones, or all with keep_sent_s 0, are gone."""
+    now = [1_000.0]
+    s = Spool(tmp_path / "s.db", 100, keep_sent_s=60, clock=lambda: now[0])
+    for _ in range(4):
+        s.append(payload)
+    assert s.ack([1, 2]) == 2 and len(s) == 2 and [q for q, _ in s.kept()] == [1, 2]
+    now[0] += 61
+    assert s.ack([3]) == 1 and [q for q, _ in s.kept()] == [3]  # 1 and 2 were kept long enough
+    s.close()
+    s = Spool(tmp_path / "s.db", 100, keep_sent_s=60, clock=lambda: now[0])  # kept across a restart
+    assert s.requeue_sent() == 1 and len(s) == 2 and s.kept() == []
+    assert [q for q, _ in s.pending()] == [3, 4]
+    s.close()
+    s = Spool(tmp_path / "t.db", 100, keep_sent_s=0)
+    s.append(payload)
+    assert s.ack([1]) == 1 and s.kept() == [] and s.requeue_sent() == 0 and len(s) == 0
+    s.close()
