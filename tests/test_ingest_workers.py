@@ -140,3 +140,47 @@ def test_a_hub_started_with_fewer_workers_drains_the_sessions_left_behind(fresh_
         pub.close()
         hub.stop()
         store.close()
+
+
+def test_two_hubs_each_with_workers_store_each_event_once_and_one_engine_answers(fresh_broker, site, pg_url):
+    """Several hubs (--hub-id) and ingest workers together: each hub's workers share a group of the
+    hub's own, so each hub reads every event; (device, seq) keeps each once; one engine (the lease
+    holder's) answers the tap; the engine counts events in time once a hub's every session is."""
+    from hub.store.lease import lease_holder
+
+    hubs = [HubService(site, Store(pg_url), broker_host=fresh_broker.host, broker_port=fresh_broker.port,
+                       tick_s=0.2, purge_every_s=None, ingest_workers=2, hub_id=name).start() for name in ("a", "b")]
+    pub = Publisher(fresh_broker.host, fresh_broker.port)
+    try:
+        engine, standby = hubs[0], hubs[1]  # with workers the engine runs in a process of its own
+        assert wait_until(lambda: standby.engine.standby and not engine.engine.standby, timeout=30)
+        assert lease_holder(engine.store, site.id) == "a"
+        answered = engine.live.subscribe({"tap"})
+        devices = sorted(site.devices)
+        messages = [(wire.event_topic(site.id, d), heartbeat_event(d, seq)) for seq in range(1, 21) for d in devices]
+        tap = badge_event("kiosk-k1", 1_000, uid="DEADBEEF77")
+        pub.publish_all([*messages, (wire.event_topic(site.id, "kiosk-k1"), tap)])
+        total = len(messages) + 1
+        store = engine.store
+        assert wait_until(lambda: store.count_events() >= total, timeout=60)
+        # each hub read every event: what one stored first, the other found stored
+        for h in hubs:
+            assert wait_until(lambda h=h: sum(h.workers.stats.get(k, 0) for k in ("stored", "duplicates")) >= total,
+                              timeout=60), (h.hub_id, h.workers.stats)
+        assert sum(h.workers.stats["stored"] for h in hubs) == total
+        rows = store.conn.execute("SELECT count(*), count(DISTINCT device || '/' || seq) FROM events").fetchone()
+        assert tuple(rows) == (total, total)
+        heard = next(u for u in engine.live.listen(answered, timeout=30))
+        assert heard is not None and heard.data["event_id"] == json.loads(tap)["id"]
+        # six sessions (a hub's own and two workers, per hub) each said it was caught up
+        def said_caught_up() -> set[tuple[str, str]]:
+            marks = store.query("SELECT body FROM input_log WHERE kind = 'mark' AND body LIKE '%caught_up%'")
+            return {(b["hub"], b["session"]) for b in (json.loads(m["body"]) for m in marks)}
+
+        every = {(h, s) for h in ("a", "b") for s in ("hub", "w0", "w1")}
+        assert wait_until(lambda: said_caught_up() == every, timeout=30), said_caught_up()
+    finally:
+        pub.close()
+        for h in hubs:
+            h.stop()
+            h.store.close()
