@@ -78,3 +78,10 @@ def events():
     limit = int_arg("limit", 100, 1, 5000)
     rows = state.store().recent_events(device=device, type=etype, limit=limit)
     return jsonify([e.to_json() for e in rows])
+
+
+@bp.get("/quarantine")
+def quarantine():
+    """What failed validation, newest first, with the reason and how many copies came (hubs,
+    redeliveries): the installer's view of a misconfigured or misbehaving device."""
+    return jsonify(state.store().quarantined(limit=int_arg("limit", 100, 1, 5000)))

@@ -74,6 +74,7 @@ POLICY: dict[str, Access] = {
     "live.status": FLOOR,
     # read API
     "api.events": ADMIN,  # raw events: badge UIDs and everything else
+    "api.quarantine": ADMIN,  # what failed validation, payloads as sent (badge UIDs among them)
     # the engine's read API (kiosk_ui.rules_api, engine contract)
     "engine.seats": FLOOR,
     "engine.devices": FLOOR,

@@ -37,6 +37,7 @@ def _cases(tmp: Path) -> dict[str, list[list[str]]]:
                 ["hub", "rebuild", "--until", "yesterday", *db], ["hub", "--db", str(tmp)],
                 ["hub", "--db", str(a_file / "hub.db")], ["hub", "--checkpoint-every", "-5", *db],
                 ["hub", "--ingest-workers", "0", *db]],
+        "quarantine": [["quarantine", "--limit", "0", *db], ["quarantine", "--db", str(tmp / "none.db")]],
         "demo": [["demo", "--web-port", "eighty"], ["demo", "--speed", "0"], ["demo", "--dir", str(a_file)]],
         "roster import": [["roster", "import", str(tmp / "none.csv"), *db]],
         "roster plan": [["roster", "plan", "--month", "2026-13", *db], ["roster", "plan", "--month", "2026-11",

@@ -243,3 +243,28 @@ def test_a_message_the_store_refuses_is_quarantined_and_its_batch_stored(broker,
     finally:
         pub.close()
         ingest.stop()
+
+
+def test_an_installer_reads_what_was_quarantined_by_api_and_cli(app_store, client, facilities_client, capsys):
+    """A misconfigured device's messages are kept, not dropped: the admin reads them, with the
+    reason and the copies two hubs brought, at /api/quarantine and with `floorwatch quarantine`."""
+    from hub.cli import main
+
+    topic = "fw/v1/site/seat-a07/event"
+    for received in (1_764_000_000_000, 1_764_000_000_004):  # hub a's copy, then hub b's
+        app_store.quarantine(received, topic, b'{"v": 1, "type": "badge"', "payload: not a JSON object")
+    app_store.quarantine(1_764_000_060_000, "fw/v1/site/NOT A DEVICE/event", b"{}", "topic: bad device id")
+    r = client.get("/api/quarantine", query_string={"limit": 10})
+    assert r.status_code == 200
+    assert [(q["topic"], q["copies"], q["reason"]) for q in r.get_json()] == [
+        ("fw/v1/site/NOT A DEVICE/event", 1, "topic: bad device id"), (topic, 2, "payload: not a JSON object")]
+    assert facilities_client.get("/api/quarantine").status_code == 403  # payloads may hold badge UIDs
+    assert client.get("/api/quarantine", query_string={"limit": 0}).get_json()["parameter"] == "limit"
+
+    assert main(["quarantine", "--db", str(app_store.path), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(q["topic"], q["copies"], q["last_received"]) for q in rows] == [
+        ("fw/v1/site/NOT A DEVICE/event", 1, None), (topic, 2, 1_764_000_000_004)]
+    assert main(["quarantine", "--db", str(app_store.path), "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "NOT A DEVICE" in out and "reason:  topic: bad device id" in out and topic not in out

@@ -159,10 +159,13 @@ def test_two_hubs_each_with_workers_store_each_event_once_and_one_engine_answers
         devices = sorted(site.devices)
         messages = [(wire.event_topic(site.id, d), heartbeat_event(d, seq)) for seq in range(1, 21) for d in devices]
         tap = badge_event("kiosk-k1", 1_000, uid="DEADBEEF77")
-        pub.publish_all([*messages, (wire.event_topic(site.id, "kiosk-k1"), tap)])
+        bad = (wire.event_topic(site.id, devices[0]), b'{"v": 1, "device": "not json')
+        pub.publish_all([*messages, bad, (wire.event_topic(site.id, "kiosk-k1"), tap)])
         total = len(messages) + 1
         store = engine.store
         assert wait_until(lambda: store.count_events() >= total, timeout=60)
+        # both hubs quarantined the bad message: one row, its two copies counted
+        assert wait_until(lambda: [q["copies"] for q in store.quarantined()] == [2], timeout=30), store.quarantined()
         # each hub read every event: what one stored first, the other found stored
         for h in hubs:
             assert wait_until(lambda h=h: sum(h.workers.stats.get(k, 0) for k in ("stored", "duplicates")) >= total,

@@ -82,3 +82,30 @@ def test_a_database_from_a_newer_hub_is_refused(new_db):
     conn.close()
     with pytest.raises(StoreError, match="newer than this hub"):
         Store(target)
+
+
+def test_quarantine_keeps_a_message_once_and_counts_its_copies_from_schema_6(new_db):
+    """Two hubs each quarantine every malformed message they read; a redelivery brings one again.
+    One row per message (topic and payload), its copies counted; rows kept before schema 6 stay."""
+    target = new_db()
+    store = Store(target)
+    store.quarantine(1, "fw/v1/s/seat-a01/event", b"not json", "payload: not a JSON object")
+    conn = store.conn  # back to schema 5: the quarantine table as it was, with a row it kept
+    conn.execute("DROP INDEX quarantine_digest")
+    for column in ("digest", "copies", "last_received"):
+        conn.execute(f"ALTER TABLE quarantine DROP COLUMN {column}")
+    conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema'")
+    store.close()
+    store = Store(target)
+    try:
+        assert migrations.version(store.conn) == migrations.SCHEMA_VERSION
+        for received, hub_copy in ((10, b"\x00garbage"), (11, b"\x00garbage"), (12, b"other")):
+            store.quarantine(received, "fw/v1/s/seat-a02/event", hub_copy, "payload: not valid UTF-8")
+        store.quarantine(13, "fw/v1/s/seat-a01/event", b"not json", "payload: not a JSON object")
+        rows = [(q["received"], q["copies"], q["last_received"]) for q in store.quarantined()]
+        # newest first: the second message, the first (its copy at 11), and the one kept before 6
+        # (no digest: the copy at 13 of that payload is a row of its own)
+        assert rows == [(13, 1, None), (12, 1, None), (10, 2, 11), (1, 1, None)]
+        assert store.count_quarantined() == 4
+    finally:
+        store.close()

@@ -85,6 +85,13 @@ def worker_count(value: str) -> int:
     return int(value)
 
 
+def count(value: str) -> int:
+    """How many rows to show: 1 to 100,000."""
+    if not value.isdigit() or not 1 <= int(value) <= 100_000:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100000, got {value!r}")
+    return int(value)
+
+
 def hub_name(value: str) -> str:
     """A hub's name among the hubs sharing a site (MQTT client ids and the engine lease carry it)."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", value):

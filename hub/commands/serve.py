@@ -1,4 +1,4 @@
-"""Core subcommands: check-config, hub, demo."""
+"""Core subcommands: check-config, hub, quarantine, demo."""
 
 from __future__ import annotations
 
@@ -41,6 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "Unix time WALL if given (so a restarted hub, and other processes, agree on the time)")
     p.add_argument("--speed", type=types.positive, default=1.0, help="with --clock: simulated seconds per real second (default 1)")
     p.set_defaults(func=cmd_hub)
+
+    p = sub.add_parser("quarantine", help="what the hub refused (failed validation), newest first, with the reason")
+    add_db(p)
+    p.add_argument("--limit", type=types.count, default=50, help="at most this many messages (default 50)")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.set_defaults(func=cmd_quarantine)
 
     p = sub.add_parser("demo", help="broker + hub + web UI + a simulated floor, on embedded defaults")
     p.add_argument("--dir", type=types.out_folder, help="where to keep the demo's files (default: a new temporary folder)")
@@ -111,6 +117,34 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     for warning in roster_warnings(site):
         print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import json
+
+    from hub.errors import NoDatabaseError
+    from hub.store import Store
+    from hub.store.backend import is_url
+
+    if not is_url(args.db) and not Path(args.db).is_file():
+        raise NoDatabaseError(args.db)
+    store = Store(args.db)
+    try:
+        rows = store.quarantined(limit=args.limit)
+    finally:
+        store.close()
+    for q in rows:
+        if args.json:
+            print(json.dumps(q, ensure_ascii=False))
+            continue
+        when = dt.datetime.fromtimestamp(q["received"] / 1000, dt.UTC).isoformat(timespec="seconds") \
+            if q["received"] else "?"
+        copies = f" ({q['copies']} copies)" if q["copies"] and q["copies"] > 1 else ""
+        print(f"{when}  {q['topic']}{copies}\n  reason:  {q['reason']}\n  payload: {(q['payload'] or '')[:200]}")
+    if not args.json:
+        print(f"{len(rows)} message(s) shown", file=sys.stderr)
     return 0
 
 

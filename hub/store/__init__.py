@@ -10,6 +10,7 @@ state...) live in sibling modules of this package and are rebuilt from `events`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -308,20 +309,22 @@ class Store:
         return row[0]
 
     def quarantine(self, received: int, topic: str, payload: bytes | str, reason: str) -> None:
-        with self.lock:
-            self.conn.execute(
-                "INSERT INTO quarantine(received, topic, payload, reason) VALUES (?,?,?,?)",
-                (received, _text(topic), _text(payload), _text(reason)),
-            )
+        self.quarantine_many([(received, topic, payload, reason)])
 
     def quarantine_many(self, rows: Iterable[tuple[int, str, bytes | str, str]]) -> None:
+        """Keep messages that failed validation, with the reason. A message already kept (the same
+        topic and payload: another hub's copy, a redelivery) is counted on its row, not added."""
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 for received, topic, payload, reason in rows:
+                    topic_t, payload_t = _text(topic), _text(payload)
+                    digest = hashlib.sha256(f"{topic_t}\0{payload_t}".encode()).hexdigest()
                     self.conn.execute(
-                        "INSERT INTO quarantine(received, topic, payload, reason) VALUES (?,?,?,?)",
-                        (received, _text(topic), _text(payload), _text(reason)),
+                        "INSERT INTO quarantine(received, topic, payload, reason, digest) VALUES (?,?,?,?,?)"
+                        " ON CONFLICT(digest) DO UPDATE SET copies = quarantine.copies + 1,"
+                        " last_received = excluded.received",
+                        (received, topic_t, payload_t, _text(reason), digest),
                     )
                 self.conn.execute("COMMIT")
             except BaseException:
@@ -329,11 +332,9 @@ class Store:
                 raise
 
     def quarantined(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self.lock:
-            rows = self.conn.execute(
-                "SELECT id, received, topic, payload, reason FROM quarantine ORDER BY id DESC LIMIT ?", (limit,)
-            ).fetchall()
-        return [dict(zip(("id", "received", "topic", "payload", "reason"), r, strict=True)) for r in rows]
+        """Newest first: received (first copy), topic, payload, reason, copies, last_received."""
+        return self.query("SELECT id, received, topic, payload, reason, copies, last_received FROM quarantine"
+                          " ORDER BY id DESC LIMIT ?", [limit])
 
     def reused_seq_counts(self) -> dict[str, int]:
         """Events quarantined for reusing a stored (device, seq), per device (topic's device)."""

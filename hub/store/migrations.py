@@ -203,6 +203,20 @@ CREATE TABLE IF NOT EXISTS roster_phases (
 EVIDENCE_INDEX = "CREATE INDEX IF NOT EXISTS events_event_id ON events(event_id) WHERE type <> 'heartbeat'"
 
 
+QUARANTINE_COPIES = {"digest": "TEXT", "copies": "INTEGER NOT NULL DEFAULT 1", "last_received": "INTEGER"}
+
+
+def _quarantine_copies(conn: Any) -> None:
+    """One quarantine row per message, however many hubs (each reading every event) or
+    redeliveries bring it: `digest` names topic and payload, `copies` counts the receptions.
+    Rows kept before have no digest and stay as they are."""
+    have = dialect_of(conn).columns(conn, "quarantine")
+    for name, decl in QUARANTINE_COPIES.items():
+        if name not in have:  # (a database taken back to an older version in a test has them)
+            conn.execute(f"ALTER TABLE quarantine ADD COLUMN {name} {decl}")
+    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS quarantine_digest ON quarantine(digest)")
+
+
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
@@ -283,6 +297,7 @@ MIGRATIONS = (
     Migration(3, "the engine's tables, plans, accounts, alerts and month rosters", _run(ENGINE, ACCESS, ALERTS, ROSTERS)),
     Migration(4, "evidence by event id; the log's event counter", lambda c: (_run(EVIDENCE_INDEX)(c), _count_events(c))),
     Migration(5, "the manager role (headquarters' view of every site)", _roles),
+    Migration(6, "quarantine: one row per message, its copies counted", _quarantine_copies),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
