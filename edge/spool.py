@@ -215,24 +215,22 @@ class Spool:
             self._count += back
             return back
 
-    def kept(self, after_seq: int = 0, limit: int = 100) -> list[tuple[int, bytes]]:
-        """Events the broker acknowledged, kept in case it forgets them, seq > after_seq, oldest first."""
-        with self._lock:
-            if self._closed:
-                return []
-            return self._conn.execute(
-                "SELECT seq, payload FROM sent WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
-            ).fetchall()
-
     # ------------------------------------------------------------ reading
 
     def pending(self, after_seq: int = 0, limit: int = 100) -> list[tuple[int, bytes]]:
         """Unacknowledged events with seq > after_seq, oldest first."""
+        return self._rows("outbox", after_seq, limit)
+
+    def kept(self, after_seq: int = 0, limit: int = 100) -> list[tuple[int, bytes]]:
+        """Events the broker acknowledged, kept in case it forgets them, seq > after_seq, oldest first."""
+        return self._rows("sent", after_seq, limit)
+
+    def _rows(self, table: str, after_seq: int, limit: int) -> list[tuple[int, bytes]]:
         with self._lock:
             if self._closed:
                 return []
             return self._conn.execute(
-                "SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+                f"SELECT seq, payload FROM {table} WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
             ).fetchall()
 
     def close(self) -> None:

@@ -42,6 +42,24 @@ def _one(db: str, sql: str) -> int:
         store.close()
 
 
+def _stored_once_and_judged_as_a_rebuild(cluster, url: str, site_dir, total: int) -> None:
+    """`total` events, each stored and logged once, and every derived table as `floorwatch hub
+    rebuild` makes it on a copy of the database (its server's: `cluster`)."""
+    assert _one(url, "SELECT count(*) FROM events") == total
+    assert _one(url, "SELECT count(DISTINCT event_id) FROM events") == total
+    assert _one(url, "SELECT count(*) FROM input_log WHERE kind = 'event'") == total
+    live = derived_tables(url)
+    assert live["attendance"] and live["violations"], "a floor was judged"
+    copy = cluster.create_database("copy_" + os.urandom(4).hex(), template=url.rsplit("/", 1)[1])
+    run = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "rebuild", "--site", str(site_dir), "--db", copy],
+                         capture_output=True, text=True, timeout=180, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr
+    rebuilt = derived_tables(copy)
+    for table in DERIVED_TABLES:
+        assert rebuilt[table] == live[table], f"{table}: live across the failover != rebuild"
+
+
 def test_the_standby_hub_takes_over_the_engine_when_the_engines_hub_is_killed(fresh_broker, pg_cluster, tmp_path):
     db = pg_cluster.create_database("failover_" + os.urandom(4).hex())
     floor = build_floor(tmp_path, seats=12, zones=2, now_ms=int(time.time() * 1000), heartbeat_s=7200, rostered_today=None, seed=5)
@@ -96,22 +114,9 @@ def test_the_standby_hub_takes_over_the_engine_when_the_engines_hub_is_killed(fr
         store.close()
 
         # nothing lost, nothing stored twice (each hub read every event), each event logged once
-        assert _one(db, "SELECT count(*) FROM events") == total
-        assert _one(db, "SELECT count(DISTINCT event_id) FROM events") == total
-        assert _one(db, "SELECT count(*) FROM input_log WHERE kind = 'event'") == total
+        _stored_once_and_judged_as_a_rebuild(pg_cluster, db, floor.site_dir, total)
         text = log.read_text()
         assert "took over site" in text and "engine: checkpoint loaded" in text
-
-        live = derived_tables(db)
-        assert live["attendance"] and live["violations"], "a floor was judged"
-        copy = pg_cluster.create_database("failover_copy_" + os.urandom(4).hex(), template=db.rsplit("/", 1)[1])
-        run = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "rebuild", "--site", str(floor.site_dir),
-                              "--db", copy], capture_output=True, text=True, timeout=180, cwd=ROOT,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
-        assert run.returncode == 0, run.stderr
-        rebuilt = derived_tables(copy)
-        for table in DERIVED_TABLES:
-            assert rebuilt[table] == live[table], f"{table}: live across the failover != rebuild"
 
         after = sorted(t for t in kiosk.sent.values() if t > killed_at)
         waits = [kiosk.answered[e] - t for e, t in kiosk.sent.items() if e in kiosk.answered]
@@ -252,19 +257,7 @@ def test_the_hub_rides_out_its_database_failing_over_to_the_standby(fresh_broker
         hub.proc.send_signal(signal.SIGTERM)
         assert hub.proc.wait(60) == 0, (tmp_path / "hub.log").read_text()[-3000:]
 
-        assert _one(standby_url, "SELECT count(*) FROM events") == total
-        assert _one(standby_url, "SELECT count(DISTINCT event_id) FROM events") == total
-        assert _one(standby_url, "SELECT count(*) FROM input_log WHERE kind = 'event'") == total
-        live = derived_tables(standby_url)
-        assert live["attendance"] and live["violations"], "a floor was judged"
-        copy = standby.create_database("copy_" + os.urandom(4).hex(), template=name)
-        run = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "rebuild", "--site", str(floor.site_dir),
-                              "--db", copy], capture_output=True, text=True, timeout=180, cwd=ROOT,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
-        assert run.returncode == 0, run.stderr
-        rebuilt = derived_tables(copy)
-        for table in DERIVED_TABLES:
-            assert rebuilt[table] == live[table], f"{table}: live across the database failover != rebuild"
+        _stored_once_and_judged_as_a_rebuild(standby, standby_url, floor.site_dir, total)
 
         waits = [kiosk.answered[e] - t for e, t in kiosk.sent.items() if e in kiosk.answered]
         first = min(t for t in kiosk.answered.values() if t > promoted_at) - promoted_at
