@@ -28,7 +28,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from edge.exceptions import SpoolError
@@ -173,22 +173,17 @@ class Spool:
         with self._lock:
             if self._closed:  # acknowledged after shutdown: they are sent again next time
                 return 0
-            conn = self._conn
             now = int(self._clock() * 1000)
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                if self.keep_sent_ms > 0:
-                    conn.executemany("INSERT OR REPLACE INTO sent(seq, payload, acked_at)"
-                                     " SELECT seq, payload, ? FROM outbox WHERE seq = ?", [(now, s) for s in seqs])
-                    # kept long enough (or stamped by a clock that has since gone back)
-                    conn.execute("DELETE FROM sent WHERE acked_at < ? OR acked_at > ?",
-                                 (now - self.keep_sent_ms, now + self.keep_sent_ms))
-                cur = conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
-                gone = cur.rowcount
-                conn.execute("COMMIT")
+                with self._transaction() as conn:
+                    if self.keep_sent_ms > 0:
+                        conn.executemany("INSERT OR REPLACE INTO sent(seq, payload, acked_at)"
+                                         " SELECT seq, payload, ? FROM outbox WHERE seq = ?", [(now, s) for s in seqs])
+                        # kept long enough (or stamped by a clock that has since gone back)
+                        conn.execute("DELETE FROM sent WHERE acked_at < ? OR acked_at > ?",
+                                     (now - self.keep_sent_ms, now + self.keep_sent_ms))
+                    gone = conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs]).rowcount
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
                 log.error("spool %s: cannot remove acknowledged events: %s (they will be sent again)", self.path, exc)
                 return 0
             self._count -= gone
@@ -200,20 +195,28 @@ class Spool:
         with self._lock:
             if self._closed:
                 return 0
-            conn = self._conn
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                cur = conn.execute("INSERT OR IGNORE INTO outbox(seq, payload) SELECT seq, payload FROM sent")
-                back = cur.rowcount
-                conn.execute("DELETE FROM sent")
-                conn.execute("COMMIT")
+                with self._transaction() as conn:
+                    back = conn.execute("INSERT OR IGNORE INTO outbox(seq, payload) SELECT seq, payload FROM sent").rowcount
+                    conn.execute("DELETE FROM sent")
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
                 log.error("spool %s: cannot requeue the events kept after sending: %s", self.path, exc)
                 return 0
             self._count += back
             return back
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (callers hold the lock); rolled back if anything in it fails."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     # ------------------------------------------------------------ reading
 
