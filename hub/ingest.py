@@ -219,6 +219,14 @@ class Ingest:
         """True when everything received so far is committed (used by tests and benches)."""
         return self._queue.unfinished_tasks == 0
 
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until everything the broker held for this hub when called has been received and
+        committed: a probe published now comes back behind it (tests and benches: a message the
+        broker acknowledged may still be on its way to the hub when ingest looks idle)."""
+        self.caught_up.clear()
+        self.probe()
+        return self.caught_up.wait(timeout) and self.wait_idle(timeout)
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -167,8 +167,12 @@ class RunningHub:
         self.hub.ingest.wait_idle(WAIT_S)
 
     def send_all(self, messages: list[tuple[str, bytes]]) -> None:
-        """Publish many device messages at once (QoS 1) and wait until the broker has them all."""
+        """Publish many device messages at once (QoS 1) and wait until the hub has stored them all
+        (the broker has them once publish_all returns; the hub, once its probe comes back)."""
         self.pub.publish_all(messages, timeout=WAIT_S * 4)
+        ingest = getattr(self.hub, "ingest", None)
+        if ingest is not None:
+            assert ingest.drain(WAIT_S), "the hub did not receive what was sent"
 
     def event(self, device: str, type: str, **body: Any) -> tuple[str, bytes]:
         """(topic, payload) of one device event at the current hub time, for send_all."""
