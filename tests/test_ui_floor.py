@@ -197,8 +197,10 @@ def test_readme_floor_screenshot(browser, hub_factory, tmp_path, output_dir):
     page = running.page(browser, "/floor", (1920, 1080))
     page.wait_for_function("document.querySelectorAll('#offline-list li[data-device]').length === 3")
     page.wait_for_function("tag => document.querySelector(`#equip-list li[data-tag='${tag}']`) !== null", arg=home.tag)
-    counts = page.evaluate("Object.fromEntries([...document.querySelectorAll('#legend li')].map(li => [li.dataset.state, +li.querySelector('.count').textContent]))")
-    assert counts["signed_in"] > 60 and counts["break"] > 0 and counts["meal"] > 0 and counts["occupied_no_badge"] > 0, counts
+    legend = "Object.fromEntries([...document.querySelectorAll('#legend li')].map(li => [li.dataset.state, +li.querySelector('.count').textContent]))"
+    # the seats' states arrive over the live stream after the page's first paint
+    page.wait_for_function(f"(c => c.signed_in > 60 && c.break > 0 && c.meal > 0 && c.occupied_no_badge > 0)({legend})")
+    counts = page.evaluate(legend)
     assert counts["no_data"] >= 2, counts  # the offline seats
     # a break that began at 10:58 has used 7 minutes at 11:05 (counted on from the engine's state)
     assert page.text_content(f'g.seat[data-seat="{breaks[0][0]}"] .seat-sub') == "7分"

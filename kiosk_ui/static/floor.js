@@ -41,7 +41,7 @@
     zoneEls.set(z.id, { def: z, g, rect, flag, empty: null });
   }
   for (const s of L.seats) {
-    const g = svgEl("g", { class: "seat st-no_data", "data-seat": s.id, transform: `translate(${s.x - S / 2},${s.y - S / 2})` }, gSeats);
+    const g = svgEl("g", { class: "seat st-no_data", "data-state": "no_data", "data-seat": s.id, transform: `translate(${s.x - S / 2},${s.y - S / 2})` }, gSeats);
     svgEl("rect", { width: S, height: S, rx: S * 0.15 }, g);
     const label = svgEl("text", { x: S / 2, y: S * 0.45, class: "seat-id", "font-size": S * 0.3, "text-anchor": "middle" }, g);
     label.textContent = s.id;
