@@ -207,6 +207,8 @@ class EngineProcess:
         for event, _ in list(self._replies.values()):
             event.set()
         if not stopped and not self._stopping.is_set():
+            with contextlib.suppress(OSError):
+                conn.close()  # the next process gets a pipe of its own
             self._restart(dispatch, ready)
             return
         self._stopped.set()
