@@ -122,8 +122,7 @@ class Ingest:
         self.caught_up = threading.Event()
         self.last_logged = 0  # receipt time of the newest input logged (the hub logs ticks when idle)
         self._probe = ""  # this connection's probe payload
-        self._probed_at: int | None = None  # the hub clock at the last probe
-        self._probe_interval_ms = int(PROBE_EVERY_S * 1000)  # between the last two probes, at least PROBE_EVERY_S
+        self._began = (time.monotonic(), clock())  # how fast the hub's clock runs (_claim_ms)
         self._connects = 0
         self.stats = {"received": 0, "stored": 0, "duplicates": 0, "quarantined": 0}
         self._queue: queue.Queue[_Received | None] = queue.Queue()
@@ -296,12 +295,16 @@ class Ingest:
         """Publish a probe to ourselves, stamped with the hub clock: its round trip says how far
         behind the hub's receipt is (a backlog at the broker, or a hub too busy to read)."""
         if self._probe:
-            now = self.clock()
-            if self._probed_at is not None:  # in the hub's clock: a simulated one runs faster
-                self._probe_interval_ms = max(int(PROBE_EVERY_S * 1000), now - self._probed_at)
-            self._probed_at = now
-            payload = f"{self._probe}/{now}".encode()
+            payload = f"{self._probe}/{self.clock()}".encode()
             self.client.publish(wire.probe_topic(self.site), payload, qos=1)
+
+    def _claim_ms(self) -> int:
+        """How long a caught_up mark holds unless the next probe renews it: CLAIM_PROBES probe
+        intervals in the hub's clock (a simulated one runs faster than the real seconds the probes
+        are sent by; an injected one that jumps only makes the claim longer)."""
+        real_s = time.monotonic() - self._began[0]
+        rate = (self.clock() - self._began[1]) / (real_s * 1000) if real_s >= 1 else 1.0
+        return int(CLAIM_PROBES * PROBE_EVERY_S * 1000 * max(1.0, rate))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
@@ -477,9 +480,8 @@ class Ingest:
                     token, _, sent = m.payload.decode(errors="replace").rpartition("/")
                     if token == self._probe and sent.isdigit():  # ours, this connection
                         delay = max(0, m.received - int(sent))
-                        valid = int(CLAIM_PROBES * self._probe_interval_ms)  # unless the next probe renews it
-                        inputs.append(("mark", m.received, {"mark": "caught_up", "delay_ms": delay, "valid_ms": valid,
-                                                            **self.session}))
+                        inputs.append(("mark", m.received, {"mark": "caught_up", "delay_ms": delay,
+                                                            "valid_ms": self._claim_ms(), **self.session}))
                         self.caught_up.set()
                         self._live_subscription(False)  # what arrives now is not behind a backlog
                 else:

@@ -182,6 +182,10 @@ def test_two_hubs_each_with_workers_store_each_event_once_and_one_engine_answers
 
         every = {(h, s) for h in ("a", "b") for s in ("hub", "w0", "w1")}
         assert wait_until(lambda: said_caught_up() == every, timeout=30), said_caught_up()
+        # each claim holds 3.5 probe intervals of the hub's clock (here real time) unless renewed
+        claims = [json.loads(m["body"])["valid_ms"] for m in store.query(
+            "SELECT body FROM input_log WHERE kind = 'mark' AND body LIKE '%caught_up%'")]
+        assert claims and all(35_000 <= v < 36_000 for v in claims), claims
     finally:
         pub.close()
         for h in hubs:
