@@ -128,7 +128,7 @@ class HubService:
         from hub.store.lease import EngineLease  # noqa: PLC0415
 
         self.lease = EngineLease(self.store, self.site.id, self.hub_id or "hub")
-        if self.lease is not None and not self.lease.try_acquire():
+        if not self.lease.try_acquire():
             return StandbyEngine(self.store)  # the engine is built when this hub takes the lease
         return self._build_engine()
 

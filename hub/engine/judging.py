@@ -24,8 +24,8 @@ LEASE_RETRY_S = 0.5  # a standby's tries for the engine lease (the time a failov
 def judge_while_leased(lease: Any, build: Callable[[], Any], *, stop: threading.Event, wake: threading.Event,
                        tick_s: float, emit: Any, on_standby: Callable[[], None],
                        on_judging: Callable[[Any], None], engine: Any = None, site: str = "", name: str = "hub") -> Any:
-    """Run until `stop`; returns the engine judging then (None: standing by). `lease` None: this
-    hub is the only one (a SQLite file). `engine`: one built already while holding the lease.
+    """Run until `stop`; returns the engine judging then (None: standing by). `lease` None: an
+    engine handed to the hub, judged without one. `engine`: one built already while holding the lease.
     `site`, `name`: the site and this hub, for the log."""
     while not stop.is_set():
         if engine is None:

@@ -107,17 +107,22 @@ class LogWatcher:
         return self
 
     def _listen(self) -> None:
+        failing = False  # logged once per outage, not every second of it
         while not self._stop.is_set():
             try:
                 pg = backend.Postgres.connect(self.url, application_name=f"floorwatch-log {self.name}")
                 with pg.raw as conn:
                     conn.execute(f'LISTEN "{pg.log_channel}"')
+                    failing = False
                     self.wake()  # what was appended before LISTEN took effect
                     while not self._stop.is_set():
                         if any(True for _ in conn.notifies(timeout=0.5)):
                             self.wake()
-            except Exception:
-                log.exception("log watcher: listening for the input log failed; again in 1 s")
+            except Exception as exc:
+                if not failing:
+                    log.warning("log watcher: listening for the input log failed (%s); trying every second",
+                                str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                failing = True
                 self._stop.wait(1.0)
 
     def close(self) -> None:
