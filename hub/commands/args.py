@@ -207,11 +207,17 @@ def load_site_arg(arg: Path | str | None):
 
 def open_site_store(args: argparse.Namespace, *, existing_db: bool = False):
     """(site, store) of `--site` and `--db`; `existing_db`: reading commands refuse to create one."""
+
+    site = load_site_arg(args.site)
+    return site, open_store(args.db, existing=existing_db)
+
+
+def open_store(db: Path | str, *, existing: bool = False):
+    """The store of `--db`; `existing`: a reading command refuses to create a database."""
     from hub.errors import NoDatabaseError
     from hub.store import Store
 
-    site = load_site_arg(args.site)
-    if existing_db and not is_url(args.db) and not Path(args.db).is_file():
-        raise NoDatabaseError(args.db)
-    return site, Store(args.db)
+    if existing and not is_url(db) and not Path(db).is_file():
+        raise NoDatabaseError(db)
+    return Store(db)
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from hub.commands import args as types
-from hub.commands.args import add_db, add_site, site_dir
+from hub.commands.args import add_db, add_site, open_store, site_dir
 from hub.errors import SiteConfigError
 
 
@@ -124,13 +124,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     import datetime as dt
     import json
 
-    from hub.errors import NoDatabaseError
-    from hub.store import Store
-    from hub.store.backend import is_url
-
-    if not is_url(args.db) and not Path(args.db).is_file():
-        raise NoDatabaseError(args.db)
-    store = Store(args.db)
+    store = open_store(args.db, existing=True)
     try:
         rows = store.quarantined(limit=args.limit)
     finally:
